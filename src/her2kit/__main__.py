@@ -1,0 +1,3 @@
+from her2kit.cli import main
+
+main()
