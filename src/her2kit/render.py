@@ -1,0 +1,72 @@
+"""Readable terminal summaries of results (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+
+from her2kit.guideline.results import ClassifyResult, IshResult
+
+__all__ = ["print_summary"]
+
+_STATUS_STYLE = {
+    "positive": "bold red",
+    "negative": "bold green",
+    "equivocal": "bold yellow",
+    "indeterminate": "bold magenta",
+}
+
+
+_ISH_LABELS = {
+    "ish": "ISH",
+    "ish_recount": "ISH blinded recount",
+    "ish_workup": "ISH dual-probe work-up",
+    "ish_subpopulation": "ISH separate population",
+}
+
+
+def _ish_line(name: str, ish: IshResult) -> str:
+    parts = [f"{ish.probe}-probe, {ish.cells_counted} nuclei", f"HER2 {ish.her2_mean:.2f}/cell"]
+    if ish.cep17_mean is not None:
+        parts.append(f"CEP17 {ish.cep17_mean:.2f}/cell")
+    if ish.ratio is not None:
+        parts.append(f"ratio {ish.ratio:.2f}")
+    head = f"Group {ish.group}" if ish.group is not None else ish.call.replace("_", " ")
+    if ish.percent_of_tumour is not None:
+        head += f", {ish.percent_of_tumour:g}% of tumour"
+    return f"  {name}: {head} ({', '.join(parts)})"
+
+
+def print_summary(result: ClassifyResult, console: Console | None = None) -> None:
+    """Print a classification for a person: status first, then evidence and steps."""
+    out = console or Console(highlight=False, soft_wrap=True)
+    if result.case_id:
+        out.print(f"[bold]Case {escape(result.case_id)}[/bold]")
+    if result.her2 is not None:
+        style = _STATUS_STYLE[result.her2.status]
+        category = "" if result.her2.category == "unknown" else (
+            f" (HER2-{result.her2.category})" if result.her2.category != "positive" else "")
+        out.print(f"HER2: [{style}]{result.her2.status.upper()}[/{style}]{category}")
+    if result.ihc is not None:
+        score = result.ihc.score or "not scored"
+        out.print(f"  IHC: {score} — {escape(result.ihc.label)}")
+    for name, label in _ISH_LABELS.items():
+        ish = getattr(result, name)
+        if ish is not None:
+            out.print(escape(_ish_line(label, ish)))
+    for rec in (result.er, result.pr):
+        if rec is not None:
+            allred = f", Allred {rec.allred}" if rec.allred is not None else ""
+            out.print(f"{rec.receptor}: {rec.status} ({rec.percent:g}% of nuclei{allred})")
+    if result.next_steps:
+        out.print("[bold]Next steps[/bold]")
+        for step in result.next_steps:
+            out.print(f"  - [{step.code}] {escape(step.text)}")
+    if result.comments:
+        out.print("[bold]Comments[/bold]")
+        for comment in result.comments:
+            out.print(f"  - {escape(comment)}")
+    out.print("[bold]Why[/bold]")
+    for line in result.rationale:
+        out.print(f"  - {escape(line)}")
+    out.print(f"[dim]{escape(result.disclaimer)}[/dim]")
