@@ -167,3 +167,9 @@ def test_case_file_and_flags_together_are_refused():
 def test_version():
     proc = run("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("her2kit ")
+
+
+def test_readable_summary_lists_next_step_codes():
+    proc = run("classify", str(EXAMPLES / "10-group4-ihc2plus-needs-recount.json"))
+    assert proc.returncode == 0
+    assert "[blinded_recount] An additional observer" in proc.stdout

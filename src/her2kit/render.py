@@ -61,7 +61,7 @@ def print_summary(result: ClassifyResult, console: Console | None = None) -> Non
     if result.next_steps:
         out.print("[bold]Next steps[/bold]")
         for step in result.next_steps:
-            out.print(f"  - [{step.code}] {escape(step.text)}")
+            out.print(f"  - {escape(f'[{step.code}]')} {escape(step.text)}")
     if result.comments:
         out.print("[bold]Comments[/bold]")
         for comment in result.comments:
