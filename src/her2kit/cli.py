@@ -98,7 +98,8 @@ def classify(
     from pydantic import ValidationError
 
     from her2kit._jsonio import read_json_object, validation_error_line
-    from her2kit.guideline import Case, get_guideline
+    from her2kit.casefile import CaseFile
+    from her2kit.guideline import get_guideline
     from her2kit.guideline import classify as classify_case
 
     flags = _case_from_flags(
@@ -112,7 +113,7 @@ def classify(
     g = get_guideline(guideline)
     raw = read_json_object(case_file) if case_file is not None else flags
     try:
-        case = Case.model_validate(raw)
+        case = CaseFile.model_validate(raw)
     except ValidationError as exc:
         raise Her2kitInputError(validation_error_line(exc)) from None
     result = classify_case(case, guideline=g)

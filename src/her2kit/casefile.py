@@ -1,0 +1,126 @@
+"""A case file: the ``classify`` input plus the facts a report needs.
+
+``her2kit classify`` and ``her2kit report`` read the same CASE.json. The test
+results (``ihc``, ``ish``, ``er`` …) are :class:`her2kit.guideline.Case`; the
+facts around them (specimen, assays, controls, observers, tumour, references
+to image-analysis results) are optional here and checked by the report, which
+lists what is missing instead of printing blanks.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, Strict
+
+from her2kit.guideline.models import Case
+
+__all__ = [
+    "ASSAYS",
+    "AssayFacts",
+    "CaseFile",
+    "ControlFacts",
+    "SpecimenFacts",
+    "TumourFacts",
+]
+
+Hours = Annotated[float, Strict(), Field(ge=0)]
+
+
+class _Facts(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# Assays her2kit knows by name: (test, manufacturer, regulatory status). Anything
+# else must be declared a laboratory-developed test, so a typo cannot pass as an
+# FDA-approved kit.
+ASSAYS: dict[str, tuple[str, str, str]] = {
+    "PATHWAY HER2 (4B5)": ("ihc", "Roche/Ventana", "FDA-approved"),
+    "HercepTest": ("ihc", "Agilent/Dako", "FDA-approved"),
+    "Bond Oracle HER2 IHC System": ("ihc", "Leica Biosystems", "FDA-approved"),
+    "PathVysion HER-2 DNA Probe Kit": ("ish", "Abbott", "FDA-approved"),
+    "HER2 IQFISH pharmDx": ("ish", "Agilent/Dako", "FDA-approved"),
+    "INFORM HER2 Dual ISH": ("ish", "Roche/Ventana", "FDA-approved"),
+    "SPoT-Light HER2 CISH": ("ish", "Life Technologies", "FDA-approved"),
+    "HER2 CISH pharmDx": ("ish", "Agilent/Dako", "FDA-approved"),
+    "CONFIRM anti-ER (SP1)": ("er", "Roche/Ventana", "FDA-cleared"),
+    "CONFIRM anti-PR (1E2)": ("pr", "Roche/Ventana", "FDA-cleared"),
+}
+
+
+class Assay(_Facts):
+    """One assay: a known kit by name, or a laboratory-developed test (``ldt: true``)."""
+
+    name: str
+    ldt: bool = False
+    clone: str | None = None
+
+
+class AssayFacts(_Facts):
+    ihc: Assay | None = None
+    ish: Assay | None = None
+    ish_workup: Assay | None = None
+    er: Assay | None = None
+    pr: Assay | None = None
+    image_analysis_used: bool | None = None
+
+
+class SpecimenFacts(_Facts):
+    """The specimen and its pre-analytics (ASCO/CAP: 10 % NBF for 6–72 h)."""
+
+    type: Literal["core biopsy", "excision", "mastectomy", "cytology cell block",
+                  "metastasis biopsy", "other"] | None = None
+    site: str | None = None
+    laterality: Literal["left", "right", "bilateral", "not specified"] | None = None
+    block: str | None = None
+    fixative: str | None = None
+    fixation_time_h: Hours | None = None
+    cold_ischemia_min: Hours | None = None
+    collected_on: date | None = None
+
+
+ControlStatus = Literal["as expected", "not as expected", "absent", "not applicable"]
+
+
+class ControlFacts(_Facts):
+    ihc_external: ControlStatus | None = None
+    ihc_internal: ControlStatus | None = None
+    ish: ControlStatus | None = None
+    er_internal: ControlStatus | None = None
+    pr_internal: ControlStatus | None = None
+
+
+class TumourFacts(_Facts):
+    """AJCC 8th edition categories and histology, when known."""
+
+    pT: Literal["Tis", "T0", "T1mi", "T1a", "T1b", "T1c", "T1", "T2", "T3", "T4", "T4a", "T4b",
+                "T4c", "T4d", "TX"] | None = None
+    pN: Literal["N0", "N0(i+)", "N1mi", "N1", "N1a", "N1b", "N1c", "N2", "N2a", "N2b", "N3",
+                "N3a", "N3b", "N3c", "NX"] | None = None
+    M: Literal["M0", "cM0(i+)", "M1"] | None = None
+    grade: Literal[1, 2, 3] | None = None
+    histologic_type: str | None = None
+    setting: Literal["early", "metastatic", "recurrent", "unknown"] | None = None
+
+
+class ReportedStatus(_Facts):
+    """A status typed by hand; the report shows the engine's and flags any conflict."""
+
+    her2: Literal["positive", "negative", "equivocal", "indeterminate"] | None = None
+    er: Literal["positive", "low positive", "negative"] | None = None
+    pr: Literal["positive", "negative"] | None = None
+
+
+class CaseFile(Case):
+    """Everything a CASE.json may hold: the :class:`~her2kit.guideline.Case` plus facts."""
+
+    patient_id: str | None = None
+    accession: str | None = None
+    specimen: SpecimenFacts | None = None
+    assays: AssayFacts | None = None
+    controls: ControlFacts | None = None
+    ish_observers: Annotated[int, Strict(), Field(ge=1, le=5)] | None = None
+    tumour: TumourFacts | None = None
+    image_analysis: list[str] = []
+    reported_status: ReportedStatus | None = None
