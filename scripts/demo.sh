@@ -15,4 +15,10 @@ for case in examples/cases/*.json; do
   $her2kit classify --json "$case" > "$out/cases/$name.json"
 done
 echo
-echo "Results as JSON: $out/cases/"
+echo "Classification results as JSON: $out/cases/"
+
+echo
+echo "== her2kit report: lab report (HTML, PDF), FHIR bundle and patient summary for examples/report/demo-case.json"
+.venv/bin/her2kit report examples/report/demo-case.json --out "$out/report"
+echo
+echo "Open $out/report/DEMO-2026-0117-lab.html (or the PDFs) to read the reports."

@@ -122,5 +122,5 @@ class CaseFile(Case):
     controls: ControlFacts | None = None
     ish_observers: Annotated[int, Strict(), Field(ge=1, le=5)] | None = None
     tumour: TumourFacts | None = None
-    image_analysis: list[str] = []
+    image_analysis: tuple[str, ...] = ()
     reported_status: ReportedStatus | None = None

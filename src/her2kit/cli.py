@@ -26,6 +26,19 @@ app = typer.Typer(
 )
 
 EXIT_BAD_INPUT = 2
+EXIT_OFFLINE = 3
+
+
+def _require_extra(extra: str, *modules: str) -> None:
+    """Fail with an install hint when an optional dependency group is missing."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise Her2kitError(
+            f"this command needs the '{extra}' extra (missing: {', '.join(missing)}): "
+            f"pip install 'her2kit[{extra}]'"
+        )
 
 
 def _version(value: bool) -> None:
@@ -97,10 +110,10 @@ def classify(
     """Classify a case: IHC score, ISH group, HER2 status and category, ER and PgR."""
     from pydantic import ValidationError
 
-    from her2kit._jsonio import read_json_object, validation_error_line
+    from her2kit._jsonio import validation_error_line
     from her2kit.casefile import CaseFile
-    from her2kit.guideline import get_guideline
     from her2kit.guideline import classify as classify_case
+    from her2kit.guideline import get_guideline
 
     flags = _case_from_flags(
         ihc=ihc, probe=probe, her2_mean=her2_mean, cep17_mean=cep17_mean, cells=cells,
@@ -111,11 +124,13 @@ def classify(
     if case_file is None and not flags:
         raise Her2kitInputError("give CASE.json (or - for stdin) or shortcut flags such as --ihc")
     g = get_guideline(guideline)
-    raw = read_json_object(case_file) if case_file is not None else flags
-    try:
-        case = CaseFile.model_validate(raw)
-    except ValidationError as exc:
-        raise Her2kitInputError(validation_error_line(exc)) from None
+    if case_file is not None:
+        case = _load_case_file(case_file)
+    else:
+        try:
+            case = CaseFile.model_validate(flags)
+        except ValidationError as exc:
+            raise Her2kitInputError(validation_error_line(exc)) from None
     result = classify_case(case, guideline=g)
     if as_json:
         typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
@@ -123,6 +138,108 @@ def classify(
         from her2kit.render import print_summary
 
         print_summary(result)
+
+
+def _load_case_file(case_file: str):
+    """Read and validate a CASE.json (or an image-analysis result) into a CaseFile."""
+    from pydantic import ValidationError
+
+    from her2kit._jsonio import read_json_object, validation_error_line
+    from her2kit.casefile import CaseFile
+
+    raw = read_json_object(case_file)
+    if "kind" in raw and "case_input" in raw:  # a score-ihc / count-ish result feeds classify
+        raw = raw["case_input"]
+    try:
+        return CaseFile.model_validate(raw)
+    except ValidationError as exc:
+        raise Her2kitInputError(validation_error_line(exc)) from None
+
+
+@app.command()
+def report(
+    case_file: Annotated[
+        str, typer.Argument(metavar="CASE.json", help="Case file, or - for stdin.")
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="json, html, pdf, fhir or all.")] = "all",
+    audience: Annotated[str, typer.Option(help="lab, patient or both.")] = "both",
+    out: Annotated[str, typer.Option(help="Output folder.")] = "out/report",
+    lang: Annotated[str, typer.Option(help="Language of the reports (en).")] = "en",
+    guideline: Annotated[str, typer.Option(help="Rule set name.")] = "asco-cap-2018",
+    trials_file: Annotated[
+        str | None,
+        typer.Option("--trials", help="Include studies saved by `her2kit trials --json`."),
+    ] = None,
+) -> None:
+    """Write the lab report (HTML/PDF), FHIR bundle and patient summary of a case."""
+    from pathlib import Path
+
+    _require_extra("report", "jinja2", "fpdf", "fhir", "textstat", "matplotlib")
+    from her2kit._atomic import write_files_atomically
+    from her2kit.report.render import render_report
+
+    formats = {"json", "html", "pdf", "fhir"}
+    if fmt != "all" and fmt not in formats:
+        raise Her2kitInputError(f"unknown format {fmt!r}; use json, html, pdf, fhir or all",
+                                field="--format")
+    if audience not in ("lab", "patient", "both"):
+        raise Her2kitInputError(f"unknown audience {audience!r}; use lab, patient or both",
+                                field="--audience")
+    if lang != "en":
+        raise Her2kitInputError(f"language {lang!r} is not available; reports exist in: en",
+                                field="--lang")
+    case = _load_case_file(case_file)
+    trials = None
+    if trials_file is not None:
+        from her2kit._jsonio import read_json_object
+
+        trials = read_json_object(trials_file).get("studies")
+        if not isinstance(trials, list):
+            raise Her2kitInputError("no 'studies' list: not a `her2kit trials --json` file",
+                                    field=trials_file)
+    base_dir = Path(case_file).resolve().parent if case_file != "-" else Path.cwd()
+    files = render_report(case, formats=formats if fmt == "all" else {fmt}, audience=audience,
+                          guideline=guideline, base_dir=base_dir, trials=trials)
+    for path in write_files_atomically(out, files):
+        typer.echo(str(path))
+
+
+@app.command()
+def trials(
+    case_file: Annotated[
+        str, typer.Argument(metavar="CASE.json", help="Case file, or - for stdin.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Show the query; do not use the network.")]
+    = False,
+    timeout_s: Annotated[float, typer.Option("--timeout", help="Seconds to wait.")] = 10.0,
+    max_studies: Annotated[int, typer.Option("--max", help="Most studies to list.")] = 10,
+    guideline: Annotated[str, typer.Option(help="Rule set name.")] = "asco-cap-2018",
+) -> None:
+    """Search ClinicalTrials.gov for recruiting studies matching the case's result.
+
+    Needs the network (the only her2kit command that does); the list is
+    information for a conversation with the care team, not an eligibility check.
+    """
+    _require_extra("report", "httpx")
+    from her2kit.guideline import classify as classify_case
+    from her2kit.report.trials import build_trials_query, search_trials
+
+    case = _load_case_file(case_file)
+    query = build_trials_query(classify_case(case, guideline=guideline), case)
+    if dry_run:
+        typer.echo(json.dumps({"query": query.model_dump(mode="json"), "params": query.params},
+                              indent=2) if as_json else f"query: {query.summary}")
+        return
+    result = search_trials(query, timeout_s=timeout_s, max_studies=max_studies)
+    if as_json:
+        typer.echo(json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"query: {query.summary} ({len(result.studies)} of "
+               f"{result.total_count if result.total_count is not None else '?'} studies)")
+    for study in result.studies:
+        typer.echo(f"{study.nct_id}  {study.phase or '-':<16} {study.title}  {study.url}")
+    typer.echo("Information for a conversation with the care team; not an eligibility check.")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -135,4 +252,6 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, prog_name="her2kit")
     except Her2kitError as exc:
         print(f"her2kit: error: {exc}", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
+        # A network that cannot be reached is not bad input: a distinct status for scripts.
+        offline = type(exc).__name__ == "TrialsUnavailableError"
+        sys.exit(EXIT_OFFLINE if offline else EXIT_BAD_INPUT)

@@ -1,0 +1,1 @@
+"""Reports: the lab report (HTML, PDF), FHIR resources and the patient summary."""

@@ -1,0 +1,63 @@
+"""Pre-analytic conditions checked against the guideline.
+
+- Fixation in 10 % neutral buffered formalin for 6–72 h [S1 p.5].
+- Cold ischaemia time: the HER2 guideline says "as short as possible"; the
+  ≤1 h (60 min) limit widely cited as ASCO/CAP's is UNCONFIRMED as HER2
+  guideline text (shared/guideline-facts.md §3, §8 item 2), so her2kit reports
+  it against 60 min and says where the number comes from.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from her2kit.casefile import SpecimenFacts
+
+__all__ = ["FIXATION_HOURS", "PreanalyticCheck", "check_preanalytics"]
+
+FIXATION_HOURS = (6.0, 72.0)
+COLD_ISCHEMIA_MAX_MIN = 60.0
+
+
+class PreanalyticCheck(BaseModel):
+    """One pre-analytic item: the value, the requirement and whether it is met."""
+
+    model_config = ConfigDict(frozen=True)
+
+    item: str
+    value: str
+    requirement: str
+    met: Literal["yes", "no", "not recorded"]
+    note: str = ""
+
+
+def check_preanalytics(specimen: SpecimenFacts | None) -> list[PreanalyticCheck]:
+    """Check fixative, fixation time and cold ischaemia time of a specimen."""
+    s = specimen or SpecimenFacts()
+    lo, hi = FIXATION_HOURS
+    checks = []
+    fixative = s.fixative
+    nbf = fixative is not None and "formalin" in fixative.lower()
+    checks.append(PreanalyticCheck(
+        item="Fixative", value=fixative or "not recorded",
+        requirement="10% neutral buffered formalin",
+        met="not recorded" if fixative is None else ("yes" if nbf else "no"),
+    ))
+    fix = s.fixation_time_h
+    checks.append(PreanalyticCheck(
+        item="Fixation time", value="not recorded" if fix is None else f"{fix:g} h",
+        requirement=f"{lo:g}–{hi:g} h",
+        met="not recorded" if fix is None else ("yes" if lo <= fix <= hi else "no"),
+    ))
+    cold = s.cold_ischemia_min
+    checks.append(PreanalyticCheck(
+        item="Cold ischemia time", value="not recorded" if cold is None else f"{cold:g} min",
+        requirement=f"as short as possible; ≤{COLD_ISCHEMIA_MAX_MIN:g} min",
+        met="not recorded" if cold is None else (
+            "yes" if cold <= COLD_ISCHEMIA_MAX_MIN else "no"),
+        note="The 60-min limit is widely cited as ASCO/CAP's; its wording in the HER2 "
+             "guideline is unconfirmed.",
+    ))
+    return checks
