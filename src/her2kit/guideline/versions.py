@@ -92,7 +92,10 @@ ASCO_CAP_2018 = GuidelineVersion(
 # definition (ratio ≥2.0 whatever the copy number, or ≥6.0 HER2 copies whatever
 # the ratio) and the 2013 single-probe equivocal zone (4.0–<6.0) are from
 # Wolff AC et al. J Clin Oncol 2013;31:3997-4013, which the facts file does not
-# quote. Use this version only to re-read older cases.
+# quote. A secondary source agrees: the table of report comments in "'Non-classical'
+# HER2 FISH results in breast cancer: a multi-institutional study" (Mod Pathol 2016)
+# calls ratio ≥2.0 with <4.0 copies, and ratio <2.0 with ≥6.0 copies, positive under
+# 2013. Use this version only to re-read older cases.
 ASCO_CAP_2013 = GuidelineVersion(
     name="asco-cap-2013",
     title="ASCO/CAP HER2 testing guideline 2013",
