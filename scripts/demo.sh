@@ -18,7 +18,32 @@ echo
 echo "Classification results as JSON: $out/cases/"
 
 echo
-echo "== her2kit report: lab report (HTML, PDF), FHIR bundle and patient summary for examples/report/demo-case.json"
-.venv/bin/her2kit report examples/report/demo-case.json --out "$out/report"
+echo "== her2kit score-ihc: a generated HER2 IHC region (true score 2+), scored cell by cell"
+mkdir -p "$out/ihc"
+$her2kit synth-ihc "$out/ihc/region.png" --score 2+ --seed 7 --size 1024 --mpp 0.5
+$her2kit score-ihc "$out/ihc/region.png" --mpp 0.5 --overlay "$out/ihc/overlay.png" \
+  --cells "$out/ihc/cells.csv" --geojson "$out/ihc/cells.geojson" --out "$out/ihc/score-ihc.json"
+
 echo
-echo "Open $out/report/DEMO-2026-0117-lab.html (or the PDFs) to read the reports."
+echo "== her2kit count-ish: a generated FISH field (ISH Group 4 by construction), counted nucleus by nucleus"
+mkdir -p "$out/ish"
+$her2kit synth-ish "$out/ish/fish.ome.tif" --scenario group4 --seed 3 --size 1024
+$her2kit count-ish "$out/ish/fish.ome.tif" --channels dapi=0,her2=1,cep17=2 \
+  --overlay "$out/ish/overlay.png" --nuclei "$out/ish/nuclei.csv" --out "$out/ish/count-ish.json"
+
+echo
+echo "== her2kit report: lab report (HTML, PDF), FHIR bundle and patient summary"
+# The demo case plus the image-analysis result above, whose overlay and evidence the report pulls in.
+.venv/bin/python - "$out" <<'PY'
+import json, sys, pathlib
+out = pathlib.Path(sys.argv[1])
+case = json.loads(pathlib.Path("examples/report/demo-case.json").read_text())
+case.pop("ihc")  # the IHC block now comes from the image analysis
+case["image_analysis"] = ["ihc/score-ihc.json"]
+(out / "demo-case.json").write_text(json.dumps(case, indent=2, ensure_ascii=False))
+PY
+$her2kit report "$out/demo-case.json" --out "$out/report"
+echo
+echo "Open $out/report/DEMO-2026-0117-lab.html (or the PDFs) to read the reports;"
+echo "the IHC overlay is $out/ihc/overlay.png, the QuPath cells $out/ihc/cells.geojson,"
+echo "and the FISH overlay $out/ish/overlay.png."

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from her2kit.errors import OutputError
 
-__all__ = ["write_files_atomically"]
+__all__ = ["write_files_atomically", "write_paths_atomically"]
 
 
 def write_files_atomically(out_dir: str | Path, files: dict[str, bytes]) -> list[Path]:
@@ -43,3 +43,33 @@ def write_files_atomically(out_dir: str | Path, files: dict[str, bytes]) -> list
         raise OutputError(f"{out}: cannot write the output files ({exc.strerror})") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_paths_atomically(files: dict[Path, bytes]) -> list[Path]:
+    """Write ``{path: content}`` (paths in any folders) all-or-nothing.
+
+    Every file is first written to a temporary name beside its destination; only
+    when all are written are they renamed into place.
+
+    Raises
+    ------
+    OutputError
+        When a folder cannot be created or a file written; no temporary file and
+        no destination file of this call is left behind.
+    """
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for path, content in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            temps.append((Path(tmp), path))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+        for tmp, path in temps:
+            os.replace(tmp, path)
+        return [path for _, path in temps]
+    except OSError as exc:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+        where = exc.filename or "the output"
+        raise OutputError(f"{where}: cannot write ({exc.strerror})") from None

@@ -14,7 +14,12 @@ from pydantic import ValidationError
 
 from her2kit.errors import Her2kitInputError
 
-__all__ = ["load_json_object", "validation_error_line"]
+__all__ = [
+    "load_json_object",
+    "read_json_any",
+    "read_json_object",
+    "validation_error_line",
+]
 
 
 def _refuse_constant(name: str) -> Any:
@@ -41,20 +46,33 @@ def load_json_object(text: str, *, source: str) -> dict[str, Any]:
     return value
 
 
-def read_json_object(path: str) -> dict[str, Any]:
-    """Read a JSON object from a file path, or from standard input for ``-``."""
+def _read_text(path: str) -> tuple[str, str]:
     import sys
 
     if path == "-":
-        return load_json_object(sys.stdin.read(), source="<stdin>")
+        return sys.stdin.read(), "<stdin>"
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8"), str(p)
     except FileNotFoundError:
         raise Her2kitInputError("file not found", field=str(p)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise Her2kitInputError(f"cannot read: {exc}", field=str(p)) from None
-    return load_json_object(text, source=str(p))
+
+
+def read_json_object(path: str) -> dict[str, Any]:
+    """Read a JSON object from a file path, or from standard input for ``-``."""
+    text, source = _read_text(path)
+    return load_json_object(text, source=source)
+
+
+def read_json_any(path: str) -> Any:
+    """Read any JSON value (object or list) from a file path or ``-``."""
+    text, source = _read_text(path)
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise Her2kitInputError(f"malformed JSON: {exc}", field=source) from None
 
 
 def _loc(parts: tuple[Any, ...]) -> str:

@@ -242,12 +242,386 @@ def trials(
     typer.echo("Information for a conversation with the care team; not an eligibility check.")
 
 
+def _read_roi(path: str | None, shape: tuple[int, int]):
+    if path is None:
+        return None
+    from her2kit._jsonio import read_json_any
+    from her2kit.imaging.roi import roi_mask_from_geojson
+
+    return roi_mask_from_geojson(read_json_any(path), shape)
+
+
+def _check_suffixes(*outputs: tuple[str | None, tuple[str, ...], str]) -> None:
+    """Refuse an output path whose type the command cannot write, before any work."""
+    from pathlib import Path
+
+    for path, suffixes, flag in outputs:
+        if path is not None and Path(path).suffix.lower() not in suffixes:
+            raise Her2kitInputError(f"{path}: use a {' or '.join(suffixes)} file", field=flag)
+
+
+def _png_bytes(image) -> bytes:
+    import io as _io
+
+    from PIL import Image
+
+    buf = _io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _finish_image_command(doc: dict, files: dict, *, out_json: str | None, as_json: bool,
+                          printer) -> None:
+    """Write an image command's files all-or-nothing, then print its JSON or summary."""
+    from pathlib import Path
+
+    from her2kit._atomic import write_paths_atomically
+
+    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    if out_json is not None:
+        files[Path(out_json)] = text.encode()
+    written = write_paths_atomically(files)
+    if as_json:
+        typer.echo(text)
+    else:
+        printer(doc, written=[str(p) for p in written])
+
+
+@app.command("score-ihc")
+def score_ihc(
+    image: Annotated[str, typer.Argument(metavar="IMAGE", help="RGB brightfield PNG/JPEG/TIFF.")],
+    roi: Annotated[str | None, typer.Option(help="Invasive tumour polygons (GeoJSON).")] = None,
+    mpp: Annotated[
+        float | None, typer.Option(help="µm per pixel, when the file does not say.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    overlay: Annotated[str | None, typer.Option(help="Write the overlay PNG here.")] = None,
+    cells: Annotated[str | None, typer.Option(help="Write per-cell measurements (.csv).")] = None,
+    geojson: Annotated[
+        str | None, typer.Option(help="Write QuPath-importable cells (.geojson).")
+    ] = None,
+    out_json: Annotated[
+        str | None, typer.Option("--out", help="Also write the JSON document to this file.")
+    ] = None,
+    estimate_stains: Annotated[
+        bool, typer.Option(help="Estimate stain vectors per image (default: standard H-DAB).")
+    ] = False,
+    guideline: Annotated[str, typer.Option(help="Rule set name.")] = "asco-cap-2018",
+) -> None:
+    """Score HER2 IHC membranes cell by cell and give the guideline's IHC score."""
+    from pathlib import Path
+
+    from her2kit.guideline import get_guideline
+    from her2kit.imaging.ihc import score_ihc_image
+    from her2kit.imaging.ihc_document import ihc_document
+    from her2kit.imaging.io import read_image
+
+    get_guideline(guideline)
+    _check_suffixes((overlay, (".png",), "--overlay"), (cells, (".csv",), "--cells"),
+                    (geojson, (".geojson", ".json"), "--geojson"), (out_json, (".json",), "--out"))
+    loaded = read_image(image)
+    if loaded.pixel_size_um is not None:
+        pixel_size, source = loaded.pixel_size_um, f"file ({loaded.pixel_size_source})"
+        if mpp is not None and abs(mpp - pixel_size) > 0.01 * pixel_size:
+            raise Her2kitInputError(
+                f"--mpp {mpp:g} contradicts the file's pixel size {pixel_size:g} µm", field="--mpp")
+    elif mpp is not None:
+        pixel_size, source = mpp, "--mpp"
+    else:
+        raise Her2kitInputError(
+            f"{image}: the file does not record its pixel size; give --mpp (µm per pixel)",
+            field="--mpp")
+    mask = _read_roi(roi, loaded.image.shape[:2])
+    result = score_ihc_image(loaded.image, pixel_size_um=pixel_size, roi_mask=mask,
+                             estimate_stains=estimate_stains)
+    doc = ihc_document(result, image=str(image), pixel_size_um=pixel_size,
+                       pixel_size_source=source, guideline=guideline,
+                       overlay=Path(overlay).name if overlay else None)
+    files: dict[Path, bytes] = {}
+    if overlay is not None:
+        from her2kit.imaging.overlay import render_overlay
+
+        files[Path(overlay)] = _png_bytes(render_overlay(loaded.image, result))
+    if cells is not None:
+        from her2kit.imaging.export import cells_csv
+
+        files[Path(cells)] = cells_csv(result).encode()
+    if geojson is not None:
+        from her2kit.imaging.export import cells_geojson
+
+        files[Path(geojson)] = json.dumps(cells_geojson(result)).encode()
+    from her2kit.render import print_ihc_image_summary
+
+    _finish_image_command(doc, files, out_json=out_json, as_json=as_json,
+                          printer=print_ihc_image_summary)
+
+
+@app.command("synth-ihc")
+def synth_ihc(
+    out: Annotated[str, typer.Argument(metavar="OUT.png", help="Image to write (.png or .tif).")],
+    score: Annotated[str, typer.Option(help="True IHC score to render: 0, 0+, 1+, 2+, 3+.")]
+    = "2+",
+    size: Annotated[int, typer.Option(help="Width and height in pixels.")] = 1024,
+    mpp: Annotated[float, typer.Option(help="µm per pixel.")] = 0.5,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same image).")] = 0,
+    jpeg_quality: Annotated[
+        int | None, typer.Option(help="Pass the image through JPEG at this quality.")
+    ] = None,
+) -> None:
+    """Render a synthetic HER2 IHC region with known per-cell truth (for demos and tests).
+
+    Writes OUT and OUT's name with ``-truth.csv`` (one row per cell with its true class).
+    """
+    import csv
+    import io as _io
+    from pathlib import Path
+
+    from her2kit._atomic import write_files_atomically
+    from her2kit.synthetic.ihc import SCORES, generate_ihc_region
+
+    if score not in SCORES:
+        raise Her2kitInputError(f"unknown score {score!r}; use one of {', '.join(SCORES)}",
+                                field="--score")
+    path = Path(out)
+    if path.suffix.lower() not in (".png", ".tif", ".tiff"):
+        raise Her2kitInputError(f"{out}: use a .png or .tif file", field="OUT")
+    region = generate_ihc_region(shape_px=(size, size), pixel_size_um=mpp, target_score=score,
+                                 seed=seed, jpeg_quality=jpeg_quality)
+    buf = _io.BytesIO()
+    if path.suffix.lower() == ".png":
+        from PIL import Image
+
+        Image.fromarray(region.image).save(buf, format="PNG")
+    else:
+        import tifffile
+
+        per_cm = 1e4 / mpp  # TIFF resolution in pixels per centimetre
+        tifffile.imwrite(buf, region.image, resolution=(per_cm, per_cm),
+                         resolutionunit="CENTIMETER")
+    table = _io.StringIO()
+    columns: dict[str, list] = {}
+    for name, col in region.cells.items():
+        if name == "centroid_rc":  # one (row, col) pair per cell → two columns in pixels
+            columns["centroid_row_px"] = [round(float(r), 2) for r, _ in col]
+            columns["centroid_col_px"] = [round(float(c), 2) for _, c in col]
+        else:
+            columns[name] = [v.item() if hasattr(v, "item") else v for v in col]
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(list(columns))
+    writer.writerows(zip(*columns.values(), strict=True))
+    truth = path.with_name(path.stem + "-truth.csv")
+    write_files_atomically(path.parent, {path.name: buf.getvalue(),
+                                         truth.name: table.getvalue().encode()})
+    typer.echo(f"wrote {path} ({size}×{size} px, {mpp:g} µm/px, true score {score}) and {truth}")
+    pct = ", ".join(f"{k} {v:.1f}%" for k, v in region.percent.items())
+    typer.echo(f"true percentages: {pct}")
+
+
+def _channel_map(text: str | None) -> dict[str, int | str] | None:
+    """Parse ``her2=R,cep17=G,dapi=B`` (colour letters) or ``dapi=0,her2=1,cep17=2``."""
+    if text is None:
+        return None
+    mapping: dict[str, int | str] = {}
+    for part in text.split(","):
+        name, sep, value = part.strip().partition("=")
+        if not sep or name not in ("dapi", "her2", "cep17") or not value:
+            raise Her2kitInputError(
+                f"expected probe=channel pairs like her2=R,cep17=G,dapi=B, got {part!r}",
+                field="--channels")
+        if name in mapping:
+            raise Her2kitInputError(f"{name} is mapped twice", field="--channels")
+        mapping[name] = int(value) if value.isdigit() else value.upper()
+    return mapping
+
+
+@app.command("count-ish")
+def count_ish(
+    image: Annotated[
+        str | None, typer.Argument(metavar="IMAGE", help="FISH TIFF/RGB composite or brightfield.")
+    ] = None,
+    assay: Annotated[str, typer.Option(help="fish, dual-ish or cish.")] = "fish",
+    channels: Annotated[
+        str | None, typer.Option(help="FISH channel map: her2=R,cep17=G,dapi=B or dapi=0,...")
+    ] = None,
+    dapi: Annotated[str | None, typer.Option(help="FISH: DAPI channel file.")] = None,
+    her2: Annotated[str | None, typer.Option(help="FISH: HER2 channel file.")] = None,
+    cep17: Annotated[str | None, typer.Option(help="FISH: CEP17 channel file.")] = None,
+    roi: Annotated[str | None, typer.Option(help="Invasive tumour polygons (GeoJSON).")] = None,
+    mpp: Annotated[float | None, typer.Option(help="µm per pixel, when the file does not say.")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    overlay: Annotated[str | None, typer.Option(help="Write the overlay PNG here.")] = None,
+    nuclei: Annotated[str | None, typer.Option(help="Write the per-nucleus table (.csv).")]
+    = None,
+    out_json: Annotated[
+        str | None, typer.Option("--out", help="Also write the JSON document to this file.")
+    ] = None,
+    guideline: Annotated[str, typer.Option(help="Rule set name.")] = "asco-cap-2018",
+) -> None:
+    """Count HER2 and CEP17 signals per nucleus and give the guideline's ISH call."""
+    import csv
+    import io as _io
+    from pathlib import Path
+
+    from her2kit.guideline import get_guideline
+    from her2kit.imaging import ish as ish_mod
+    from her2kit.imaging import ish_io
+    from her2kit.imaging.ish_document import ish_document
+
+    get_guideline(guideline)
+    if assay not in ("fish", "dual-ish", "cish"):
+        raise Her2kitInputError(f"unknown assay {assay!r}; use fish, dual-ish or cish",
+                                field="--assay")
+    _check_suffixes((overlay, (".png",), "--overlay"), (nuclei, (".csv",), "--nuclei"),
+                    (out_json, (".json",), "--out"))
+    separate = [dapi, her2, cep17]
+    if assay == "fish":
+        if any(separate):
+            if image is not None or not all(separate):
+                raise Her2kitInputError("give either IMAGE with --channels, or all three of "
+                                        "--dapi, --her2 and --cep17", field="IMAGE")
+            field_image = ish_io.read_fish_files(dapi=dapi, her2=her2, cep17=cep17,
+                                                 pixel_size_um=mpp)
+            source_name = str(her2)
+        else:
+            mapping = _channel_map(channels)
+            if image is None or mapping is None:
+                raise Her2kitInputError(
+                    "FISH needs IMAGE and --channels (e.g. her2=R,cep17=G,dapi=B): her2kit never "
+                    "guesses which colour is which probe", field="--channels")
+            field_image = ish_io.read_fish_image(image, channels=mapping, pixel_size_um=mpp)
+            source_name = str(image)
+        pixel_size = field_image.pixel_size_um
+        source = "--mpp" if mpp is not None else "file"
+        display = field_image
+        shape = field_image.dapi.shape[:2]
+    else:
+        if image is None or any(separate) or channels is not None:
+            raise Her2kitInputError(f"{assay} takes one RGB brightfield IMAGE (no channel "
+                                    "options)", field="IMAGE")
+        rgb = ish_io.read_brightfield_ish(image)
+        pixel_size, source, source_name = mpp, "--mpp", str(image)
+        display = rgb
+        shape = rgb.shape[:2]
+    if pixel_size is None:
+        raise Her2kitInputError(
+            f"{source_name}: the file does not record its pixel size; give --mpp (µm per pixel)",
+            field="--mpp")
+    mask = _read_roi(roi, shape)
+    if assay == "fish":
+        result = ish_mod.count_fish(field_image, pixel_size_um=pixel_size, roi_mask=mask)
+    else:
+        result = ish_mod.count_brightfield_ish(rgb, assay=assay, pixel_size_um=pixel_size,
+                                               roi_mask=mask)
+    doc = ish_document(result, image=source_name, assay=assay, pixel_size_um=pixel_size,
+                       pixel_size_source=source, guideline=guideline,
+                       overlay=Path(overlay).name if overlay else None)
+    files: dict[Path, bytes] = {}
+    if overlay is not None:
+        from her2kit.imaging.ish_overlay import render_ish_overlay
+
+        files[Path(overlay)] = _png_bytes(render_ish_overlay(result, display))
+    if nuclei is not None:
+        rows = result.table()
+        table = _io.StringIO()
+        names = list(rows[0]) if rows else ["id"]
+        writer = csv.DictWriter(table, fieldnames=names, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        files[Path(nuclei)] = table.getvalue().encode()
+    from her2kit.render import print_ish_image_summary
+
+    _finish_image_command(doc, files, out_json=out_json, as_json=as_json,
+                          printer=print_ish_image_summary)
+
+
+@app.command("synth-ish")
+def synth_ish(
+    out: Annotated[str, typer.Argument(metavar="OUT", help="FISH: .ome.tif; brightfield: .png.")],
+    assay: Annotated[str, typer.Option(help="fish, dual-ish or cish.")] = "fish",
+    scenario: Annotated[
+        str, typer.Option(help="normal, polysomy, amplified, or group1 … group5.")
+    ] = "group1",
+    nuclei: Annotated[int, typer.Option(help="Number of nuclei.")] = 30,
+    size: Annotated[int, typer.Option(help="Width and height in pixels.")] = 1024,
+    mpp: Annotated[float, typer.Option(help="µm per pixel.")] = 0.2,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same field).")] = 0,
+) -> None:
+    """Render a synthetic ISH field with known signals per nucleus (for demos and tests).
+
+    FISH is written as an OME-TIFF with channels dapi, her2, cep17 (in that order) and its
+    pixel size; brightfield Dual ISH / CISH as PNG. A ``-truth.csv`` lists every nucleus
+    with its true HER2 and CEP17 counts.
+    """
+    import csv
+    import io as _io
+    from pathlib import Path
+
+    from her2kit._atomic import write_files_atomically
+    from her2kit.synthetic.ish import (
+        SCENARIOS,
+        generate_brightfield_ish_field,
+        generate_fish_field,
+    )
+
+    if scenario not in SCENARIOS:
+        raise Her2kitInputError(f"unknown scenario {scenario!r}; use one of "
+                                f"{', '.join(SCENARIOS)}", field="--scenario")
+    path = Path(out)
+    buf = _io.BytesIO()
+    if assay == "fish":
+        if not path.name.lower().endswith((".ome.tif", ".ome.tiff")):
+            raise Her2kitInputError(f"{out}: FISH fields are written as .ome.tif", field="OUT")
+        import numpy as np
+        import tifffile
+
+        field_ = generate_fish_field(shape_px=(size, size), pixel_size_um=mpp, n_nuclei=nuclei,
+                                     scenario=scenario, seed=seed)
+        tifffile.imwrite(buf, np.moveaxis(field_.image, -1, 0), ome=True, metadata={
+            "axes": "CYX", "PhysicalSizeX": mpp, "PhysicalSizeY": mpp,
+            "PhysicalSizeXUnit": "µm", "PhysicalSizeYUnit": "µm",
+            "Channel": {"Name": list(field_.channel_names)}})
+        pairs = ", ".join(f"{n}={i}" for i, n in enumerate(field_.channel_names))
+        channel_note = f"channels {pairs}"
+    elif assay in ("dual-ish", "cish"):
+        if path.suffix.lower() != ".png":
+            raise Her2kitInputError(f"{out}: brightfield fields are written as .png", field="OUT")
+        from PIL import Image
+
+        field_ = generate_brightfield_ish_field(shape_px=(size, size), pixel_size_um=mpp,
+                                                n_nuclei=nuclei, scenario=scenario, seed=seed,
+                                                assay=assay)
+        Image.fromarray(field_.image).save(buf, format="PNG")
+        channel_note = "RGB brightfield"
+    else:
+        raise Her2kitInputError(f"unknown assay {assay!r}; use fish, dual-ish or cish",
+                                field="--assay")
+    table = _io.StringIO()
+    names = list(field_.nuclei.dtype.names)
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(names)
+    for row in field_.nuclei:
+        writer.writerow([v.item() if hasattr(v, "item") else v for v in row])
+    base = path.name.split(".")[0]
+    truth = path.with_name(base + "-truth.csv")
+    write_files_atomically(path.parent, {path.name: buf.getvalue(),
+                                         truth.name: table.getvalue().encode()})
+    typer.echo(f"wrote {path} ({assay}, {scenario}, {size}×{size} px, {mpp:g} µm/px, "
+               f"{channel_note}) and {truth}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one line per error on stderr, exit status 2 on bad input.
 
     Usage errors (unknown option, a flag's value of the wrong type) are
     reported by the CLI library itself, also with status 2.
     """
+    import logging
+
+    # Libraries (tifffile, PIL) log decoder complaints; the CLI's contract is one line per
+    # error, which the error itself carries. A handler on the root logger keeps Python's
+    # last-resort handler from printing them.
+    logging.getLogger().addHandler(logging.NullHandler())
     try:
         app(args=argv, prog_name="her2kit")
     except Her2kitError as exc:

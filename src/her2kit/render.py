@@ -7,7 +7,7 @@ from rich.markup import escape
 
 from her2kit.guideline.results import ClassifyResult, IshResult
 
-__all__ = ["print_summary"]
+__all__ = ["print_ihc_image_summary", "print_ish_image_summary", "print_summary"]
 
 _STATUS_STYLE = {
     "positive": "bold red",
@@ -70,3 +70,48 @@ def print_summary(result: ClassifyResult, console: Console | None = None) -> Non
     for line in result.rationale:
         out.print(f"  - {escape(line)}")
     out.print(f"[dim]{escape(result.disclaimer)}[/dim]")
+
+
+def print_ihc_image_summary(doc: dict, *, written: list[str], console: Console | None = None
+                            ) -> None:
+    """Print a ``score-ihc`` document: score, class percentages, evidence, files."""
+    out = console or Console(highlight=False, soft_wrap=True)
+    ihc, ev = doc["ihc"], doc["evidence"]
+    out.print(f"[bold]{escape(doc['image'])}[/bold] ({doc['pixel_size_um']:g} µm/px from "
+              f"{escape(doc['pixel_size_source'])})")
+    out.print(f"IHC score: [bold]{ihc['score']}[/bold] — {escape(ihc['label'])}")
+    out.print(f"  cells counted {ev['cells_counted']} of {ev['cells_detected']} detected"
+              + ("" if ev["roi_used"] else " (no ROI: every detected cell counted)"))
+    for name, pct in ev["percent_all"].items():
+        out.print(f"  {name.replace('_', ' '):<30} {pct:6.2f}%  ({ev['counts'][name]} cells)")
+    out.print(f"  H-score {ev['h_score']:g}; quality flags: "
+              f"{', '.join(ev['quality_flags']) or 'none'}")
+    for line in doc["rationale"]:
+        out.print(f"  - {escape(line)}")
+    for path in written:
+        out.print(f"wrote {escape(path)}")
+    out.print(f"[dim]{escape(doc['disclaimer'])}[/dim]")
+
+
+def print_ish_image_summary(doc: dict, *, written: list[str], console: Console | None = None
+                            ) -> None:
+    """Print a ``count-ish`` document: counts, group, evidence, files."""
+    out = console or Console(highlight=False, soft_wrap=True)
+    ish, ev = doc["ish"], doc["evidence"]
+    out.print(f"[bold]{escape(doc['image'])}[/bold] ({doc['assay']}, {doc['pixel_size_um']:g} "
+              f"µm/px from {escape(doc['pixel_size_source'])})")
+    out.print(escape(_ish_line("ISH", IshResult.model_validate(ish))))
+    excluded = ", ".join(f"{k} {v}" for k, v in ev["nuclei_excluded"].items()) or "none"
+    out.print(f"  nuclei counted {ev['nuclei_counted']} of {ev['nuclei_segmented']} segmented; "
+              f"excluded: {excluded}")
+    flags = ", ".join(ev["quality_flags"]) or "none"
+    out.print(f"  clusters {ev['clusters']}; quality flags: {flags}")
+    if ev.get("heterogeneity_note"):
+        out.print(f"  {escape(ev['heterogeneity_note'])}")
+    for line in doc["rationale"]:
+        out.print(f"  - {escape(line)}")
+    for step in doc["next_steps"]:
+        out.print(f"  - {escape('[' + step['code'] + ']')} {escape(step['text'])}")
+    for path in written:
+        out.print(f"wrote {escape(path)}")
+    out.print(f"[dim]{escape(doc['disclaimer'])}[/dim]")

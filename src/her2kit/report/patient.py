@@ -81,7 +81,7 @@ def _assay_kind(report: LabReport) -> str:
     if "cish" in name:
         return "CISH"
     if "dual ish" in name:
-        return "dual ISH"
+        return "Dual ISH"
     if "fish" in name or "pathvysion" in name:
         return "FISH"
     return "ISH"
@@ -270,8 +270,7 @@ def patient_summary(report: LabReport, *, trials: list[dict[str, Any]] | None = 
         trials=trials,
         trials_note=("Studies found on ClinicalTrials.gov for this result (recruiting)."
                      if trials else "No trial search was included. Your care team can help "
-                     "you look for clinical trials; `her2kit trials` can search "
-                     "ClinicalTrials.gov."),
+                     "you look for clinical trials, for example on ClinicalTrials.gov."),
         questions=_questions(report, label, meaning, bool(trials)),
         closing=("This summary is information for a talk with your care team. It is not "
                  "medical advice. Your pathologist checks the results, and your doctors "

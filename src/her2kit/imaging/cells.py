@@ -1,0 +1,325 @@
+"""Cells approximated as nuclei expanded within a Voronoi limit (QuPath's cell model),
+and the coarse pixel grid the cell geometry is computed on.
+
+Why a coarse grid
+-----------------
+Nuclei (6–12 µm) and cells (12–18 µm) are well resolved at about 1 µm per pixel, while a
+membrane is only ~1 µm wide. :func:`her2kit.imaging.ihc.score_ihc_image` therefore finds
+nuclei and cells on a grid of ``factor × factor`` blocks (:func:`block_factor`, ~1 µm)
+and reads the membrane DAB at the full resolution through block maxima
+(:func:`block_max`), so the thin membrane peak is never averaged away. At 0.5 µm/px this
+puts the geometry on a quarter of the pixels; at 0.25 µm/px on a sixteenth.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from her2kit.errors import Her2kitInputError, ImageInputError
+from her2kit.imaging._validate import check_pixel_size, check_positive
+
+__all__ = [
+    "block_factor",
+    "block_max",
+    "block_mean",
+    "expand_nuclei",
+    "smooth",
+    "upsample_labels",
+]
+
+
+def block_factor(pixel_size_um: float, geometry_pixel_size_um: float) -> int:
+    """Integer block size that brings ``pixel_size_um`` nearest to ``geometry_pixel_size_um``.
+
+    Returns ``max(1, round(geometry_pixel_size_um / pixel_size_um))``: 2 at 0.5 µm/px and 4
+    at 0.25 µm/px for a 1 µm grid; 1 (no downsampling) at 0.7 µm/px and coarser.
+    """
+    p = check_pixel_size(pixel_size_um)
+    g = check_positive(geometry_pixel_size_um, name="geometry_pixel_size_um", unit="µm")
+    return max(1, round(g / p))
+
+
+def _check_factor(factor) -> int:
+    if isinstance(factor, bool) or not isinstance(factor, int | np.integer) or factor < 1:
+        raise Her2kitInputError(f"expected an integer ≥ 1, got {factor!r}", field="factor")
+    return int(factor)
+
+
+def _blocks(image: np.ndarray, f: int, fill: float) -> np.ndarray:
+    """View of ``image`` as (rows/f, f, cols/f, f), padding ragged edges with ``fill``."""
+    rows, cols = image.shape
+    br, bc = -(-rows // f), -(-cols // f)
+    if (br * f, bc * f) != (rows, cols):
+        padded = np.full((br * f, bc * f), fill, dtype=image.dtype)
+        padded[:rows, :cols] = image
+        image = padded
+    return image.reshape(br, f, bc, f)
+
+
+def block_mean(image, factor: int) -> np.ndarray:
+    """Mean over ``factor × factor`` blocks (float32), ragged edge blocks over their pixels.
+
+    Parameters
+    ----------
+    image : ndarray, shape (rows, cols)
+        Any real image (e.g. OD).
+    factor : int
+        Block side in pixels (≥ 1; 1 returns a float32 copy).
+
+    Returns
+    -------
+    ndarray of float32, shape (ceil(rows / factor), ceil(cols / factor))
+    """
+    f = _check_factor(factor)
+    a = np.asarray(image, dtype=np.float32)
+    if f == 1:
+        return a.copy()
+    rows, cols = a.shape
+    if rows % f == 0 and cols % f == 0:
+        # Strided sums are several times faster than reshape(...).mean() for small f.
+        out = np.zeros((rows // f, cols // f), np.float32)
+        for i in range(f):
+            for j in range(f):
+                out += a[i::f, j::f]
+        out *= np.float32(1.0 / (f * f))
+        return out
+    total = _blocks(a, f, 0.0).sum(axis=(1, 3), dtype=np.float32)
+    count = _blocks(np.ones_like(a), f, 0.0).sum(axis=(1, 3), dtype=np.float32)
+    return total / count
+
+
+def block_max(image, factor: int) -> np.ndarray:
+    """Maximum over ``factor × factor`` blocks (ragged edge blocks over their pixels).
+
+    Parameters
+    ----------
+    image : ndarray of float, shape (rows, cols)
+    factor : int
+        Block side in pixels (≥ 1; 1 returns a float32 copy).
+
+    Returns
+    -------
+    ndarray of float32, shape (ceil(rows / factor), ceil(cols / factor))
+    """
+    f = _check_factor(factor)
+    a = np.asarray(image, dtype=np.float32)
+    if f == 1:
+        return a.copy()
+    rows, cols = a.shape
+    if rows % f == 0 and cols % f == 0:
+        out = a[::f, ::f].copy()
+        for i in range(f):
+            for j in range(f):
+                if i or j:
+                    np.maximum(out, a[i::f, j::f], out=out)
+        return out
+    return _blocks(a, f, -np.inf).max(axis=(1, 3))
+
+
+def upsample_labels(labels, factor: int, shape) -> np.ndarray:
+    """Repeat each label pixel into a ``factor × factor`` block, cropped to ``shape``.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (ceil(rows / factor), ceil(cols / factor))
+    factor : int
+    shape : (int, int)
+        Full-resolution (rows, cols).
+
+    Returns
+    -------
+    ndarray of int32, shape ``shape``
+    """
+    f = _check_factor(factor)
+    lab = np.asarray(labels, dtype=np.int32)
+    rows, cols = (int(v) for v in shape)
+    if lab.shape != (-(-rows // f), -(-cols // f)):
+        raise ImageInputError(
+            f"expected labels of shape {(-(-rows // f), -(-cols // f))} for {shape} at factor "
+            f"{f}, got {lab.shape}",
+            field="labels",
+        )
+    if f == 1:
+        return lab.copy()
+    big = np.broadcast_to(lab[:, None, :, None], (lab.shape[0], f, lab.shape[1], f))
+    return np.ascontiguousarray(big.reshape(lab.shape[0] * f, lab.shape[1] * f)[:rows, :cols])
+
+
+def smooth(image, sigma_px: float) -> np.ndarray:
+    """Gaussian smoothing (float32, edges reflected), with a fast path for small sigma.
+
+    Parameters
+    ----------
+    image : ndarray, shape (rows, cols)
+    sigma_px : float
+        Standard deviation in pixels. Below 0.3 the image is returned as float32 unchanged;
+        below 0.95 a separable 3-tap kernel ``[w, 1, w] / (1 + 2w)`` with
+        ``w = exp(-1 / (2 sigma²))`` is applied with array slicing (the Gaussian sampled at
+        -1, 0, 1, without the tails beyond; a few times faster than
+        :func:`scipy.ndimage.gaussian_filter`: on uniform noise in [0, 1] the two differ
+        by at most 0.05 (mean 0.01) at sigma 0.8, 0.001 at 0.5); above,
+        ``gaussian_filter``.
+
+    Returns
+    -------
+    ndarray of float32, same shape
+    """
+    a = np.asarray(image, dtype=np.float32)
+    s = float(sigma_px)
+    if not math.isfinite(s) or s < 0.3:
+        return a.copy() if a is image else a
+    if s >= 0.95:
+        from scipy import ndimage as ndi
+
+        return ndi.gaussian_filter(a, s)
+    w = math.exp(-1.0 / (2.0 * s * s))
+    c0 = np.float32(1.0 / (1.0 + 2.0 * w))
+    c1 = np.float32(w / (1.0 + 2.0 * w))
+    out = np.empty_like(a)
+    tmp = np.empty_like(a)
+    # Rows, then columns; edges reflected (scipy's "reflect": x[-1] = x[0]).
+    np.multiply(a, c1, out=tmp)
+    np.multiply(a, c0, out=out)
+    if a.shape[0] > 1:
+        out[1:] += tmp[:-1]
+        out[:-1] += tmp[1:]
+    out[0] += tmp[0]
+    out[-1] += tmp[-1]
+    mid = out
+    out = np.empty_like(a)
+    np.multiply(mid, c1, out=tmp)
+    np.multiply(mid, c0, out=out)
+    if a.shape[1] > 1:
+        out[:, 1:] += tmp[:, :-1]
+        out[:, :-1] += tmp[:, 1:]
+    out[:, 0] += tmp[:, 0]
+    out[:, -1] += tmp[:, -1]
+    return out
+
+
+def _neighbour_extreme(lab: np.ndarray, diagonal: bool, op, fill) -> np.ndarray:
+    """``op`` (np.maximum / np.minimum) of the 4 (or 8) neighbours; ``fill`` outside."""
+    out = np.full_like(lab, fill)
+    op(out[1:], lab[:-1], out=out[1:])
+    op(out[:-1], lab[1:], out=out[:-1])
+    op(out[:, 1:], lab[:, :-1], out=out[:, 1:])
+    op(out[:, :-1], lab[:, 1:], out=out[:, :-1])
+    if diagonal:
+        op(out[1:, 1:], lab[:-1, :-1], out=out[1:, 1:])
+        op(out[1:, :-1], lab[:-1, 1:], out=out[1:, :-1])
+        op(out[:-1, 1:], lab[1:, :-1], out=out[:-1, 1:])
+        op(out[:-1, :-1], lab[1:, 1:], out=out[:-1, :-1])
+    return out
+
+
+def _disc_dilate(mask: np.ndarray, radius_px: float) -> np.ndarray:
+    """Pixels within ``radius_px`` (Euclidean, centre to centre) of a set pixel.
+
+    The disc is cut into rows: for each row offset ``dy`` the mask dilated horizontally by
+    ``floor(sqrt(r² - dy²))`` is shifted by ``dy`` and OR-ed in; the horizontal dilations
+    are built incrementally, so the cost is a few boolean passes per pixel of radius.
+    """
+    r = math.floor(radius_px)
+    rows, cols = mask.shape
+    horiz = [mask]
+    for w in range(1, r + 1):
+        h = horiz[-1].copy()
+        h[:, w:] |= mask[:, :-w] if w < cols else False
+        h[:, :-w] |= mask[:, w:] if w < cols else False
+        horiz.append(h)
+    out = mask.copy()
+    for dy in range(-r, r + 1):
+        w = math.floor(math.sqrt(max(0.0, radius_px * radius_px - dy * dy)))
+        h = horiz[w]
+        if dy == 0:
+            out |= h
+        elif abs(dy) < rows:
+            if dy > 0:
+                out[dy:] |= h[:-dy]
+            else:
+                out[:dy] |= h[-dy:]
+    return out
+
+
+def expand_nuclei(nuclei_labels, *, pixel_size_um: float, expansion_um: float = 4.0) -> np.ndarray:
+    """Grow each nucleus into a cell, stopping halfway to its neighbours.
+
+    Parameters
+    ----------
+    nuclei_labels : ndarray of int, shape (rows, cols)
+        Nucleus instance labels (0 = background).
+    pixel_size_um : float
+        µm per pixel of ``nuclei_labels``.
+    expansion_um : float, optional
+        Largest distance a cell extends beyond its nucleus (µm). QuPath's default cell
+        expansion is 5 µm; 4 µm suits packed breast carcinoma cells (cell diameter
+        ≈ 12–18 µm with an 8 µm nucleus).
+
+    Returns
+    -------
+    ndarray of int32, shape (rows, cols)
+        Cell labels; cell ``k`` contains nucleus ``k``. Between two nuclei the boundary
+        lies where the fronts growing from both meet (a Voronoi limit on the nucleus
+        edges), so cells never overlap.
+
+    Notes
+    -----
+    The extent is exact: the pixels within ``expansion_um`` (Euclidean) of a nucleus
+    pixel. They are shared out by a race of fronts from every nucleus, each step giving
+    an unlabelled pixel the label of a labelled neighbour, alternating 8- and
+    4-neighbour steps (an octagonal distance within ~8 % of the Euclidean one); a pixel
+    that two fronts reach in the same step goes to the nearer nucleus centroid. This
+    replaces :func:`skimage.segmentation.expand_labels` (an exact Euclidean feature
+    transform), which was the most expensive step of the pipeline; the partition differs
+    from it on ~1 % of the pixels, all on cell-cell boundaries. Keeping the extent exact
+    matters: an octagonal extent (12 % more area) let cells take stroma and fell per-cell
+    accuracy at 1 µm/px from 0.70 to 0.43 on synthetic regions.
+
+    References
+    ----------
+    Bankhead P. et al. "QuPath: Open source software for digital pathology image
+    analysis." Sci Rep 7:16878 (2017) (cell expansion in ``WatershedCellDetection``).
+    Rosenfeld A., Pfaltz J.L. "Distance functions on digital pictures." Pattern
+    Recognition 1:33-61 (1968) (octagonal distance from alternating neighbourhoods).
+    """
+    labels = np.asarray(nuclei_labels)
+    if labels.ndim != 2 or labels.dtype.kind not in "ui":
+        raise ImageInputError(
+            f"expected a 2-D integer label image, got shape {labels.shape} dtype {labels.dtype}",
+            field="nuclei_labels",
+        )
+    p = check_pixel_size(pixel_size_um)
+    d = check_positive(expansion_um, name="expansion_um", unit="µm")
+    lab = labels.astype(np.int32, copy=True)
+    if not lab.any():
+        return lab
+    # Nucleus centroids, to settle pixels that two fronts reach in the same step.
+    flat = np.flatnonzero(lab.ravel())
+    fl = lab.ravel()[flat]
+    cols = lab.shape[1]
+    cnt = np.maximum(np.bincount(fl), 1)
+    cent_r = np.bincount(fl, weights=flat // cols) / cnt
+    cent_c = np.bincount(fl, weights=flat % cols) / cnt
+    big = np.iinfo(np.int32).max
+    reach = _disc_dilate(lab > 0, d / p)
+    for step in range(math.ceil(d / p)):
+        empty = (lab == 0) & reach
+        if not empty.any():
+            break
+        diagonal = step % 2 == 0
+        hi = _neighbour_extreme(lab, diagonal, np.maximum, 0)
+        np.copyto(lab, hi, where=empty)
+        # Where the fronts of two cells meet, the pixel goes to the nearer nucleus
+        # centroid, so that neither cell takes the other's membrane (a boundary biased
+        # by one pixel toward the smaller label would, at ~1 µm/px).
+        lo = _neighbour_extreme(np.where(lab == 0, big, lab), diagonal, np.minimum, big)
+        tie = np.flatnonzero((empty & (hi > 0) & (lo < hi)).ravel())
+        if tie.size:
+            a, b = hi.ravel()[tie], lo.ravel()[tie]
+            r, c = tie // cols, tie % cols
+            da = (r - cent_r[a]) ** 2 + (c - cent_c[a]) ** 2
+            db = (r - cent_r[b]) ** 2 + (c - cent_c[b]) ** 2
+            lab.ravel()[tie] = np.where(db < da, b, a)
+    return lab

@@ -1,0 +1,84 @@
+"""The JSON document ``her2kit score-ihc`` prints: the guideline's IHC call plus evidence.
+
+Its keys match ``her2kit classify --json`` where they overlap (``guideline``,
+``ihc``, ``her2``, ``next_steps``, ``comments``, ``rationale``), and its
+``case_input`` is exactly the ``classify`` input it came from, so the file
+itself can be passed to ``her2kit classify`` or referenced from a case's
+``image_analysis`` list for ``her2kit report``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from her2kit import __version__
+from her2kit.errors import Her2kitInputError
+from her2kit.guideline import Case, classify
+
+__all__ = ["FEW_CELLS", "ihc_document"]
+
+# Fewer counted cells than this get a quality flag: a percentage of a few dozen cells
+# moves by several points per cell near the 10 % cut-offs.
+FEW_CELLS = 100
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def ihc_document(result, *, image: str, pixel_size_um: float, pixel_size_source: str,
+                 guideline: str = "asco-cap-2018", overlay: str | None = None) -> dict[str, Any]:
+    """Build the ``score-ihc`` JSON document from an :class:`IhcImageResult`.
+
+    Raises
+    ------
+    Her2kitInputError
+        When no cell was counted: a region without tumour cells has no IHC
+        score (it must not read as "IHC 0").
+    """
+    if result.n_cells_counted == 0:
+        where = "inside the ROI" if result.roi_used else "in the image"
+        raise Her2kitInputError(f"no cells detected {where}: nothing to score", field="image")
+    case_input = {"ihc": {"percent": {k: round(v, 2) for k, v in result.percent.items()}}}
+    decision = classify(Case.model_validate(case_input), guideline=guideline)
+    flags = list(result.quality.flags)
+    if result.n_cells_counted < FEW_CELLS:
+        flags.append("few_cells")
+    matrix = np.asarray(result.stain_matrix, dtype=float)
+    evidence = {
+        "cells_detected": result.n_cells_detected,
+        "cells_counted": result.n_cells_counted,
+        "roi_used": result.roi_used,
+        "counts": dict(result.counts),
+        "percent_all": {k: round(float(v), 2) for k, v in result.percent_all.items()},
+        "h_score": round(float(result.h_score), 1),
+        "stain_vectors_od": {"hematoxylin": matrix[0].round(4).tolist(),
+                             "dab": matrix[1].round(4).tolist()},
+        "stain_estimated": result.stain_estimated,
+        "stain_fallback_reason": result.stain_fallback_reason,
+        "thresholds": _plain(asdict(result.thresholds)),
+        "nucleus_threshold_od": round(float(result.nucleus_threshold_od), 4),
+        "quality": _plain(asdict(result.quality)),
+        "quality_flags": flags,
+        "parameters": _plain(dict(result.parameters)),
+    }
+    if not result.roi_used:
+        evidence["note"] = ("no ROI given: every detected cell was counted, not only invasive "
+                            "tumour cells")
+    doc = decision.model_dump(mode="json")
+    return {
+        "kind": "score-ihc", "her2kit_version": __version__, "image": image,
+        "pixel_size_um": pixel_size_um, "pixel_size_source": pixel_size_source,
+        "overlay": overlay, "case_input": case_input, **doc, "evidence": evidence,
+    }

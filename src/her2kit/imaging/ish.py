@@ -1,0 +1,1224 @@
+"""Per-nucleus HER2 / CEP17 signal counting for FISH, Dual ISH and single-probe CISH images.
+
+Pipeline (:func:`count_fish`, :func:`count_brightfield_ish`)
+------------------------------------------------------------
+1. Nuclei: DAPI (FISH) or the hematoxylin amount (brightfield) is smoothed,
+   thresholded (Otsu), holes filled, and touching nuclei split by a watershed on
+   the distance transform seeded at its h-maxima (:func:`segment_ish_nuclei`).
+2. Selection, as a technologist would: a nucleus is counted only when it is
+   whole (not cut by the image edge), inside the ROI, of plausible size, not an
+   overlap/merge (too large or not convex), in focus, and, for dual-probe
+   assays, with at least one CEP17 signal. The first failing reason is recorded.
+3. Signals: :func:`her2kit.imaging.spots.detect_spots` on each probe channel, the
+   noise measured inside the nuclei.
+4. Clusters: the probe channel minus a morphological background (grey opening
+   wider than a cluster) is thresholded at half the median signal height;
+   connected regions whose area is at least ``CLUSTER_AREA_FACTOR`` single
+   signals and whose integrated intensity is at least 3 single signals are
+   clusters. Their copies = integrated intensity / median integrated intensity
+   of single signals (never fewer than the maxima inside), as ASCO/CAP allows
+   cluster estimation. Clusters are flagged in the table.
+5. Per-nucleus counts, means, ratio, quality flags and a heterogeneity check.
+
+The ISH group is *not* decided here: :attr:`IshImageResult.guideline_input`
+is the ``ish`` block that :mod:`her2kit.guideline` takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage.filters import threshold_otsu
+from skimage.measure import regionprops
+from skimage.morphology import h_maxima
+from skimage.segmentation import expand_labels, watershed
+
+from her2kit.errors import Her2kitInputError, ImageInputError
+from her2kit.imaging._validate import check_pixel_size, check_positive
+from her2kit.imaging.ish_io import FishImage, check_brightfield_rgb
+from her2kit.imaging.ish_stains import (
+    CISH_STAINS,
+    DUAL_ISH_STAINS,
+    STAIN_VECTORS,
+    estimate_background_rgb,
+    estimate_ish_stains,
+    separate_ish_stains,
+)
+from her2kit.imaging.spots import (
+    DEFAULT_K_MAD,
+    THRESHOLD_METHODS,
+    SpotDetection,
+    detect_spots,
+    log_filter,
+)
+
+__all__ = [
+    "CLUSTER_AREA_FACTOR",
+    "EXCLUSION_REASONS",
+    "MIN_NUCLEI",
+    "ClusterRecord",
+    "Heterogeneity",
+    "IshImageResult",
+    "NucleusRecord",
+    "ProbeSignals",
+    "count_brightfield_ish",
+    "count_fish",
+    "segment_ish_nuclei",
+]
+
+#: ASCO/CAP 2018: at least 20 nuclei are counted (Wolff et al., J Clin Oncol 2018;36:2105).
+MIN_NUCLEI = 20
+#: ASCO/CAP 2018 heterogeneity: a distinct amplified population > 10 % of tumour cells.
+HETEROGENEITY_FRACTION = 0.10
+#: ASCO/CAP 2018 rejection criterion read as: > 25 % of signals weak/unscorable.
+WEAK_SIGNAL_FRACTION = 0.25
+#: A signal whose LoG response is below this multiple of the threshold is "weak".
+WEAK_SIGNAL_FACTOR = 1.5
+#: Signals over cytoplasm / outside nuclei above this share are flagged (ASCO/CAP: > 10 %).
+OUTSIDE_SIGNAL_FRACTION = 0.10
+#: High background: median signal height above background below this fraction
+#: of the nuclear background level (signals barely distinguishable by eye).
+HIGH_BACKGROUND_RATIO = 0.5
+#: A bright region is a cluster candidate from this many single-signal areas on.
+CLUSTER_AREA_FACTOR = 2.0
+#: ... and when its integrated intensity is at least this many single signals.
+CLUSTER_MIN_COPIES = 3.0
+
+#: Silver and hematoxylin closer in OD direction than this (degrees) are not
+#: separated by one 3-stain solve; see :func:`count_brightfield_ish`.
+MIN_NUCLEI_SILVER_ANGLE_DEG = 15.0
+
+#: The exclusion reasons, in the order they are tested (the first that applies is kept).
+EXCLUSION_REASONS = (
+    "touches_image_edge",
+    "outside_roi",
+    "too_small",
+    "oversized_or_overlapping",
+    "out_of_focus",
+    "no_cep17_signal",
+)
+
+
+@dataclass(frozen=True)
+class NucleusRecord:
+    """One row of the per-nucleus table.
+
+    Attributes
+    ----------
+    nucleus_id : int
+        Label in :attr:`IshImageResult.labels`.
+    row, col : float
+        Centroid, px.
+    area_um2 : float
+        Area, µm².
+    her2, cep17 : int
+        Copies counted (cluster estimates included); CEP17 is 0 for single probe.
+    her2_clusters : int
+        HER2 clusters in the nucleus.
+    cluster_copies : int
+        HER2 copies attributed to those clusters (estimated, included in ``her2``).
+    included : bool
+        Counted towards the means.
+    exclusion_reason : str
+        ``""`` when included, else one of :data:`EXCLUSION_REASONS`.
+    focus : float
+        Focus score: band-pass DAPI/hematoxylin texture over mean intensity (unitless).
+    """
+
+    nucleus_id: int
+    row: float
+    col: float
+    area_um2: float
+    her2: int
+    cep17: int
+    her2_clusters: int
+    cluster_copies: int
+    included: bool
+    exclusion_reason: str
+    focus: float
+
+
+@dataclass(frozen=True)
+class ClusterRecord:
+    """A bright region counted as several copies.
+
+    Attributes
+    ----------
+    probe : str
+        ``"her2"`` or ``"cep17"``.
+    row, col : float
+        Intensity-weighted centre, px.
+    nucleus_id : int
+        0 when outside every nucleus.
+    area_um2 : float
+        Area above the cluster mask threshold, µm².
+    integrated_intensity : float
+        Background-subtracted intensity summed over the region (image units x px).
+    copies : int
+        Estimated copies: ``round(integrated_intensity / single_signal_intensity)``,
+        at least the number of maxima inside.
+    maxima : int
+        Detected spot maxima inside the region.
+    """
+
+    probe: str
+    row: float
+    col: float
+    nucleus_id: int
+    area_um2: float
+    integrated_intensity: float
+    copies: int
+    maxima: int
+
+
+@dataclass(frozen=True, eq=False)
+class ProbeSignals:
+    """All signals of one probe with the evidence used to count them.
+
+    Attributes
+    ----------
+    probe : str
+    detection : SpotDetection
+        Raw detections (threshold, noise, LoG responses).
+    nucleus_id : (n,) ndarray of int32
+        Nucleus of each detection (0 = outside nuclei).
+    in_cluster : (n,) ndarray of bool
+        Detection lies inside a cluster (its count is replaced by the cluster's).
+    clusters : tuple of ClusterRecord
+    single_signal_intensity : float or None
+        Median integrated intensity of isolated single signals (image units x px),
+        the cluster reference; None when fewer than 3 isolated signals exist.
+    single_signal_area_um2 : float or None
+        Median area of isolated single signals above the mask threshold, µm².
+    mask_threshold : float or None
+        Background-subtracted intensity threshold of the cluster mask (image units).
+    """
+
+    probe: str
+    detection: SpotDetection
+    nucleus_id: np.ndarray
+    in_cluster: np.ndarray
+    clusters: tuple[ClusterRecord, ...]
+    single_signal_intensity: float | None
+    single_signal_area_um2: float | None
+    mask_threshold: float | None
+
+
+@dataclass(frozen=True)
+class Heterogeneity:
+    """A distinct population of nuclei with higher counts.
+
+    A nucleus is "high" when HER2 >= 6, or (dual probe) HER2/CEP17 >= 2.0 with
+    HER2 >= 4. ``flagged`` when the high share is above 10 % (ASCO/CAP) but
+    not (nearly) all nuclei, i.e. 10 % < share <= 90 %.
+
+    Attributes
+    ----------
+    n_high : int
+    fraction_high : float
+        Share of counted nuclei that are high (0-1).
+    her2_mean_high, cep17_mean_high : float or None
+        Means over the high nuclei.
+    ratio_high : float or None
+        HER2/CEP17 of the high nuclei (dual probe).
+    flagged : bool
+    """
+
+    n_high: int
+    fraction_high: float
+    her2_mean_high: float | None
+    cep17_mean_high: float | None
+    ratio_high: float | None
+    flagged: bool
+
+
+@dataclass(frozen=True, eq=False)
+class IshImageResult:
+    """Counts of one ISH image, with the evidence behind them.
+
+    Attributes
+    ----------
+    assay : str
+        ``"fish"``, ``"dual-ish"`` or ``"cish"``.
+    probe : str
+        ``"dual"`` (HER2 + CEP17) or ``"single"`` (HER2 only).
+    nuclei : tuple of NucleusRecord
+        Every segmented nucleus, counted or not.
+    labels : (rows, cols) ndarray of int32
+        Nucleus label image.
+    her2, cep17 : ProbeSignals or None
+        Signals of each probe (``cep17`` None for single probe).
+    n_counted : int
+    her2_mean, cep17_mean : float or None
+        Mean copies per counted nucleus (None when none counted / single probe).
+    ratio : float or None
+        ``her2_mean / cep17_mean`` (dual probe, cep17_mean > 0).
+    quality_flags : tuple of str
+        Any of ``too_few_nuclei``, ``weak_signals``, ``high_background``,
+        ``signals_outside_nuclei``, ``no_single_signal_reference``.
+    heterogeneity : Heterogeneity or None
+        None when no nucleus was counted.
+    pixel_size_um : float
+    parameters : mapping
+        Every parameter used, automatic thresholds included.
+    """
+
+    assay: str
+    probe: str
+    nuclei: tuple[NucleusRecord, ...]
+    labels: np.ndarray
+    her2: ProbeSignals
+    cep17: ProbeSignals | None
+    n_counted: int
+    her2_mean: float | None
+    cep17_mean: float | None
+    ratio: float | None
+    quality_flags: tuple[str, ...]
+    heterogeneity: Heterogeneity | None
+    pixel_size_um: float
+    parameters: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def counted(self) -> tuple[NucleusRecord, ...]:
+        """The included nuclei, in id order."""
+        return tuple(n for n in self.nuclei if n.included)
+
+    @property
+    def nuclei_counts(self) -> list[list[int]]:
+        """``[[her2, cep17], ...]`` per counted nucleus (the guideline's dual-probe input)."""
+        return [[n.her2, n.cep17] for n in self.counted]
+
+    @property
+    def guideline_input(self) -> dict:
+        """The ``ish`` block for :mod:`her2kit.guideline`.
+
+        Dual probe: ``{"probe": "dual", "nuclei": [[h, c], ...]}``; single probe:
+        ``{"probe": "single", "cells_counted": n, "her2_mean": x}``.
+        """
+        if self.probe == "dual":
+            return {"probe": "dual", "nuclei": self.nuclei_counts}
+        return {
+            "probe": "single",
+            "cells_counted": self.n_counted,
+            "her2_mean": self.her2_mean if self.her2_mean is not None else 0.0,
+        }
+
+    def table(self) -> list[dict]:
+        """The per-nucleus table as a list of dicts (CSV-ready, one per nucleus)."""
+        return [
+            {
+                "id": n.nucleus_id,
+                "centroid_row_px": round(n.row, 1),
+                "centroid_col_px": round(n.col, 1),
+                "area_um2": round(n.area_um2, 2),
+                "her2": n.her2,
+                "cep17": n.cep17,
+                "her2_clusters": n.her2_clusters,
+                "cluster_copies": n.cluster_copies,
+                "included": n.included,
+                "exclusion_reason": n.exclusion_reason,
+            }
+            for n in self.nuclei
+        ]
+
+
+# --------------------------------------------------------------------------- nuclei
+def _odd(n: float) -> int:
+    k = max(1, round(n))
+    return k if k % 2 else k + 1
+
+
+def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, threshold):
+    px = pixel_size_um
+    sm = ndi.gaussian_filter(np.asarray(image, np.float32), smooth_um / px)
+    if float(sm.max()) == float(sm.min()):
+        return np.zeros(sm.shape, np.int32), float("nan")
+    thr = float(threshold_otsu(sm)) if threshold is None else float(threshold)
+    mask = ndi.binary_fill_holes(sm > thr)
+    lab, n = ndi.label(mask)
+    if n == 0:
+        return lab.astype(np.int32), thr
+    sizes = np.bincount(lab.ravel())
+    small = sizes < 0.5 * min_area_um2 / px**2  # debris; too_small nuclei are kept & excluded
+    small[0] = False
+    mask &= ~small[lab]
+    dist = ndi.distance_transform_edt(mask)
+    dist = ndi.gaussian_filter(dist, 0.5 / px)
+    # h-maxima: one seed per region whose distance peak rises split_h above the
+    # saddle to its neighbour: touching round nuclei split, a single ellipse does not.
+    seeds, _ = ndi.label(h_maxima(dist, split_h_um / px))
+    labels = watershed(-dist, seeds, mask=mask)
+    return labels.astype(np.int32), thr
+
+
+def segment_ish_nuclei(
+    image: np.ndarray,
+    *,
+    pixel_size_um: float,
+    smooth_um: float = 0.5,
+    min_area_um2: float = 15.0,
+    split_h_um: float = 0.5,
+    threshold: float | None = None,
+) -> np.ndarray:
+    """Segment nuclei on DAPI (FISH) or hematoxylin amount (brightfield ISH).
+
+    Parameters
+    ----------
+    image : (rows, cols) ndarray
+        Nuclear stain, bright nuclei on a dark background (DAPI intensity, or the
+        hematoxylin amount from :func:`~her2kit.imaging.ish_stains.separate_ish_stains`).
+    pixel_size_um : float
+        µm per pixel.
+    smooth_um : float, optional
+        Gaussian smoothing s.d. before thresholding, µm (removes chromatin texture).
+    min_area_um2 : float, optional
+        Objects under half this area are dropped as debris, µm².
+    split_h_um : float, optional
+        Minimum height, µm, of a distance-transform peak over the saddle to its
+        neighbour for two touching nuclei to be split.
+    threshold : float, optional
+        Fixed foreground threshold on the smoothed image; Otsu when None.
+
+    Returns
+    -------
+    labels : (rows, cols) ndarray of int32
+        0 = background, 1..n nuclei.
+    """
+    px = check_pixel_size(pixel_size_um)
+    labels, _ = _segment(
+        image,
+        pixel_size_um=px,
+        smooth_um=smooth_um,
+        min_area_um2=min_area_um2,
+        split_h_um=split_h_um,
+        threshold=threshold,
+    )
+    return labels
+
+
+def _focus_scores(nuclear, labels, n, px):
+    """Band-pass texture / mean intensity inside each nucleus' interior (unitless)."""
+    img = np.asarray(nuclear, np.float32)
+    band = ndi.gaussian_filter(img, 0.15 / px) - ndi.gaussian_filter(img, 0.8 / px)
+    # Skip the rim: the nucleus edge is the strongest band-pass feature in focus or not.
+    interior = ndi.distance_transform_edt(labels > 0) > 1.0 / px
+    lab = np.where(interior, labels, 0).ravel()
+    cnt = np.bincount(lab, minlength=n + 1).astype(float)
+    s2 = np.bincount(lab, weights=band.ravel() ** 2, minlength=n + 1)
+    mean = np.bincount(lab, weights=img.ravel(), minlength=n + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rms = np.sqrt(s2 / cnt)
+        score = rms / (mean / cnt)
+    score[cnt < 5] = np.nan
+    return score
+
+
+# --------------------------------------------------------------------------- signals
+def _detect(ch, *, px, spot_sigma_um, threshold, k_mad, threshold_method, noise_mask):
+    return detect_spots(
+        ch,
+        pixel_size_um=px,
+        spot_sigma_um=spot_sigma_um,
+        threshold=threshold,
+        k_mad=k_mad,
+        threshold_method=threshold_method,
+        noise_mask=noise_mask,
+        filtered=log_filter(ch, sigma_px=spot_sigma_um / px),
+    )
+
+
+def _subset(det: SpotDetection, keep: np.ndarray) -> SpotDetection:
+    """The detections where ``keep`` is True, with the same evidence."""
+    return SpotDetection(
+        det.coords_px[keep],
+        det.response[keep],
+        det.threshold,
+        det.threshold_method,
+        det.noise_sigma,
+        det.k_mad,
+        det.sigma_px,
+        det.min_distance_px,
+        det.floor,
+        det.valley_dip,
+    )
+
+
+def _resolve_crosstalk(
+    her2: SpotDetection, cep17: SpotDetection, radius_px: float
+) -> tuple[SpotDetection, SpotDetection, int]:
+    """One spot, one colour: of a HER2 and a CEP17 detection closer than ``radius_px``
+    keep the one that is stronger relative to its own threshold.
+
+    A bright signal of one probe bleeds into the other channel (filter
+    cross-talk, and in RGB composites also saturation and JPEG colour
+    subsampling), where it passes the threshold as a weaker twin at the same
+    place; a technologist calls it by its dominant colour. Returns the filtered
+    detections and the number dropped.
+    """
+    if her2.n == 0 or cep17.n == 0 or not radius_px > 0:
+        return her2, cep17, 0
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(her2.coords_px).query_ball_tree(cKDTree(cep17.coords_px), r=radius_px)
+    keep_h = np.ones(her2.n, bool)
+    keep_c = np.ones(cep17.n, bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel_h = her2.response / np.float32(her2.threshold)
+        rel_c = cep17.response / np.float32(cep17.threshold)
+    for i, js in enumerate(pairs):
+        for j in js:
+            if rel_h[i] >= rel_c[j]:
+                keep_c[j] = False
+            else:
+                keep_h[i] = False
+    dropped = int((~keep_h).sum() + (~keep_c).sum())
+    if dropped == 0:
+        return her2, cep17, 0
+    return _subset(her2, keep_h), _subset(cep17, keep_c), dropped
+
+
+def _probe_signals(
+    channel,
+    labels,
+    *,
+    probe,
+    px,
+    spot_sigma_um,
+    threshold,
+    k_mad,
+    threshold_method,
+    noise_mask,
+    cluster_max_um,
+    det=None,
+) -> ProbeSignals:
+    ch = np.asarray(channel, np.float32)
+    sigma_px = spot_sigma_um / px
+    if det is None:
+        det = _detect(
+            ch,
+            px=px,
+            spot_sigma_um=spot_sigma_um,
+            threshold=threshold,
+            k_mad=k_mad,
+            threshold_method=threshold_method,
+            noise_mask=noise_mask,
+        )
+    rr = np.clip(np.rint(det.coords_px[:, 0]).astype(int), 0, ch.shape[0] - 1)
+    cc = np.clip(np.rint(det.coords_px[:, 1]).astype(int), 0, ch.shape[1] - 1)
+    nid = labels[rr, cc].astype(np.int32)
+    in_cluster = np.zeros(det.n, bool)
+    empty = ProbeSignals(probe, det, nid, in_cluster, (), None, None, None)
+    if det.n == 0:
+        return empty
+    # Background: grey opening with a square wider than any cluster, then smoothed;
+    # what remains is signal above the local (nuclear) background.
+    top = _subtract_background(
+        ch, w=_odd(max(2 * cluster_max_um / px, 6 * sigma_px)), sigma_px=sigma_px, where=labels > 0
+    )
+    sm = ndi.gaussian_filter(top, 0.5 * sigma_px)
+    heights = sm[rr, cc]
+    mask_thr = 0.5 * float(np.median(heights))
+    if not mask_thr > 0:
+        return empty
+    comp, ncomp = ndi.label(sm > mask_thr)
+    spot_comp = comp[rr, cc]
+    area = np.bincount(comp.ravel(), minlength=ncomp + 1).astype(float)
+    maxima = np.bincount(spot_comp, minlength=ncomp + 1)
+    # Integrate over the region grown by ~2 sigma (the Gaussian tails) without
+    # growing into a neighbouring region.
+    grown = expand_labels(comp, distance=max(1.0, 2.0 * sigma_px))
+    integ = np.bincount(grown.ravel(), weights=np.maximum(top, 0).ravel(), minlength=ncomp + 1)
+    # Only regions inside nuclei take part: outside, detections are mostly
+    # cytoplasmic/background specks that would drag the single-signal reference
+    # down and turn every real signal into a "cluster".
+    comp_nid = np.zeros(ncomp + 1, np.int32)
+    comp_nid[spot_comp] = nid
+    inside = comp_nid > 0
+    one = (maxima == 1) & inside
+    one[0] = False
+    if one.sum() < 3:
+        return ProbeSignals(probe, det, nid, in_cluster, (), None, None, float(mask_thr))
+    a1 = float(np.median(area[one]))
+    single = one & (area <= 2.0 * a1)
+    i1 = float(np.median(integ[single]))
+    est = integ / i1
+    is_cluster = (
+        inside
+        & (area >= CLUSTER_AREA_FACTOR * a1)
+        & (est >= CLUSTER_MIN_COPIES)
+        & (est >= maxima + 1)
+    )
+    is_cluster[0] = False
+    clusters = []
+    cl_ids = np.flatnonzero(is_cluster)
+    if cl_ids.size:
+        wsum = np.maximum(sm, 0)
+        com = ndi.center_of_mass(wsum, comp, cl_ids)
+        for cid, (r, c) in zip(cl_ids, com, strict=True):
+            copies = int(max(maxima[cid], round(float(est[cid]))))
+            ri, ci = round(r), round(c)
+            clusters.append(
+                ClusterRecord(
+                    probe,
+                    float(r),
+                    float(c),
+                    int(labels[ri, ci]),
+                    float(area[cid] * px * px),
+                    float(integ[cid]),
+                    copies,
+                    int(maxima[cid]),
+                )
+            )
+        in_cluster = is_cluster[spot_comp]
+    return ProbeSignals(
+        probe, det, nid, in_cluster, tuple(clusters), i1, float(a1 * px * px), float(mask_thr)
+    )
+
+
+def _subtract_background(ch, *, w, sigma_px, where):
+    """Signal above the local background, unbiased by noise (image units).
+
+    A grey opening (minimum then maximum over a ``w``-px square wider than any
+    cluster) removes the signals; on the raw image its minimum would follow the
+    low noise tail, so it runs on a copy smoothed with the spot sigma. The small
+    remaining offset is the median of the result over ``where`` (mostly
+    background pixels), subtracted so that background integrates to ~0.
+    """
+    smooth = ndi.gaussian_filter(ch, sigma_px)
+    bg = ndi.uniform_filter(ndi.grey_opening(smooth, size=(w, w)), w)
+    top = ch - bg
+    sample = top[where] if where.any() else top
+    return top - np.float32(np.median(sample))
+
+
+def _per_nucleus(sig: ProbeSignals, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counts, cluster numbers and cluster copies per label 0..n."""
+    singles = np.bincount(sig.nucleus_id[~sig.in_cluster], minlength=n + 1)[: n + 1]
+    n_cl = np.zeros(n + 1, int)
+    cp = np.zeros(n + 1, int)
+    for c in sig.clusters:
+        n_cl[c.nucleus_id] += 1
+        cp[c.nucleus_id] += c.copies
+    return singles + cp, n_cl, cp
+
+
+# --------------------------------------------------------------------------- pipeline
+def _count(
+    nuclear,
+    her2_ch,
+    cep17_ch,
+    *,
+    assay,
+    px,
+    roi_mask,
+    spot_sigma_um,
+    k_mad,
+    threshold_method,
+    threshold_her2,
+    threshold_cep17,
+    min_area_um2,
+    max_area_um2,
+    min_solidity,
+    focus_min_ratio,
+    cluster_max_um,
+    nuclei_labels,
+    params,
+    crosstalk_radius_um=0.0,
+) -> IshImageResult:
+    shape = nuclear.shape
+    if roi_mask is not None:
+        roi_mask = np.asarray(roi_mask)
+        if roi_mask.shape != shape:
+            raise ImageInputError(f"expected shape {shape}, got {roi_mask.shape}", field="roi_mask")
+        roi_mask = roi_mask.astype(bool)
+    if nuclei_labels is None:
+        seg_image = nuclear
+        if assay != "fish":
+            # Chromogen dots over a nucleus leave dark-stain holes (or bumps) in the
+            # hematoxylin amount; a grey closing a little wider than a dot fills
+            # them so that dotted nuclei stay whole and convex.
+            seg_image = ndi.grey_closing(
+                np.asarray(nuclear, np.float32), size=_odd(6 * spot_sigma_um / px)
+            )
+        labels, nuc_thr = _segment(
+            seg_image,
+            pixel_size_um=px,
+            # Hematoxylin amounts of brightfield images are noisier (pale nuclei,
+            # JPEG) than DAPI: smooth more.
+            smooth_um=0.5 if assay == "fish" else 1.0,
+            min_area_um2=min_area_um2,
+            split_h_um=0.5,
+            threshold=None,
+        )
+    else:
+        labels = np.asarray(nuclei_labels)
+        if labels.shape != shape or labels.dtype.kind not in "ui":
+            raise ImageInputError(
+                f"expected integer labels of shape {shape}", field="nuclei_labels"
+            )
+        labels, nuc_thr = labels.astype(np.int32), float("nan")
+    n = int(labels.max())
+    # Noise is measured in nuclear interiors: counting happens there, and the
+    # nucleus rim (a step in autofluorescence) would inflate the estimate.
+    interior = ndi.distance_transform_edt(labels > 0) > 2.0 * spot_sigma_um / px
+    noise_mask = interior if interior.sum() > 100 else "foreground"
+    common = dict(
+        px=px,
+        spot_sigma_um=spot_sigma_um,
+        k_mad=k_mad,
+        threshold_method=threshold_method,
+        noise_mask=noise_mask,
+        cluster_max_um=cluster_max_um,
+    )
+    n_crosstalk = 0
+    det_h = det_c = None
+    if assay == "fish" and crosstalk_radius_um > 0:
+        det_args = {k: common[k] for k in ("px", "spot_sigma_um", "k_mad", "threshold_method",
+                                           "noise_mask")}
+        det_h = _detect(np.asarray(her2_ch, np.float32), threshold=threshold_her2, **det_args)
+        det_c = _detect(np.asarray(cep17_ch, np.float32), threshold=threshold_cep17, **det_args)
+        det_h, det_c, n_crosstalk = _resolve_crosstalk(det_h, det_c, crosstalk_radius_um / px)
+    her2 = _probe_signals(
+        her2_ch, labels, probe="her2", threshold=threshold_her2, det=det_h, **common
+    )
+    cep17 = None
+    if cep17_ch is not None:
+        cep17 = _probe_signals(
+            cep17_ch, labels, probe="cep17", threshold=threshold_cep17, det=det_c, **common
+        )
+    if cep17 is not None and assay == "dual-ish":
+        cep17 = _drop_colour_leaks(cep17, her2_ch, cep17_ch)
+    h_cnt, h_ncl, h_cp = _per_nucleus(her2, n)
+    c_cnt = _per_nucleus(cep17, n)[0] if cep17 is not None else np.zeros(n + 1, int)
+
+    # ---- selection
+    props = regionprops(labels)
+    edge = np.zeros(n + 1, bool)
+    edge[np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))] = True
+    focus = _focus_scores(nuclear, labels, n, px)
+    areas = np.bincount(labels.ravel(), minlength=n + 1) * px * px
+    interior_ok = [p.label for p in props if not edge[p.label] and areas[p.label] >= min_area_um2]
+    med_area = float(np.median(areas[interior_ok])) if len(interior_ok) >= 5 else None
+    f_ok = focus[interior_ok] if interior_ok else np.array([])
+    f_ok = f_ok[np.isfinite(f_ok)]
+    med_focus = float(np.median(f_ok)) if f_ok.size >= 3 else None
+    records = []
+    for p in props:
+        i = p.label
+        reason = ""
+        if edge[i]:
+            reason = "touches_image_edge"
+        elif roi_mask is not None and roi_mask[labels == i].mean() < 0.5:
+            reason = "outside_roi"
+        elif areas[i] < min_area_um2:
+            reason = "too_small"
+        elif (
+            areas[i] > max_area_um2
+            or (med_area is not None and areas[i] > 2.2 * med_area)
+            or p.solidity < min_solidity
+        ):
+            reason = "oversized_or_overlapping"
+        elif med_focus is not None and not focus[i] >= focus_min_ratio * med_focus:
+            reason = "out_of_focus"
+        elif cep17 is not None and c_cnt[i] == 0:
+            reason = "no_cep17_signal"
+        r, c = p.centroid
+        records.append(
+            NucleusRecord(
+                int(i),
+                float(r),
+                float(c),
+                float(areas[i]),
+                int(h_cnt[i]),
+                int(c_cnt[i]),
+                int(h_ncl[i]),
+                int(h_cp[i]),
+                reason == "",
+                reason,
+                float(focus[i]) if np.isfinite(focus[i]) else 0.0,
+            )
+        )
+    counted = [r for r in records if r.included]
+    nc = len(counted)
+    her2_mean = float(np.mean([r.her2 for r in counted])) if nc else None
+    cep17_mean = float(np.mean([r.cep17 for r in counted])) if nc and cep17 is not None else None
+    ratio = her2_mean / cep17_mean if cep17_mean else None
+
+    # ---- quality flags
+    flags = []
+    if nc < MIN_NUCLEI:
+        flags.append("too_few_nuclei")
+    counted_ids = np.array([r.nucleus_id for r in counted], int)
+    probes = [s for s in (her2, cep17) if s is not None]
+    resp = np.concatenate(
+        [s.detection.response[np.isin(s.nucleus_id, counted_ids)] for s in probes]
+    )
+    weak = np.concatenate(
+        [
+            s.detection.response[np.isin(s.nucleus_id, counted_ids)]
+            < WEAK_SIGNAL_FACTOR * s.detection.threshold
+            for s in probes
+        ]
+    )
+    if resp.size and weak.mean() > WEAK_SIGNAL_FRACTION:
+        flags.append("weak_signals")
+    n_all = sum(s.detection.n for s in probes)
+    n_out = sum(int((s.nucleus_id == 0).sum()) for s in probes)
+    if n_all and n_out / n_all > OUTSIDE_SIGNAL_FRACTION:
+        flags.append("signals_outside_nuclei")
+    if any(s.single_signal_intensity is None and s.detection.n for s in probes):
+        flags.append("no_single_signal_reference")
+    if _high_background(her2_ch, her2, labels, px, cluster_max_um, spot_sigma_um):
+        flags.append("high_background")
+
+    het = _heterogeneity(counted, dual=cep17 is not None)
+    parameters = dict(params)
+    parameters.update(
+        nuclei_threshold=nuc_thr,
+        her2_threshold=her2.detection.threshold,
+        her2_threshold_method=her2.detection.threshold_method,
+        her2_noise_sigma=her2.detection.noise_sigma,
+        her2_threshold_floor=her2.detection.floor,
+        her2_valley_dip=her2.detection.valley_dip,
+        her2_single_signal_intensity=her2.single_signal_intensity,
+        cep17_threshold=None if cep17 is None else cep17.detection.threshold,
+        cep17_threshold_method=None if cep17 is None else cep17.detection.threshold_method,
+        cep17_noise_sigma=None if cep17 is None else cep17.detection.noise_sigma,
+        cep17_threshold_floor=None if cep17 is None else cep17.detection.floor,
+        cep17_valley_dip=None if cep17 is None else cep17.detection.valley_dip,
+        cep17_single_signal_intensity=None if cep17 is None else cep17.single_signal_intensity,
+        crosstalk_dropped=n_crosstalk,
+        median_focus=med_focus,
+        median_nucleus_area_um2=med_area,
+    )
+    return IshImageResult(
+        assay=assay,
+        probe="dual" if cep17 is not None else "single",
+        nuclei=tuple(records),
+        labels=labels,
+        her2=her2,
+        cep17=cep17,
+        n_counted=nc,
+        her2_mean=her2_mean,
+        cep17_mean=cep17_mean,
+        ratio=ratio,
+        quality_flags=tuple(flags),
+        heterogeneity=het,
+        pixel_size_um=px,
+        parameters=MappingProxyType(parameters),
+    )
+
+
+def _drop_colour_leaks(cep17: ProbeSignals, her2_amount, cep17_amount) -> ProbeSignals:
+    """Drop red (CEP17) detections that are really dark silver dots.
+
+    Dense silver (HER2) dots and clusters saturate the camera, Beer-Lambert stops
+    being linear there and part of their optical density leaks into the red
+    amount. A technologist calls a dot by its dominant colour, so a CEP17
+    detection where the silver amount exceeds the red amount is dropped.
+    """
+    det = cep17.detection
+    if det.n == 0:
+        return cep17
+    rr = np.rint(det.coords_px[:, 0]).astype(int)
+    cc = np.rint(det.coords_px[:, 1]).astype(int)
+    keep = np.asarray(cep17_amount)[rr, cc] >= np.asarray(her2_amount)[rr, cc]
+    if keep.all():
+        return cep17
+    det2 = _subset(det, keep)
+    return ProbeSignals(
+        cep17.probe,
+        det2,
+        cep17.nucleus_id[keep],
+        cep17.in_cluster[keep],
+        cep17.clusters,
+        cep17.single_signal_intensity,
+        cep17.single_signal_area_um2,
+        cep17.mask_threshold,
+    )
+
+
+def _high_background(channel, sig, labels, px, cluster_max_um, spot_sigma_um) -> bool:
+    """Median signal height over background < HIGH_BACKGROUND_RATIO x nuclear background."""
+    if sig.detection.n == 0 or not (labels > 0).any():
+        return False
+    ch = np.asarray(channel, np.float32)
+    w = _odd(max(2 * cluster_max_um / px, 6 * spot_sigma_um / px))
+    bg = ndi.uniform_filter(
+        ndi.grey_opening(ndi.gaussian_filter(ch, spot_sigma_um / px), size=(w, w)), w
+    )
+    rr = np.rint(sig.detection.coords_px[:, 0]).astype(int)
+    cc = np.rint(sig.detection.coords_px[:, 1]).astype(int)
+    height = float(np.median(ch[rr, cc] - bg[rr, cc]))
+    level = float(np.median(bg[labels > 0]))
+    return level > 0 and height < HIGH_BACKGROUND_RATIO * level
+
+
+def _heterogeneity(counted, *, dual: bool) -> Heterogeneity | None:
+    if not counted:
+        return None
+    h = np.array([r.her2 for r in counted], float)
+    c = np.array([r.cep17 for r in counted], float)
+    high = h >= 6
+    if dual:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            high |= (h >= 4) & (c > 0) & (h / np.where(c > 0, c, 1) >= 2.0)
+    nh = int(high.sum())
+    frac = nh / len(counted)
+    hm = float(h[high].mean()) if nh else None
+    cm = float(c[high].mean()) if nh and dual else None
+    return Heterogeneity(
+        n_high=nh,
+        fraction_high=frac,
+        her2_mean_high=hm,
+        cep17_mean_high=cm,
+        ratio_high=(hm / cm) if (cm and hm is not None) else None,
+        flagged=HETEROGENEITY_FRACTION < frac <= 0.9,
+    )
+
+
+def _check_options(
+    spot_sigma_um,
+    k_mad,
+    threshold_method,
+    min_area_um2,
+    max_area_um2,
+    min_solidity,
+    focus_min_ratio,
+    cluster_max_um,
+):
+    check_positive(spot_sigma_um, name="spot_sigma_um", unit="µm")
+    check_positive(k_mad, name="k_mad", unit="noise s.d.")
+    if threshold_method not in THRESHOLD_METHODS:
+        raise Her2kitInputError(
+            f"expected one of {THRESHOLD_METHODS}, got {threshold_method!r}",
+            field="threshold_method",
+        )
+    check_positive(min_area_um2, name="min_area_um2", unit="µm²")
+    check_positive(max_area_um2, name="max_area_um2", unit="µm²")
+    check_positive(cluster_max_um, name="cluster_max_um", unit="µm")
+    if not 0 <= float(min_solidity) <= 1:
+        raise Her2kitInputError(f"expected 0-1, got {min_solidity!r}", field="min_solidity")
+    if not 0 <= float(focus_min_ratio) <= 1:
+        raise Her2kitInputError(f"expected 0-1, got {focus_min_ratio!r}", field="focus_min_ratio")
+
+
+def count_fish(
+    fish: FishImage,
+    *,
+    pixel_size_um: float | None = None,
+    spot_sigma_um: float = 0.25,
+    k_mad: float = DEFAULT_K_MAD,
+    threshold_method: str = "valley",
+    threshold_her2: float | None = None,
+    threshold_cep17: float | None = None,
+    roi_mask: np.ndarray | None = None,
+    min_area_um2: float = 15.0,
+    max_area_um2: float = 250.0,
+    min_solidity: float = 0.9,
+    focus_min_ratio: float = 0.4,
+    cluster_max_um: float = 2.0,
+    nuclei_labels: np.ndarray | None = None,
+    crosstalk_radius_um: float = 0.3,
+) -> IshImageResult:
+    """Count HER2 and CEP17 signals per nucleus in a FISH image.
+
+    Parameters
+    ----------
+    fish : FishImage
+        From :mod:`her2kit.imaging.ish_io` (z-stacks already max-projected).
+    pixel_size_um : float, optional
+        µm per pixel; required when ``fish.pixel_size_um`` is None, and overrides it.
+    spot_sigma_um : float, optional
+        Gaussian s.d. of one signal as imaged, µm (FISH signals in tissue typically
+        appear 0.5-1 µm across, s.d. ~0.2-0.3 µm).
+    k_mad : float, optional
+        Floor of the automatic spot threshold in robust noise s.d. (see
+        :mod:`her2kit.imaging.spots`).
+    threshold_method : {"valley", "mad"}, optional
+        Automatic threshold per probe: ``"valley"`` raises the ``k_mad`` floor to
+        the valley between nuclear texture maxima and signal maxima inside the
+        nuclei when their heights show two populations (real tissue), else keeps
+        the floor; ``"mad"`` always uses the floor. The threshold chosen, the
+        floor and the valley depth are in ``parameters``.
+    threshold_her2, threshold_cep17 : float, optional
+        Fixed LoG-response thresholds overriding the automatic ones (image units).
+    roi_mask : (rows, cols) bool ndarray, optional
+        Invasive-tumour region; nuclei with less than half their area inside are
+        excluded as ``outside_roi``.
+    min_area_um2, max_area_um2 : float, optional
+        Plausible nucleus area range, µm². Nuclei above ``max_area_um2`` or above
+        2.2x the field's median area are excluded as overlapping/merged.
+    min_solidity : float, optional
+        Area / convex-hull area below which a nucleus is an overlap (0-1).
+    focus_min_ratio : float, optional
+        A nucleus whose focus score is below this fraction of the field's median
+        is ``out_of_focus``.
+    cluster_max_um : float, optional
+        Largest cluster extent expected, µm (sets the background-estimation window).
+    nuclei_labels : (rows, cols) int ndarray, optional
+        Use these nuclei instead of segmenting DAPI (e.g. from StarDist).
+    crosstalk_radius_um : float, optional
+        A HER2 and a CEP17 detection closer than this are one signal seen in
+        both channels (bleed-through, saturated RGB composites); only the one
+        stronger relative to its threshold is kept. 0 disables the rule. The
+        number dropped is ``parameters["crosstalk_dropped"]``.
+
+    Returns
+    -------
+    IshImageResult
+        ``.guideline_input`` is ``{"probe": "dual", "nuclei": [[h, c], ...]}``.
+
+    Raises
+    ------
+    Her2kitInputError
+        No pixel size; bad options.
+    ImageInputError
+        ROI or labels of the wrong shape.
+    """
+    if not isinstance(fish, FishImage):
+        raise ImageInputError(
+            f"expected a FishImage (see her2kit.imaging.ish_io), got {type(fish).__name__}",
+            field="fish",
+        )
+    px = check_pixel_size(pixel_size_um if pixel_size_um is not None else fish.pixel_size_um)
+    _check_options(
+        spot_sigma_um,
+        k_mad,
+        threshold_method,
+        min_area_um2,
+        max_area_um2,
+        min_solidity,
+        focus_min_ratio,
+        cluster_max_um,
+    )
+    params = dict(
+        assay="fish",
+        pixel_size_um=px,
+        spot_sigma_um=spot_sigma_um,
+        k_mad=k_mad,
+        threshold_method=threshold_method,
+        min_area_um2=min_area_um2,
+        max_area_um2=max_area_um2,
+        min_solidity=min_solidity,
+        focus_min_ratio=focus_min_ratio,
+        cluster_max_um=cluster_max_um,
+        z_planes=fish.z_planes,
+        z_projection=fish.projection,
+        crosstalk_radius_um=float(crosstalk_radius_um),
+    )
+    return _count(
+        fish.dapi,
+        fish.her2,
+        fish.cep17,
+        assay="fish",
+        px=px,
+        roi_mask=roi_mask,
+        spot_sigma_um=spot_sigma_um,
+        k_mad=k_mad,
+        threshold_method=threshold_method,
+        threshold_her2=threshold_her2,
+        threshold_cep17=threshold_cep17,
+        min_area_um2=min_area_um2,
+        max_area_um2=max_area_um2,
+        min_solidity=min_solidity,
+        focus_min_ratio=focus_min_ratio,
+        cluster_max_um=cluster_max_um,
+        nuclei_labels=nuclei_labels,
+        params=params,
+        crosstalk_radius_um=float(crosstalk_radius_um),
+    )
+
+
+def _stain_vector(stain) -> tuple[float, float, float]:
+    if isinstance(stain, str):
+        if stain not in STAIN_VECTORS:
+            raise ImageInputError(
+                f"unknown stain {stain!r}; known: {sorted(STAIN_VECTORS)}", field="stains"
+            )
+        return STAIN_VECTORS[stain]
+    v = np.asarray(stain, dtype=float)
+    if v.shape != (3,) or not np.all(np.isfinite(v)) or np.linalg.norm(v) == 0:
+        raise ImageInputError("stain vectors must be 3 finite OD values", field="stains")
+    v = v / np.linalg.norm(v)
+    return (float(v[0]), float(v[1]), float(v[2]))
+
+
+def count_brightfield_ish(
+    rgb: np.ndarray,
+    *,
+    assay: str,
+    pixel_size_um: float,
+    stains: Mapping[str, str | tuple[float, float, float]] | None = None,
+    background_rgb: tuple[float, float, float] | str = "auto",
+    estimate_stains: bool = True,
+    spot_sigma_um: float = 0.3,
+    k_mad: float = DEFAULT_K_MAD,
+    threshold_method: str = "valley",
+    threshold_her2: float | None = None,
+    threshold_cep17: float | None = None,
+    roi_mask: np.ndarray | None = None,
+    min_area_um2: float = 15.0,
+    max_area_um2: float = 250.0,
+    min_solidity: float = 0.9,
+    focus_min_ratio: float = 0.4,
+    cluster_max_um: float = 2.0,
+    nuclei_labels: np.ndarray | None = None,
+) -> IshImageResult:
+    """Count signals per nucleus in a brightfield Dual ISH or single-probe CISH image.
+
+    Parameters
+    ----------
+    rgb : (rows, cols, 3) ndarray of uint8
+        Brightfield image.
+    assay : {"dual-ish", "cish"}
+        Dual ISH (HER2 + CEP17) or single-probe CISH (HER2 only).
+    pixel_size_um : float
+        µm per pixel.
+    stains : mapping, optional
+        Role (``nuclei``, ``her2``, ``cep17``) to stain name or OD vector. Default
+        :data:`~her2kit.imaging.ish_stains.DUAL_ISH_STAINS` (black silver = HER2,
+        red = CEP17, Ventana convention) or
+        :data:`~her2kit.imaging.ish_stains.CISH_STAINS`. Swap ``her2``/``cep17``
+        here for a kit with the other convention; it is never guessed.
+    background_rgb : tuple of 3 float or "auto", optional
+        Clear-glass RGB (0-255), the Beer-Lambert ``I0``. ``"auto"`` (default)
+        takes the median colour of the brightest 5 % of pixels
+        (:func:`~her2kit.imaging.ish_stains.estimate_background_rgb`): microscope
+        images are rarely white-balanced, and a too-bright ``I0`` adds a grey,
+        silver-like OD everywhere. Recorded in ``parameters``.
+    estimate_stains : bool, optional
+        Adapt the named stain vectors to this image
+        (:func:`~her2kit.imaging.ish_stains.estimate_ish_stains`: red by
+        clustering OD directions, silver from the darkest non-red pixels,
+        hematoxylin from the rest; each kept within 25 degrees of its reference).
+        The vectors used are ``parameters["stain_vectors"]``. When silver and
+        hematoxylin come out less than ``MIN_NUCLEI_SILVER_ANGLE_DEG`` apart,
+        signals and nuclei are separated by two 2-stain solves
+        (``parameters["stain_separation"]``).
+    spot_sigma_um : float, optional
+        Gaussian s.d. of one dot, µm.
+    k_mad, threshold_method, threshold_her2, threshold_cep17, roi_mask, min_area_um2, max_area_um2,
+    min_solidity, focus_min_ratio, cluster_max_um, nuclei_labels
+        As in :func:`count_fish`. Thresholds are in stain-amount (OD) units.
+
+    Returns
+    -------
+    IshImageResult
+        Dual ISH: ``.guideline_input`` is the dual-probe block; CISH: the
+        single-probe block ``{"probe": "single", "cells_counted": n, "her2_mean": x}``.
+
+    Raises
+    ------
+    ImageInputError
+        Not uint8 RGB; a fluorescence image; stains missing a role.
+    Her2kitInputError
+        Unknown assay; bad options.
+    """
+    if assay not in ("dual-ish", "cish"):
+        raise Her2kitInputError(f"expected 'dual-ish' or 'cish', got {assay!r}", field="assay")
+    px = check_pixel_size(pixel_size_um)
+    _check_options(
+        spot_sigma_um,
+        k_mad,
+        threshold_method,
+        min_area_um2,
+        max_area_um2,
+        min_solidity,
+        focus_min_ratio,
+        cluster_max_um,
+    )
+    rgb = check_brightfield_rgb(rgb)
+    stains = (
+        dict(stains)
+        if stains is not None
+        else dict(DUAL_ISH_STAINS if assay == "dual-ish" else CISH_STAINS)
+    )
+    need = {"nuclei", "her2"} | ({"cep17"} if assay == "dual-ish" else set())
+    if set(stains) != need:
+        raise ImageInputError(
+            f"stains must name exactly {sorted(need)} for {assay}, got {sorted(stains)}",
+            field="stains",
+        )
+    if isinstance(background_rgb, str):
+        if background_rgb != "auto":
+            raise Her2kitInputError(
+                f"expected 'auto' or 3 values, got {background_rgb!r}", field="background_rgb"
+            )
+        background_rgb = estimate_background_rgb(rgb)
+    vectors = {k: _stain_vector(v) for k, v in stains.items()}
+    if estimate_stains:
+        vectors = estimate_ish_stains(rgb, stains=stains, background_rgb=background_rgb)
+    split = False
+    if assay == "cish":
+        # Two stains leave one OD direction unused; a residual (cross product) third
+        # vector absorbs what neither explains instead of leaking it into DAB.
+        resid = np.cross(vectors["nuclei"], vectors["her2"])
+        amounts = separate_ish_stains(rgb, stains={**vectors, "_residual": tuple(resid)},
+                                      background_rgb=background_rgb, clip=False)
+        amounts["nuclei"] = np.maximum(amounts["nuclei"], 0.0)
+    else:
+        cos_hs = float(np.dot(vectors["nuclei"], vectors["her2"]))
+        split = cos_hs > np.cos(np.deg2rad(MIN_NUCLEI_SILVER_ANGLE_DEG))
+        if split:
+            # Silver and hematoxylin nearly share a hue here: a 3-stain solve would
+            # amplify noise without separating them. Solve twice with 2 stains:
+            # {silver, red} for the signals (hematoxylin lands in the silver amount
+            # as a smooth nuclear background that the LoG filter and the local
+            # background subtraction remove) and {hematoxylin, red} for the nuclei
+            # (silver dots add to the nuclear amount instead of punching holes).
+            sig = separate_ish_stains(
+                rgb, stains={"her2": vectors["her2"], "cep17": vectors["cep17"]},
+                background_rgb=background_rgb, clip=False,
+            )
+            nuc = separate_ish_stains(
+                rgb, stains={"nuclei": vectors["nuclei"], "cep17": vectors["cep17"]},
+                background_rgb=background_rgb,
+            )
+            amounts = {"nuclei": nuc["nuclei"], **sig}
+        else:
+            amounts = separate_ish_stains(
+                rgb, stains=vectors, background_rgb=background_rgb, clip=False
+            )
+            amounts["nuclei"] = np.maximum(amounts["nuclei"], 0.0)
+    params = dict(
+        assay=assay,
+        pixel_size_um=px,
+        spot_sigma_um=spot_sigma_um,
+        k_mad=k_mad,
+        threshold_method=threshold_method,
+        min_area_um2=min_area_um2,
+        max_area_um2=max_area_um2,
+        min_solidity=min_solidity,
+        focus_min_ratio=focus_min_ratio,
+        cluster_max_um=cluster_max_um,
+        stains={k: (v if isinstance(v, str) else tuple(v)) for k, v in stains.items()},
+        stain_vectors={k: tuple(round(float(x), 4) for x in v) for k, v in vectors.items()},
+        stains_estimated=bool(estimate_stains),
+        stain_separation="two 2-stain solves" if split else "one solve",
+        background_rgb=tuple(float(v) for v in background_rgb),
+    )
+    return _count(
+        amounts["nuclei"],
+        amounts["her2"],
+        amounts.get("cep17") if assay == "dual-ish" else None,
+        assay=assay,
+        px=px,
+        roi_mask=roi_mask,
+        spot_sigma_um=spot_sigma_um,
+        k_mad=k_mad,
+        threshold_method=threshold_method,
+        threshold_her2=threshold_her2,
+        threshold_cep17=threshold_cep17,
+        min_area_um2=min_area_um2,
+        max_area_um2=max_area_um2,
+        min_solidity=min_solidity,
+        focus_min_ratio=focus_min_ratio,
+        cluster_max_um=cluster_max_um,
+        nuclei_labels=nuclei_labels,
+        params=params,
+    )

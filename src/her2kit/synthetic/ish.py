@@ -1,0 +1,659 @@
+"""Synthetic ISH fields with known truth: FISH (fluorescence) and brightfield Dual ISH / CISH.
+
+Every field is drawn from a seeded :class:`numpy.random.Generator`, so the same
+arguments give the same image and truth, bit for bit. The truth is complete:
+every nucleus (its label, whether a technologist would count it), every signal
+(position, probe, nucleus) and every cluster (position, copy number).
+
+Model
+-----
+Nuclei
+    Ellipses with semi-axes 3.5-5.5 µm, placed without overlap (they may touch,
+    so splitting is exercised) and allowed to run off the image edge.
+Signals
+    Points inside the nucleus (at least 0.8 µm from its rim), at least
+    ``4 * psf_sigma_um`` apart so that a technologist would count them as two.
+    Each is a 2-D Gaussian (the PSF) whose integrated intensity varies
+    log-normally (20 %) between signals.
+Clusters
+    ``copies`` Gaussians scattered with 0.15 µm s.d. around one centre: a tight
+    clump whose integrated intensity is ``copies`` single signals.
+Fluorescence noise
+    Photon counts: background ``background`` photons/px plus 30 % more inside
+    nuclei (autofluorescence), out-of-focus haze (the signals blurred with
+    1.5 µm s.d., carrying ``haze`` of their energy), a 30 % illumination
+    gradient, then Poisson noise. ``snr`` is the in-focus single-signal peak
+    above background divided by the nuclear background's Poisson s.d.
+Brightfield
+    Beer-Lambert: hematoxylin in nuclei, silver (HER2) and fast red (CEP17) or
+    DAB (CISH HER2) in the signals, using the stain vectors of
+    :mod:`her2kit.imaging.ish_stains`, plus Gaussian camera noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from her2kit.errors import Her2kitInputError
+from her2kit.imaging.ish_stains import STAIN_VECTORS
+
+__all__ = [
+    "CLUSTER_DTYPE",
+    "NUCLEUS_DTYPE",
+    "SCENARIOS",
+    "SIGNAL_DTYPE",
+    "SyntheticIsh",
+    "generate_brightfield_ish_field",
+    "generate_fish_field",
+]
+
+#: Target field means (HER2 copies/nucleus, CEP17 copies/nucleus) and whether
+#: amplified nuclei get tight clusters by default. The ISH groups are those of
+#: ASCO/CAP 2018 (Wolff et al., J Clin Oncol 2018;36:2105), targets placed well
+#: inside each group: 1 ratio >=2 & HER2 >=4; 2 ratio >=2 & HER2 <4; 3 ratio <2 &
+#: HER2 >=6; 4 ratio <2 & 4 <= HER2 <6; 5 ratio <2 & HER2 <4. The realised means
+#: of a field scatter around the targets; the truth table holds the real counts.
+SCENARIOS: dict[str, tuple[float, float, bool]] = {
+    "normal": (2.0, 2.0, False),
+    "polysomy": (4.0, 3.7, False),
+    "amplified": (14.0, 2.0, True),
+    "group1": (9.0, 2.4, False),
+    "group2": (3.0, 1.25, False),
+    "group3": (7.6, 4.6, False),
+    "group4": (5.0, 3.3, False),
+    "group5": (2.2, 2.1, False),
+}
+
+SIGNAL_DTYPE = np.dtype(
+    [
+        ("probe", "U5"),  # "her2" or "cep17"
+        ("row", "f8"),  # px
+        ("col", "f8"),  # px
+        ("nucleus_id", "i4"),
+        ("copies", "i4"),  # 1 for a single signal, >1 for a cluster
+        ("is_cluster", "?"),
+        ("z", "i4"),  # plane in focus; -1 for 2-D fields
+    ]
+)
+CLUSTER_DTYPE = SIGNAL_DTYPE  # clusters are the signal rows with is_cluster True
+
+NUCLEUS_DTYPE = np.dtype(
+    [
+        ("nucleus_id", "i4"),
+        ("row", "f8"),  # centre, px
+        ("col", "f8"),
+        ("area_um2", "f8"),  # visible area inside the image
+        ("her2", "i4"),  # copies, clusters included
+        ("cep17", "i4"),
+        ("her2_cluster_copies", "i4"),  # copies that sit in clusters
+        ("n_her2_clusters", "i4"),
+        ("whole", "?"),  # not cut by the image edge
+        ("in_focus", "?"),
+    ]
+)
+
+# Geometry constants (µm). Invasive breast carcinoma nuclei are ~7-11 µm across.
+_SEMI_AXIS_RANGE_UM = (3.5, 5.5)
+_RIM_MARGIN_UM = 0.8  # signals kept this far inside the nucleus outline
+_CLUSTER_SPREAD_UM = 0.15  # s.d. of copies around a cluster centre
+_CLUSTER_RADIUS_UM = 0.45  # exclusion radius of a cluster for other signals
+_HAZE_SIGMA_UM = 1.5
+_DEFOCUS_SIGMA_UM = 1.2  # extra blur of out-of-focus nuclei
+
+
+@dataclass(frozen=True, eq=False)
+class SyntheticIsh:
+    """A generated ISH field and its complete truth.
+
+    Attributes
+    ----------
+    image : ndarray
+        FISH: (rows, cols, 3) or (planes, rows, cols, 3) uint16 photon counts,
+        channels in ``channel_names`` order. Brightfield: (rows, cols, 3) uint8 RGB.
+    channel_names : tuple of str
+        ``("dapi", "her2", "cep17")`` for FISH, ``("red", "green", "blue")`` for
+        brightfield.
+    labels : (rows, cols) ndarray of int32
+        Nucleus id per pixel, 0 = background. Ids are 1..n.
+    nuclei : structured ndarray, dtype :data:`NUCLEUS_DTYPE`
+        One row per nucleus.
+    signals : structured ndarray, dtype :data:`SIGNAL_DTYPE`
+        One row per visible signal: single signals (copies 1) and clusters
+        (``is_cluster`` True, ``copies`` > 1). Positions in px (row, col).
+    pixel_size_um : float
+        µm per pixel.
+    psf_sigma_um : float
+        Standard deviation of a single signal's Gaussian, µm.
+    assay : str
+        ``"fish"``, ``"dual-ish"`` or ``"cish"``.
+    scenario : str
+        The scenario name, or ``"custom"`` when counts were given.
+    seed : int
+    """
+
+    image: np.ndarray
+    channel_names: tuple[str, ...]
+    labels: np.ndarray
+    nuclei: np.ndarray
+    signals: np.ndarray
+    pixel_size_um: float
+    psf_sigma_um: float
+    assay: str
+    scenario: str
+    seed: int
+
+    @property
+    def countable(self) -> np.ndarray:
+        """Boolean mask over :attr:`nuclei`: whole, in focus and (dual probe) CEP17 >= 1."""
+        ok = self.nuclei["whole"] & self.nuclei["in_focus"]
+        if self.assay != "cish":
+            ok &= self.nuclei["cep17"] >= 1
+        return ok
+
+    def channel(self, name: str) -> np.ndarray:
+        """Return one named FISH channel (all planes for a z-stack)."""
+        if name not in self.channel_names:
+            raise Her2kitInputError(f"no channel {name!r}; have {list(self.channel_names)}")
+        return self.image[..., self.channel_names.index(name)]
+
+
+# --------------------------------------------------------------------------- helpers
+def _check_common(shape_px, pixel_size_um, n_nuclei, psf_sigma_um) -> tuple[int, int]:
+    try:
+        rows, cols = (int(s) for s in shape_px)
+    except (TypeError, ValueError):
+        raise Her2kitInputError(f"expected (rows, cols), got {shape_px!r}",
+                                field="shape_px") from None
+    if rows < 32 or cols < 32:
+        raise Her2kitInputError(f"field must be at least 32x32 px, got {rows}x{cols}",
+                                field="shape_px")
+    if not 0.02 <= float(pixel_size_um) <= 2.0:
+        raise Her2kitInputError(
+            f"expected 0.02-2 µm/px for ISH, got {pixel_size_um!r}", field="pixel_size_um"
+        )
+    if int(n_nuclei) < 0:
+        raise Her2kitInputError(f"expected >= 0, got {n_nuclei!r}", field="n_nuclei")
+    if not float(psf_sigma_um) > 0:
+        raise Her2kitInputError(f"expected > 0 µm, got {psf_sigma_um!r}", field="psf_sigma_um")
+    return rows, cols
+
+
+def _sample_counts(rng, n: int, mean: float, *, minimum: int) -> np.ndarray:
+    """Integers with field mean ~``mean``: floor/ceil mix plus a symmetric ±1 jitter."""
+    base = np.floor(mean) + (rng.random(n) < mean - np.floor(mean))
+    jitter = rng.choice([-1, 0, 1], size=n, p=[0.15, 0.7, 0.15])
+    return np.maximum(base + jitter, minimum).astype(int)
+
+
+def _place_nuclei(rng, rows, cols, px, n, *, gap_px=1):
+    """Non-overlapping ellipses; returns labels (int32) and (row, col, a, b, theta) per nucleus."""
+    labels = np.zeros((rows, cols), np.int32)
+    params = []
+    tries = 0
+    max_tries = 400 * max(n, 1)
+    fails = 0
+    # Stop early when the field is full: 2000 rejections in a row.
+    while len(params) < n and tries < max_tries and fails < 2000:
+        tries += 1
+        fails += 1
+        a_um, b_um = np.sort(rng.uniform(*_SEMI_AXIS_RANGE_UM, size=2))[::-1]
+        a, b = a_um / px, b_um / px
+        theta = rng.uniform(0, np.pi)
+        # Centres may sit up to 0.4 semi-axes outside the frame so some nuclei are cut.
+        r0 = rng.uniform(-0.4 * b, rows + 0.4 * b)
+        c0 = rng.uniform(-0.4 * b, cols + 0.4 * b)
+        h = int(np.ceil(a)) + gap_px + 1
+        rr0, rr1 = max(int(r0) - h, 0), min(int(r0) + h + 1, rows)
+        cc0, cc1 = max(int(c0) - h, 0), min(int(c0) + h + 1, cols)
+        if rr1 <= rr0 or cc1 <= cc0:
+            continue
+        yy, xx = np.mgrid[rr0:rr1, cc0:cc1]
+        dy, dx = yy - r0, xx - c0
+        u = dx * np.cos(theta) + dy * np.sin(theta)
+        v = -dx * np.sin(theta) + dy * np.cos(theta)
+        ell = (u / a) ** 2 + (v / b) ** 2
+        inside = ell <= 1.0
+        if inside.sum() < 0.3 * np.pi * a * b:  # mostly outside the frame: skip
+            continue
+        # Grow by gap_px so nuclei may touch (0-1 px apart) but never overlap.
+        grown = ((u / (a + gap_px)) ** 2 + (v / (b + gap_px)) ** 2) <= 1.0
+        if np.any(labels[rr0:rr1, cc0:cc1][grown]):
+            continue
+        params.append((r0, c0, a, b, theta))
+        fails = 0
+        labels[rr0:rr1, cc0:cc1][inside] = len(params)
+    if len(params) < n:
+        raise Her2kitInputError(
+            f"could place only {len(params)} of {n} nuclei in a {rows}x{cols} px field at "
+            f"{px} µm/px; use a larger field or fewer nuclei",
+            field="n_nuclei",
+        )
+    return labels, params
+
+
+def _points_in_nucleus(rng, param, px, k, labels, nid):
+    """``k`` random interior points (row, col) at least the rim margin inside the ellipse."""
+    r0, c0, a, b, theta = param
+    m = _RIM_MARGIN_UM / px
+    ai, bi = max(a - m, 1.0), max(b - m, 1.0)
+    rad = np.sqrt(rng.random(k))
+    ang = rng.uniform(0, 2 * np.pi, k)
+    u, v = ai * rad * np.cos(ang), bi * rad * np.sin(ang)
+    dx = u * np.cos(theta) - v * np.sin(theta)
+    dy = u * np.sin(theta) + v * np.cos(theta)
+    return np.column_stack([r0 + dy, c0 + dx])
+
+
+def _place_signals(rng, params, labels, px, her2, cep17, cluster_sizes, sep_um):
+    """Signals per nucleus with minimum separations; returns a SIGNAL_DTYPE array."""
+    rows_out = []
+    sep = sep_um / px
+    csep = (_CLUSTER_RADIUS_UM + sep_um) / px
+    for i, param in enumerate(params):
+        nid = i + 1
+        wanted = [("her2", c, True) for c in cluster_sizes[i]]
+        n_single_h = her2[i] - sum(cluster_sizes[i])
+        wanted += [("her2", 1, False)] * n_single_h + [("cep17", 1, False)] * cep17[i]
+        cand = _points_in_nucleus(rng, param, px, 60 * max(len(wanted), 1) + 60, labels, nid)
+        placed: list[tuple[float, float, bool]] = []
+        ci = 0
+        for probe, copies, is_cluster in wanted:
+            # Greedy acceptance: first candidate far enough from everything placed.
+            while ci < len(cand):
+                p = cand[ci]
+                ci += 1
+                ok = True
+                for q in placed:
+                    d = np.hypot(p[0] - q[0], p[1] - q[1])
+                    if d < (csep if (is_cluster or q[2]) else sep):
+                        ok = False
+                        break
+                if ok:
+                    placed.append((p[0], p[1], is_cluster))
+                    rows_out.append((probe, p[0], p[1], nid, copies, is_cluster, -1))
+                    break
+            else:
+                raise Her2kitInputError(
+                    f"nucleus {nid} cannot hold {len(wanted)} separated signals; "
+                    "lower the counts or the PSF size",
+                    field="counts",
+                )
+    sig = np.array(rows_out, dtype=SIGNAL_DTYPE) if rows_out else np.zeros(0, SIGNAL_DTYPE)
+    # Drop signals of edge-cut nuclei that fall outside the frame.
+    h, w = labels.shape
+    keep = (sig["row"] >= 0) & (sig["row"] <= h - 1) & (sig["col"] >= 0) & (sig["col"] <= w - 1)
+    return sig[keep]
+
+
+def _splat(shape, rows, cols, weights) -> np.ndarray:
+    """Bilinear splat of point weights onto a grid (sub-pixel positions, total preserved)."""
+    out = np.zeros(shape, np.float64)
+    if len(rows) == 0:
+        return out
+    r0, c0 = np.floor(rows).astype(int), np.floor(cols).astype(int)
+    fr, fc = rows - r0, cols - c0
+    for dr, dc, wgt in (
+        (0, 0, (1 - fr) * (1 - fc)),
+        (0, 1, (1 - fr) * fc),
+        (1, 0, fr * (1 - fc)),
+        (1, 1, fr * fc),
+    ):
+        rr, cc = np.clip(r0 + dr, 0, shape[0] - 1), np.clip(c0 + dc, 0, shape[1] - 1)
+        np.add.at(out, (rr, cc), weights * wgt)
+    return out
+
+
+def _expand_points(rng, signals, px):
+    """Explode clusters into their copies: (row, col, probe, nucleus_id, z, rel_weight)."""
+    reps = np.where(signals["is_cluster"], signals["copies"], 1)
+    idx = np.repeat(np.arange(len(signals)), reps)
+    rows = signals["row"][idx].copy()
+    cols = signals["col"][idx].copy()
+    in_cluster = signals["is_cluster"][idx]
+    spread = _CLUSTER_SPREAD_UM / px
+    rows[in_cluster] += rng.normal(0, spread, in_cluster.sum())
+    cols[in_cluster] += rng.normal(0, spread, in_cluster.sum())
+    # 20 % log-normal brightness variation between copies (probe binding varies).
+    weight = rng.lognormal(0.0, 0.2, len(idx))
+    return idx, rows, cols, weight
+
+
+def _counts_and_clusters(rng, n, scenario, counts, clusters, assay):
+    if counts is not None:
+        arr = np.asarray(counts)
+        if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] != n:
+            raise Her2kitInputError(
+                f"expected {n} (her2, cep17) pairs, got shape {arr.shape}", field="counts"
+            )
+        if np.any(arr < 0) or not np.all(arr == np.round(arr)):
+            raise Her2kitInputError("counts must be non-negative integers", field="counts")
+        her2, cep17 = arr[:, 0].astype(int), arr[:, 1].astype(int)
+        use_clusters = bool(clusters) if clusters is not None else False
+        name = "custom"
+    else:
+        if scenario not in SCENARIOS:
+            raise Her2kitInputError(
+                f"unknown scenario {scenario!r}; known: {sorted(SCENARIOS)}", field="scenario"
+            )
+        mh, mc, default_clusters = SCENARIOS[scenario]
+        use_clusters = default_clusters if clusters is None else bool(clusters)
+        her2 = _sample_counts(rng, n, mh, minimum=0)
+        cep17 = _sample_counts(rng, n, mc, minimum=1)
+        if use_clusters:
+            # Amplified nuclei vary much more than ±1 copy.
+            her2 = np.maximum(np.rint(rng.normal(mh, 0.35 * mh, n)), 2).astype(int)
+        name = scenario
+    if assay == "cish":
+        cep17 = np.zeros(n, int)
+    cluster_sizes: list[list[int]] = []
+    for h in her2:
+        sizes: list[int] = []
+        if use_clusters and h >= 8:
+            remaining = int(h)
+            for _ in range(1 + int(h >= 16)):
+                if remaining < 6:
+                    break
+                size = int(rng.integers(4, min(10, remaining - 2) + 1))
+                sizes.append(size)
+                remaining -= size
+        cluster_sizes.append(sizes)
+    return her2, cep17, cluster_sizes, name
+
+
+def _truth_nuclei(labels, params, signals, px, in_focus):
+    n = len(params)
+    nuc = np.zeros(n, NUCLEUS_DTYPE)
+    if n == 0:
+        return nuc
+    ids = np.arange(1, n + 1)
+    nuc["nucleus_id"] = ids
+    nuc["row"] = [p[0] for p in params]
+    nuc["col"] = [p[1] for p in params]
+    nuc["area_um2"] = np.bincount(labels.ravel(), minlength=n + 1)[1:] * px * px
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    nuc["whole"] = ~np.isin(ids, edge)
+    nuc["in_focus"] = in_focus
+    nid = signals["nucleus_id"] - 1
+    is_h = signals["probe"] == "her2"
+    nuc["her2"] = np.bincount(nid[is_h], weights=signals["copies"][is_h], minlength=n)
+    nuc["cep17"] = np.bincount(nid[~is_h], weights=signals["copies"][~is_h], minlength=n)
+    cl = is_h & signals["is_cluster"]
+    nuc["her2_cluster_copies"] = np.bincount(nid[cl], weights=signals["copies"][cl], minlength=n)
+    nuc["n_her2_clusters"] = np.bincount(nid[cl], minlength=n)
+    return nuc
+
+
+def _layout(*, shape_px, pixel_size_um, n_nuclei, scenario, counts, clusters, seed,
+            psf_sigma_um, out_of_focus_fraction, assay):
+    rows, cols = _check_common(shape_px, pixel_size_um, n_nuclei, psf_sigma_um)
+    if not 0.0 <= float(out_of_focus_fraction) <= 1.0:
+        raise Her2kitInputError(
+            f"expected 0-1, got {out_of_focus_fraction!r}", field="out_of_focus_fraction"
+        )
+    rng = np.random.default_rng(seed)
+    px = float(pixel_size_um)
+    n = int(n_nuclei) if counts is None else len(counts)
+    labels, params = _place_nuclei(rng, rows, cols, px, n)
+    her2, cep17, cluster_sizes, name = _counts_and_clusters(
+        rng, n, scenario, counts, clusters, assay
+    )
+    sep_um = max(4.0 * psf_sigma_um, 0.6)
+    signals = _place_signals(rng, params, labels, px, her2, cep17, cluster_sizes, sep_um)
+    in_focus = rng.random(n) >= float(out_of_focus_fraction)
+    nuclei = _truth_nuclei(labels, params, signals, px, in_focus)
+    return rng, labels, params, signals, nuclei, name
+
+
+def _smooth_texture(rng, shape, sigma_px):
+    t = ndi.gaussian_filter(rng.standard_normal(shape), sigma_px)
+    return t / (t.std() + 1e-12)
+
+
+# --------------------------------------------------------------------------- FISH
+def generate_fish_field(
+    *,
+    shape_px: tuple[int, int] = (512, 512),
+    pixel_size_um: float = 0.2,
+    n_nuclei: int = 20,
+    scenario: str = "normal",
+    counts: Sequence[tuple[int, int]] | None = None,
+    clusters: bool | None = None,
+    seed: int = 0,
+    snr: float = 8.0,
+    background: float = 50.0,
+    haze: float = 0.3,
+    psf_sigma_um: float = 0.2,
+    out_of_focus_fraction: float = 0.0,
+    z_planes: int | None = None,
+) -> SyntheticIsh:
+    """Generate a 3-channel HER2 FISH field (DAPI, HER2, CEP17) with its truth.
+
+    Parameters
+    ----------
+    shape_px : (int, int), optional
+        Field size in pixels (rows, cols).
+    pixel_size_um : float, optional
+        µm per pixel (0.2 is a 63x objective on a 12.9 µm-pixel camera binned 1x).
+    n_nuclei : int, optional
+        Nuclei to place. Ignored when ``counts`` is given (one nucleus per pair).
+    scenario : str, optional
+        A key of :data:`SCENARIOS`: ``normal``, ``polysomy``, ``amplified``,
+        ``group1`` ... ``group5``.
+    counts : sequence of (int, int), optional
+        Per-nucleus (HER2, CEP17) copies, overriding ``scenario``.
+    clusters : bool, optional
+        Put the copies of nuclei with HER2 >= 8 partly into tight clusters. Default:
+        the scenario's setting (True only for ``amplified``); False for ``counts``.
+    seed : int, optional
+        Seed of the random generator; same arguments and seed give the same field.
+    snr : float, optional
+        Peak height of an average in-focus single signal above the local background,
+        divided by the Poisson s.d. of the nuclear background ``sqrt(1.3 *
+        background)`` (unitless, raw pixels, before any filtering).
+    background : float, optional
+        Background level of the probe channels, photons/px.
+    haze : float, optional
+        Fraction of signal energy spread as out-of-focus haze (0-0.9); the in-focus
+        peak is scaled so that ``snr`` still holds.
+    psf_sigma_um : float, optional
+        Gaussian s.d. of one signal, µm.
+    out_of_focus_fraction : float, optional
+        Fraction of nuclei rendered defocused (technologists skip them).
+    z_planes : int, optional
+        If given, return a (planes, rows, cols, 3) stack: each signal is sharp in
+        one random plane and blurred in the others (s.d. grows as
+        ``sigma * sqrt(1 + dz**2)`` with the energy kept).
+
+    Returns
+    -------
+    SyntheticIsh
+        ``image`` is uint16 photon counts, channel last, channels
+        ``("dapi", "her2", "cep17")``.
+
+    Raises
+    ------
+    Her2kitInputError
+        Unknown scenario, bad counts, or a field too small for the nuclei.
+
+    Examples
+    --------
+    >>> f = generate_fish_field(shape_px=(256, 256), n_nuclei=4, seed=1)
+    >>> f.image.shape, f.channel_names
+    ((256, 256, 3), ('dapi', 'her2', 'cep17'))
+    """
+    if not float(snr) > 0 or not float(background) > 0:
+        raise Her2kitInputError(f"snr and background must be > 0, got {snr!r}, {background!r}")
+    if not 0.0 <= float(haze) <= 0.9:
+        raise Her2kitInputError(f"expected 0-0.9, got {haze!r}", field="haze")
+    if z_planes is not None and not 1 <= int(z_planes) <= 50:
+        raise Her2kitInputError(f"expected 1-50 planes, got {z_planes!r}", field="z_planes")
+    rng, labels, params, signals, nuclei, name = _layout(
+        shape_px=shape_px, pixel_size_um=pixel_size_um, n_nuclei=n_nuclei, scenario=scenario,
+        counts=counts, clusters=clusters, seed=seed, psf_sigma_um=psf_sigma_um,
+        out_of_focus_fraction=out_of_focus_fraction, assay="fish",
+    )
+    px = float(pixel_size_um)
+    shape = labels.shape
+    sigma = psf_sigma_um / px
+    n_planes = 1 if z_planes is None else int(z_planes)
+    if z_planes is not None:
+        signals["z"] = rng.integers(0, n_planes, len(signals))
+    idx, prow, pcol, pweight = _expand_points(rng, signals, px)
+    # Peak photons above background of an average in-focus signal, measured against
+    # the Poisson s.d. of the nuclear background (1.3 x background), after the
+    # haze has taken its share of the energy.
+    amp = float(snr) * np.sqrt(1.3 * float(background)) / (1.0 - float(haze))
+    # Splat weight so that a Gaussian of s.d. sigma peaks at ``amp``.
+    pweight = pweight * amp * 2 * np.pi * sigma**2
+    p_nid = signals["nucleus_id"][idx]
+    oof_ids = nuclei["nucleus_id"][~nuclei["in_focus"]]
+    p_oof = np.isin(p_nid, oof_ids)
+    p_z = signals["z"][idx]
+    nuc_mask = labels > 0
+    oof_mask = np.isin(labels, oof_ids) if len(oof_ids) else np.zeros(shape, bool)
+    _yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    gradient = 1.0 + 0.3 * xx / shape[1]
+    texture = _smooth_texture(rng, shape, 0.4 / px)
+    nuc_bright = np.concatenate([[0.0], rng.lognormal(0, 0.15, len(params))])[labels]
+    dapi_clean = nuc_mask * nuc_bright * np.clip(1 + 0.35 * texture, 0.2, None)
+    dapi_sharp = ndi.gaussian_filter(dapi_clean * ~oof_mask, 0.25 / px)
+    dapi_blur = ndi.gaussian_filter(dapi_clean * oof_mask, np.hypot(0.25, _DEFOCUS_SIGMA_UM) / px)
+    dapi_photons = 1500.0 * (dapi_sharp + dapi_blur) + 0.05 * 1500.0
+
+    planes = []
+    for z in range(n_planes):
+        chans = [dapi_photons * (1.0 if z_planes is None else 1.0 - 0.1 * abs(z - n_planes // 2))]
+        for probe in ("her2", "cep17"):
+            sel = signals["probe"][idx] == probe
+            img = np.zeros(shape)
+            dz_all = np.abs(p_z - z) if z_planes is not None else np.zeros(len(idx), int)
+            for dz in np.unique(dz_all[sel]) if sel.any() else []:
+                for oof in (False, True):
+                    s = sel & (dz_all == dz) & (p_oof == oof)
+                    if not s.any():
+                        continue
+                    sig = sigma * np.sqrt(1.0 + float(dz) ** 2)
+                    if oof:
+                        sig = np.hypot(sig, _DEFOCUS_SIGMA_UM / px)
+                    img += ndi.gaussian_filter(
+                        _splat(shape, prow[s], pcol[s], pweight[s]), sig, mode="constant"
+                    )
+            haze_img = ndi.gaussian_filter(img, _HAZE_SIGMA_UM / px) * haze
+            bg = float(background) * gradient * (1.0 + 0.3 * nuc_mask)
+            chans.append(bg + (1.0 - haze) * img + haze_img)
+        planes.append(np.stack(chans, axis=-1))
+    expected = np.stack(planes) if z_planes is not None else planes[0]
+    image = np.clip(rng.poisson(expected), 0, 65535).astype(np.uint16)
+    return SyntheticIsh(
+        image=image,
+        channel_names=("dapi", "her2", "cep17"),
+        labels=labels,
+        nuclei=nuclei,
+        signals=signals,
+        pixel_size_um=px,
+        psf_sigma_um=float(psf_sigma_um),
+        assay="fish",
+        scenario=name,
+        seed=int(seed),
+    )
+
+
+# --------------------------------------------------------------------------- brightfield
+def generate_brightfield_ish_field(
+    *,
+    shape_px: tuple[int, int] = (512, 512),
+    pixel_size_um: float = 0.2,
+    n_nuclei: int = 20,
+    scenario: str = "normal",
+    counts: Sequence[tuple[int, int]] | None = None,
+    clusters: bool | None = None,
+    seed: int = 0,
+    assay: str = "dual-ish",
+    signal_od: float = 0.9,
+    noise_dn: float = 2.0,
+    psf_sigma_um: float = 0.25,
+    out_of_focus_fraction: float = 0.0,
+) -> SyntheticIsh:
+    """Generate a brightfield Dual ISH or single-probe CISH field with its truth.
+
+    Parameters
+    ----------
+    shape_px, pixel_size_um, n_nuclei, scenario, counts, clusters, seed
+        As in :func:`generate_fish_field`.
+    assay : {"dual-ish", "cish"}, optional
+        Dual ISH: HER2 = black silver dots, CEP17 = red (fast red) dots, Ventana
+        convention. CISH: HER2 = brown DAB dots, no CEP17.
+    signal_od : float, optional
+        Peak optical density (base 10, along the unit stain vector) of one signal.
+    noise_dn : float, optional
+        Gaussian camera noise s.d., 8-bit digital numbers.
+    psf_sigma_um : float, optional
+        Gaussian s.d. of one dot, µm.
+    out_of_focus_fraction : float, optional
+        Fraction of nuclei rendered defocused.
+
+    Returns
+    -------
+    SyntheticIsh
+        ``image`` is (rows, cols, 3) uint8 RGB; ``channel_names`` is
+        ``("red", "green", "blue")``.
+
+    Raises
+    ------
+    Her2kitInputError
+        Unknown assay or scenario, bad counts, or a field too small.
+    """
+    if assay not in ("dual-ish", "cish"):
+        raise Her2kitInputError(f"expected 'dual-ish' or 'cish', got {assay!r}", field="assay")
+    rng, labels, _params, signals, nuclei, name = _layout(
+        shape_px=shape_px, pixel_size_um=pixel_size_um, n_nuclei=n_nuclei, scenario=scenario,
+        counts=counts, clusters=clusters, seed=seed, psf_sigma_um=psf_sigma_um,
+        out_of_focus_fraction=out_of_focus_fraction, assay=assay,
+    )
+    px = float(pixel_size_um)
+    shape = labels.shape
+    sigma = psf_sigma_um / px
+    idx, prow, pcol, pweight = _expand_points(rng, signals, px)
+    pweight = pweight * float(signal_od) * 2 * np.pi * sigma**2
+    oof_ids = nuclei["nucleus_id"][~nuclei["in_focus"]]
+    p_oof = np.isin(signals["nucleus_id"][idx], oof_ids)
+    oof_mask = np.isin(labels, oof_ids) if len(oof_ids) else np.zeros(shape, bool)
+    texture = _smooth_texture(rng, shape, 0.4 / px)
+    nuc_od = (labels > 0) * 0.28 * np.clip(1 + 0.3 * texture, 0.2, None)
+    hema = ndi.gaussian_filter(nuc_od * ~oof_mask, 0.3 / px) + ndi.gaussian_filter(
+        nuc_od * oof_mask, np.hypot(0.3, _DEFOCUS_SIGMA_UM) / px
+    )
+    hema += 0.03  # faint counterstain of the stroma
+    probes = {"her2": "silver" if assay == "dual-ish" else "dab", "cep17": "fast_red"}
+    od = hema[..., None] * np.asarray(STAIN_VECTORS["hematoxylin"])
+    for probe, stain in probes.items():
+        sel = signals["probe"][idx] == probe
+        if not sel.any():
+            continue
+        amount = np.zeros(shape)
+        for oof in (False, True):
+            s = sel & (p_oof == oof)
+            if s.any():
+                sig = np.hypot(sigma, _DEFOCUS_SIGMA_UM / px) if oof else sigma
+                amount += ndi.gaussian_filter(
+                    _splat(shape, prow[s], pcol[s], pweight[s]), sig, mode="constant"
+                )
+        od = od + amount[..., None] * np.asarray(STAIN_VECTORS[stain])
+    rgb = 255.0 * np.power(10.0, -od) + rng.normal(0, float(noise_dn), od.shape)
+    image = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+    return SyntheticIsh(
+        image=image,
+        channel_names=("red", "green", "blue"),
+        labels=labels,
+        nuclei=nuclei,
+        signals=signals,
+        pixel_size_um=px,
+        psf_sigma_um=float(psf_sigma_um),
+        assay=assay,
+        scenario=name,
+        seed=int(seed),
+    )
