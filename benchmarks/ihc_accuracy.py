@@ -31,6 +31,7 @@ import numpy as np
 from her2kit.errors import ImageInputError
 from her2kit.guideline import IhcPercent, ihc_from_percent
 from her2kit.imaging.ihc import score_ihc_image
+from her2kit.imaging.ihc_document import guideline_percent
 from her2kit.imaging.membrane import (
     DEFAULT_THRESHOLDS,
     MEMBRANE_CLASSES,
@@ -59,6 +60,12 @@ def score_from_percent(pct) -> str:
     """IHC score ("0", "0+", "1+", "2+", "3+") from class percentages, by her2kit.guideline."""
     percent = IhcPercent(**{k: float(pct[k]) for k in STAINED_CLASSES})
     return ihc_from_percent(percent)[0]
+
+
+def predicted_score(pct) -> str:
+    """The score `her2kit score-ihc` reports: the image-analysis hand-off, then the guideline."""
+    handed, _ = guideline_percent(pct)
+    return ihc_from_percent(IhcPercent(**handed))[0]
 
 
 def _synthetic_case(i: int):
@@ -97,7 +104,7 @@ def _synthetic_case(i: int):
         "f1": m.f1,
         "conf": conf,
         "true": true_score,
-        "pred": score_from_percent(r.percent_all),
+        "pred": predicted_score(r.percent_all),
         "mpx_s": side * side / dt / 1e6,
         "pct_err": max(abs(r.percent_all[c] - s.percent[c]) for c in MEMBRANE_CLASSES),
     }
@@ -212,7 +219,7 @@ def run_real(quick: bool, workers: int, pixel_size_um: float) -> None:
     by_label: dict[str, list[float]] = {s: [] for s in order}
     preds = []
     for row, o in sorted(zip(rows, out, strict=True), key=lambda x: x[0]["label"]):
-        pred = score_from_percent(o["pct"])
+        pred = predicted_score(o["pct"])
         preds.append((row["label"], pred))
         if o["n_cells"]:
             by_label[row["label"]].append(o["median_dab"])

@@ -306,6 +306,10 @@ def score_ihc(
     estimate_stains: Annotated[
         bool, typer.Option(help="Estimate stain vectors per image (default: standard H-DAB).")
     ] = False,
+    min_intense_pct: Annotated[
+        float, typer.Option(help="Evidence floor (%) for the 'intense complete in ≤10%' 2+ "
+                            "pattern; 0 = literal guideline.")
+    ] = 1.0,
     guideline: Annotated[str, typer.Option(help="Rule set name.")] = "asco-cap-2018",
 ) -> None:
     """Score HER2 IHC membranes cell by cell and give the guideline's IHC score."""
@@ -334,9 +338,13 @@ def score_ihc(
     mask = _read_roi(roi, loaded.image.shape[:2])
     result = score_ihc_image(loaded.image, pixel_size_um=pixel_size, roi_mask=mask,
                              estimate_stains=estimate_stains)
+    if not 0 <= min_intense_pct <= 10:
+        raise Her2kitInputError(f"expected 0–10, got {min_intense_pct:g}",
+                                field="--min-intense-pct")
     doc = ihc_document(result, image=str(image), pixel_size_um=pixel_size,
                        pixel_size_source=source, guideline=guideline,
-                       overlay=Path(overlay).name if overlay else None)
+                       overlay=Path(overlay).name if overlay else None,
+                       min_intense_pct=min_intense_pct)
     files: dict[Path, bytes] = {}
     if overlay is not None:
         from her2kit.imaging.overlay import render_overlay
