@@ -415,6 +415,50 @@ def run_calibration(workers: int, n: int = 100) -> MembraneThresholds:
     return t
 
 
+def _deepliif_truth(mask_rgb: np.ndarray) -> tuple[np.ndarray, int]:
+    """Instance labels from a DeepLIIF mask (red = Ki67+, blue = Ki67- fill); n of red."""
+    from scipy import ndimage as ndi
+
+    red = (mask_rgb[..., 0] > 128) & (mask_rgb[..., 1] < 128) & (mask_rgb[..., 2] < 128)
+    blue = (mask_rgb[..., 2] > 128) & (mask_rgb[..., 0] < 128) & (mask_rgb[..., 1] < 128)
+    lr, nr = ndi.label(red)
+    lb, _ = ndi.label(blue)
+    return np.where(red, lr, 0) + np.where(blue, lb + nr, 0), nr
+
+
+def run_real_nuclei(pixel_size_um: float = 0.25) -> None:
+    """Nucleus detection F1 at IoU 0.5 on the DeepLIIF Ki67 tiles' manual masks."""
+    from her2kit.imaging.io import read_image
+    from her2kit.imaging.nuclei import detect_nuclei
+    from her2kit.imaging.stains import separate_stains
+
+    folder = REAL / "ki67_ihc_nuclei_deepliif"
+    print(f"\n== Real nuclei: {folder.resolve()} ==")
+    if not folder.is_dir():
+        print("folder absent: skipped (it is in ../shared/data/real)")
+        return
+    print(f"pixel size assumed {pixel_size_um} µm/px (not stated; from nucleus sizes); "
+          "Ki67-negative = blue (hematoxylin) nuclei, the kind HER2 scoring detects")
+    print(f"{'tile':<10} {'truth':>5} {'found':>5} {'P':>6} {'R':>6} {'F1':>6} {'R(Ki67-)':>9}")
+    with open(folder / "LABELS.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    f1s = []
+    for row in rows:
+        img = np.ascontiguousarray(read_image(folder / row["file"]).image[:, :512, :3])
+        truth, n_red = _deepliif_truth(read_image(folder / row["ground_truth_file"]).image)
+        stains = separate_stains(img)
+        det = detect_nuclei(stains.hematoxylin_od, pixel_size_um=pixel_size_um,
+                            threshold_exclude=stains.dab_od > 0.25)
+        m = match_instances(truth, det.labels)
+        negative_only = np.where(truth > n_red, truth, 0)
+        r_neg = match_instances(negative_only, det.labels).recall
+        f1s.append(m.f1)
+        n_true = int(len(np.unique(truth)) - 1)
+        print(f"{Path(row['file']).name:<10} {n_true:>5} {int(det.labels.max()):>5} "
+              f"{m.precision:>6.3f} {m.recall:>6.3f} {m.f1:>6.3f} {r_neg:>9.3f}")
+    print(f"mean F1 {np.mean(f1s):.3f}")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="40 regions, 1/4 of the core tiles")
@@ -432,6 +476,7 @@ def main(argv=None) -> None:
     run_synthetic(n, args.workers)
     if not args.skip_real:
         run_real(args.quick, args.workers, args.real_mpp)
+        run_real_nuclei()
 
 
 if __name__ == "__main__":
