@@ -260,6 +260,18 @@ def _check_suffixes(*outputs: tuple[str | None, tuple[str, ...], str]) -> None:
             raise Her2kitInputError(f"{path}: use a {' or '.join(suffixes)} file", field=flag)
 
 
+def _table_bytes(rows: list[dict], path: str) -> bytes:
+    """Per-cell or per-nucleus rows as CSV, or Parquet when the path says .parquet."""
+    from pathlib import Path
+
+    from her2kit.imaging.export import table_bytes
+
+    fmt = "parquet" if Path(path).suffix.lower() == ".parquet" else "csv"
+    if fmt == "parquet":
+        _require_extra("parquet", "pyarrow")
+    return table_bytes(rows, fmt=fmt)
+
+
 def _png_bytes(image) -> bytes:
     import io as _io
 
@@ -296,7 +308,9 @@ def score_ihc(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     overlay: Annotated[str | None, typer.Option(help="Write the overlay PNG here.")] = None,
-    cells: Annotated[str | None, typer.Option(help="Write per-cell measurements (.csv).")] = None,
+    cells: Annotated[
+        str | None, typer.Option(help="Write per-cell measurements (.csv or .parquet).")
+    ] = None,
     geojson: Annotated[
         str | None, typer.Option(help="Write QuPath-importable cells (.geojson).")
     ] = None,
@@ -321,7 +335,7 @@ def score_ihc(
     from her2kit.imaging.io import read_image
 
     get_guideline(guideline)
-    _check_suffixes((overlay, (".png",), "--overlay"), (cells, (".csv",), "--cells"),
+    _check_suffixes((overlay, (".png",), "--overlay"), (cells, (".csv", ".parquet"), "--cells"),
                     (geojson, (".geojson", ".json"), "--geojson"), (out_json, (".json",), "--out"))
     loaded = read_image(image)
     if loaded.pixel_size_um is not None:
@@ -351,9 +365,7 @@ def score_ihc(
 
         files[Path(overlay)] = _png_bytes(render_overlay(loaded.image, result))
     if cells is not None:
-        from her2kit.imaging.export import cells_csv
-
-        files[Path(cells)] = cells_csv(result).encode()
+        files[Path(cells)] = _table_bytes(result.cells.as_records(), cells)
     if geojson is not None:
         from her2kit.imaging.export import cells_geojson
 
@@ -459,16 +471,15 @@ def count_ish(
     = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     overlay: Annotated[str | None, typer.Option(help="Write the overlay PNG here.")] = None,
-    nuclei: Annotated[str | None, typer.Option(help="Write the per-nucleus table (.csv).")]
-    = None,
+    nuclei: Annotated[
+        str | None, typer.Option(help="Write the per-nucleus table (.csv or .parquet).")
+    ] = None,
     out_json: Annotated[
         str | None, typer.Option("--out", help="Also write the JSON document to this file.")
     ] = None,
     guideline: Annotated[str, typer.Option(help="Rule set name.")] = "asco-cap-2018",
 ) -> None:
     """Count HER2 and CEP17 signals per nucleus and give the guideline's ISH call."""
-    import csv
-    import io as _io
     from pathlib import Path
 
     from her2kit.guideline import get_guideline
@@ -480,7 +491,7 @@ def count_ish(
     if assay not in ("fish", "dual-ish", "cish"):
         raise Her2kitInputError(f"unknown assay {assay!r}; use fish, dual-ish or cish",
                                 field="--assay")
-    _check_suffixes((overlay, (".png",), "--overlay"), (nuclei, (".csv",), "--nuclei"),
+    _check_suffixes((overlay, (".png",), "--overlay"), (nuclei, (".csv", ".parquet"), "--nuclei"),
                     (out_json, (".json",), "--out"))
     separate = [dapi, her2, cep17]
     if assay == "fish":
@@ -530,13 +541,7 @@ def count_ish(
 
         files[Path(overlay)] = _png_bytes(render_ish_overlay(result, display))
     if nuclei is not None:
-        rows = result.table()
-        table = _io.StringIO()
-        names = list(rows[0]) if rows else ["id"]
-        writer = csv.DictWriter(table, fieldnames=names, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        files[Path(nuclei)] = table.getvalue().encode()
+        files[Path(nuclei)] = _table_bytes(result.table(), nuclei)
     from her2kit.render import print_ish_image_summary
 
     _finish_image_command(doc, files, out_json=out_json, as_json=as_json,

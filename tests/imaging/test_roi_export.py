@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from her2kit.errors import Her2kitInputError
-from her2kit.imaging.export import cells_csv, cells_geojson
+from her2kit.imaging.export import cells_geojson, table_bytes
 from her2kit.imaging.ihc import score_ihc_image
 from her2kit.imaging.roi import roi_mask_from_geojson
 from her2kit.synthetic.ihc import generate_ihc_region
@@ -72,9 +72,21 @@ def test_roi_counts_only_cells_whose_centroid_is_inside(scored):
 
 
 def test_csv_has_one_row_per_cell_with_units(scored):
-    rows = list(csv.DictReader(io.StringIO(cells_csv(scored))))
+    text = table_bytes(scored.cells.as_records(), fmt="csv").decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == scored.n_cells_detected
     assert {"area_um2", "completeness_pct", "class_name", "counted"} <= set(rows[0])
+
+
+def test_parquet_round_trips(scored):
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(io.BytesIO(table_bytes(scored.cells.as_records(), fmt="parquet")))
+    assert table.num_rows == scored.n_cells_detected
+    assert table.column("area_um2").type.bit_width == 64
+    assert set(table.column("class_name").to_pylist()) <= {
+        "complete_intense", "complete_weak_moderate", "incomplete_moderate_intense",
+        "incomplete_faint", "none"}
 
 
 def test_geojson_cells_load_back_in_shapely_at_the_right_place(scored):

@@ -1,4 +1,4 @@
-"""Per-cell exports of an IHC result: CSV text and QuPath-importable GeoJSON.
+"""Per-cell exports: CSV or Parquet tables and QuPath-importable GeoJSON.
 
 Pure functions that build text or JSON-ready dicts; the CLI writes them.
 GeoJSON cells follow QuPath's export: ``objectType: "cell"``, a
@@ -20,7 +20,7 @@ from skimage.measure import approximate_polygon, find_contours
 
 from her2kit.imaging.overlay import CLASS_COLORS
 
-__all__ = ["cells_csv", "cells_geojson"]
+__all__ = ["cells_geojson", "table_bytes"]
 
 # QuPath-friendly class names: the per-cell membrane class.
 _QUPATH_NAMES = {
@@ -32,18 +32,26 @@ _QUPATH_NAMES = {
 }
 
 
-def cells_csv(result) -> str:
-    """One row per detected cell (counted or not), with units in the column names."""
-    records = result.cells.as_records()
-    buf = io.StringIO()
-    names = list(records[0]) if records else [
-        "label", "centroid_row_px", "centroid_col_px", "area_um2", "nucleus_area_um2",
-        "membrane_dab_od_mean", "membrane_dab_od_stained", "ring_dab_od_mean",
-        "completeness_pct", "class_name", "counted"]
-    writer = csv.DictWriter(buf, fieldnames=names, lineterminator="\n")
+def table_bytes(rows: list[dict[str, Any]], *, fmt: str) -> bytes:
+    """Per-cell or per-nucleus rows (one dict each) as ``"csv"`` or ``"parquet"`` bytes.
+
+    Parquet needs pyarrow (the ``parquet`` extra).
+    """
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        buf = io.BytesIO()
+        pq.write_table(pa.Table.from_pylist(rows), buf)
+        return buf.getvalue()
+    if fmt != "csv":
+        raise ValueError(f"unknown table format {fmt!r}")
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]) if rows else ["id"],
+                            lineterminator="\n")
     writer.writeheader()
-    writer.writerows(records)
-    return buf.getvalue()
+    writer.writerows(rows)
+    return text.getvalue().encode()
 
 
 def _outline(mask: np.ndarray, offset_rc: tuple[int, int], tolerance_px: float) -> list | None:
