@@ -140,3 +140,19 @@ def test_bad_input_one_line_exit_2_and_no_outputs(bad_inputs, fish, args, messag
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert message in proc.stderr
     assert not out.exists()
+
+
+def test_brightfield_probe_colours_are_an_option_never_a_guess(tmp_path):
+    path = tmp_path / "bf.png"
+    assert run("synth-ish", str(path), "--assay", "dual-ish", "--scenario", "group1",
+               "--seed", "2", "--size", "768").returncode == 0
+    ventana = json.loads(run("count-ish", str(path), "--assay", "dual-ish", "--mpp", "0.2",
+                             "--json").stdout)
+    swapped = json.loads(run("count-ish", str(path), "--assay", "dual-ish", "--mpp", "0.2",
+                             "--stains", "her2=fast_red,cep17=silver", "--json").stdout)
+    assert ventana["evidence"]["parameters"]["stains"]["her2"] == "silver"
+    assert swapped["ish"]["her2_mean"] == pytest.approx(ventana["ish"]["cep17_mean"], abs=0.3)
+    assert swapped["ish"]["cep17_mean"] == pytest.approx(ventana["ish"]["her2_mean"], abs=0.3)
+    bad = run("count-ish", str(path), "--assay", "dual-ish", "--mpp", "0.2", "--stains",
+              "her2=silver,cep17=silver")
+    assert bad.returncode == 2 and "need different stains" in bad.stderr

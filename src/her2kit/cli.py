@@ -454,6 +454,30 @@ def _channel_map(text: str | None) -> dict[str, int | str] | None:
     return mapping
 
 
+def _stain_map(text: str | None, assay: str) -> dict[str, str]:
+    """Brightfield role → stain name; the kit's convention is stated, never guessed."""
+    from her2kit.imaging.ish_stains import CISH_STAINS, DUAL_ISH_STAINS, STAIN_VECTORS
+
+    mapping = dict(DUAL_ISH_STAINS if assay == "dual-ish" else CISH_STAINS)
+    if text is None:
+        return mapping
+    roles = ("her2", "cep17") if assay == "dual-ish" else ("her2",)
+    given: dict[str, str] = {}
+    for part in text.split(","):
+        role, sep, stain = part.strip().partition("=")
+        if not sep or role not in roles or stain not in STAIN_VECTORS:
+            raise Her2kitInputError(
+                f"expected {'/'.join(roles)}=<stain> with a stain among "
+                f"{', '.join(sorted(STAIN_VECTORS))}, got {part!r}", field="--stains")
+        if role in given:
+            raise Her2kitInputError(f"{role} is mapped twice", field="--stains")
+        given[role] = stain
+    mapping.update(given)
+    if len({mapping[r] for r in roles}) < len(roles):
+        raise Her2kitInputError("HER2 and CEP17 need different stains", field="--stains")
+    return mapping
+
+
 @app.command("count-ish")
 def count_ish(
     image: Annotated[
@@ -462,6 +486,11 @@ def count_ish(
     assay: Annotated[str, typer.Option(help="fish, dual-ish or cish.")] = "fish",
     channels: Annotated[
         str | None, typer.Option(help="FISH channel map: her2=R,cep17=G,dapi=B or dapi=0,...")
+    ] = None,
+    stains: Annotated[
+        str | None,
+        typer.Option(help="Brightfield probe colours, e.g. her2=silver,cep17=fast_red (the "
+                     "Ventana default for dual-ish; cish: her2=dab)."),
     ] = None,
     dapi: Annotated[str | None, typer.Option(help="FISH: DAPI channel file.")] = None,
     her2: Annotated[str | None, typer.Option(help="FISH: HER2 channel file.")] = None,
@@ -518,6 +547,7 @@ def count_ish(
         if image is None or any(separate) or channels is not None:
             raise Her2kitInputError(f"{assay} takes one RGB brightfield IMAGE (no channel "
                                     "options)", field="IMAGE")
+        stain_map = _stain_map(stains, assay)
         rgb = ish_io.read_brightfield_ish(image)
         pixel_size, source, source_name = mpp, "--mpp", str(image)
         display = rgb
@@ -531,7 +561,7 @@ def count_ish(
         result = ish_mod.count_fish(field_image, pixel_size_um=pixel_size, roi_mask=mask)
     else:
         result = ish_mod.count_brightfield_ish(rgb, assay=assay, pixel_size_um=pixel_size,
-                                               roi_mask=mask)
+                                               roi_mask=mask, stains=stain_map)
     doc = ish_document(result, image=source_name, assay=assay, pixel_size_um=pixel_size,
                        pixel_size_source=source, guideline=guideline,
                        overlay=Path(overlay).name if overlay else None)
