@@ -10,6 +10,7 @@ lists what is missing instead of printing blanks.
 from __future__ import annotations
 
 from datetime import date
+from types import MappingProxyType
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
@@ -35,7 +36,7 @@ class _Facts(BaseModel):
 # Assays her2kit knows by name: (test, manufacturer, regulatory status). Anything
 # else must be declared a laboratory-developed test, so a typo cannot pass as an
 # FDA-approved kit.
-ASSAYS: dict[str, tuple[str, str, str]] = {
+ASSAYS: MappingProxyType[str, tuple[str, str, str]] = MappingProxyType({
     "PATHWAY HER2 (4B5)": ("ihc", "Roche/Ventana", "FDA-approved"),
     "HercepTest": ("ihc", "Agilent/Dako", "FDA-approved"),
     "Bond Oracle HER2 IHC System": ("ihc", "Leica Biosystems", "FDA-approved"),
@@ -46,7 +47,7 @@ ASSAYS: dict[str, tuple[str, str, str]] = {
     "HER2 CISH pharmDx": ("ish", "Agilent/Dako", "FDA-approved"),
     "CONFIRM anti-ER (SP1)": ("er", "Roche/Ventana", "FDA-cleared"),
     "CONFIRM anti-PR (1E2)": ("pr", "Roche/Ventana", "FDA-cleared"),
-}
+})
 
 
 class Assay(_Facts):
