@@ -259,7 +259,7 @@ BCI_TILES = (
 )
 BCI_PIXEL_SIZE_UM = 0.5  # assumed: not stated by the source (nuclei measure 5-6 µm at it)
 CAL_GRID = {
-    "faint_od": (0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.10),
+    "faint_od": (0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.10),
     "moderate_od": (0.09, 0.11, 0.13, 0.14, 0.16, 0.18, 0.20),
     "intense_od": (0.20, 0.25, 0.30, 0.33, 0.36, 0.38, 0.42),
     "complete_pct": (70.0, 75.0, 80.0, 85.0, 90.0),
@@ -312,7 +312,7 @@ def _bci_measures():
             labels_downsample=f,
         )
         keep = r.cells.centroid_rc[:, 0] < img.shape[0] / 2 if label == "3+" else slice(None)
-        out.append((label, cls, m.sector_dab_od[keep]))
+        out.append((label, cls, (m.sector_dab_od[keep], m.sector_ridge_od[keep])))
     return out
 
 
@@ -363,15 +363,18 @@ def run_calibration(workers: int, n: int = 100) -> MembraneThresholds:
     rows = {cls: v for _, cls, v in bci}
 
     def measures(v):
-        z = np.zeros(len(v), np.float32)
-        return MembraneMeasures(np.arange(1, len(v) + 1, dtype=np.int32), v, z, z, 0.4, 1.5)
+        od, ridge = v
+        z = np.zeros(len(od), np.float32)
+        labels = np.arange(1, len(od) + 1, dtype=np.int32)
+        return MembraneMeasures(labels, od, z, z, 0.4, 1.5, ridge)
 
     def bci_split(name: str, faint: float) -> float:
         if name == "faint_od":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # cells without any sector
-                none_v = np.nanpercentile(rows["none"], 95, axis=1)
-                faint_v = np.nanpercentile(rows["incomplete_faint"], 85, axis=1)
+                # The faint level applies to the ridge sectors (the stained-sector measure).
+                none_v = np.nanpercentile(rows["none"][1], 95, axis=1)
+                faint_v = np.nanpercentile(rows["incomplete_faint"][1], 85, axis=1)
             return _balanced_split(none_v, faint_v)
         inten = {k: measures(v).stained_dab_od_mean(faint) for k, v in rows.items()}
         if name == "moderate_od":
@@ -401,7 +404,7 @@ def run_calibration(workers: int, n: int = 100) -> MembraneThresholds:
     for label, _cls, v in bci:
         m = measures(v)
         print(
-            f"  BCI {label:>2} tile: {len(v):4d} cells, median stained OD "
+            f"  BCI {label:>2} tile: {len(v[0]):4d} cells, median stained OD "
             f"{np.median(m.stained_dab_od_mean(faint)):.3f}, median completeness "
             f"{np.median(m.completeness_pct(faint)):.0f}% (faint_od {faint:g})"
         )

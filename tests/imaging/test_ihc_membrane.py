@@ -13,6 +13,7 @@ from her2kit.imaging.membrane import (
     classify_membranes,
     fit_thresholds,
     measure_membranes,
+    ridge_od,
 )
 from her2kit.imaging.stains import separate_stains
 from her2kit.synthetic.ihc import generate_ihc_region
@@ -103,7 +104,8 @@ def test_per_cell_class_accuracy_on_true_cells(pixel_size_um, floor):
     # real-image faint level now calls some of the faintest generated membranes (0.08 OD
     # drawn) "none" at 0.25-0.5 µm/px, and no longer calls noisy unstained one-pixel
     # membranes at 1 µm/px "faint". Other errors are cells at patch borders picking up a
-    # neighbour's membrane through the blur.
+    # neighbour's membrane through the blur. Floors kept unchanged when the ridge measure
+    # took over the stained-sector decision (faint_od 0.05 on the ridge; test still passes).
     side = int(192 / pixel_size_um)
     s = generate_ihc_region(
         shape_px=(side, side),
@@ -157,3 +159,31 @@ def test_fit_thresholds_ignores_cells_without_sectors():
     t = fit_thresholds(_measures(np.stack(rows)), known)
     assert 0.03 < t.faint_od < 0.15
     assert t.faint_od <= t.moderate_od <= t.intense_od
+
+
+def test_ridge_reads_a_thin_line_as_its_od_and_flat_stain_as_zero():
+    # A Gaussian line (SD 2 px = the ridge scale, peak 0.3 OD) on a 0.2 OD flat offset:
+    # the ridge reads ≈ the line's peak at its centre, ≈ 0 on the flat part, and ≈ 0 two
+    # SDs beside the line (where a neighbour cell's pixels would be).
+    x = np.arange(64, dtype=np.float32)
+    profile = 0.2 + 0.3 * np.exp(-((x - 32) ** 2) / (2 * 2.0**2))
+    img = np.tile(profile, (64, 1))
+    r = ridge_od(img, sigma_px=2.0)
+    assert r[32, 32] == pytest.approx(0.3, abs=0.01)
+    assert r[32, 5] < 0.005
+    assert r[32, 36] < 0.02
+    # A flat brown blush of any level reads ~0 (the sector OD would read it as signal);
+    # the residue is the truncation of scipy's derivative kernels (~2e-4 OD).
+    assert float(ridge_od(np.full((32, 32), 0.3, np.float32), sigma_px=1.5).max()) < 1e-3
+
+
+def test_ridge_sectors_decide_stained_sectors():
+    od = np.full((2, 24), 0.30, np.float32)  # all sectors brown by OD
+    ridge = np.zeros((2, 24), np.float32)
+    ridge[1] = 0.2  # only cell 2 has a membrane-like ridge
+    z = np.zeros(2, np.float32)
+    m = MembraneMeasures(np.arange(1, 3, dtype=np.int32), od, z, z, 0.4, 1.5, ridge)
+    assert list(m.completeness_pct(0.05)) == [0.0, 100.0]
+    assert list(classify_membranes(m)) == ["none", "complete_weak_moderate"]
+    # Without ridge sectors the OD decides, as before.
+    assert list(_measures(od).completeness_pct(0.05)) == [100.0, 100.0]

@@ -54,6 +54,7 @@ __all__ = [
     "detect_spots",
     "foreground_mask",
     "log_filter",
+    "max_filter_nearest",
     "robust_noise_sigma",
     "valley_threshold",
 ]
@@ -150,6 +151,104 @@ def _as_plane(image, name="image") -> np.ndarray:
     return a
 
 
+#: Sigma range (px) filtered with the binomial cascade of :func:`log_filter`; outside
+#: it scipy's sampled Gaussian derivatives are used (below, the cascade's stencil departs
+#: from them: correlation < 0.98; above, its cost grows with sigma²).
+_FAST_LOG_MIN_SIGMA = 1.2
+_FAST_LOG_MAX_SIGMA = 3.0
+
+
+def _shift_sum(a: np.ndarray, axis: int, lag: int) -> np.ndarray:
+    """``a[i] + a[i + lag]`` along ``axis`` ('valid': the axis shrinks by ``lag``)."""
+    m = a.shape[axis]
+    if axis == 0:
+        return np.add(a[: m - lag], a[lag:])
+    return np.add(a[:, : m - lag], a[:, lag:])
+
+
+def _binomial_valid(a: np.ndarray, axis: int, n: int, w: float) -> np.ndarray:
+    """``n`` passes of ``[1, 2, 1]`` then one ``[w, 1, w]`` along ``axis``, unnormalised,
+    'valid' (the axis shrinks by ``2 n + 2``)."""
+    for _ in range(2 * n):
+        a = _shift_sum(a, axis, 1)
+    out = _shift_sum(a, axis, 2)
+    out *= np.float32(w)
+    m = a.shape[axis]
+    out += a[1 : m - 1] if axis == 0 else a[:, 1 : m - 1]
+    return out
+
+
+def _binomial_spot_scale(n: int, w: float, s2: float) -> float:
+    """Factor making ``-s2 * stencil(binomial(spot))`` equal 1/2 at a matched spot's centre."""
+    k = np.array([1.0])
+    for _ in range(n):
+        k = np.convolve(k, [0.25, 0.5, 0.25])
+    k = np.convolve(k, np.array([w, 1.0, w]) / (1.0 + 2.0 * w))
+    half = len(k) // 2 + 4 * int(np.ceil(np.sqrt(s2))) + 2
+    x = np.arange(-half, half + 1)
+    g = np.convolve(np.exp(-0.5 * x * x / s2), k, "same")  # smoothed 1-D profile
+    mid = half
+    d2 = g[mid - 1] - 2.0 * g[mid] + g[mid + 1]  # 1-D second difference at the centre
+    centre = 2.0 * d2 * g[mid]  # Laplacian = d2x * gy + gx * d2y
+    return 0.5 / (-s2 * centre)
+
+
+def _log_binomial(a: np.ndarray, sigma_px: float) -> np.ndarray:
+    """``-sigma² LoG`` by a binomial Gaussian and the 5-point Laplacian (float32)."""
+    s2 = sigma_px * sigma_px
+    n = int(s2 / 0.5)
+    r = s2 - 0.5 * n  # variance left for the 3-tap kernel, [0, 0.5)
+    w = r / (2.0 * (1.0 - r))  # [w, 1, w] / (1 + 2w) has variance 2w / (1 + 2w) = r
+    pad = n + 2
+    g = np.pad(a, pad, mode="symmetric")  # scipy's "reflect"
+    g = _binomial_valid(_binomial_valid(g, 0, n, w), 1, n, w)
+    lap = np.add(g[:-2, 1:-1], g[2:, 1:-1])
+    lap += g[1:-1, :-2]
+    lap += g[1:-1, 2:]
+    lap -= np.float32(4.0) * g[1:-1, 1:-1]
+    # Scale: a pixel-centred Gaussian spot of peak 1 and this sigma gives 1/2 (as the
+    # continuous LoG does), computed on the 1-D profiles through the separable filter.
+    norm = (4.0**n * (1.0 + 2.0 * w)) ** 2  # the unnormalised kernels' sums
+    lap *= np.float32(-s2 * _binomial_spot_scale(n, w, s2) / norm)
+    return lap
+
+
+def _max_1d_valid(a: np.ndarray, axis: int, size: int) -> np.ndarray:
+    """Running maximum over ``size`` samples along ``axis``, 'valid' (shrinks by size-1).
+
+    Windows double (1, 2, 4, ...) and the last step combines two overlapping ones, so
+    the cost is ~log2(size) array maxima.
+    """
+    m = a
+    width = 1
+    while 2 * width <= size:
+        n = m.shape[axis]
+        m = np.maximum(m[: n - width], m[width:]) if axis == 0 else np.maximum(
+            m[:, : n - width], m[:, width:])
+        width *= 2
+    if width < size:
+        lag = size - width
+        n = m.shape[axis]
+        m = np.maximum(m[: n - lag], m[lag:]) if axis == 0 else np.maximum(
+            m[:, : n - lag], m[:, lag:])
+    return m
+
+
+def max_filter_nearest(image: np.ndarray, size: int) -> np.ndarray:
+    """``scipy.ndimage.maximum_filter(image, size, mode="nearest")`` by array slicing.
+
+    Identical output for odd ``size`` (even sizes centre the window half a pixel
+    differently); ~2x faster on 2048² float32 for the small windows of spot detection.
+    """
+    size = int(size)
+    if size <= 1:
+        return np.array(image, copy=True)
+    r0 = (size - 1) // 2
+    r1 = size - 1 - r0
+    a = np.pad(image, ((r0, r1), (r0, r1)), mode="edge")
+    return _max_1d_valid(_max_1d_valid(a, 0, size), 1, size)
+
+
 def log_filter(image: np.ndarray, *, sigma_px: float) -> np.ndarray:
     """Scale-normalised negative Laplacian of Gaussian, positive on bright spots.
 
@@ -164,12 +263,28 @@ def log_filter(image: np.ndarray, *, sigma_px: float) -> np.ndarray:
     -------
     (rows, cols) ndarray of float32
         ``-sigma**2 * LoG(image)``, intensity units.
+
+    Notes
+    -----
+    For ``1.2 <= sigma_px <= 3`` the Gaussian is a binomial cascade (``n`` passes of
+    ``[1, 2, 1] / 4``, variance 0.5 each, then one ``[w, 1, w] / (1 + 2w)`` for the
+    remaining variance, so the variance is exactly ``sigma**2``), computed with array
+    slicing on a reflected pad, and the Laplacian is the 5-point stencil, rescaled so
+    that a Gaussian spot of the filter's sigma still gives half its peak height. It is
+    4-6x faster than
+    :func:`scipy.ndimage.gaussian_laplace` (sampled Gaussian derivatives, used outside
+    that range) and its response correlates with it at 0.98 or more; its noise
+    response is ~15 % lower relative to a matched spot's (the stencil filters the
+    highest frequencies a little more), which thresholds in noise units absorb.
     """
     if not float(sigma_px) > 0:
         raise Her2kitInputError(f"expected > 0 px, got {sigma_px!r}", field="sigma_px")
     a = _as_plane(image)
-    out = ndi.gaussian_laplace(a, float(sigma_px), mode="reflect")
-    out *= -(float(sigma_px) ** 2)
+    s = float(sigma_px)
+    if _FAST_LOG_MIN_SIGMA <= s <= _FAST_LOG_MAX_SIGMA and min(a.shape) > 1:
+        return _log_binomial(a, s)
+    out = ndi.gaussian_laplace(a, s, mode="reflect")
+    out *= -(s**2)
     return out
 
 
@@ -365,7 +480,7 @@ def detect_spots(
         sample = filtered
     med, noise = robust_noise_sigma(sample)
     size = 2 * md_px + 1
-    maxed = ndi.maximum_filter(filtered, size=size, mode="nearest")
+    maxed = max_filter_nearest(filtered, size)
     floor = med + k_mad * noise if noise > 0 else np.inf  # a constant image has no spots
     dip = None
     if threshold is None:
@@ -386,9 +501,23 @@ def detect_spots(
         method, floor = "user", float("nan")
 
     peaks = (filtered == maxed) & (filtered > thr)
-    # Plateaus give several equal maxima in one window: keep the first of each.
-    lab, n = ndi.label(peaks, structure=np.ones((3, 3), bool))
-    if n == 0:
+    idx = np.flatnonzero(peaks)
+    if idx.size:
+        # Plateaus give several equal maxima in one window: keep the first (in raster
+        # order) of each 8-connected group; only when maxima touch is a labelling needed.
+        cols = filtered.shape[1]
+        cidx = idx % cols
+        touching = np.zeros(idx.size, bool)
+        for dr, dc in ((0, 1), (1, -1), (1, 0), (1, 1)):
+            nb = idx + dr * cols + dc
+            ok = (cidx + dc >= 0) & (cidx + dc < cols)
+            touching |= ok & np.isin(nb, idx)
+        if touching.any():
+            lab, _ = ndi.label(peaks, structure=np.ones((3, 3), bool))
+            lab_idx = lab.ravel()[idx]
+            _, first = np.unique(lab_idx, return_index=True)
+            idx = idx[np.sort(first)]
+    if idx.size == 0:
         return SpotDetection(
             np.zeros((0, 2)),
             np.zeros(0, np.float32),
@@ -401,9 +530,6 @@ def detect_spots(
             float(floor),
             dip,
         )
-    flat = np.flatnonzero(lab)
-    _, first = np.unique(lab.ravel()[flat], return_index=True)
-    idx = flat[first]
     r, c = np.unravel_index(idx, filtered.shape)
     coords = np.column_stack([r, c]).astype(np.float64)
     # Sub-pixel refinement: vertex of the parabola through the 3 samples per axis.
