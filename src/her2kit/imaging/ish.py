@@ -57,7 +57,6 @@ from her2kit.imaging.spots import (
     SpotDetection,
     detect_spots,
     log_filter,
-    max_filter_nearest,
 )
 
 __all__ = [
@@ -371,6 +370,8 @@ class _Geometry:
     threshold: float
     fine: np.ndarray  # labels on the (finer) outline grid, int32
     fine_factor: int
+    grid: np.ndarray | None = None  # block means of the segmented image (``factor``)
+    boxes: tuple | None = None  # grid boxes (slices) of the nuclei's connected regions
 
 
 def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, threshold,
@@ -392,7 +393,7 @@ def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, thres
     if float(sm.max()) == float(sm.min()):
         return empty(float("nan"))
     thr = float(threshold_otsu(sm)) if threshold is None else float(threshold)
-    mask = ndi.binary_fill_holes(sm > thr)
+    mask = _fill_holes(sm > thr)
     lab, n = ndi.label(mask)
     if n == 0:
         return empty(thr)
@@ -400,20 +401,192 @@ def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, thres
     small = sizes < 0.5 * min_area_um2 / pg**2  # debris; too_small nuclei are kept & excluded
     small[0] = False
     mask &= ~small[lab]
-    edge_dist = ndi.distance_transform_edt(mask).astype(np.float32)
+    # Per-object work runs on the objects' boxes packed together (exact; see helpers).
+    boxes = [None if small[k] else bx for k, bx in enumerate(ndi.find_objects(lab), start=1)]
+    edge_dist = _edt_packed(lab, boxes)
     # Smoothed by 0.5 µm, but at least one grid pixel: on a coarse grid the staircase
     # outline makes the distance noisy by ~half a grid pixel, the size of split_h.
-    dist = smooth(edge_dist, max(0.5 / pg, 1.0) if f > 1 else 0.5 / pg)
+    s_dist = max(0.5 / pg, 1.0) if f > 1 else 0.5 / pg
+    # 0 outside the nuclei's boxes grown by the filter's reach (exactly, as a
+    # Gaussian of zeros), so smoothed there only.
+    reach = (int(4.0 * s_dist + 0.5) if s_dist >= 0.95 else 1) + 1
+    dist = _smooth_boxes(edge_dist, s_dist, [
+        (slice(max(bx[0].start - reach, 0), min(bx[0].stop + reach, mask.shape[0])),
+         slice(max(bx[1].start - reach, 0), min(bx[1].stop + reach, mask.shape[1])))
+        for bx in boxes if bx is not None])
     # h-maxima: one seed per region whose distance peak rises split_h above the
     # saddle to its neighbour: touching round nuclei split, a single ellipse does not.
-    seeds, _ = ndi.label(h_maxima(dist, split_h_um / pg))
+    seeds, _ = ndi.label(_h_maxima_packed(dist, split_h_um / pg, mask))
     labels = watershed(-dist, seeds, mask=mask).astype(np.int32)
     fine, ff = _refine_outlines(full, labels, edge_dist, f=f, px=px, smooth_um=smooth_um,
-                                threshold=thr)
-    return _Geometry(upsample_labels(fine, ff, full.shape), labels, f, edge_dist, thr, fine, ff)
+                                threshold=thr, boxes=[bx for bx in boxes if bx is not None])
+    return _Geometry(upsample_labels(fine, ff, full.shape), labels, f, edge_dist, thr, fine, ff,
+                     grid, tuple(bx for bx in boxes if bx is not None))
 
 
-def _refine_outlines(full, labels, edge_dist, *, f, px, smooth_um, threshold):
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``scipy.ndimage.binary_fill_holes(mask)``: background regions (4-connected) that
+    do not reach the image edge become foreground; by one labelling of the background."""
+    bg, n = ndi.label(~mask)
+    if n == 0:
+        return mask.copy()
+    edge = np.zeros(n + 1, bool)
+    for side in (bg[0], bg[-1], bg[:, 0], bg[:, -1]):
+        edge[side] = True
+    edge[0] = True  # label 0 = the mask itself
+    return mask | ~edge[bg]
+
+
+def _shelf(sizes, gap: int):
+    """Top-left corners of boxes of ``sizes`` [(rows, cols)] packed in shelves, each
+    followed by ``gap`` empty rows/columns (and ``gap`` before the first), and the
+    canvas shape."""
+    total = sum((h + gap) * (w + gap) for h, w in sizes)
+    width = max(max(w for _, w in sizes), int(np.sqrt(total))) + 2 * gap
+    place = [(0, 0)] * len(sizes)
+    x = y = shelf = 0
+    # Tallest first, so that each shelf holds boxes of similar height.
+    for i in sorted(range(len(sizes)), key=lambda j: -sizes[j][0]):
+        h, w = sizes[i]
+        if x + w + gap > width:
+            y += shelf + gap
+            x = shelf = 0
+        place[i] = (y + gap, x + gap)
+        x += w + gap
+        shelf = max(shelf, h)
+    return place, (y + shelf + 2 * gap, width + gap)
+
+
+def _box_size(b) -> tuple[int, int]:
+    return b[0].stop - b[0].start, b[1].stop - b[1].start
+
+
+def _h_maxima_packed(dist: np.ndarray, h: float, mask: np.ndarray | None = None) -> np.ndarray:
+    """``skimage.morphology.h_maxima(dist, h)`` for a non-negative ``dist``, computed on
+    the positive pixels only (bool).
+
+    Each 8-connected region of ``dist > 0`` is cropped (other regions in its box zeroed)
+    and the crops are packed side by side, with a zero pixel between them, into one
+    image for a single ``h_maxima``. Identical to the full-image call: a path from one
+    region to another crosses a zero, which caps what it can carry at 0, and every
+    region is still present; in the packed image the zeros connect all regions just
+    as the background does in the full one. The reconstruction's sort then covers the
+    nuclei's boxes instead of the whole field.
+    """
+    if not float(dist.max(initial=0.0)) >= h:
+        return h_maxima(dist, h).astype(bool)
+    if mask is not None:
+        # Cheaper still: the mask's regions only (``dist`` taken as 0 outside). A path
+        # leaving the mask carries at most ``leak`` (the largest value outside), so the
+        # seeds agree wherever ``dist >= h + leak``; below, restricting can only add
+        # seeds (fewer paths), so if it finds none there the result is the same.
+        leak = float(dist.max(where=~mask, initial=0.0))
+        if leak < h:
+            out = _h_maxima_packed(np.where(mask, dist, 0), h)
+            tol = 4 * np.finfo(dist.dtype).resolution * max(1.0, float(dist.max()))
+            if not (out & (dist < h + leak + tol)).any():
+                return out
+    reg, _ = ndi.label(dist > 0, structure=np.ones((3, 3), bool))
+    boxes = ndi.find_objects(reg)
+    place, shape = _shelf([_box_size(b) for b in boxes], 1)
+    packed = np.zeros(shape, dist.dtype)
+    dst = []
+    for k, (b, (py, px_)) in enumerate(zip(boxes, place, strict=True), start=1):
+        bh, bw = _box_size(b)
+        d = (slice(py, py + bh), slice(px_, px_ + bw))
+        packed[d] = np.where(reg[b] == k, dist[b], 0)
+        dst.append(d)
+    hm = h_maxima(packed, h).astype(bool)
+    out = np.zeros(dist.shape, bool)
+    for k, (b, d) in enumerate(zip(boxes, dst, strict=True), start=1):
+        out[b] |= hm[d] & (reg[b] == k)
+    return out
+
+
+def _edt_packed(lab: np.ndarray, boxes) -> np.ndarray:
+    """``distance_transform_edt(lab > 0)`` (float32) from the 4-connected components
+    ``lab`` and their boxes (None entries skipped, their pixels treated as background).
+
+    Each component is cropped with a one-pixel ring and the crops packed into one
+    image (those touching the image edge, where the outside is not background, are
+    transformed one by one). Identical to the full-image transform: every pixel
+    nearer than a pixel's nearest background pixel lies in its own component (a
+    digital disk is 4-connected), so that background pixel lies in the ringed box,
+    and no pixel of another crop is nearer.
+    """
+    out = np.zeros(lab.shape, np.float32)
+    items = []
+    rows, cols = lab.shape
+    for k, b in enumerate(boxes, start=1):
+        if b is None:
+            continue
+        r0, c0 = max(b[0].start - 1, 0), max(b[1].start - 1, 0)
+        r1, c1 = min(b[0].stop + 1, rows), min(b[1].stop + 1, cols)
+        ring = (slice(r0, r1), slice(c0, c1))
+        if b[0].start == 0 or b[1].start == 0 or b[0].stop == rows or b[1].stop == cols:
+            # At the image edge the outside is not background: not packed.
+            own = lab[ring] == k
+            out[ring][own] = ndi.distance_transform_edt(own)[own]
+            continue
+        items.append((k, ring))
+    if not items:
+        return out
+    place, shape = _shelf([_box_size(b) for _, b in items], 1)
+    packed = np.zeros(shape, bool)
+    dst = []
+    for (k, b), (py, px_) in zip(items, place, strict=True):
+        bh, bw = _box_size(b)
+        d = (slice(py, py + bh), slice(px_, px_ + bw))
+        packed[d] |= lab[b] == k
+        dst.append(d)
+    edt = ndi.distance_transform_edt(packed).astype(np.float32)
+    for (k, b), d in zip(items, dst, strict=True):
+        own = lab[b] == k
+        out[b][own] = edt[d][own]
+    return out
+
+
+def _smooth_boxes(image: np.ndarray, sigma_px: float, boxes) -> np.ndarray:
+    """``smooth(image, sigma_px)`` inside ``boxes`` (slices of ``image``), 0 elsewhere.
+
+    The boxes, each with the filter's reach around it (from a reflected pad, scipy's
+    edge mode), are packed into one image and smoothed at once: a box's values only
+    read its own crop, so they equal the full-image filter's.
+    """
+    s = float(sigma_px)
+    reach = int(4.0 * s + 0.5) if s >= 0.95 else 1
+    rows, cols = image.shape
+    out = np.zeros(image.shape, np.float32)
+    if not boxes:
+        return out
+    if s < 0.95 and any(b[0].start < 1 or b[1].start < 1 or b[0].stop > rows - 1
+                        or b[1].stop > cols - 1 for b in boxes):
+        # The 3-tap path adds the reflected edge in another order (last-bit
+        # differences at the image edge): filter the whole image instead.
+        full = smooth(image, s)
+        for b in boxes:
+            out[b] = full[b]
+        return out
+    place, shape = _shelf([(b[0].stop - b[0].start + 2 * reach, b[1].stop - b[1].start + 2 * reach)
+                           for b in boxes], 0)
+    packed = np.zeros(shape, np.float32)
+    for b, (py, px_) in zip(boxes, place, strict=True):
+        r0, r1 = b[0].start - reach, b[0].stop + reach
+        c0, c1 = b[1].start - reach, b[1].stop + reach
+        crop = image[max(r0, 0) : min(r1, rows), max(c0, 0) : min(c1, cols)]
+        if r0 < 0 or c0 < 0 or r1 > rows or c1 > cols:
+            # Reflected at the image edge (scipy's "reflect"), as a padded image would be.
+            crop = np.pad(crop, ((max(-r0, 0), max(r1 - rows, 0)),
+                                 (max(-c0, 0), max(c1 - cols, 0))), mode="symmetric")
+        packed[py : py + r1 - r0, px_ : px_ + c1 - c0] = crop
+    sm = smooth(packed, s)
+    for b, (py, px_) in zip(boxes, place, strict=True):
+        bh, bw = _box_size(b)
+        out[b] = sm[py + reach : py + reach + bh, px_ + reach : px_ + reach + bw]
+    return out
+
+
+def _refine_outlines(full, labels, edge_dist, *, f, px, smooth_um, threshold, boxes=None):
     """Outlines redrawn on a grid twice as fine (when ``f`` is even): in the outermost
     ring of grid cells only the fine cells above the threshold stay, and fine cells
     above it just outside take their neighbour's label. Areas and convexity are then
@@ -421,12 +594,57 @@ def _refine_outlines(full, labels, edge_dist, *, f, px, smooth_um, threshold):
     if f % 2 or f < 2:
         return labels, f
     ff = f // 2
-    grid = block_mean(full, ff)
+    grid = full if ff == 1 else block_mean(full, ff)
     rest = np.sqrt(max(0.0, smooth_um**2 - (ff * ff - 1) / 12.0 * px * px)) / (ff * px)
-    fg = smooth(grid, rest) > threshold
-    lab = _resample(labels, f, ff, full.shape)
-    keep = _resample(edge_dist > 1.0, f, ff, full.shape) | fg
-    lab = np.where(keep, lab, 0)
+    if boxes is None:
+        fg = smooth(grid, rest) > threshold
+        return _refine_step(_resample(labels, f, ff, full.shape),
+                            _resample(edge_dist > 1.0, f, ff, full.shape), fg), ff
+    # Only the fine cells within one cell of a nucleus change or are read: the nuclei's
+    # boxes (``f // ff`` = 2 fine cells per grid cell) with two cells around them are
+    # packed (a zero between them, as the image edge has) and refined at once; the
+    # cells of each box and one around it are exact and copied back.
+    rows, cols = grid.shape
+    cb = [
+        (slice(max(2 * b[0].start - 2, 0), min(2 * b[0].stop + 2, rows)),
+         slice(max(2 * b[1].start - 2, 0), min(2 * b[1].stop + 2, cols)))
+        for b in boxes
+    ]
+    out = np.zeros(grid.shape, np.int32)
+    if not cb:
+        return out, ff
+    sm = _smooth_boxes(grid, rest, cb)
+    place, shape = _shelf([_box_size(b) for b in cb], 1)
+    c_lab = np.zeros(shape, np.int32)
+    c_big = np.zeros(shape, bool)
+    c_fg = np.zeros(shape, bool)
+    big = edge_dist > 1.0
+    dst = []
+    for b, (py, px_) in zip(cb, place, strict=True):
+        ri = np.minimum((np.arange(b[0].start, b[0].stop) * ff + ff // 2) // f, labels.shape[0] - 1)
+        ci = np.minimum((np.arange(b[1].start, b[1].stop) * ff + ff // 2) // f, labels.shape[1] - 1)
+        d = (slice(py, py + ri.size), slice(px_, px_ + ci.size))
+        ix = np.ix_(ri, ci)
+        c_lab[d] = labels[ix]
+        c_big[d] = big[ix]
+        c_fg[d] = sm[b] > threshold
+        dst.append(d)
+    res = _refine_step(c_lab, c_big, c_fg)
+    for b, d in zip(cb, dst, strict=True):
+        t0 = 1 if b[0].start > 0 else 0
+        l0 = 1 if b[1].start > 0 else 0
+        t1 = 1 if b[0].stop < rows else 0
+        l1 = 1 if b[1].stop < cols else 0
+        src = res[d][t0 : res[d].shape[0] - t1, l0 : res[d].shape[1] - l1]
+        tgt = out[b[0].start + t0 : b[0].stop - t1, b[1].start + l0 : b[1].stop - l1]
+        np.copyto(tgt, src, where=src > 0)
+    return out, ff
+
+
+def _refine_step(lab: np.ndarray, big: np.ndarray, fg: np.ndarray) -> np.ndarray:
+    """Fine labels: kept where the grid cell is deep inside (``big``) or the fine cell
+    is foreground, and foreground cells next to a label take the largest neighbour."""
+    lab = np.where(big | fg, lab, 0)
     nb = np.zeros_like(lab)
     np.maximum(nb[1:], lab[:-1], out=nb[1:])
     np.maximum(nb[:-1], lab[1:], out=nb[:-1])
@@ -434,7 +652,7 @@ def _refine_outlines(full, labels, edge_dist, *, f, px, smooth_um, threshold):
     np.maximum(nb[:, :-1], lab[:, 1:], out=nb[:, :-1])
     grow = fg & (lab == 0)
     lab[grow] = nb[grow]
-    return lab, ff
+    return lab
 
 
 def _geometry_from_labels(labels: np.ndarray, px: float) -> _Geometry:
@@ -512,7 +730,7 @@ def segment_ish_nuclei(
 FOCUS_GRID_UM = 0.4
 
 
-def _focus_scores(nuclear, geo: _Geometry, n, px):
+def _focus_scores(nuclear, geo: _Geometry, n, px, *, grid=None):
     """Band-pass texture / mean intensity inside each nucleus' interior (unitless).
 
     Computed on block means of ~0.4 µm (the block mean is the fine end of the band,
@@ -521,16 +739,27 @@ def _focus_scores(nuclear, geo: _Geometry, n, px):
     intensity, is the strongest band-pass feature in focus or not).
     """
     ff = block_factor(px, FOCUS_GRID_UM)
-    img = block_mean(nuclear, ff)
     pf = ff * px
-    fine = smooth(img, np.sqrt(max(0.0, 0.15**2 - (ff * ff - 1) / 12.0 * px * px)) / pf)
-    band = fine - smooth(img, 0.8 / pf)
+    s_fine = np.sqrt(max(0.0, 0.15**2 - (ff * ff - 1) / 12.0 * px * px)) / pf
     # Distance to the background on the segmentation grid, from the grid pixel's edge.
     interior = (geo.edge_dist - 0.5) * (geo.factor * px) > 1.0
     lab = _resample(np.where(interior, geo.coarse, 0), geo.factor, ff, nuclear.shape).ravel()
-    cnt = np.bincount(lab, minlength=n + 1).astype(float)
-    s2 = np.bincount(lab, weights=(band * band).ravel(), minlength=n + 1)
-    mean = np.bincount(lab, weights=img.ravel(), minlength=n + 1)
+    if grid is not None and ff == geo.factor and geo.boxes is not None:
+        # The segmentation's block means, filtered in the nuclei's boxes only (exact
+        # there, and the interiors lie inside them).
+        img = grid
+        band = _smooth_boxes(img, s_fine, geo.boxes) - _smooth_boxes(img, 0.8 / pf, geo.boxes)
+        on = np.flatnonzero(lab)
+        ids = lab[on]
+        cnt = np.bincount(ids, minlength=n + 1).astype(float)
+        s2 = np.bincount(ids, weights=np.square(band.ravel()[on]), minlength=n + 1)
+        mean = np.bincount(ids, weights=img.ravel()[on], minlength=n + 1)
+    else:
+        img = block_mean(nuclear, ff)
+        band = smooth(img, s_fine) - smooth(img, 0.8 / pf)
+        cnt = np.bincount(lab, minlength=n + 1).astype(float)
+        s2 = np.bincount(lab, weights=(band * band).ravel(), minlength=n + 1)
+        mean = np.bincount(lab, weights=img.ravel(), minlength=n + 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         rms = np.sqrt(s2 / cnt)
         score = rms / (mean / cnt)
@@ -713,9 +942,30 @@ def _probe_signals(
 
 
 def _grow_labels(comp: np.ndarray, r: int) -> np.ndarray:
-    """Labels grown into unlabelled pixels within a ``(2r+1)``-px square (max label wins)."""
-    dil = max_filter_nearest(comp, 2 * r + 1)
-    return np.where(comp > 0, comp, dil)
+    """Labels grown into unlabelled pixels within a ``(2r+1)``-px square (max label wins).
+
+    Same as ``where(comp > 0, comp, maximum_filter(comp, 2r+1, mode="nearest"))``, but
+    computed from the labelled pixels only: for each offset of the square, the shifted
+    labelled pixels (distinct targets, so one gather/scatter) raise their targets.
+    """
+    rows, cols = comp.shape
+    flat = comp.ravel()
+    on = np.flatnonzero(flat)
+    out = np.zeros(flat.size, comp.dtype)
+    if on.size == 0:
+        return out.reshape(comp.shape)
+    rr, cc = np.divmod(on, cols)
+    lab = flat[on]
+    for dr in range(-r, r + 1):
+        okr = (rr >= -dr) & (rr < rows - dr)
+        for dc in range(-r, r + 1):
+            if dr == 0 and dc == 0:
+                continue
+            ok = okr & (cc >= -dc) & (cc < cols - dc)
+            idx = on[ok] + (dr * cols + dc)
+            out[idx] = np.maximum(out[idx], lab[ok])
+    out[on] = lab
+    return out.reshape(comp.shape)
 
 
 @dataclass(frozen=True, eq=False)
@@ -876,7 +1126,8 @@ def _count(
     present = present[present > 0]
     edge = np.zeros(n + 1, bool)
     edge[np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))] = True
-    focus = _focus_scores(nuclear, geo, n, px)
+    focus = _focus_scores(nuclear, geo, n, px,
+                          grid=geo.grid if assay == "fish" and nuclei_labels is None else None)
     in_roi = None
     if roi_mask is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -1060,14 +1311,17 @@ def _centroids_solidity(geo: _Geometry, n: int) -> tuple[np.ndarray, np.ndarray]
         cc = np.bincount(ids, weights=c, minlength=n + 1)[: n + 1] / cnt
     cent = np.column_stack([cr * f + (f - 1) / 2.0, cc * f + (f - 1) / 2.0])
     solidity = np.ones(n + 1)
-    # Boundary cells only (a cell with a 4-neighbour of another label) carry the hull.
-    pad = np.pad(lab, 1)
-    inner = lab == pad[:-2, 1:-1]
-    inner &= lab == pad[2:, 1:-1]
-    inner &= lab == pad[1:-1, :-2]
-    inner &= lab == pad[1:-1, 2:]
-    b = on[~inner.ravel()[on]]
-    bid = lab.ravel()[b]
+    # Boundary cells only (a cell with a 4-neighbour of another label, or on the image
+    # edge) carry the hull; tested at the labelled cells only.
+    flat = lab.ravel()
+    rows = lab.shape[0]
+    inner = (r > 0) & (r < rows - 1) & (c > 0) & (c < cols - 1)
+    ii = on[inner]
+    iid = ids[inner]
+    inner[inner] = ((flat[ii - 1] == iid) & (flat[ii + 1] == iid) & (flat[ii - cols] == iid)
+                    & (flat[ii + cols] == iid))
+    b = on[~inner]
+    bid = ids[~inner]
     order = np.argsort(bid, kind="stable")
     b, bid = b[order], bid[order]
     br, bc = np.divmod(b, cols)

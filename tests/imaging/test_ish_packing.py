@@ -1,0 +1,80 @@
+"""The packed per-object helpers of count_fish give the full-field results bit for bit."""
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+from skimage.morphology import h_maxima
+
+from her2kit.imaging import ish
+from her2kit.imaging.cells import smooth
+from her2kit.imaging.spots import detect_spots, log_filter, max_filter_nearest
+
+
+def _mask(seed, shape=(240, 260), sigma=4.0, level=0.5):
+    rng = np.random.default_rng(seed)
+    m = smooth(rng.random(shape).astype(np.float32), sigma) > level
+    return ndi.binary_opening(m, iterations=2)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_h_maxima_packed_matches_full(seed):
+    m = _mask(seed, level=0.5 + 0.003 * seed)
+    d = smooth(ndi.distance_transform_edt(m).astype(np.float32), 1.25)
+    for h in (0.5, 1.25, 3.0):
+        full = h_maxima(d, h).astype(bool)
+        assert np.array_equal(full, ish._h_maxima_packed(d, h))
+        masked = ish._h_maxima_packed(d, h, m)
+        assert np.array_equal(full[m], masked[m])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_edt_fill_holes_and_smooth_boxes_match_full(seed):
+    m = ndi.binary_fill_holes(_mask(seed))
+    lab, _ = ndi.label(m)
+    boxes = ndi.find_objects(lab)
+    assert np.array_equal(ndi.distance_transform_edt(m).astype(np.float32),
+                          ish._edt_packed(lab, boxes))
+    holes = _mask(seed + 10, sigma=2.0)
+    assert np.array_equal(ndi.binary_fill_holes(holes), ish._fill_holes(holes))
+    img = np.random.default_rng(seed).random(m.shape).astype(np.float32)
+    for s in (0.5, 1.3, 2.5):
+        full = smooth(img, s)
+        out = ish._smooth_boxes(img, s, boxes)
+        for b in boxes:
+            assert np.array_equal(full[b], out[b])
+
+
+def test_grow_labels_matches_max_filter():
+    comp, _ = ndi.label(np.random.default_rng(0).random((120, 150)) > 0.9)
+    comp = comp.astype(np.int32)
+    for r in (1, 2, 3):
+        ref = np.where(comp > 0, comp, max_filter_nearest(comp, 2 * r + 1))
+        assert np.array_equal(ref, ish._grow_labels(comp, r))
+
+
+def test_refine_outlines_packed_matches_full():
+    rng = np.random.default_rng(5)
+    full = smooth(rng.random((200, 220)).astype(np.float32), 6.0)
+    coarse = full[::2, ::2] > 0.5
+    lab, _ = ndi.label(coarse)
+    edge = ndi.distance_transform_edt(coarse).astype(np.float32)
+    boxes = [b for b in ndi.find_objects(lab) if b is not None]
+    kw = dict(f=2, px=0.2, smooth_um=0.5, threshold=0.5)
+    ref, _ = ish._refine_outlines(full, lab.astype(np.int32), edge, **kw)
+    out, _ = ish._refine_outlines(full, lab.astype(np.int32), edge, boxes=boxes, **kw)
+    assert np.array_equal(ref, out)
+
+
+def test_window_maxima_detection_unchanged_on_plateaus():
+    rng = np.random.default_rng(2)
+    img = np.round(ndi.gaussian_filter(rng.poisson(20, (150, 140)).astype(np.float32), 0.5))
+    for kw in ({}, {"threshold_method": "mad"}, {"threshold": 3.0}, {"k_mad": 1.5}):
+        det = detect_spots(img, pixel_size_um=0.2, spot_sigma_um=0.25, **kw)
+        filt = log_filter(img, sigma_px=1.25)
+        maxed = max_filter_nearest(filt, 2 * det.min_distance_px + 1)
+        peaks = (filt == maxed) & (filt > det.threshold)
+        # every reported spot is a window maximum above the threshold, one per plateau
+        r, c = np.rint(det.coords_px).astype(int).T
+        assert peaks[r, c].all()
+        _, n = ndi.label(peaks, structure=np.ones((3, 3), bool))
+        assert det.n == n
