@@ -30,3 +30,15 @@ def test_folder_writer_refuses_a_file_as_folder(tmp_path):
     blocker.write_text("x")
     with pytest.raises(OutputError, match="cannot write the output folder"):
         write_files_atomically(blocker, {"a.txt": b"1"})
+
+
+def test_outputs_follow_the_umask_not_private(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        (path,) = write_paths_atomically({tmp_path / "a.txt": b"1"})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 from her2kit.errors import OutputError
@@ -61,8 +62,11 @@ def write_paths_atomically(files: dict[Path, bytes]) -> list[Path]:
     try:
         for path, content in files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            temps.append((Path(tmp), path))
+            # Not mkstemp: its files are private (0600); outputs get the user's umask, as
+            # any file they write.
+            tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            temps.append((tmp, path))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(content)
         for tmp, path in temps:
