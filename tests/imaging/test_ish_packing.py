@@ -78,3 +78,41 @@ def test_window_maxima_detection_unchanged_on_plateaus():
         assert peaks[r, c].all()
         _, n = ndi.label(peaks, structure=np.ones((3, 3), bool))
         assert det.n == n
+
+
+@pytest.mark.parametrize("shape", [(200, 131), (37, 50), (2, 9)])
+def test_strip_filters_match_whole_image(shape, monkeypatch):
+    from her2kit.imaging import spots
+
+    rng = np.random.default_rng(shape[0])
+    a = (rng.random(shape) * 100).astype(np.float32)
+    monkeypatch.setattr(spots, "_LOG_STRIP_ROWS", 10**9)
+    whole = spots._log_binomial(a, 1.25)
+    for step in (1, 7, 64):
+        monkeypatch.setattr(spots, "_LOG_STRIP_ROWS", step)
+        assert np.array_equal(whole, spots._log_binomial(a, 1.25))
+    for f in (1, 3, 4):
+        coarse = (rng.random((-(-shape[0] // f), -(-shape[1] // f))) * 10).astype(np.float32)
+        bg = ish._Background(coarse, f, 1.7, shape)
+        full = bg.full
+        assert np.array_equal(full[3:11], bg.rows(3, 11))
+        for s in (0.1, 0.625, 1.3):
+            top = a - full
+            top -= np.float32(1.7)
+            for step in (1, 5, 64):
+                t, sm = ish._top_smooth(a, bg, s, step=step)
+                assert np.array_equal(top, t)
+                assert np.array_equal(smooth(top, s), sm)
+            idx = np.arange(0, top.size, 3)
+            assert np.array_equal(top.ravel()[idx], ish._top_at(a, bg, idx))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_grow_labels_matches_maximum_filter(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(10):
+        shape = tuple(int(v) for v in rng.integers(1, 60, 2))
+        comp, _ = ndi.label(rng.random(shape) > rng.uniform(0.5, 0.99))
+        for r in (1, 2, 3):
+            ref = np.where(comp > 0, comp, ndi.maximum_filter(comp, 2 * r + 1, mode="nearest"))
+            assert np.array_equal(ref, ish._grow_labels(comp, r))

@@ -749,7 +749,7 @@ def _focus_scores(nuclear, geo: _Geometry, n, px, *, grid=None):
         # there, and the interiors lie inside them).
         img = grid
         band = _smooth_boxes(img, s_fine, geo.boxes) - _smooth_boxes(img, 0.8 / pf, geo.boxes)
-        on = np.flatnonzero(lab)
+        on = np.flatnonzero(lab != 0)
         ids = lab[on]
         cnt = np.bincount(ids, minlength=n + 1).astype(float)
         s2 = np.bincount(ids, weights=np.square(band.ravel()[on]), minlength=n + 1)
@@ -869,26 +869,25 @@ def _probe_signals(
     # what remains is signal above the local (nuclear) background.
     if bg is None:
         bg = _background(ch, labels, px=px, cluster_max_um=cluster_max_um, sigma_px=sigma_px)
-    top = ch - bg.full
-    top -= np.float32(bg.offset)
-    sm = smooth(top, 0.5 * sigma_px)
+    _, sm = _top_smooth(ch, bg, 0.5 * sigma_px, keep_top=False)
     heights = sm[rr, cc]
     mask_thr = 0.5 * float(np.median(heights))
     if not mask_thr > 0:
         return empty
-    comp, ncomp = ndi.label(sm > mask_thr)
+    fg = sm > mask_thr
+    comp, ncomp = ndi.label(fg)
     spot_comp = comp[rr, cc]
     cols = comp.shape[1]
-    on = np.flatnonzero(comp)
+    on = np.flatnonzero(fg)  # a boolean's nonzero is several times faster than a label's
     comp_on = comp.ravel()[on]
     area = np.bincount(comp_on, minlength=ncomp + 1).astype(float)
     maxima = np.bincount(spot_comp, minlength=ncomp + 1)
     # Integrate over the region grown by ~2 sigma (the Gaussian tails) without
     # growing into a neighbouring region (a square dilation; where two regions'
     # growths meet the higher label takes the pixel).
-    grown = _grow_labels(comp, max(1, round(2.0 * sigma_px)))
-    g_on = np.flatnonzero(grown)
-    integ = np.bincount(grown.ravel()[g_on], weights=np.maximum(top.ravel()[g_on], 0),
+    grown = _grow_labels(comp, max(1, round(2.0 * sigma_px)), on=on)
+    g_on = np.flatnonzero(grown != 0)
+    integ = np.bincount(grown.ravel()[g_on], weights=np.maximum(_top_at(ch, bg, g_on), 0),
                         minlength=ncomp + 1)
     # Only regions inside nuclei take part: outside, detections are mostly
     # cytoplasmic/background specks that would drag the single-signal reference
@@ -941,39 +940,103 @@ def _probe_signals(
     )
 
 
-def _grow_labels(comp: np.ndarray, r: int) -> np.ndarray:
+def _top_at(ch, bg: _Background, idx: np.ndarray) -> np.ndarray:
+    """``(ch - bg.full - bg.offset).ravel()[idx]`` (same float32 operations, identical)."""
+    r, c = np.divmod(idx, ch.shape[1])
+    f = bg.factor
+    t = ch[r, c] - bg.coarse[r // f, c // f]
+    t -= np.float32(bg.offset)
+    return t
+
+
+def _top_smooth(ch, bg: _Background, s: float, step: int = 64, keep_top: bool = True):
+    """``top = ch - bg.full - bg.offset`` and ``smooth(top, s)``, in strips of rows.
+
+    ``keep_top=False`` returns ``None`` for ``top`` where it need not be built whole
+    (:func:`_top_at` gives its values where needed).
+
+    For the 3-tap kernel (``0.3 <= s < 0.95``) each strip carries one row of context on
+    each side, so every value is computed by the same float32 operations as on the whole
+    image (identical result) while the passes stay in cache; otherwise whole-image.
+    """
+    off = np.float32(bg.offset)
+    rows = ch.shape[0]
+    if not (0.3 <= s < 0.95) or rows < 2:
+        top = ch - bg.full
+        top -= off
+        return top, smooth(top, s)
+    top = np.empty(ch.shape, np.float32) if keep_top else None
+    sm = np.empty(ch.shape, np.float32)
+    for i0 in range(0, rows, step):
+        i1 = min(rows, i0 + step)
+        a0, a1 = max(0, i0 - 1), min(rows, i1 + 1)
+        t = ch[a0:a1] - bg.rows(a0, a1)
+        t -= off
+        k0 = i0 - a0
+        if keep_top:
+            top[i0:i1] = t[k0 : k0 + i1 - i0]
+        sm[i0:i1] = smooth(t, s)[k0 : k0 + i1 - i0]
+    return top, sm
+
+
+def _grow_labels(comp: np.ndarray, r: int, on: np.ndarray | None = None) -> np.ndarray:
     """Labels grown into unlabelled pixels within a ``(2r+1)``-px square (max label wins).
 
     Same as ``where(comp > 0, comp, maximum_filter(comp, 2r+1, mode="nearest"))``, but
-    computed from the labelled pixels only: for each offset of the square, the shifted
-    labelled pixels (distinct targets, so one gather/scatter) raise their targets.
+    computed from the labelled pixels only: the square maximum is separable, so the
+    labelled pixels are scattered along the rows (each offset's targets are distinct,
+    so one gather/scatter per offset), then the pixels so reached along the columns.
     """
     rows, cols = comp.shape
     flat = comp.ravel()
-    on = np.flatnonzero(flat)
-    out = np.zeros(flat.size, comp.dtype)
+    if on is None:  # else the caller's flat indices of the labelled pixels
+        on = np.flatnonzero(flat != 0)
     if on.size == 0:
-        return out.reshape(comp.shape)
-    rr, cc = np.divmod(on, cols)
+        return np.zeros(comp.shape, comp.dtype)
+
+    def scatter(src, val, steps, lo_ok, hi_ok):
+        dst = np.zeros(flat.size, comp.dtype)
+        dst[src] = val
+        for d, step in steps:
+            ok = lo_ok(d) & hi_ok(d)
+            idx = src[ok] + step
+            dst[idx] = np.maximum(dst[idx], val[ok])
+        return dst
+
     lab = flat[on]
-    for dr in range(-r, r + 1):
-        okr = (rr >= -dr) & (rr < rows - dr)
-        for dc in range(-r, r + 1):
-            if dr == 0 and dc == 0:
-                continue
-            ok = okr & (cc >= -dc) & (cc < cols - dc)
-            idx = on[ok] + (dr * cols + dc)
-            out[idx] = np.maximum(out[idx], lab[ok])
+    cc = on % cols
+    ds = [d for d in range(-r, r + 1) if d]
+    h = scatter(on, lab, [(d, d) for d in ds], lambda d: cc >= -d, lambda d: cc < cols - d)
+    h_on = np.flatnonzero(h != 0)
+    hr = h_on // cols
+    out = scatter(h_on, h[h_on], [(d, d * cols) for d in ds], lambda d: hr >= -d,
+                  lambda d: hr < rows - d)
     out[on] = lab
     return out.reshape(comp.shape)
 
 
 @dataclass(frozen=True, eq=False)
 class _Background:
-    full: np.ndarray  # full-resolution background, float32
     coarse: np.ndarray  # on the block grid
     factor: int
     offset: float  # median of (channel - background) over the nuclei
+    shape: tuple[int, int]  # full-resolution shape
+
+    @property
+    def full(self) -> np.ndarray:
+        """Full-resolution background, float32 (each grid value repeated into its block)."""
+        return _upsample(self.coarse, self.factor, self.shape)
+
+    def rows(self, r0: int, r1: int) -> np.ndarray:
+        """``full[r0:r1]`` without building ``full``."""
+        f = self.factor
+        r1 = min(r1, self.shape[0])
+        r0 = min(r0, r1)
+        if f == 1:
+            return self.coarse[r0:r1]
+        g0, g1 = r0 // f, -(-r1 // f)
+        blk = np.repeat(self.coarse[g0:g1], f, axis=0)[r0 - g0 * f : r1 - g0 * f]
+        return np.repeat(blk, f, axis=1)[:, : self.shape[1]]
 
 
 def _background(ch, labels, *, px, cluster_max_um, sigma_px) -> _Background:
@@ -997,8 +1060,7 @@ def _background(ch, labels, *, px, cluster_max_um, sigma_px) -> _Background:
     where = _pad_to(lab, grid.shape) > 0
     diff = grid - bg
     offset = float(np.median(diff[where] if where.any() else diff))
-    full = _upsample(bg, f, ch.shape)
-    return _Background(full, bg, f, offset)
+    return _Background(bg, f, offset, tuple(ch.shape))
 
 
 def _upsample(a: np.ndarray, f: int, shape) -> np.ndarray:
@@ -1281,8 +1343,8 @@ def _high_background(channel, sig, labels, bg: _Background | None) -> bool:
     ch = np.asarray(channel, np.float32)
     rr = np.rint(sig.detection.coords_px[:, 0]).astype(int)
     cc = np.rint(sig.detection.coords_px[:, 1]).astype(int)
-    height = float(np.median(ch[rr, cc] - bg.full[rr, cc]))
     f = bg.factor
+    height = float(np.median(ch[rr, cc] - bg.coarse[rr // f, cc // f]))  # = bg.full[rr, cc]
     lab = _pad_to(np.ascontiguousarray(labels[f // 2 :: f, f // 2 :: f])[
         : bg.coarse.shape[0], : bg.coarse.shape[1]], bg.coarse.shape)
     nuc = bg.coarse[lab > 0]
@@ -1302,7 +1364,7 @@ def _centroids_solidity(geo: _Geometry, n: int) -> tuple[np.ndarray, np.ndarray]
     lab = geo.fine
     f = geo.fine_factor
     cols = lab.shape[1]
-    on = np.flatnonzero(lab)
+    on = np.flatnonzero(lab != 0)
     ids = lab.ravel()[on]
     cnt = np.bincount(ids, minlength=n + 1)[: n + 1].astype(float)
     r, c = np.divmod(on, cols)

@@ -156,6 +156,8 @@ def _as_plane(image, name="image") -> np.ndarray:
 #: from them: correlation < 0.98; above, its cost grows with sigma²).
 _FAST_LOG_MIN_SIGMA = 1.2
 _FAST_LOG_MAX_SIGMA = 3.0
+#: Output rows per strip of the binomial LoG (cache-sized; any value gives the same result).
+_LOG_STRIP_ROWS = 64
 
 
 def _shift_sum(a: np.ndarray, axis: int, lag: int) -> np.ndarray:
@@ -200,17 +202,26 @@ def _log_binomial(a: np.ndarray, sigma_px: float) -> np.ndarray:
     r = s2 - 0.5 * n  # variance left for the 3-tap kernel, [0, 0.5)
     w = r / (2.0 * (1.0 - r))  # [w, 1, w] / (1 + 2w) has variance 2w / (1 + 2w) = r
     pad = n + 2
-    g = np.pad(a, pad, mode="symmetric")  # scipy's "reflect"
-    g = _binomial_valid(_binomial_valid(g, 0, n, w), 1, n, w)
-    lap = np.add(g[:-2, 1:-1], g[2:, 1:-1])
-    lap += g[1:-1, :-2]
-    lap += g[1:-1, 2:]
-    lap -= np.float32(4.0) * g[1:-1, 1:-1]
+    gp = np.pad(a, pad, mode="symmetric")  # scipy's "reflect"
     # Scale: a pixel-centred Gaussian spot of peak 1 and this sigma gives 1/2 (as the
     # continuous LoG does), computed on the 1-D profiles through the separable filter.
     norm = (4.0**n * (1.0 + 2.0 * w)) ** 2  # the unnormalised kernels' sums
-    lap *= np.float32(-s2 * _binomial_spot_scale(n, w, s2) / norm)
-    return lap
+    scale = np.float32(-s2 * _binomial_spot_scale(n, w, s2) / norm)
+    rows = a.shape[0]
+    out = np.empty(a.shape, np.float32)
+    # In strips of rows (with their 2 * pad rows of context) so that the cascade's
+    # passes stay in cache; every output value is computed by the same float32
+    # operations as on the whole image, so the result is identical.
+    step = _LOG_STRIP_ROWS
+    for i0 in range(0, rows, step):
+        i1 = min(rows, i0 + step)
+        g = _binomial_valid(_binomial_valid(gp[i0 : i1 + 2 * pad], 0, n, w), 1, n, w)
+        lap = np.add(g[:-2, 1:-1], g[2:, 1:-1])
+        lap += g[1:-1, :-2]
+        lap += g[1:-1, 2:]
+        lap -= np.float32(4.0) * g[1:-1, 1:-1]
+        np.multiply(lap, scale, out=out[i0:i1])
+    return out
 
 
 def _max_1d_valid(a: np.ndarray, axis: int, size: int) -> np.ndarray:
