@@ -1426,7 +1426,8 @@ def _heterogeneity(counted, *, dual: bool) -> Heterogeneity | None:
     )
 
 
-def _check_options(
+def _shared_options(
+    *,
     spot_sigma_um,
     k_mad,
     threshold_method,
@@ -1435,7 +1436,8 @@ def _check_options(
     min_solidity,
     focus_min_ratio,
     cluster_max_um,
-):
+) -> dict:
+    """Check the options every counter shares; return them, in the order ``params`` lists."""
     check_positive(spot_sigma_um, name="spot_sigma_um", unit="µm")
     check_positive(k_mad, name="k_mad", unit="noise s.d.")
     if threshold_method not in THRESHOLD_METHODS:
@@ -1450,6 +1452,16 @@ def _check_options(
         raise Her2kitInputError(f"expected 0-1, got {min_solidity!r}", field="min_solidity")
     if not 0 <= float(focus_min_ratio) <= 1:
         raise Her2kitInputError(f"expected 0-1, got {focus_min_ratio!r}", field="focus_min_ratio")
+    return dict(
+        spot_sigma_um=spot_sigma_um,
+        k_mad=k_mad,
+        threshold_method=threshold_method,
+        min_area_um2=min_area_um2,
+        max_area_um2=max_area_um2,
+        min_solidity=min_solidity,
+        focus_min_ratio=focus_min_ratio,
+        cluster_max_um=cluster_max_um,
+    )
 
 
 def count_fish(
@@ -1536,19 +1548,7 @@ def count_fish(
             field="fish",
         )
     px = check_pixel_size(pixel_size_um if pixel_size_um is not None else fish.pixel_size_um)
-    _check_options(
-        spot_sigma_um,
-        k_mad,
-        threshold_method,
-        min_area_um2,
-        max_area_um2,
-        min_solidity,
-        focus_min_ratio,
-        cluster_max_um,
-    )
-    params = dict(
-        assay="fish",
-        pixel_size_um=px,
+    shared = _shared_options(
         spot_sigma_um=spot_sigma_um,
         k_mad=k_mad,
         threshold_method=threshold_method,
@@ -1557,6 +1557,11 @@ def count_fish(
         min_solidity=min_solidity,
         focus_min_ratio=focus_min_ratio,
         cluster_max_um=cluster_max_um,
+    )
+    params = dict(
+        assay="fish",
+        pixel_size_um=px,
+        **shared,
         z_planes=fish.z_planes,
         z_projection=fish.projection,
         crosstalk_radius_um=float(crosstalk_radius_um),
@@ -1571,20 +1576,13 @@ def count_fish(
         assay="fish",
         px=px,
         roi_mask=roi_mask,
-        spot_sigma_um=spot_sigma_um,
-        k_mad=k_mad,
-        threshold_method=threshold_method,
         threshold_her2=threshold_her2,
         threshold_cep17=threshold_cep17,
-        min_area_um2=min_area_um2,
-        max_area_um2=max_area_um2,
-        min_solidity=min_solidity,
-        focus_min_ratio=focus_min_ratio,
-        cluster_max_um=cluster_max_um,
         nuclei_labels=nuclei_labels,
         params=params,
         crosstalk_radius_um=float(crosstalk_radius_um),
         grid_um=segmentation_grid_um,
+        **shared,
     )
 
 
@@ -1676,15 +1674,15 @@ def count_brightfield_ish(
     if assay not in ("dual-ish", "cish"):
         raise Her2kitInputError(f"expected 'dual-ish' or 'cish', got {assay!r}", field="assay")
     px = check_pixel_size(pixel_size_um)
-    _check_options(
-        spot_sigma_um,
-        k_mad,
-        threshold_method,
-        min_area_um2,
-        max_area_um2,
-        min_solidity,
-        focus_min_ratio,
-        cluster_max_um,
+    shared = _shared_options(
+        spot_sigma_um=spot_sigma_um,
+        k_mad=k_mad,
+        threshold_method=threshold_method,
+        min_area_um2=min_area_um2,
+        max_area_um2=max_area_um2,
+        min_solidity=min_solidity,
+        focus_min_ratio=focus_min_ratio,
+        cluster_max_um=cluster_max_um,
     )
     rgb = check_brightfield_rgb(rgb)
     stains = (
@@ -1742,14 +1740,7 @@ def count_brightfield_ish(
     params = dict(
         assay=assay,
         pixel_size_um=px,
-        spot_sigma_um=spot_sigma_um,
-        k_mad=k_mad,
-        threshold_method=threshold_method,
-        min_area_um2=min_area_um2,
-        max_area_um2=max_area_um2,
-        min_solidity=min_solidity,
-        focus_min_ratio=focus_min_ratio,
-        cluster_max_um=cluster_max_um,
+        **shared,
         stains={k: (v if isinstance(v, str) else tuple(v)) for k, v in stains.items()},
         stain_vectors={k: tuple(round(float(x), 4) for x in v) for k, v in vectors.items()},
         stains_estimated=bool(estimate_stains),
@@ -1763,16 +1754,9 @@ def count_brightfield_ish(
         assay=assay,
         px=px,
         roi_mask=roi_mask,
-        spot_sigma_um=spot_sigma_um,
-        k_mad=k_mad,
-        threshold_method=threshold_method,
         threshold_her2=threshold_her2,
         threshold_cep17=threshold_cep17,
-        min_area_um2=min_area_um2,
-        max_area_um2=max_area_um2,
-        min_solidity=min_solidity,
-        focus_min_ratio=focus_min_ratio,
-        cluster_max_um=cluster_max_um,
         nuclei_labels=nuclei_labels,
         params=params,
+        **shared,
     )
