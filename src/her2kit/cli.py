@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from her2kit import __version__
-from her2kit.errors import Her2kitError, Her2kitInputError
+from her2kit.errors import Her2kitError, Her2kitInputError, ServiceUnavailableError
 
 app = typer.Typer(
     name="her2kit",
@@ -669,6 +669,5 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, prog_name="her2kit")
     except Her2kitError as exc:
         print(f"her2kit: error: {exc}", file=sys.stderr)
-        # A network that cannot be reached is not bad input: a distinct status for scripts.
-        offline = type(exc).__name__ == "TrialsUnavailableError"
-        sys.exit(EXIT_OFFLINE if offline else EXIT_BAD_INPUT)
+        # A service that cannot be reached is not bad input: a distinct status for scripts.
+        sys.exit(EXIT_OFFLINE if isinstance(exc, ServiceUnavailableError) else EXIT_BAD_INPUT)

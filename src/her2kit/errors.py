@@ -11,7 +11,9 @@ was expected and what was received.
     ├── Her2kitInputError (also ValueError)   bad input: counts, percentages, JSON, units
     │   └── ImageInputError                   unreadable, truncated, wrong channels, too large
     ├── GuidelineError                        a rule set asked for that does not exist
-    └── OutputError                           a result could not be written
+    ├── OutputError                           a result could not be written
+    └── ServiceUnavailableError               an outside service (ClinicalTrials.gov) gave
+                                              no usable answer: not bad input
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "Her2kitInputError",
     "ImageInputError",
     "OutputError",
+    "ServiceUnavailableError",
 ]
 
 
@@ -55,3 +58,7 @@ class GuidelineError(Her2kitError, ValueError):
 
 class OutputError(Her2kitError, OSError):
     """A result that could not be written; nothing partial is left behind."""
+
+
+class ServiceUnavailableError(Her2kitError):
+    """An outside service gave no usable answer (offline, timeout, malformed reply)."""

@@ -86,11 +86,7 @@ def print_ihc_image_summary(doc: dict, *, written: list[str], console: Console |
         out.print(f"  {name.replace('_', ' '):<30} {pct:6.2f}%  ({ev['counts'][name]} cells)")
     out.print(f"  H-score {ev['h_score']:g}; quality flags: "
               f"{', '.join(ev['quality_flags']) or 'none'}")
-    for line in doc["rationale"]:
-        out.print(f"  - {escape(line)}")
-    for path in written:
-        out.print(f"wrote {escape(path)}")
-    out.print(f"[dim]{escape(doc['disclaimer'])}[/dim]")
+    _print_tail(out, doc, written)
 
 
 def print_ish_image_summary(doc: dict, *, written: list[str], console: Console | None = None
@@ -108,10 +104,17 @@ def print_ish_image_summary(doc: dict, *, written: list[str], console: Console |
     out.print(f"  clusters {ev['clusters']}; quality flags: {flags}")
     if ev.get("heterogeneity_note"):
         out.print(f"  {escape(ev['heterogeneity_note'])}")
+    _print_tail(out, doc, written, next_steps=True)
+
+
+def _print_tail(out: Console, doc: dict, written: list[str], *, next_steps: bool = False
+                ) -> None:
+    """The end of an image command's summary: why, next steps, files, the disclaimer."""
     for line in doc["rationale"]:
         out.print(f"  - {escape(line)}")
-    for step in doc["next_steps"]:
-        out.print(f"  - {escape('[' + step['code'] + ']')} {escape(step['text'])}")
+    if next_steps:
+        for step in doc["next_steps"]:
+            out.print(f"  - {escape('[' + step['code'] + ']')} {escape(step['text'])}")
     for path in written:
         out.print(f"wrote {escape(path)}")
     out.print(f"[dim]{escape(doc['disclaimer'])}[/dim]")

@@ -19,7 +19,7 @@ import numpy as np
 
 from her2kit.errors import ImageInputError, OutputError
 
-__all__ = ["LoadedImage", "read_image", "write_image"]
+__all__ = ["LoadedImage", "ome_pixel_size_um", "read_image", "write_image"]
 
 # Refuse images above this many pixels by default (a 20k x 20k region); whole slides go
 # through the slide reader instead.
@@ -50,7 +50,8 @@ class LoadedImage:
     path: Path
 
 
-def _ome_pixel_size(description: str | None) -> float | None:
+def ome_pixel_size_um(description: str | None) -> float | None:
+    """µm per pixel from OME-XML ``PhysicalSizeX`` (with its unit), or None."""
     if not description or "<OME" not in description[:2000]:
         return None
     try:
@@ -122,7 +123,7 @@ def read_image(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
                     raise ImageInputError(
                         f"image has {n} pixels, more than the limit {max_pixels}", field="image"
                     )
-                size = _ome_pixel_size(tf.pages[0].description if tf.is_ome else None)
+                size = ome_pixel_size_um(tf.pages[0].description if tf.is_ome else None)
                 source = "ome" if size is not None else "none"
                 if size is None:
                     size = _tiff_resolution_pixel_size(page)

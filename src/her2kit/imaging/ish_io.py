@@ -19,7 +19,6 @@ technologist looking through the eyepiece merges them too.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from her2kit.errors import ImageInputError
+from her2kit.imaging.io import ome_pixel_size_um
 
 __all__ = [
     "FISH_CHANNELS",
@@ -375,7 +375,7 @@ def _open_raster(path: Path):
                 series = tf.series[0]
                 arr = series.asarray()
                 axes = series.axes
-                px = _ome_pixel_size(tf.ome_metadata) if tf.is_ome else None
+                px = ome_pixel_size_um(tf.ome_metadata) if tf.is_ome else None
             return arr, axes, px
         from PIL import Image
 
@@ -389,18 +389,6 @@ def _open_raster(path: Path):
         raise ImageInputError(
             f"cannot read {path.name}: {type(exc).__name__}: {exc}", field="path"
         ) from None
-
-
-def _ome_pixel_size(xml: str | None) -> float | None:
-    if not xml:
-        return None
-    m = re.search(r'PhysicalSizeX="([0-9.eE+-]+)"', xml)
-    unit = re.search(r'PhysicalSizeXUnit="([^"]+)"', xml)
-    if not m:
-        return None
-    value = float(m.group(1))
-    scale = {"µm": 1.0, "um": 1.0, "nm": 1e-3, "mm": 1e3}.get(unit.group(1) if unit else "µm")
-    return None if scale is None else value * scale
 
 
 def read_fish_image(

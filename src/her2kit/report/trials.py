@@ -18,7 +18,8 @@ match on ClinicalTrials.gov, never a statement that a patient is eligible.
 Errors::
 
     Her2kitError
-    └── TrialsUnavailableError      no usable answer from ClinicalTrials.gov
+    └── ServiceUnavailableError     (her2kit.errors; the CLI exits 3 for it)
+        └── TrialsUnavailableError  no usable answer from ClinicalTrials.gov
             reason "offline"        the connection failed (no network, DNS, refused)
             reason "timeout"        no answer within ``timeout_s``
             reason "http"           an HTTP error status
@@ -43,7 +44,7 @@ from pydantic import (
 
 from her2kit import __version__
 from her2kit.casefile import CaseFile
-from her2kit.errors import Her2kitError, Her2kitInputError
+from her2kit.errors import Her2kitInputError, ServiceUnavailableError
 from her2kit.guideline.results import ClassifyResult
 
 __all__ = [
@@ -82,7 +83,7 @@ _NCT_ID = re.compile(r"^NCT\d{8}$")
 _OFFLINE_HINT = "her2kit trials needs the network — the rest of her2kit works offline"
 
 
-class TrialsUnavailableError(Her2kitError):
+class TrialsUnavailableError(ServiceUnavailableError):
     """ClinicalTrials.gov gave no usable answer; the message is one line.
 
     Parameters
