@@ -116,3 +116,51 @@ def test_grow_labels_matches_maximum_filter(seed):
         for r in (1, 2, 3):
             ref = np.where(comp > 0, comp, ndi.maximum_filter(comp, 2 * r + 1, mode="nearest"))
             assert np.array_equal(ref, ish._grow_labels(comp, r))
+
+
+@pytest.mark.parametrize("shape", [(512, 512), (7, 9), (100, 37)])
+def test_grey_opening_matches_scipy(shape):
+    a = np.random.default_rng(shape[0]).random(shape).astype(np.float32)
+    for k in (3, 5, 7, 9, 4):
+        assert np.array_equal(ish._grey_opening(a, k), ndi.grey_opening(a, size=(k, k)))
+
+
+def _blobs(seed, size=600):
+    """Ellipses at random orientation, some with a second lobe (concave), one label each."""
+    rng = np.random.default_rng(seed)
+    lab = np.zeros((size, size), np.int32)
+    yy, xx = np.mgrid[:size, :size]
+    k = 0
+    for cy in range(30, size, 60):
+        for cx in range(30, size, 60):
+            k += 1
+            a, b = rng.uniform(3, 25, 2)
+            th = rng.uniform(0, np.pi)
+            u = (yy - cy) * np.cos(th) + (xx - cx) * np.sin(th)
+            v = -(yy - cy) * np.sin(th) + (xx - cx) * np.cos(th)
+            m = (u / a) ** 2 + (v / b) ** 2 <= 1
+            if rng.random() < 0.3:
+                dy, dx = rng.uniform(-15, 15, 2)
+                m |= (yy - cy - dy) ** 2 + (xx - cx - dx) ** 2 <= rng.uniform(9, 100)
+            lab[m & (lab == 0)] = k
+    return lab, k
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_octagon_bound_gives_the_same_solidity_decisions(seed):
+    from types import SimpleNamespace
+
+    lab, n = _blobs(seed)
+    geo = SimpleNamespace(fine=lab, fine_factor=1)
+    cent, exact, cnt = ish._centroids_solidity(geo, n)
+    assert np.array_equal(cnt[1:], np.bincount(lab.ravel(), minlength=n + 1)[1:])
+    assert (exact[1:] < 0.9).any() and (exact[1:] >= 0.9).any()  # both kinds present
+    for min_solidity in (0.8, 0.9, 0.95):
+        c2, bounded, _ = ish._centroids_solidity(geo, n, min_solidity=min_solidity)
+        assert np.array_equal(cent, c2, equal_nan=True)
+        assert np.array_equal(exact < min_solidity, bounded < min_solidity)
+        # The bound never exceeds the exact value; where the hull was computed it is exact.
+        assert np.all(bounded <= exact + 1e-12)
+        skipped = bounded == min_solidity
+        assert skipped.sum() > 0
+        assert np.array_equal(bounded[~skipped], exact[~skipped])

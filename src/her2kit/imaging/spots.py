@@ -224,8 +224,9 @@ def _log_binomial(a: np.ndarray, sigma_px: float) -> np.ndarray:
     return out
 
 
-def _max_1d_valid(a: np.ndarray, axis: int, size: int) -> np.ndarray:
-    """Running maximum over ``size`` samples along ``axis``, 'valid' (shrinks by size-1).
+def running_1d_valid(a: np.ndarray, axis: int, size: int, op=np.maximum) -> np.ndarray:
+    """Running maximum (or ``op=np.minimum``) over ``size`` samples along ``axis``,
+    'valid' (shrinks by size-1).
 
     Windows double (1, 2, 4, ...) and the last step combines two overlapping ones, so
     the cost is ~log2(size) array maxima.
@@ -234,14 +235,12 @@ def _max_1d_valid(a: np.ndarray, axis: int, size: int) -> np.ndarray:
     width = 1
     while 2 * width <= size:
         n = m.shape[axis]
-        m = np.maximum(m[: n - width], m[width:]) if axis == 0 else np.maximum(
-            m[:, : n - width], m[:, width:])
+        m = op(m[: n - width], m[width:]) if axis == 0 else op(m[:, : n - width], m[:, width:])
         width *= 2
     if width < size:
         lag = size - width
         n = m.shape[axis]
-        m = np.maximum(m[: n - lag], m[lag:]) if axis == 0 else np.maximum(
-            m[:, : n - lag], m[:, lag:])
+        m = op(m[: n - lag], m[lag:]) if axis == 0 else op(m[:, : n - lag], m[:, lag:])
     return m
 
 
@@ -257,7 +256,7 @@ def max_filter_nearest(image: np.ndarray, size: int) -> np.ndarray:
     r0 = (size - 1) // 2
     r1 = size - 1 - r0
     a = np.pad(image, ((r0, r1), (r0, r1)), mode="edge")
-    return _max_1d_valid(_max_1d_valid(a, 0, size), 1, size)
+    return running_1d_valid(running_1d_valid(a, 0, size), 1, size)
 
 
 def _window_maxima(filtered: np.ndarray, r: int, low: float) -> np.ndarray:
