@@ -112,6 +112,9 @@ def bad_inputs(tmp_path, fish):
     tifffile.imwrite(tmp_path / "a.tif", rng.integers(0, 4000, (256, 256), dtype=np.uint16))
     tifffile.imwrite(tmp_path / "b.tif", rng.integers(0, 4000, (200, 256), dtype=np.uint16))
     (tmp_path / "broken.ome.tif").write_bytes(fish.read_bytes()[:500])
+    # 110 Mpx per plane, declared but never written (a sparse file): refused unread.
+    tifffile.imwrite(tmp_path / "huge.tif", shape=(3, 11000, 10000), dtype="uint8",
+                     photometric="minisblack", metadata={"axes": "CYX"})
     return tmp_path
 
 
@@ -127,6 +130,8 @@ def bad_inputs(tmp_path, fish):
         (("--dapi", "{d}/a.tif", "--her2", "{d}/a.tif", "--cep17", "{d}/b.tif", "--mpp", "0.2"),
          "size"),
         (("{d}/broken.ome.tif", "--channels", "dapi=0,her2=1,cep17=2"), "cannot read"),
+        (("{d}/huge.tif", "--channels", "dapi=0,her2=1,cep17=2", "--mpp", "0.2"),
+         "more than the limit"),
         (("{d}/bright.png", "--assay", "cish"), "give --mpp"),
         (("{fish}", "--assay", "sish"), "unknown assay"),
     ],

@@ -144,3 +144,29 @@ def test_unreadable_and_missing_files(tmp_path):
         read_fish_image(bad, channels=CH)
     with pytest.raises(ImageInputError, match="no such file"):
         read_brightfield_ish(tmp_path / "missing.png")
+
+
+def test_too_large_fields_are_refused_before_decoding(tmp_path, zfish):
+    stack = tmp_path / "z.tif"
+    tifffile.imwrite(stack, zfish.image.astype(np.uint16), metadata={"axes": "ZYXC"})
+    plane = 128 * 160
+    assert read_fish_image(stack, channels=CH, max_pixels=plane).shape == (128, 160)
+    with pytest.raises(ImageInputError, match="pixels per plane, more than the limit"):
+        read_fish_image(stack, channels=CH, max_pixels=plane - 1)
+    # 3 planes x 3 channels = 9 samples per plane pixel pass (the limit is 10x
+    # max_pixels); 4 planes x 3 channels = 12 do not.
+    deep = tmp_path / "deep.tif"
+    tifffile.imwrite(deep, np.concatenate([zfish.image, zfish.image[:1]]).astype(np.uint16),
+                     metadata={"axes": "ZYXC"})
+    with pytest.raises(ImageInputError, match="samples"):
+        read_fish_image(deep, channels=CH, max_pixels=plane)
+    grey = tmp_path / "g.png"
+    Image.fromarray((zfish.image[0, ..., 0] // 16).astype(np.uint8)).save(grey)
+    with pytest.raises(ImageInputError, match="more than the limit"):
+        read_fish_files(dapi=grey, her2=grey, cep17=grey, max_pixels=plane - 1)
+    bf = tmp_path / "bf.png"
+    Image.fromarray(generate_brightfield_ish_field(shape_px=(64, 64), n_nuclei=1,
+                                                   seed=0).image).save(bf)
+    with pytest.raises(ImageInputError, match="more than the limit"):
+        read_brightfield_ish(bf, max_pixels=64 * 64 - 1)
+    assert read_brightfield_ish(bf, max_pixels=64 * 64).shape == (64, 64, 3)

@@ -362,7 +362,32 @@ def check_brightfield_rgb(rgb: np.ndarray, *, name: str = "image") -> np.ndarray
 
 
 # --------------------------------------------------------------------------- files
-def _open_raster(path: Path):
+#: Largest field plane (rows x cols) the ISH readers decode: counting holds a few
+#: float32 copies of each channel at full resolution (~40 bytes per pixel for a
+#: three-channel FISH field, measured), so 100 Mpx needs ~4 GB. Microscope camera
+#: fields are a few Mpx; a whole slide must be cut into fields or ROIs first.
+MAX_FIELD_PIXELS = 100_000_000
+#: A z-stack or multi-channel file may hold this many samples per allowed plane pixel.
+MAX_SAMPLES_PER_PIXEL_LIMIT = 10
+def _check_size(path: Path, plane_px: int, samples: int, max_pixels: int) -> None:
+    """Refuse a field before decoding it when a plane (rows x cols) has more than
+    ``max_pixels`` pixels or the whole array (planes x channels) more than
+    ``MAX_SAMPLES_PER_PIXEL_LIMIT x max_pixels`` samples."""
+    if plane_px > max_pixels:
+        raise ImageInputError(
+            f"{path.name} has {plane_px} pixels per plane, more than the limit {max_pixels} "
+            "(count a region exported at field size)",
+            field="path",
+        )
+    if samples > MAX_SAMPLES_PER_PIXEL_LIMIT * max_pixels:
+        raise ImageInputError(
+            f"{path.name} holds {samples} samples (planes x channels x pixels), more than "
+            f"the limit {MAX_SAMPLES_PER_PIXEL_LIMIT * max_pixels}",
+            field="path",
+        )
+
+
+def _open_raster(path: Path, max_pixels: int = MAX_FIELD_PIXELS):
     """Return (array, axes, pixel_size_um or None) for a TIFF/OME-TIFF, PNG or JPEG."""
     if not path.is_file():
         raise ImageInputError(f"no such file: {path}", field="path")
@@ -373,13 +398,24 @@ def _open_raster(path: Path):
 
             with tifffile.TiffFile(path) as tf:
                 series = tf.series[0]
-                arr = series.asarray()
                 axes = series.axes
+                shape = dict(zip(axes.upper(), series.shape, strict=True))
+                _check_size(path, int(shape.get("Y", 1)) * int(shape.get("X", 1)),
+                            int(np.prod(series.shape, dtype=np.int64)), max_pixels)
+                arr = series.asarray()
                 px = ome_pixel_size_um(tf.ome_metadata) if tf.is_ome else None
             return arr, axes, px
+        import warnings
+
         from PIL import Image
 
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            # Our own limit applies; Pillow's bomb warning would be a second line.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
+            _check_size(path, im.width * im.height, im.width * im.height * len(im.getbands()),
+                        max_pixels)
             im.load()
             arr = np.asarray(im)
         return arr, ("YXS" if arr.ndim == 3 else "YX"), None
@@ -397,6 +433,7 @@ def read_fish_image(
     channels: Mapping[str, int | str],
     pixel_size_um: float | None = None,
     bit_depth: int | None = None,
+    max_pixels: int = MAX_FIELD_PIXELS,
 ) -> FishImage:
     """Read a multi-channel FISH TIFF/OME-TIFF (2-D or z-stack) or an RGB composite.
 
@@ -412,6 +449,9 @@ def read_fish_image(
         Overrides the OME ``PhysicalSizeX`` when given.
     bit_depth : int, optional
         Stated camera bit depth, checked against the data.
+    max_pixels : int, optional
+        Largest plane (rows x cols) decoded, pixels; a file holding more than
+        ``MAX_SAMPLES_PER_PIXEL_LIMIT`` times as many samples is refused too.
 
     Returns
     -------
@@ -425,7 +465,7 @@ def read_fish_image(
         Unreadable file, unsupported axes, bad channel mapping, brightfield image.
     """
     p = Path(path)
-    arr, axes, px_file = _open_raster(p)
+    arr, axes, px_file = _open_raster(p, max_pixels)
     px = pixel_size_um if pixel_size_um is not None else px_file
     axes = axes.upper()
     if set(axes) - set("TZCYXS") or "Y" not in axes or "X" not in axes:
@@ -470,8 +510,11 @@ def read_fish_files(
     cep17: str | Path,
     pixel_size_um: float | None = None,
     bit_depth: int | None = None,
+    max_pixels: int = MAX_FIELD_PIXELS,
 ) -> FishImage:
     """Read a FISH field stored as one grey-level file (2-D or z-stack) per channel.
+
+    ``max_pixels`` limits each file as in :func:`read_fish_image`.
 
     Raises
     ------
@@ -482,7 +525,7 @@ def read_fish_files(
     px_found = None
     for name, path in (("dapi", dapi), ("her2", her2), ("cep17", cep17)):
         p = Path(path)
-        arr, axes, px_file = _open_raster(p)
+        arr, axes, px_file = _open_raster(p, max_pixels)
         if "S" in axes.upper() or "C" in axes.upper():
             if arr.ndim == 3 and arr.shape[-1] in (3, 4) and "S" in axes.upper():
                 # An RGB file whose three colours are equal is grey in disguise.
@@ -505,16 +548,19 @@ def read_fish_files(
     )
 
 
-def read_brightfield_ish(path: str | Path) -> np.ndarray:
+def read_brightfield_ish(path: str | Path, *, max_pixels: int = MAX_FIELD_PIXELS) -> np.ndarray:
     """Read a brightfield Dual ISH / CISH RGB image as (rows, cols, 3) uint8.
+
+    ``max_pixels`` limits the file as in :func:`read_fish_image`.
 
     Raises
     ------
     ImageInputError
-        Unreadable file, not 8-bit RGB, or a fluorescence image (dark background).
+        Unreadable file, not 8-bit RGB, a fluorescence image (dark background), or
+        more than ``max_pixels`` pixels.
     """
     p = Path(path)
-    arr, _axes, _ = _open_raster(p)
+    arr, _axes, _ = _open_raster(p, max_pixels)
     if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[-1] not in (3, 4):
         arr = np.moveaxis(arr, 0, -1)  # planar-RGB TIFF
     return check_brightfield_rgb(arr, name="image")
