@@ -7,7 +7,9 @@ Pipeline (:func:`count_fish`, :func:`count_brightfield_ish`)
    the distance transform seeded at its h-maxima (:func:`segment_ish_nuclei`).
    For FISH this runs on block means of ~0.4 µm (``GEOMETRY_GRID_UM``), the
    outlines are redrawn at ~0.4 µm and the labels repeated back to full
-   resolution; brightfield nuclei are segmented at full resolution.
+   resolution. Brightfield nuclei are segmented on a ~0.4 µm grid after a
+   median that removes the chromogen dots and a local background subtraction,
+   at a threshold below Otsu's (pale nuclei; see :func:`count_brightfield_ish`).
 2. Selection, as a technologist would: a nucleus is counted only when it is
    whole (not cut by the image edge), inside the ROI, of plausible size, not an
    overlap/merge (too large or not convex), in focus, and, for dual-probe
