@@ -1679,8 +1679,9 @@ def count_brightfield_ish(
         hematoxylin from the rest; each kept within 25 degrees of its reference).
         The vectors used are ``parameters["stain_vectors"]``. When silver and
         hematoxylin come out less than ``MIN_NUCLEI_SILVER_ANGLE_DEG`` apart,
-        signals and nuclei are separated by two 2-stain solves
-        (``parameters["stain_separation"]``).
+        the signals come from a {silver, red} solve
+        (``parameters["stain_separation"]``). Dual ISH nuclei always come from
+        the {hematoxylin, red} solve (hematoxylin plus red amount).
     spot_sigma_um : float, optional
         Gaussian s.d. of one dot, µm.
     k_mad, threshold_method, threshold_her2, threshold_cep17, roi_mask, min_area_um2, max_area_um2,
