@@ -20,6 +20,8 @@ Sections
    /tmp/venv-bigfish/bin/python) because big-fish is not a dependency.
 5. Real HER2 FISH / Dual ISH fields: nuclei counted and means. They have NO ground
    truth; pixel size is not stated, so it is ASSUMED (see the table).
+6. The same fields against the REF_* nucleus outlines drawn by a person on selected
+   nuclei (approximate nucleus reference): reference nuclei found and counted.
 
 Real data is read in place from ``../shared/data/real`` and never copied; overlays
 of the real fields go to a temporary folder (``--out``), not the repository.
@@ -302,6 +304,153 @@ def section_real_her2(out_dir: Path) -> None:
     print(f"overlays written to {out_dir}")
 
 
+#: Raw / reference scale of the REF_* screenshots (LABELS.csv, ``scale_raw_over_ref``).
+REF_SCALE = {"FISH1": 2.695, "FISH2": 2.695, "FISH3": 2.695, "FISH4": 1.797, "FISH5": 1.797,
+             "DISH1": 2.108, "DISH2": 2.108, "DISH3": 2.108, "DISH4": 2.108, "DISH5": 2.108}
+
+
+def reference_nuclei(ref_rgb: np.ndarray, raw_shape: tuple[int, int], scale: float,
+                     *, min_area_ref_px: int = 150) -> np.ndarray:
+    """Nucleus labels (raw-image pixels) from yellow outlines drawn on a screenshot.
+
+    Yellow pixels (R and G both > B + 100, R ~ G; the lines are anti-aliased) are
+    the outlines; every region of non-yellow pixels that does not reach the
+    screenshot's edge is the inside of a closed outline (so two outlines that touch
+    still give two regions, but an outline with a gap is lost, and nuclei drawn
+    as one outline stay one). Each inside is hole-filled (FISH signals can be
+    yellow too), grown by 2 reference pixels (about the line's half-width) without
+    entering another, and scaled to the raw image by nearest neighbour
+    (``raw = ref * scale``, from the top-left corner).
+
+    Parameters
+    ----------
+    ref_rgb : (rows, cols, 3) uint8 ndarray
+        The REF_* screenshot.
+    raw_shape : (rows, cols)
+        Shape of the raw image the outlines were drawn on.
+    scale : float
+        Raw pixels per screenshot pixel.
+    min_area_ref_px : int, optional
+        Insides smaller than this (screenshot px²) are gaps between lines, not nuclei.
+
+    Returns
+    -------
+    (rows, cols) int32 ndarray
+        0 = not a reference nucleus, 1..n reference nuclei.
+    """
+    from scipy import ndimage as ndi
+    from skimage.segmentation import expand_labels
+
+    a = np.asarray(ref_rgb, int)
+    r, g, b = a[..., 0], a[..., 1], a[..., 2]
+    yellow = (r - b > 100) & (g - b > 100) & (np.abs(r - g) < 60)
+    inside, n = ndi.label(~yellow)
+    sizes = np.bincount(inside.ravel(), minlength=n + 1)
+    keep = sizes >= min_area_ref_px
+    keep[0] = False
+    keep[np.unique(np.concatenate([inside[0], inside[-1], inside[:, 0], inside[:, -1]]))] = False
+    lab = np.zeros(inside.shape, np.int32)
+    for new, k in enumerate(np.flatnonzero(keep), start=1):
+        lab[ndi.binary_fill_holes(inside == k)] = new
+    lab = expand_labels(lab, 2)
+    ri = np.minimum((np.arange(raw_shape[0]) / scale).astype(int), lab.shape[0] - 1)
+    ci = np.minimum((np.arange(raw_shape[1]) / scale).astype(int), lab.shape[1] - 1)
+    return lab[np.ix_(ri, ci)]
+
+
+def match_reference(ref: np.ndarray, labels: np.ndarray, centroids: dict[int, tuple],
+                    included: dict[int, bool]) -> dict:
+    """Reference nuclei found and counted by a segmentation.
+
+    A reference nucleus is *found* by the predicted nucleus of highest IoU whose
+    centroid lies inside it, and *found at IoU >= 0.5* when that IoU is at least
+    0.5; it is *counted* when that nucleus is included in the counts.
+
+    Returns
+    -------
+    dict
+        ``n_ref``, ``found``, ``counted``, ``found_iou``, ``counted_iou`` (ints)
+        and ``iou`` (list of the best IoU per reference nucleus, 0 when none).
+    """
+    n_ref = int(ref.max())
+    ref_area = np.bincount(ref.ravel(), minlength=n_ref + 1)
+    pred_area = np.bincount(labels.ravel(), minlength=int(labels.max()) + 1)
+    both = (ref > 0) & (labels > 0)
+    inter = {}
+    for rk, pk in zip(ref[both].tolist(), labels[both].tolist(), strict=True):
+        inter[(rk, pk)] = inter.get((rk, pk), 0) + 1
+    out = {"n_ref": n_ref, "found": 0, "counted": 0, "found_iou": 0, "counted_iou": 0,
+           "iou": []}
+    rows, cols = ref.shape
+    for rk in range(1, n_ref + 1):
+        best, best_iou = 0, 0.0
+        for pk, (r, c) in centroids.items():
+            ri, ci = round(float(r)), round(float(c))
+            if not (0 <= ri < rows and 0 <= ci < cols) or ref[ri, ci] != rk:
+                continue
+            i = inter.get((rk, pk), 0)
+            iou = i / (ref_area[rk] + pred_area[pk] - i)
+            if iou >= best_iou:
+                best, best_iou = pk, iou
+        out["iou"].append(best_iou)
+        if best:
+            out["found"] += 1
+            out["counted"] += bool(included[best])
+            if best_iou >= 0.5:
+                out["found_iou"] += 1
+                out["counted_iou"] += bool(included[best])
+    return out
+
+
+def section_real_reference() -> None:
+    print("\n## 6. Real HER2 fields against the REF_* nucleus outlines (approximate reference)")
+    folder = REAL / "her2_fish_dish_pcm"
+    if not folder.is_dir():
+        print(f"real data folder absent: {folder}")
+        return
+    from PIL import Image
+
+    print("REF_*.png are downscaled screenshots with yellow outlines drawn on SELECTED nuclei "
+          "(not all nuclei; who drew them is not stated).\nReference nuclei = insides of closed "
+          "yellow outlines, grown by 2 screenshot px and scaled by raw/ref (LABELS.csv); nuclei "
+          "drawn as one outline or\noutlines with gaps are lost or merged. Found = a predicted "
+          "nucleus has its centroid inside the reference nucleus (the best-IoU one is\nkept); "
+          "IoU >= 0.5 = that nucleus also overlaps it with IoU >= 0.5; counted = that nucleus is "
+          "included in the counts.\nPixel size ASSUMED from a 9 µm median diameter of the "
+          "reference nuclei (so it does not move with our segmentation), clipped to >= 0.05.")
+    print("| image | assumed µm/px | reference nuclei | found | found, IoU >= 0.5 | counted | "
+          "counted, IoU >= 0.5 | median IoU | nuclei found | nuclei counted |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    tot = np.zeros(4, int)
+    for sub, kind in (("FISH", "fish"), ("DISH", "dual-ish")):
+        for path in sorted((folder / sub).glob("*.jpg")):
+            ref_path = folder / f"REF_{sub}" / f"REF_{path.stem}.png"
+            if not ref_path.is_file():
+                continue
+            if kind == "fish":
+                rgb = np.asarray(Image.open(path).convert("RGB"))
+            else:
+                rgb = read_brightfield_ish(path)
+            ref = reference_nuclei(np.asarray(Image.open(ref_path).convert("RGB")),
+                                   rgb.shape[:2], REF_SCALE[path.stem])
+            px = float(np.clip(_assumed_px(float(np.median(np.bincount(ref.ravel())[1:]))),
+                               0.05, 1.0))
+            if kind == "fish":
+                res = count_fish(fish_from_rgb(rgb, channels={"her2": "R", "cep17": "G",
+                                                              "dapi": "B"}), pixel_size_um=px)
+            else:
+                res = count_brightfield_ish(rgb, assay="dual-ish", pixel_size_um=px)
+            m = match_reference(ref, res.labels, {n.nucleus_id: (n.row, n.col) for n in res.nuclei},
+                                {n.nucleus_id: n.included for n in res.nuclei})
+            if kind == "dual-ish":
+                tot += [m["n_ref"], m["found"], m["counted"], res.n_counted]
+            print(f"| {sub}/{path.name} | {px:.3f} | {m['n_ref']} | {m['found']} | "
+                  f"{m['found_iou']} | {m['counted']} | {m['counted_iou']} | "
+                  f"{np.median(m['iou']):.2f} | {len(res.nuclei)} | {res.n_counted} |")
+    print(f"Dual ISH total: {tot[1]} / {tot[0]} reference nuclei found, {tot[2]} counted; "
+          f"{tot[3]} nuclei counted in all")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.ish_accuracy", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -309,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--bigfish-python", default=os.environ.get(
         "HER2KIT_BIGFISH_PYTHON", "/tmp/venv-bigfish/bin/python"))
-    ap.add_argument("--sections", default="1,2,3,4,5",
+    ap.add_argument("--sections", default="1,2,3,4,5,6",
                     help="comma-separated sections to run (1-2 are one section)")
     ap.add_argument("--out", type=Path,
                     default=Path(tempfile.gettempdir()) / "her2kit_ish_overlays")
@@ -327,6 +476,8 @@ def main(argv: list[str] | None = None) -> int:
         section_real_spots(args.bigfish_python)
     if "5" in want:
         section_real_her2(args.out)
+    if "6" in want:
+        section_real_reference()
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -292,3 +292,64 @@ def test_real_fish_counts_are_plausible():
     assert res.parameters["cep17_threshold"] > 3 * res.parameters["cep17_threshold_floor"]
     assert 1.3 <= res.cep17_mean <= 3.0
     assert res.her2_mean <= 4.0
+
+
+#: The brightfield nucleus settings before pale-nucleus segmentation (full-resolution
+#: Otsu on the grey-closed hematoxylin amount).
+_OLD_BRIGHTFIELD_NUCLEI = dict(segmentation_grid_um=None, nuclei_despeckle_um=0,
+                               nuclei_background_um=0, nuclei_threshold_factor=1.0,
+                               nuclei_split_h_um=0.5)
+
+
+def test_brightfield_pale_nuclei_among_dark_ones_are_counted():
+    """Pale nuclei (OD 0.06), 40 % of them 3x darker, on a stroma whose OD rises by 0.06
+    across the field: Otsu alone splits pale from dark nuclei and loses pale ones."""
+    syn = generate_brightfield_ish_field(shape_px=(640, 640), n_nuclei=30, scenario="group4",
+                                         seed=5, nucleus_od=0.06, dark_nucleus_fraction=0.4,
+                                         stroma_gradient_od=0.06)
+    res = count_brightfield_ish(syn.image, assay="dual-ish", pixel_size_um=PX)
+    old = count_brightfield_ish(syn.image, assay="dual-ish", pixel_size_um=PX,
+                                **_OLD_BRIGHTFIELD_NUCLEI)
+    n_true = int(syn.countable.sum())
+    assert res.n_counted >= 0.9 * n_true
+    assert res.n_counted > old.n_counted
+    err = _errors(res, syn)  # every counted nucleus is one true nucleus (IoU > 0.5)
+    assert np.mean([abs(e[0]) for e in err]) <= 0.3
+    assert np.mean([abs(e[1]) for e in err]) <= 0.3
+    p = res.parameters
+    assert (p["nuclei_despeckle_um"], p["nuclei_background_um"], p["nuclei_threshold_factor"],
+            p["nuclei_split_h_um"], p["segmentation_grid_um"]) == (2.0, 18.0, 0.65, 0.25, 0.4)
+
+
+def test_brightfield_nucleus_options_are_checked():
+    bf = generate_brightfield_ish_field(shape_px=(64, 64), n_nuclei=1, seed=0).image
+    for kw in ({"nuclei_despeckle_um": -1}, {"nuclei_background_um": float("nan")},
+               {"nuclei_threshold_factor": 0}, {"nuclei_split_h_um": -0.1},
+               {"segmentation_grid_um": 0}):
+        with pytest.raises(Her2kitInputError):
+            count_brightfield_ish(bf, assay="dual-ish", pixel_size_um=PX, **kw)
+
+
+def test_generator_defaults_unchanged_by_pale_nucleus_options():
+    a = generate_brightfield_ish_field(shape_px=(128, 128), n_nuclei=3, seed=2)
+    b = generate_brightfield_ish_field(shape_px=(128, 128), n_nuclei=3, seed=2, nucleus_od=0.28,
+                                       dark_nucleus_fraction=0.0, stroma_od=0.03,
+                                       stroma_gradient_od=0.0)
+    assert np.array_equal(a.image, b.image)
+
+
+def test_real_dual_ish_counts_pale_nuclei(real_data):
+    """Real Dual ISH JPEG (PCM_fish_dish DISH3; no signal ground truth, SOURCE.md).
+
+    Pixel size 0.060 µm assumed from a 9 µm median diameter of the REF_DISH3 outlines
+    (benchmarks/ish_accuracy.py, section 6). The full-resolution Otsu segmentation
+    counted 13 nuclei here; the pale-nucleus settings count more, of plausible size.
+    """
+    path = real_data("her2_fish_dish_pcm") / "DISH" / "DISH3.jpg"
+    from her2kit.imaging.ish_io import read_brightfield_ish
+
+    res = count_brightfield_ish(read_brightfield_ish(path), assay="dual-ish",
+                                pixel_size_um=0.060)
+    assert res.n_counted >= 16
+    areas = [n.area_um2 for n in res.counted]
+    assert 35 <= np.median(areas) <= 110  # a 9 µm nucleus is ~64 µm²

@@ -7,7 +7,9 @@ Pipeline (:func:`count_fish`, :func:`count_brightfield_ish`)
    the distance transform seeded at its h-maxima (:func:`segment_ish_nuclei`).
    For FISH this runs on block means of ~0.4 µm (``GEOMETRY_GRID_UM``), the
    outlines are redrawn at ~0.4 µm and the labels repeated back to full
-   resolution; brightfield nuclei are segmented at full resolution.
+   resolution. Brightfield nuclei are segmented on a ~0.4 µm grid after a
+   median that removes the chromogen dots and a local background subtraction,
+   at a threshold below Otsu's (pale nuclei; see :func:`count_brightfield_ish`).
 2. Selection, as a technologist would: a nucleus is counted only when it is
    whole (not cut by the image edge), inside the ROI, of plausible size, not an
    overlap/merge (too large or not convex), in focus, and, for dual-probe
@@ -376,15 +378,32 @@ class _Geometry:
 
 
 def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, threshold,
-             grid_um=GEOMETRY_GRID_UM) -> _Geometry:
+             grid_um=GEOMETRY_GRID_UM, despeckle_um=0.0, background_um=0.0,
+             threshold_factor=1.0) -> _Geometry:
+    """Nuclei of ``image`` (see :func:`segment_ish_nuclei`).
+
+    ``despeckle_um`` (µm, 0 = off): a median filter this wide on the grid first, which
+    removes chromogen dots narrower than half of it. ``background_um`` (µm, 0 = off):
+    then subtract the local background, a grey opening this wide smoothed by a mean
+    as wide. ``threshold_factor`` multiplies the Otsu threshold. With either filter
+    on, outlines stay on the segmentation grid (not redrawn at full resolution,
+    which has neither filter).
+    """
     px = pixel_size_um
     full = np.asarray(image, np.float32)
     f = _grid_factor(px, grid_um)
     pg = f * px  # µm per grid px
     grid = block_mean(full, f)
+    seg = grid
+    filtered = despeckle_um > 0 or background_um > 0
+    if despeckle_um > 0:
+        seg = ndi.median_filter(seg, size=_odd(despeckle_um / pg))
+    if background_um > 0:
+        k = _odd(background_um / pg)
+        seg = seg - ndi.uniform_filter(_grey_opening(seg, k), k)
     # A block mean already smooths by ~f/sqrt(12) px; smooth by the rest of smooth_um.
     rest = np.sqrt(max(0.0, smooth_um**2 - (f * f - 1) / 12.0 * px * px)) / pg
-    sm = smooth(grid, rest)
+    sm = smooth(seg, rest)
 
     def empty(thr):
         z = np.zeros(grid.shape, np.int32)
@@ -393,7 +412,8 @@ def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, thres
 
     if float(sm.max()) == float(sm.min()):
         return empty(float("nan"))
-    thr = float(threshold_otsu(sm)) if threshold is None else float(threshold)
+    thr = (float(threshold_otsu(sm)) * threshold_factor if threshold is None
+           else float(threshold))
     mask = _fill_holes(sm > thr)
     lab, n = ndi.label(mask)
     if n == 0:
@@ -421,8 +441,11 @@ def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, thres
     # saddle to its neighbour: touching round nuclei split, a single ellipse does not.
     seeds, _ = ndi.label(_h_maxima_packed(dist, split_h_um / pg, mask))
     labels = watershed(-dist, seeds, mask=mask).astype(np.int32)
-    fine, ff = _refine_outlines(full, labels, edge_dist, f=f, px=px, smooth_um=smooth_um,
-                                threshold=thr, boxes=[bx for bx in boxes if bx is not None])
+    if filtered:
+        fine, ff = labels, f
+    else:
+        fine, ff = _refine_outlines(full, labels, edge_dist, f=f, px=px, smooth_um=smooth_um,
+                                    threshold=thr, boxes=[bx for bx in boxes if bx is not None])
     # At ff == 1 the outline grid is the full resolution: share the array (no copy).
     full_labels = fine if fine.shape == full.shape else upsample_labels(fine, ff, full.shape)
     return _Geometry(full_labels, labels, f, edge_dist, thr, fine, ff,
@@ -1123,6 +1146,7 @@ def _count(
     params,
     crosstalk_radius_um=0.0,
     grid_um=None,
+    seg_options=None,
 ) -> IshImageResult:
     shape = nuclear.shape
     if roi_mask is not None:
@@ -1132,25 +1156,25 @@ def _count(
         roi_mask = roi_mask.astype(bool)
     if nuclei_labels is None:
         seg_image = nuclear
-        if assay != "fish":
+        if assay != "fish" and not (seg_options or {}).get("despeckle_um", 0) > 0:
             # Chromogen dots over a nucleus leave dark-stain holes (or bumps) in the
             # hematoxylin amount; a grey closing a little wider than a dot fills
-            # them so that dotted nuclei stay whole and convex.
+            # them so that dotted nuclei stay whole and convex. (The despeckle
+            # median does this instead when on: a closing also bridges the gaps
+            # between dense silver dots, and amplified nuclei turn silver-bright.)
             seg_image = ndi.grey_closing(
                 np.asarray(nuclear, np.float32), size=_odd(6 * spot_sigma_um / px)
             )
-        geo = _segment(
-            seg_image,
-            pixel_size_um=px,
+        opts = dict(
             # Hematoxylin amounts of brightfield images are noisier (pale nuclei,
             # JPEG) than DAPI: smooth more.
             smooth_um=0.5 if assay == "fish" else 1.0,
-            min_area_um2=min_area_um2,
             split_h_um=0.5,
-            threshold=None,
-            # Pale, dotted hematoxylin nuclei need the full resolution; DAPI does not.
             grid_um=grid_um,
         )
+        opts.update(seg_options or {})
+        geo = _segment(seg_image, pixel_size_um=px, min_area_um2=min_area_um2, threshold=None,
+                       **opts)
     else:
         labels = np.asarray(nuclei_labels)
         if labels.shape != shape or labels.dtype.kind not in "ui":
@@ -1686,6 +1710,11 @@ def count_brightfield_ish(
     focus_min_ratio: float = 0.4,
     cluster_max_um: float = 2.0,
     nuclei_labels: np.ndarray | None = None,
+    segmentation_grid_um: float | None = GEOMETRY_GRID_UM,
+    nuclei_despeckle_um: float = 2.0,
+    nuclei_background_um: float = 18.0,
+    nuclei_threshold_factor: float = 0.65,
+    nuclei_split_h_um: float = 0.25,
 ) -> IshImageResult:
     """Count signals per nucleus in a brightfield Dual ISH or single-probe CISH image.
 
@@ -1716,13 +1745,36 @@ def count_brightfield_ish(
         hematoxylin from the rest; each kept within 25 degrees of its reference).
         The vectors used are ``parameters["stain_vectors"]``. When silver and
         hematoxylin come out less than ``MIN_NUCLEI_SILVER_ANGLE_DEG`` apart,
-        signals and nuclei are separated by two 2-stain solves
-        (``parameters["stain_separation"]``).
+        the signals come from a {silver, red} solve
+        (``parameters["stain_separation"]``). Dual ISH nuclei always come from
+        the {hematoxylin, red} solve (hematoxylin plus red amount).
     spot_sigma_um : float, optional
         Gaussian s.d. of one dot, µm.
     k_mad, threshold_method, threshold_her2, threshold_cep17, roi_mask, min_area_um2, max_area_um2,
     min_solidity, focus_min_ratio, cluster_max_um, nuclei_labels
         As in :func:`count_fish`. Thresholds are in stain-amount (OD) units.
+    segmentation_grid_um : float or None, optional
+        The hematoxylin amount is segmented on block means about this coarse, µm
+        (default ~0.4 µm, ~20 grid pixels across a 9 µm nucleus); None segments at
+        full resolution.
+    nuclei_despeckle_um : float, optional
+        Width of a median filter on that grid, µm (default 2 µm): removes the
+        chromogen dots (< 1 µm) that remain in the hematoxylin amount, so that
+        they neither hold the threshold up (silver) nor punch holes (red). 0 = off.
+    nuclei_background_um : float, optional
+        The local background, a grey opening this wide (µm; default 18 µm, about
+        two nucleus diameters) smoothed by a mean as wide, is subtracted before
+        thresholding: pale nuclei sit on unevenly lit, tinted cytoplasm and
+        stroma. 0 = off.
+    nuclei_threshold_factor : float, optional
+        Foreground threshold = this x Otsu's threshold of the background-subtracted
+        amount (default 0.65). Otsu alone splits pale from dark nuclei when both
+        occur (real Dual ISH fields), dropping the pale ones; 0.65 was chosen on the
+        REF_DISH outlines of the PCM_fish_dish fields (benchmarks/README.md).
+    nuclei_split_h_um : float, optional
+        Height, µm, of a distance-transform peak over the saddle to its
+        neighbour above which touching nuclei are split (default 0.25 µm; FISH
+        uses 0.5 µm): a lower foreground threshold joins pale nuclei by wider necks.
 
     Returns
     -------
@@ -1750,6 +1802,14 @@ def count_brightfield_ish(
         focus_min_ratio=focus_min_ratio,
         cluster_max_um=cluster_max_um,
     )
+    if segmentation_grid_um is not None:
+        check_positive(segmentation_grid_um, name="segmentation_grid_um", unit="µm")
+    for name, v in (("nuclei_despeckle_um", nuclei_despeckle_um),
+                    ("nuclei_background_um", nuclei_background_um)):
+        if not float(v) >= 0:
+            raise Her2kitInputError(f"expected >= 0 µm, got {v!r}", field=name)
+    check_positive(nuclei_threshold_factor, name="nuclei_threshold_factor", unit="x Otsu")
+    check_positive(nuclei_split_h_um, name="nuclei_split_h_um", unit="µm")
     rgb = check_brightfield_rgb(rgb)
     stains = (
         dict(stains)
@@ -1782,6 +1842,19 @@ def count_brightfield_ish(
     else:
         cos_hs = float(np.dot(vectors["nuclei"], vectors["her2"]))
         split = cos_hs > np.cos(np.deg2rad(MIN_NUCLEI_SILVER_ANGLE_DEG))
+        # Nuclei always come from a {hematoxylin, red} solve: silver dots lie inside
+        # nuclei, so their OD in the nuclear amount does no harm (the despeckle
+        # filter removes them), while a 3-stain solve with silver and hematoxylin
+        # < ~20 degrees apart (the reference vectors are 19 degrees apart) turns the
+        # nuclear amount into noise: on real fields with 16 degrees it was lower in
+        # the nuclei than around them. The red amount is added too: CEP17 dots lie
+        # in the nuclei, and where hematoxylin is pale a red dot near the rim would
+        # otherwise cut a notch that leaves the dot outside its nucleus.
+        nuc = separate_ish_stains(
+            rgb, stains={"nuclei": vectors["nuclei"], "cep17": vectors["cep17"]},
+            background_rgb=background_rgb,
+        )
+        nuc["nuclei"] = nuc["nuclei"] + nuc["cep17"]
         if split:
             # Silver and hematoxylin nearly share a hue here: a 3-stain solve would
             # amplify noise without separating them. Solve twice with 2 stains:
@@ -1793,16 +1866,12 @@ def count_brightfield_ish(
                 rgb, stains={"her2": vectors["her2"], "cep17": vectors["cep17"]},
                 background_rgb=background_rgb, clip=False,
             )
-            nuc = separate_ish_stains(
-                rgb, stains={"nuclei": vectors["nuclei"], "cep17": vectors["cep17"]},
-                background_rgb=background_rgb,
-            )
             amounts = {"nuclei": nuc["nuclei"], **sig}
         else:
             amounts = separate_ish_stains(
                 rgb, stains=vectors, background_rgb=background_rgb, clip=False
             )
-            amounts["nuclei"] = np.maximum(amounts["nuclei"], 0.0)
+            amounts["nuclei"] = nuc["nuclei"]
     params = dict(
         assay=assay,
         pixel_size_um=px,
@@ -1812,6 +1881,11 @@ def count_brightfield_ish(
         stains_estimated=bool(estimate_stains),
         stain_separation="two 2-stain solves" if split else "one solve",
         background_rgb=tuple(float(v) for v in background_rgb),
+        segmentation_grid_um=segmentation_grid_um,
+        nuclei_despeckle_um=float(nuclei_despeckle_um),
+        nuclei_background_um=float(nuclei_background_um),
+        nuclei_threshold_factor=float(nuclei_threshold_factor),
+        nuclei_split_h_um=float(nuclei_split_h_um),
     )
     return _count(
         amounts["nuclei"],
@@ -1824,5 +1898,12 @@ def count_brightfield_ish(
         threshold_cep17=threshold_cep17,
         nuclei_labels=nuclei_labels,
         params=params,
+        grid_um=segmentation_grid_um,
+        seg_options=dict(
+            despeckle_um=float(nuclei_despeckle_um),
+            background_um=float(nuclei_background_um),
+            threshold_factor=float(nuclei_threshold_factor),
+            split_h_um=float(nuclei_split_h_um),
+        ),
         **shared,
     )

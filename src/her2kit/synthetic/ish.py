@@ -577,6 +577,10 @@ def generate_brightfield_ish_field(
     noise_dn: float = 2.0,
     psf_sigma_um: float = 0.25,
     out_of_focus_fraction: float = 0.0,
+    nucleus_od: float = 0.28,
+    dark_nucleus_fraction: float = 0.0,
+    stroma_od: float = 0.03,
+    stroma_gradient_od: float = 0.0,
 ) -> SyntheticIsh:
     """Generate a brightfield Dual ISH or single-probe CISH field with its truth.
 
@@ -595,6 +599,17 @@ def generate_brightfield_ish_field(
         Gaussian s.d. of one dot, µm.
     out_of_focus_fraction : float, optional
         Fraction of nuclei rendered defocused.
+    nucleus_od : float, optional
+        Mean hematoxylin OD (base 10, along the unit vector) of a nucleus; real
+        Dual ISH nuclei are often much paler (~0.1).
+    dark_nucleus_fraction : float, optional
+        Share of nuclei (chosen at random) stained 3x darker, as in real fields
+        where pale and dark nuclei mix.
+    stroma_od : float, optional
+        Hematoxylin OD of the faint counterstain outside nuclei.
+    stroma_gradient_od : float, optional
+        Extra stroma OD rising linearly from 0 at the left edge to this value at
+        the right edge (uneven illumination / cytoplasm).
 
     Returns
     -------
@@ -623,11 +638,18 @@ def generate_brightfield_ish_field(
     p_oof = np.isin(signals["nucleus_id"][idx], oof_ids)
     oof_mask = np.isin(labels, oof_ids) if len(oof_ids) else np.zeros(shape, bool)
     texture = _smooth_texture(rng, shape, 0.4 / px)
-    nuc_od = (labels > 0) * 0.28 * np.clip(1 + 0.3 * texture, 0.2, None)
+    level = np.full(int(labels.max()) + 1, float(nucleus_od))
+    level[0] = 0.0
+    if dark_nucleus_fraction > 0:
+        ids = np.flatnonzero(rng.random(level.size - 1) < float(dark_nucleus_fraction)) + 1
+        level[ids] *= 3.0
+    nuc_od = level[labels] * np.clip(1 + 0.3 * texture, 0.2, None)
     hema = ndi.gaussian_filter(nuc_od * ~oof_mask, 0.3 / px) + ndi.gaussian_filter(
         nuc_od * oof_mask, np.hypot(0.3, _DEFOCUS_SIGMA_UM) / px
     )
-    hema += 0.03  # faint counterstain of the stroma
+    hema += float(stroma_od)  # faint counterstain of the stroma
+    if stroma_gradient_od:
+        hema += float(stroma_gradient_od) * np.linspace(0.0, 1.0, shape[1])[None, :]
     probes = {"her2": "silver" if assay == "dual-ish" else "dab", "cep17": "fast_red"}
     od = hema[..., None] * np.asarray(STAIN_VECTORS["hematoxylin"])
     for probe, stain in probes.items():
