@@ -256,9 +256,9 @@ def section_real_her2(out_dir: Path) -> None:
         return
     print("These images have no signal counts, ratios or status: the numbers below are our "
           "output only, not accuracy.\nPixel size is not stated in the source; it is ASSUMED "
-          "from a 9 µm median nucleus diameter (first pass at 0.15 µm/px).\nFISH channels: "
-          "red = HER2, green = CEP17, blue = DAPI (SOURCE.md). Dual ISH: black = HER2, "
-          "red = CEP17 (Ventana convention).")
+          "from a 9 µm median diameter of the nuclei outlined in REF_* (section 6).\n"
+          "FISH channels: red = HER2, green = CEP17, blue = DAPI (SOURCE.md). "
+          "Dual ISH: black = HER2, red = CEP17 (Ventana convention).")
     from PIL import Image
 
     from her2kit.imaging.ish_overlay import render_ish_overlay
@@ -285,9 +285,7 @@ def section_real_her2(out_dir: Path) -> None:
                 def run(px, rgb=rgb):
                     return count_brightfield_ish(rgb, assay="dual-ish", pixel_size_um=px)
                 bg = rgb
-            first = run(0.15)
-            areas = [n.area_um2 / 0.15**2 for n in first.nuclei if n.area_um2 > 0]
-            px = float(np.clip(_assumed_px(float(np.median(areas))), 0.05, 1.0)) if areas else 0.15
+            px = reference_pixel_size(folder, sub, path, rgb.shape[:2])
             res = run(px)
             Image.fromarray(render_ish_overlay(res, bg)).save(out_dir / f"{path.stem}_overlay.png")
             prm = res.parameters
@@ -402,6 +400,21 @@ def match_reference(ref: np.ndarray, labels: np.ndarray, centroids: dict[int, tu
     return out
 
 
+def _ref_px(ref: np.ndarray) -> float:
+    """µm/px ASSUMED from a 9 µm median diameter of the reference nuclei (>= 0.05)."""
+    return float(np.clip(_assumed_px(float(np.median(np.bincount(ref.ravel())[1:]))), 0.05, 1.0))
+
+
+def reference_pixel_size(folder: Path, sub: str, path: Path, raw_shape) -> float:
+    """The assumed pixel size of a PCM_fish_dish field, from its REF_* outlines."""
+    from PIL import Image
+
+    ref_path = folder / f"REF_{sub}" / f"REF_{path.stem}.png"
+    ref = reference_nuclei(np.asarray(Image.open(ref_path).convert("RGB")), tuple(raw_shape),
+                           REF_SCALE[path.stem])
+    return _ref_px(ref)
+
+
 def section_real_reference() -> None:
     print("\n## 6. Real HER2 fields against the REF_* nucleus outlines (approximate reference)")
     folder = REAL / "her2_fish_dish_pcm"
@@ -433,8 +446,7 @@ def section_real_reference() -> None:
                 rgb = read_brightfield_ish(path)
             ref = reference_nuclei(np.asarray(Image.open(ref_path).convert("RGB")),
                                    rgb.shape[:2], REF_SCALE[path.stem])
-            px = float(np.clip(_assumed_px(float(np.median(np.bincount(ref.ravel())[1:]))),
-                               0.05, 1.0))
+            px = _ref_px(ref)
             if kind == "fish":
                 res = count_fish(fish_from_rgb(rgb, channels={"her2": "R", "cep17": "G",
                                                               "dapi": "B"}), pixel_size_um=px)
