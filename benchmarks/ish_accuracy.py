@@ -286,6 +286,14 @@ def section_real_her2(out_dir: Path) -> None:
                     return count_brightfield_ish(rgb, assay="dual-ish", pixel_size_um=px)
                 bg = rgb
             px = reference_pixel_size(folder, sub, path, rgb.shape[:2])
+            px_note = ""
+            if px is None:
+                # No screenshot shows this field: assume from our own first pass.
+                first = run(0.15)
+                areas = [n.area_um2 / 0.15**2 for n in first.nuclei if n.area_um2 > 0]
+                px = (float(np.clip(_assumed_px(float(np.median(areas))), 0.05, 1.0))
+                      if areas else 0.15)
+                px_note = " (own)"
             res = run(px)
             Image.fromarray(render_ish_overlay(res, bg)).save(out_dir / f"{path.stem}_overlay.png")
             prm = res.parameters
@@ -295,7 +303,7 @@ def section_real_her2(out_dir: Path) -> None:
 
             def z(probe, prm=prm):
                 return f"{prm[probe + '_threshold'] / prm[probe + '_noise_sigma']:.1f}"
-            print(f"| {sub}/{path.name} | {px:.3f} | {len(res.nuclei)} | "
+            print(f"| {sub}/{path.name} | {px:.3f}{px_note} | {len(res.nuclei)} | "
                   f"{res.n_counted} | {f(res.her2_mean)} | {f(res.cep17_mean)} | "
                   f"{f(res.ratio)} | {z('her2')} / {z('cep17')} | "
                   f"{', '.join(res.quality_flags) or '-'} |")
@@ -400,19 +408,65 @@ def match_reference(ref: np.ndarray, labels: np.ndarray, centroids: dict[int, tu
     return out
 
 
+#: A REF_* screenshot belongs to a raw field when their grey levels (outline pixels
+#: left out) correlate at least this much at a common small size. Measured 2026-11-25
+#: with :func:`_ref_correlation`: REF_DISH1-5 with DISH1-5 and REF_FISH1-3 with FISH1-3
+#: 0.54-0.99; REF_FISH4 matches FISH5 (0.70) and REF_FISH5 FISH4 (0.93), swapped in
+#: the source; every other pairing of same-size images <= 0.19.
+REF_MATCH_MIN_R = 0.3
+
+
+def _ref_correlation(ref_rgb: np.ndarray, raw_rgb: np.ndarray) -> float:
+    """Pearson correlation of the grey levels at 190 x 142 px, yellow outlines left out."""
+    from PIL import Image
+
+    size = (190, 142)
+    a = np.asarray(Image.fromarray(np.asarray(ref_rgb, np.uint8)).convert("L").resize(size),
+                   float)
+    ref_small = np.asarray(Image.fromarray(np.asarray(ref_rgb, np.uint8)).resize(size), int)
+    yellow = (ref_small[..., 0] - ref_small[..., 2] > 60) & (ref_small[..., 1] - ref_small[..., 2]
+                                                             > 60)
+    b = np.asarray(Image.fromarray(np.asarray(raw_rgb, np.uint8)).convert("L").resize(size),
+                   float)
+    x, y = a[~yellow] - a[~yellow].mean(), b[~yellow] - b[~yellow].mean()
+    den = np.sqrt((x * x).sum() * (y * y).sum())
+    return float((x * y).sum() / den) if den > 0 else 0.0
+
+
+def reference_for(folder: Path, sub: str, raw_path: Path):
+    """The REF_* screenshot of a raw field, found by image content, and its scale.
+
+    LABELS.csv pairs REF_<name> with <name>; the pairing is checked, and across the
+    folder's screenshots the one that correlates best (>= ``REF_MATCH_MIN_R``) is used.
+    Returns ``(ref_rgb, scale, ref_name, r)`` or None when no screenshot matches.
+    """
+    from PIL import Image
+
+    raw = np.asarray(Image.open(raw_path).convert("RGB"))
+    best = None
+    for ref_path in sorted((folder / f"REF_{sub}").glob("REF_*.png")):
+        stem = ref_path.stem[len("REF_"):]
+        ref = np.asarray(Image.open(ref_path).convert("RGB"))
+        if stem not in REF_SCALE or abs(REF_SCALE[stem] * ref.shape[1] - raw.shape[1]) > 8:
+            continue  # a screenshot of a field of another size
+        r = _ref_correlation(ref, raw)
+        if r >= REF_MATCH_MIN_R and (best is None or r > best[3]):
+            best = (ref, REF_SCALE[stem], ref_path.name, r)
+    return best
+
+
 def _ref_px(ref: np.ndarray) -> float:
     """µm/px ASSUMED from a 9 µm median diameter of the reference nuclei (>= 0.05)."""
     return float(np.clip(_assumed_px(float(np.median(np.bincount(ref.ravel())[1:]))), 0.05, 1.0))
 
 
-def reference_pixel_size(folder: Path, sub: str, path: Path, raw_shape) -> float:
-    """The assumed pixel size of a PCM_fish_dish field, from its REF_* outlines."""
-    from PIL import Image
-
-    ref_path = folder / f"REF_{sub}" / f"REF_{path.stem}.png"
-    ref = reference_nuclei(np.asarray(Image.open(ref_path).convert("RGB")), tuple(raw_shape),
-                           REF_SCALE[path.stem])
-    return _ref_px(ref)
+def reference_pixel_size(folder: Path, sub: str, path: Path, raw_shape) -> float | None:
+    """The assumed pixel size of a PCM_fish_dish field from its REF_* outlines, or None
+    when no screenshot shows this field."""
+    found = reference_for(folder, sub, path)
+    if found is None:
+        return None
+    return _ref_px(reference_nuclei(found[0], tuple(raw_shape), found[1]))
 
 
 def section_real_reference() -> None:
@@ -430,22 +484,27 @@ def section_real_reference() -> None:
           "nucleus has its centroid inside the reference nucleus (the best-IoU one is\nkept); "
           "IoU >= 0.5 = that nucleus also overlaps it with IoU >= 0.5; counted = that nucleus is "
           "included in the counts.\nPixel size ASSUMED from a 9 µm median diameter of the "
-          "reference nuclei (so it does not move with our segmentation), clipped to >= 0.05.")
+          "reference nuclei (so it does not move with our segmentation), clipped to >= 0.05.\n"
+          "Each raw field is paired with the screenshot whose grey levels correlate best with it "
+          f"(r >= {REF_MATCH_MIN_R}); LABELS.csv pairs REF_FISH4/5 with FISH4/5, "
+          "but they show FISH5/4.")
     print("| image | assumed µm/px | reference nuclei | found | found, IoU >= 0.5 | counted | "
           "counted, IoU >= 0.5 | median IoU | nuclei found | nuclei counted |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     tot = np.zeros(4, int)
     for sub, kind in (("FISH", "fish"), ("DISH", "dual-ish")):
         for path in sorted((folder / sub).glob("*.jpg")):
-            ref_path = folder / f"REF_{sub}" / f"REF_{path.stem}.png"
-            if not ref_path.is_file():
+            found = reference_for(folder, sub, path)
+            if found is None:
+                print(f"| {sub}/{path.name} | - | no REF_{sub} screenshot shows this field | "
+                      "- | - | - | - | - | - | - |")
                 continue
+            ref_rgb, scale, ref_name, _r = found
             if kind == "fish":
                 rgb = np.asarray(Image.open(path).convert("RGB"))
             else:
                 rgb = read_brightfield_ish(path)
-            ref = reference_nuclei(np.asarray(Image.open(ref_path).convert("RGB")),
-                                   rgb.shape[:2], REF_SCALE[path.stem])
+            ref = reference_nuclei(ref_rgb, rgb.shape[:2], scale)
             px = _ref_px(ref)
             if kind == "fish":
                 res = count_fish(fish_from_rgb(rgb, channels={"her2": "R", "cep17": "G",
@@ -456,7 +515,7 @@ def section_real_reference() -> None:
                                 {n.nucleus_id: n.included for n in res.nuclei})
             if kind == "dual-ish":
                 tot += [m["n_ref"], m["found"], m["counted"], res.n_counted]
-            print(f"| {sub}/{path.name} | {px:.3f} | {m['n_ref']} | {m['found']} | "
+            print(f"| {sub}/{path.name} ({ref_name}) | {px:.3f} | {m['n_ref']} | {m['found']} | "
                   f"{m['found_iou']} | {m['counted']} | {m['counted_iou']} | "
                   f"{np.median(m['iou']):.2f} | {len(res.nuclei)} | {res.n_counted} |")
     print(f"Dual ISH total: {tot[1]} / {tot[0]} reference nuclei found, {tot[2]} counted; "
