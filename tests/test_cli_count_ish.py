@@ -112,6 +112,9 @@ def bad_inputs(tmp_path, fish):
     tifffile.imwrite(tmp_path / "a.tif", rng.integers(0, 4000, (256, 256), dtype=np.uint16))
     tifffile.imwrite(tmp_path / "b.tif", rng.integers(0, 4000, (200, 256), dtype=np.uint16))
     (tmp_path / "broken.ome.tif").write_bytes(fish.read_bytes()[:500])
+    # 12-bit camera stated in the OME metadata, 16-bit values in the data.
+    tifffile.imwrite(tmp_path / "bits.ome.tif", np.full((3, 64, 64), 5000, np.uint16), ome=True,
+                     metadata={"axes": "CYX", "SignificantBits": 12, "PhysicalSizeX": 0.2})
     # 110 Mpx per plane, declared but never written (a sparse file): refused unread.
     tifffile.imwrite(tmp_path / "huge.tif", shape=(3, 11000, 10000), dtype="uint8",
                      photometric="minisblack", metadata={"axes": "CYX"})
@@ -132,6 +135,13 @@ def bad_inputs(tmp_path, fish):
         (("{d}/broken.ome.tif", "--channels", "dapi=0,her2=1,cep17=2"), "cannot read"),
         (("{d}/huge.tif", "--channels", "dapi=0,her2=1,cep17=2", "--mpp", "0.2"),
          "more than the limit"),
+        (("{d}/bits.ome.tif", "--channels", "dapi=0,her2=1,cep17=2"), "stated 12-bit depth"),
+        (("{fish}", "--channels", "dapi=0,her2=1,cep17=2", "--bit-depth", "8"),
+         "stated 8-bit depth"),
+        (("{fish}", "--channels", "dapi=0,her2=1,cep17=2", "--bit-depth", "0"),
+         "bit depth must be"),
+        (("{d}/bright.png", "--assay", "cish", "--bit-depth", "8", "--mpp", "0.2"),
+         "no channel or bit-depth"),
         (("{d}/bright.png", "--assay", "cish"), "give --mpp"),
         (("{fish}", "--assay", "sish"), "unknown assay"),
     ],

@@ -498,6 +498,11 @@ def count_ish(
     roi: Annotated[str | None, typer.Option(help="Invasive tumour polygons (GeoJSON).")] = None,
     mpp: Annotated[float | None, typer.Option(help="µm per pixel, when the file does not say.")]
     = None,
+    bit_depth: Annotated[
+        int | None,
+        typer.Option(help="FISH: the camera's bit depth, checked against the data (default: "
+                     "the OME SignificantBits, if stated)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     overlay: Annotated[str | None, typer.Option(help="Write the overlay PNG here.")] = None,
     nuclei: Annotated[
@@ -529,7 +534,7 @@ def count_ish(
                 raise Her2kitInputError("give either IMAGE with --channels, or all three of "
                                         "--dapi, --her2 and --cep17", field="IMAGE")
             field_image = ish_io.read_fish_files(dapi=dapi, her2=her2, cep17=cep17,
-                                                 pixel_size_um=mpp)
+                                                 pixel_size_um=mpp, bit_depth=bit_depth)
             source_name = str(her2)
         else:
             mapping = _channel_map(channels)
@@ -537,16 +542,17 @@ def count_ish(
                 raise Her2kitInputError(
                     "FISH needs IMAGE and --channels (e.g. her2=R,cep17=G,dapi=B): her2kit never "
                     "guesses which colour is which probe", field="--channels")
-            field_image = ish_io.read_fish_image(image, channels=mapping, pixel_size_um=mpp)
+            field_image = ish_io.read_fish_image(image, channels=mapping, pixel_size_um=mpp,
+                                                 bit_depth=bit_depth)
             source_name = str(image)
         pixel_size = field_image.pixel_size_um
         source = "--mpp" if mpp is not None else "file"
         display = field_image
         shape = field_image.dapi.shape[:2]
     else:
-        if image is None or any(separate) or channels is not None:
-            raise Her2kitInputError(f"{assay} takes one RGB brightfield IMAGE (no channel "
-                                    "options)", field="IMAGE")
+        if image is None or any(separate) or channels is not None or bit_depth is not None:
+            raise Her2kitInputError(f"{assay} takes one 8-bit RGB brightfield IMAGE (no channel "
+                                    "or bit-depth options)", field="IMAGE")
         stain_map = _stain_map(stains, assay)
         rgb = ish_io.read_brightfield_ish(image)
         pixel_size, source, source_name = mpp, "--mpp", str(image)

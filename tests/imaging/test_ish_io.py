@@ -170,3 +170,28 @@ def test_too_large_fields_are_refused_before_decoding(tmp_path, zfish):
     with pytest.raises(ImageInputError, match="more than the limit"):
         read_brightfield_ish(bf, max_pixels=64 * 64 - 1)
     assert read_brightfield_ish(bf, max_pixels=64 * 64).shape == (64, 64, 3)
+
+
+def test_stated_bit_depth_from_ome_is_checked(tmp_path, fish):
+    data = fish.image.astype(np.uint16)
+    ok = tmp_path / "ok.ome.tif"
+    tifffile.imwrite(ok, np.moveaxis(data, -1, 0), ome=True,
+                     metadata={"axes": "CYX", "SignificantBits": 16})
+    assert read_fish_image(ok, channels=CH).shape == (128, 160)
+    hot = np.moveaxis(data, -1, 0).copy()
+    hot[1, 5, 5] = 5000  # one HER2 pixel beyond a 12-bit camera's range
+    bad = tmp_path / "bad.ome.tif"
+    tifffile.imwrite(bad, hot, ome=True, metadata={"axes": "CYX", "SignificantBits": 12})
+    with pytest.raises(ImageInputError, match="stated 12-bit depth"):
+        read_fish_image(bad, channels=CH)
+    # The caller's statement wins over the file's.
+    assert read_fish_image(bad, channels=CH, bit_depth=16).shape == (128, 160)
+    files = {}
+    for name, ch in CH.items():
+        files[name] = tmp_path / f"{name}.ome.tif"
+        tifffile.imwrite(files[name], hot[ch], ome=True,
+                         metadata={"axes": "YX", "SignificantBits": 12})
+    with pytest.raises(ImageInputError, match="her2.*12-bit|12-bit"):
+        read_fish_files(**files)
+    with pytest.raises(Her2kitInputError, match="bit depth must be"):
+        read_fish_image(ok, channels=CH, bit_depth=0)

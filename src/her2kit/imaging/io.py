@@ -69,6 +69,24 @@ def ome_pixel_size_um(description: str | None) -> float | None:
     return None
 
 
+def ome_significant_bits(description: str | None) -> int | None:
+    """The camera bit depth an OME-XML ``Pixels`` element states (``SignificantBits``), or None."""
+    if not description or "<OME" not in description[:2000]:
+        return None
+    try:
+        root = ET.fromstring(description)
+    except ET.ParseError:
+        return None
+    for el in root.iter():
+        if el.tag.endswith("Pixels") and "SignificantBits" in el.attrib:
+            try:
+                bits = int(el.attrib["SignificantBits"])
+            except ValueError:
+                return None
+            return bits if 1 <= bits <= 64 else None
+    return None
+
+
 def _tiff_resolution_pixel_size(page) -> float | None:
     tags = page.tags
     if "XResolution" not in tags or "ResolutionUnit" not in tags:

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from her2kit.errors import ImageInputError
-from her2kit.imaging.io import ome_pixel_size_um
+from her2kit.errors import Her2kitInputError, ImageInputError
+from her2kit.imaging.io import ome_pixel_size_um, ome_significant_bits
 
 __all__ = [
     "FISH_CHANNELS",
@@ -112,6 +112,9 @@ def _check_plane(arr, name: str, *, bit_depth: int | None) -> np.ndarray:
     if np.any(a < 0):
         raise ImageInputError("contains negative intensities", field=name)
     if bit_depth is not None:
+        if isinstance(bit_depth, bool) or int(bit_depth) != bit_depth or not 1 <= bit_depth <= 32:
+            raise Her2kitInputError(f"bit depth must be 1-32 bits, got {bit_depth!r}",
+                                    field="bit_depth")
         top = 2 ** int(bit_depth) - 1
         if a.max(initial=0) > top:
             raise ImageInputError(
@@ -388,7 +391,8 @@ def _check_size(path: Path, plane_px: int, samples: int, max_pixels: int) -> Non
 
 
 def _open_raster(path: Path, max_pixels: int = MAX_FIELD_PIXELS):
-    """Return (array, axes, pixel_size_um or None) for a TIFF/OME-TIFF, PNG or JPEG."""
+    """Return (array, axes, pixel_size_um or None, stated bit depth or None) for a
+    TIFF/OME-TIFF (OME ``PhysicalSizeX`` and ``SignificantBits``), PNG or JPEG."""
     if not path.is_file():
         raise ImageInputError(f"no such file: {path}", field="path")
     suffix = path.suffix.lower()
@@ -404,7 +408,8 @@ def _open_raster(path: Path, max_pixels: int = MAX_FIELD_PIXELS):
                             int(np.prod(series.shape, dtype=np.int64)), max_pixels)
                 arr = series.asarray()
                 px = ome_pixel_size_um(tf.ome_metadata) if tf.is_ome else None
-            return arr, axes, px
+                bits = ome_significant_bits(tf.ome_metadata) if tf.is_ome else None
+            return arr, axes, px, bits
         import warnings
 
         from PIL import Image
@@ -418,7 +423,7 @@ def _open_raster(path: Path, max_pixels: int = MAX_FIELD_PIXELS):
                         max_pixels)
             im.load()
             arr = np.asarray(im)
-        return arr, ("YXS" if arr.ndim == 3 else "YX"), None
+        return arr, ("YXS" if arr.ndim == 3 else "YX"), None, None
     except ImageInputError:
         raise
     except Exception as exc:  # every decoder failure becomes one line
@@ -448,7 +453,8 @@ def read_fish_image(
     pixel_size_um : float, optional
         Overrides the OME ``PhysicalSizeX`` when given.
     bit_depth : int, optional
-        Stated camera bit depth, checked against the data.
+        Stated camera bit depth, checked against the data; when None, the OME
+        ``SignificantBits`` of the file, if any, is checked instead.
     max_pixels : int, optional
         Largest plane (rows x cols) decoded, pixels; a file holding more than
         ``MAX_SAMPLES_PER_PIXEL_LIMIT`` times as many samples is refused too.
@@ -465,8 +471,10 @@ def read_fish_image(
         Unreadable file, unsupported axes, bad channel mapping, brightfield image.
     """
     p = Path(path)
-    arr, axes, px_file = _open_raster(p, max_pixels)
+    arr, axes, px_file, bits_file = _open_raster(p, max_pixels)
     px = pixel_size_um if pixel_size_um is not None else px_file
+    if bit_depth is None:
+        bit_depth = bits_file
     axes = axes.upper()
     if set(axes) - set("TZCYXS") or "Y" not in axes or "X" not in axes:
         raise ImageInputError(f"unsupported TIFF axes {axes!r} in {p.name}", field="path")
@@ -525,7 +533,7 @@ def read_fish_files(
     px_found = None
     for name, path in (("dapi", dapi), ("her2", her2), ("cep17", cep17)):
         p = Path(path)
-        arr, axes, px_file = _open_raster(p, max_pixels)
+        arr, axes, px_file, bits_file = _open_raster(p, max_pixels)
         if "S" in axes.upper() or "C" in axes.upper():
             if arr.ndim == 3 and arr.shape[-1] in (3, 4) and "S" in axes.upper():
                 # An RGB file whose three colours are equal is grey in disguise.
@@ -538,6 +546,9 @@ def read_fish_files(
                     )
             else:
                 raise ImageInputError(f"{p.name} has several channels; expected one", field=name)
+        if bit_depth is None and bits_file is not None:
+            # Each file's own stated depth is checked against its data.
+            _check_plane(arr, name, bit_depth=bits_file)
         arrays[name] = arr
         px_found = px_found or px_file
     return fish_from_arrays(
@@ -560,7 +571,7 @@ def read_brightfield_ish(path: str | Path, *, max_pixels: int = MAX_FIELD_PIXELS
         more than ``max_pixels`` pixels.
     """
     p = Path(path)
-    arr, _axes, _ = _open_raster(p, max_pixels)
+    arr, _axes, _, _ = _open_raster(p, max_pixels)
     if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[-1] not in (3, 4):
         arr = np.moveaxis(arr, 0, -1)  # planar-RGB TIFF
     return check_brightfield_rgb(arr, name="image")
