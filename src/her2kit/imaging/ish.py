@@ -17,7 +17,9 @@ Pipeline (:func:`count_fish`, :func:`count_brightfield_ish`)
 3. Signals: :func:`her2kit.imaging.spots.detect_spots` on each probe channel, the
    noise measured inside the nuclei.
 4. Clusters: the probe channel minus a morphological background (grey opening
-   wider than a cluster) is thresholded at half the median signal height;
+   wider than a cluster) is thresholded at half the typical signal height (FISH:
+   the median detection; brightfield: the dominant height of the clear signals
+   inside nuclei, as faint smudges and texture would otherwise set it);
    connected regions whose area is at least ``CLUSTER_AREA_FACTOR`` single
    signals and whose integrated intensity is at least 3 single signals are
    clusters. Their copies = integrated intensity / median integrated intensity
