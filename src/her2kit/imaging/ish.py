@@ -17,7 +17,9 @@ Pipeline (:func:`count_fish`, :func:`count_brightfield_ish`)
 3. Signals: :func:`her2kit.imaging.spots.detect_spots` on each probe channel, the
    noise measured inside the nuclei.
 4. Clusters: the probe channel minus a morphological background (grey opening
-   wider than a cluster) is thresholded at half the median signal height;
+   wider than a cluster) is thresholded at half the typical signal height (FISH:
+   the median detection; brightfield: the dominant height of the clear signals
+   inside nuclei, as faint smudges and texture would otherwise set it);
    connected regions whose area is at least ``CLUSTER_AREA_FACTOR`` single
    signals and whose integrated intensity is at least 3 single signals are
    clusters. Their copies = integrated intensity / median integrated intensity
@@ -93,6 +95,16 @@ HIGH_BACKGROUND_RATIO = 0.5
 CLUSTER_AREA_FACTOR = 2.0
 #: ... and when its integrated intensity is at least this many single signals.
 CLUSTER_MIN_COPIES = 3.0
+
+#: Bandwidth (decades) of the log-height density whose mode is the typical
+#: single brightfield dot (``single_signal_reference="clear-mode"``): 0.1 decade
+#: (26 %) is wider than the 20 % spread of single signals, narrower than the
+#: factor ~2 between a single dot and two overlapping ones.
+REFERENCE_MODE_BANDWIDTH = 0.1
+
+#: How the typical single signal is found (``single_signal_reference`` of
+#: :func:`count_brightfield_ish`; FISH always uses ``"median"``).
+SINGLE_SIGNAL_REFERENCES = ("clear-mode", "median")
 
 #: Silver and hematoxylin closer in OD direction than this (degrees) are not
 #: separated by one 3-stain solve; see :func:`count_brightfield_ish`.
@@ -873,7 +885,19 @@ def _probe_signals(
     cluster_max_um,
     det=None,
     bg=None,
+    reference="median",
 ) -> ProbeSignals:
+    """Detections of one probe, their nuclei, and clusters with copy estimates.
+
+    ``reference`` sets the typical single-signal height: the cluster mask is
+    thresholded at half of it, which in turn sets the single-signal reference
+    (``i1``, ``a1``). ``"median"`` = the median height of all detections (FISH;
+    no cluster extent bound); ``"clear-mode"`` = the dominant mode
+    (:func:`_dominant_mode`) of the heights of the clear signals inside nuclei
+    (LoG response at least ``WEAK_SIGNAL_FACTOR`` x the threshold), and a
+    region wider than a ``cluster_max_um`` disc is not a cluster (brightfield;
+    see :func:`count_brightfield_ish`).
+    """
     ch = np.asarray(channel, np.float32)
     sigma_px = spot_sigma_um / px
     if det is None:
@@ -899,7 +923,21 @@ def _probe_signals(
         bg = _background(ch, labels, px=px, cluster_max_um=cluster_max_um, sigma_px=sigma_px)
     _, sm = _top_smooth(ch, bg, 0.5 * sigma_px, keep_top=False)
     heights = sm[rr, cc]
-    mask_thr = 0.5 * float(np.median(heights))
+    clear_mode = reference == "clear-mode"
+    if clear_mode:
+        # Real brightfield fields add many faint detections to the in-focus dots
+        # (pink haze and small pale red smudges, hematoxylin texture and JPEG
+        # blocks in the silver amount, specks outside nuclei). The median height
+        # then sits among them, the mask at half of it spreads over dot halos and
+        # texture, the median "single" region is a faint smudge and every real dot
+        # reads as a 5-15 copy cluster (PCM_fish_dish DISH1). The typical single
+        # dot is taken from the clear signals inside nuclei instead (not "weak" by
+        # the quality-flag rule), as the most common height among them: the few
+        # clusters (or brightest dots) do not move a mode.
+        clear = (nid > 0) & (det.response >= WEAK_SIGNAL_FACTOR * np.float32(det.threshold))
+        mask_thr = 0.5 * _dominant_mode(heights[clear] if clear.sum() >= 3 else heights)
+    else:
+        mask_thr = 0.5 * float(np.median(heights))
     if not mask_thr > 0:
         return empty
     fg = sm > mask_thr
@@ -934,6 +972,10 @@ def _probe_signals(
     is_cluster = (
         inside
         & (area >= CLUSTER_AREA_FACTOR * a1)
+        # Brightfield: a region larger than the largest cluster expected is
+        # nuclear texture (dark hematoxylin in the silver amount) above the mask,
+        # not a cluster; its maxima count one each.
+        & ((area * px * px <= np.pi * (0.5 * cluster_max_um) ** 2) | (not clear_mode))
         & (est >= CLUSTER_MIN_COPIES)
         & (est >= maxima + 1)
     )
@@ -966,6 +1008,26 @@ def _probe_signals(
     return ProbeSignals(
         probe, det, nid, in_cluster, tuple(clusters), i1, float(a1 * px * px), float(mask_thr)
     )
+
+
+def _dominant_mode(values: np.ndarray,
+                   bandwidth_decades: float = REFERENCE_MODE_BANDWIDTH) -> float:
+    """The highest-density value of the positive ``values`` on a log scale (same units).
+
+    A Gaussian kernel density of ``log10(values)`` with ``bandwidth_decades``
+    bandwidth, evaluated on a grid a quarter bandwidth fine; the median when
+    fewer than 3 values are positive (NaN when none is).
+    """
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size < 3:
+        return float(np.median(v)) if v.size else float("nan")
+    lv = np.log10(v)
+    step = bandwidth_decades / 4.0
+    grid = np.arange(lv.min() - 2 * bandwidth_decades, lv.max() + 2 * bandwidth_decades + step,
+                     step)
+    dens = np.exp(-0.5 * ((grid[:, None] - lv[None, :]) / bandwidth_decades) ** 2).sum(axis=1)
+    return float(10 ** grid[int(np.argmax(dens))])
 
 
 def _top_at(ch, bg: _Background, idx: np.ndarray) -> np.ndarray:
@@ -1147,6 +1209,7 @@ def _count(
     crosstalk_radius_um=0.0,
     grid_um=None,
     seg_options=None,
+    single_signal_reference="median",
 ) -> IshImageResult:
     shape = nuclear.shape
     if roi_mask is not None:
@@ -1209,13 +1272,16 @@ def _count(
     her2_ch = np.asarray(her2_ch, np.float32)
     bg_her2 = _background(her2_ch, labels, px=px, cluster_max_um=cluster_max_um,
                           sigma_px=spot_sigma_um / px)
+    ref = single_signal_reference  # count_fish: always "median"
     her2 = _probe_signals(
-        her2_ch, labels, probe="her2", threshold=threshold_her2, det=det_h, bg=bg_her2, **common
+        her2_ch, labels, probe="her2", threshold=threshold_her2, det=det_h, bg=bg_her2,
+        reference=ref, **common
     )
     cep17 = None
     if cep17_ch is not None:
         cep17 = _probe_signals(
-            cep17_ch, labels, probe="cep17", threshold=threshold_cep17, det=det_c, **common
+            cep17_ch, labels, probe="cep17", threshold=threshold_cep17, det=det_c,
+            reference=ref, **common
         )
     if cep17 is not None and assay == "dual-ish":
         cep17 = _drop_colour_leaks(cep17, her2_ch, cep17_ch)
@@ -1715,6 +1781,7 @@ def count_brightfield_ish(
     nuclei_background_um: float = 18.0,
     nuclei_threshold_factor: float = 0.65,
     nuclei_split_h_um: float = 0.25,
+    single_signal_reference: str = "clear-mode",
 ) -> IshImageResult:
     """Count signals per nucleus in a brightfield Dual ISH or single-probe CISH image.
 
@@ -1775,6 +1842,18 @@ def count_brightfield_ish(
         Height, µm, of a distance-transform peak over the saddle to its
         neighbour above which touching nuclei are split (default 0.25 µm; FISH
         uses 0.5 µm): a lower foreground threshold joins pale nuclei by wider necks.
+    single_signal_reference : {"clear-mode", "median"}, optional
+        How the typical single dot, against which clusters are estimated, is
+        found. ``"clear-mode"`` (default): the most common peak height (log-scale
+        density mode, :data:`REFERENCE_MODE_BANDWIDTH`) among the clear signals
+        inside nuclei (LoG response >= ``WEAK_SIGNAL_FACTOR`` x threshold), and a
+        bright region wider than a ``cluster_max_um`` disc is texture, not a
+        cluster. Real fields carry many faint detections (red haze, hematoxylin
+        texture in the silver amount); with ``"median"`` (the FISH rule: the
+        median height of all detections) they set the reference and single dots
+        were estimated as 4-15 copy clusters on the PCM_fish_dish fields. The
+        mask threshold (half that height) and the single-signal intensity and
+        area are in :attr:`IshImageResult.her2` / ``.cep17``.
 
     Returns
     -------
@@ -1810,6 +1889,11 @@ def count_brightfield_ish(
             raise Her2kitInputError(f"expected >= 0 µm, got {v!r}", field=name)
     check_positive(nuclei_threshold_factor, name="nuclei_threshold_factor", unit="x Otsu")
     check_positive(nuclei_split_h_um, name="nuclei_split_h_um", unit="µm")
+    if single_signal_reference not in SINGLE_SIGNAL_REFERENCES:
+        raise Her2kitInputError(
+            f"expected one of {SINGLE_SIGNAL_REFERENCES}, got {single_signal_reference!r}",
+            field="single_signal_reference",
+        )
     rgb = check_brightfield_rgb(rgb)
     stains = (
         dict(stains)
@@ -1886,6 +1970,7 @@ def count_brightfield_ish(
         nuclei_background_um=float(nuclei_background_um),
         nuclei_threshold_factor=float(nuclei_threshold_factor),
         nuclei_split_h_um=float(nuclei_split_h_um),
+        single_signal_reference=single_signal_reference,
     )
     return _count(
         amounts["nuclei"],
@@ -1905,5 +1990,6 @@ def count_brightfield_ish(
             threshold_factor=float(nuclei_threshold_factor),
             split_h_um=float(nuclei_split_h_um),
         ),
+        single_signal_reference=single_signal_reference,
         **shared,
     )
