@@ -171,3 +171,43 @@ def test_brightfield_probe_colours_are_an_option_never_a_guess(tmp_path):
     bad = run("count-ish", str(path), "--assay", "dual-ish", "--mpp", "0.2", "--stains",
               "her2=silver,cep17=silver")
     assert bad.returncode == 2 and "need different stains" in bad.stderr
+
+
+def test_several_fields_are_counted_as_one_population(tmp_path):
+    paths = []
+    for seed in (11, 12):
+        path = tmp_path / f"f{seed}.ome.tif"
+        proc = run("synth-ish", str(path), "--scenario", "group4", "--seed", str(seed),
+                   "--size", "576", "--nuclei", "16")
+        assert proc.returncode == 0, proc.stderr
+        paths.append(path)
+    singles = [json.loads(run("count-ish", str(p), "--channels", "dapi=0,her2=1,cep17=2",
+                              "--json").stdout) for p in paths]
+    assert all(d["ish"]["call"] == "indeterminate" for d in singles)  # < 20 nuclei each
+    proc = run("count-ish", *map(str, paths), "--channels", "dapi=0,her2=1,cep17=2", "--json",
+               "--overlay", str(tmp_path / "ov.png"), "--nuclei", str(tmp_path / "n.csv"),
+               "--out", str(tmp_path / "ish.json"))
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    counted = [d["evidence"]["nuclei_counted"] for d in singles]
+    assert doc["ish"]["cells_counted"] == sum(counted) >= 20
+    assert doc["case_input"]["ish"]["nuclei"] == [
+        *singles[0]["case_input"]["ish"]["nuclei"], *singles[1]["case_input"]["ish"]["nuclei"]]
+    assert doc["images"] == [str(p) for p in paths]
+    assert [f["nuclei_counted"] for f in doc["evidence"]["fields"]] == counted
+    assert doc["overlays"] == ["ov-field1.png", "ov-field2.png"]
+    assert all((tmp_path / o).is_file() for o in doc["overlays"])
+    assert not (tmp_path / "ov.png").exists()
+    rows = list(csv.DictReader((tmp_path / "n.csv").open()))
+    assert {r["field"] for r in rows} == {str(p) for p in paths}
+    # The pooled block is classify's input.
+    proc = run("classify", "--json", str(tmp_path / "ish.json"))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["ish"]["cells_counted"] == sum(counted)
+    # One ROI cannot outline several fields; a field given twice is a mistake.
+    roi = tmp_path / "roi.geojson"
+    roi.write_text('{"type": "Polygon", "coordinates": [[[0,0],[9,0],[9,9],[0,0]]]}')
+    for extra, message in (((str(paths[0]), "--roi", str(roi)), "--roi outlines one image"),
+                           ((str(paths[0]),), "given twice")):
+        bad = run("count-ish", str(paths[0]), *extra, "--channels", "dapi=0,her2=1,cep17=2")
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr

@@ -480,8 +480,10 @@ def _stain_map(text: str | None, assay: str) -> dict[str, str]:
 
 @app.command("count-ish")
 def count_ish(
-    image: Annotated[
-        str | None, typer.Argument(metavar="IMAGE", help="FISH TIFF/RGB composite or brightfield.")
+    images: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="IMAGE...", help="FISH TIFF/RGB composite or brightfield; "
+                       "several fields of one slide are counted as one population."),
     ] = None,
     assay: Annotated[str, typer.Option(help="fish, dual-ish or cish.")] = "fish",
     channels: Annotated[
@@ -528,60 +530,91 @@ def count_ish(
     _check_suffixes((overlay, (".png",), "--overlay"), (nuclei, (".csv", ".parquet"), "--nuclei"),
                     (out_json, (".json",), "--out"))
     separate = [dapi, her2, cep17]
+    images = list(images or [])
+    if len(images) > 1 and roi is not None:
+        raise Her2kitInputError("--roi outlines one image; count several fields without it",
+                                field="--roi")
+    if len(set(images)) != len(images):
+        raise Her2kitInputError("the same IMAGE is given twice", field="IMAGE")
+    fields = []  # (name, pixel size, pixel size source, result, display image)
     if assay == "fish":
         if any(separate):
-            if image is not None or not all(separate):
+            if images or not all(separate):
                 raise Her2kitInputError("give either IMAGE with --channels, or all three of "
                                         "--dapi, --her2 and --cep17", field="IMAGE")
-            field_image = ish_io.read_fish_files(dapi=dapi, her2=her2, cep17=cep17,
-                                                 pixel_size_um=mpp, bit_depth=bit_depth)
-            source_name = str(her2)
+            sources = [(str(her2), lambda: ish_io.read_fish_files(
+                dapi=dapi, her2=her2, cep17=cep17, pixel_size_um=mpp, bit_depth=bit_depth))]
         else:
             mapping = _channel_map(channels)
-            if image is None or mapping is None:
+            if not images or mapping is None:
                 raise Her2kitInputError(
                     "FISH needs IMAGE and --channels (e.g. her2=R,cep17=G,dapi=B): her2kit never "
                     "guesses which colour is which probe", field="--channels")
-            field_image = ish_io.read_fish_image(image, channels=mapping, pixel_size_um=mpp,
-                                                 bit_depth=bit_depth)
-            source_name = str(image)
-        pixel_size = field_image.pixel_size_um
-        source = "--mpp" if mpp is not None else "file"
-        display = field_image
-        shape = field_image.dapi.shape[:2]
+            sources = [(im, lambda im=im: ish_io.read_fish_image(
+                im, channels=mapping, pixel_size_um=mpp, bit_depth=bit_depth)) for im in images]
+        for name, read in sources:
+            field_image = read()
+            pixel_size = field_image.pixel_size_um
+            _need_pixel_size(pixel_size, name)
+            mask = _read_roi(roi, field_image.dapi.shape[:2])
+            result = ish_mod.count_fish(field_image, pixel_size_um=pixel_size, roi_mask=mask)
+            fields.append((name, pixel_size, "--mpp" if mpp is not None else "file", result,
+                           field_image))
     else:
-        if image is None or any(separate) or channels is not None or bit_depth is not None:
-            raise Her2kitInputError(f"{assay} takes one 8-bit RGB brightfield IMAGE (no channel "
+        if not images or any(separate) or channels is not None or bit_depth is not None:
+            raise Her2kitInputError(f"{assay} takes RGB brightfield IMAGEs (no channel "
                                     "or bit-depth options)", field="IMAGE")
         stain_map = _stain_map(stains, assay)
-        rgb = ish_io.read_brightfield_ish(image)
-        pixel_size, source, source_name = mpp, "--mpp", str(image)
-        display = rgb
-        shape = rgb.shape[:2]
-    if pixel_size is None:
-        raise Her2kitInputError(
-            f"{source_name}: the file does not record its pixel size; give --mpp (µm per pixel)",
-            field="--mpp")
-    mask = _read_roi(roi, shape)
-    if assay == "fish":
-        result = ish_mod.count_fish(field_image, pixel_size_um=pixel_size, roi_mask=mask)
+        for name in images:
+            rgb = ish_io.read_brightfield_ish(name)
+            _need_pixel_size(mpp, name)
+            mask = _read_roi(roi, rgb.shape[:2])
+            result = ish_mod.count_brightfield_ish(rgb, assay=assay, pixel_size_um=mpp,
+                                                   roi_mask=mask, stains=stain_map)
+            fields.append((name, mpp, "--mpp", result, rgb))
+    names = [f[0] for f in fields]
+    overlay_paths = _field_paths(overlay, len(fields))
+    if len(fields) == 1:
+        result = fields[0][3]
     else:
-        result = ish_mod.count_brightfield_ish(rgb, assay=assay, pixel_size_um=pixel_size,
-                                               roi_mask=mask, stains=stain_map)
-    doc = ish_document(result, image=source_name, assay=assay, pixel_size_um=pixel_size,
-                       pixel_size_source=source, guideline=guideline,
-                       overlay=Path(overlay).name if overlay else None)
+        result = ish_mod.pool_fields([f[3] for f in fields], names)
+    doc = ish_document(result, image=names if len(fields) > 1 else names[0], assay=assay,
+                       pixel_size_um=fields[0][1], pixel_size_source=fields[0][2],
+                       guideline=guideline,
+                       overlay=None if overlay is None else (
+                           [p.name for p in overlay_paths] if len(fields) > 1
+                           else overlay_paths[0].name))
     files: dict[Path, bytes] = {}
     if overlay is not None:
         from her2kit.imaging.ish_overlay import render_ish_overlay
 
-        files[Path(overlay)] = _png_bytes(render_ish_overlay(result, display))
+        for path, (_, _, _, res, display) in zip(overlay_paths, fields, strict=True):
+            files[path] = _png_bytes(render_ish_overlay(res, display))
     if nuclei is not None:
         files[Path(nuclei)] = _table_bytes(result.table(), nuclei)
     from her2kit.render import print_ish_image_summary
 
     _finish_image_command(doc, files, out_json=out_json, as_json=as_json,
                           printer=print_ish_image_summary)
+
+
+def _need_pixel_size(pixel_size: float | None, name: str) -> None:
+    if pixel_size is None:
+        raise Her2kitInputError(
+            f"{name}: the file does not record its pixel size; give --mpp (µm per pixel)",
+            field="--mpp")
+
+
+def _field_paths(path: str | None, n: int) -> list:
+    """``path`` for one field; ``<stem>-field1<suffix>`` … for several."""
+    from pathlib import Path
+
+    if path is None:
+        return []
+    p = Path(path)
+    if n == 1:
+        return [p]
+    return [p.with_name(f"{p.stem}-field{i}{p.suffix}") for i in range(1, n + 1)]
 
 
 @app.command("synth-ish")

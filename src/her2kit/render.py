@@ -94,8 +94,17 @@ def print_ish_image_summary(doc: dict, *, written: list[str], console: Console |
     """Print a ``count-ish`` document: counts, group, evidence, files."""
     out = console or Console(highlight=False, soft_wrap=True)
     ish, ev = doc["ish"], doc["evidence"]
-    out.print(f"[bold]{escape(doc['image'])}[/bold] ({doc['assay']}, {doc['pixel_size_um']:g} "
-              f"µm/px from {escape(doc['pixel_size_source'])})")
+    if doc.get("images"):
+        out.print(f"[bold]{len(doc['images'])} fields counted as one population[/bold] "
+                  f"({doc['assay']})")
+        for f in ev["fields"]:
+            flags = ", ".join(f["quality_flags"]) or "none"
+            out.print(f"  {escape(f['image'])}: {f['parameters']['pixel_size_um']:g} µm/px, "
+                      f"nuclei counted {f['nuclei_counted']} of {f['nuclei_segmented']}; "
+                      f"flags: {escape(flags)}")
+    else:
+        out.print(f"[bold]{escape(doc['image'])}[/bold] ({doc['assay']}, "
+                  f"{doc['pixel_size_um']:g} µm/px from {escape(doc['pixel_size_source'])})")
     out.print(escape(_ish_line("ISH", IshResult.model_validate(ish))))
     excluded = ", ".join(f"{k} {v}" for k, v in ev["nuclei_excluded"].items()) or "none"
     out.print(f"  nuclei counted {ev['nuclei_counted']} of {ev['nuclei_segmented']} segmented; "

@@ -412,3 +412,52 @@ def test_real_dual_ish_single_dots_are_not_clusters(real_data):
     old = count_brightfield_ish(rgb, assay="dual-ish", pixel_size_um=0.065,
                                 single_signal_reference="median")
     assert old.cep17_mean > 6.0 and len(old.cep17.clusters) > 10
+
+
+def test_fields_pool_into_one_count():
+    from her2kit.imaging.ish import MIN_NUCLEI, pool_fields
+
+    fields = [generate_fish_field(shape_px=(512, 512), n_nuclei=14, scenario="group4",
+                                  seed=s, snr=10) for s in (21, 22)]
+    results = [_fish(syn) for syn in fields]
+    assert all(0 < r.n_counted < MIN_NUCLEI for r in results)
+    assert all("too_few_nuclei" in r.quality_flags for r in results)
+    pooled = pool_fields(results, ["a.tif", "b.tif"])
+    counted = [*results[0].counted, *results[1].counted]
+    assert pooled.n_counted == len(counted) == results[0].n_counted + results[1].n_counted
+    assert pooled.her2_mean == pytest.approx(np.mean([n.her2 for n in counted]))
+    assert pooled.cep17_mean == pytest.approx(np.mean([n.cep17 for n in counted]))
+    assert pooled.ratio == pytest.approx(pooled.her2_mean / pooled.cep17_mean)
+    # The 20-nucleus rule is judged on the pooled count; the fields' other flags stay.
+    assert ("too_few_nuclei" in pooled.quality_flags) == (pooled.n_counted < MIN_NUCLEI)
+    others = {f for r in results for f in r.quality_flags} - {"too_few_nuclei"}
+    assert others <= set(pooled.quality_flags)
+    assert pooled.guideline_input == {"probe": "dual",
+                                      "nuclei": [[n.her2, n.cep17] for n in counted]}
+    table = pooled.table()
+    assert len(table) == len(results[0].nuclei) + len(results[1].nuclei)
+    assert [r["field"] for r in table] == (["a.tif"] * len(results[0].nuclei)
+                                           + ["b.tif"] * len(results[1].nuclei))
+    # One field pooled is that field.
+    one = pool_fields(results[:1], ["a.tif"])
+    assert (one.n_counted, one.her2_mean) == (results[0].n_counted, results[0].her2_mean)
+
+
+def test_pooling_bad_input(group4):
+    from her2kit.imaging.ish import pool_fields
+
+    res = group4[1]
+    cish = count_brightfield_ish(generate_brightfield_ish_field(
+        shape_px=(256, 256), n_nuclei=3, seed=1, assay="cish").image, assay="cish",
+        pixel_size_um=PX)
+    with pytest.raises(Her2kitInputError, match="no fields"):
+        pool_fields([], [])
+    with pytest.raises(Her2kitInputError, match="distinct name"):
+        pool_fields([res, res], ["a", "a"])
+    with pytest.raises(Her2kitInputError, match="distinct name"):
+        pool_fields([res], ["a", "b"])
+    with pytest.raises(Her2kitInputError, match="different assays"):
+        pool_fields([res, cish], ["a", "b"])
+    single = pool_fields([cish, cish], ["c1", "c2"])
+    assert single.guideline_input["probe"] == "single"
+    assert single.guideline_input["cells_counted"] == 2 * cish.n_counted

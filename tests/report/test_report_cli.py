@@ -117,3 +117,27 @@ def test_saved_trials_go_into_the_patient_summary(tmp_path):
                "--audience", "patient", "--trials", str(saved))
     assert proc.returncode == 0, proc.stderr
     assert "NCT09999999" in (tmp_path / "o" / "DEMO-2026-0117-patient.html").read_text()
+
+
+def test_every_field_overlay_of_a_pooled_count_is_shown(tmp_path):
+    from PIL import Image
+
+    for name in ("ov-field1.png", "ov-field2.png"):
+        Image.new("RGB", (40, 30), (60, 120, 200)).save(tmp_path / name)
+    nuclei = [[2, 2]] * 12 + [[3, 2]] * 10
+    (tmp_path / "ish.json").write_text(json.dumps({
+        "kind": "count-ish", "image": "a.tif", "images": ["a.tif", "b.tif"],
+        "overlay": "ov-field1.png", "overlays": ["ov-field1.png", "ov-field2.png"],
+        "case_input": {"ish": {"probe": "dual", "nuclei": nuclei}},
+        "evidence": {"nuclei_counted": 22}}))
+    case = json.loads(DEMO.read_text())
+    for key in ("ish", "ish_recount"):
+        case.pop(key, None)
+    case |= {"image_analysis": ["ish.json"]}
+    (tmp_path / "case.json").write_text(json.dumps(case))
+    proc = run("report", str(tmp_path / "case.json"), "--out", str(tmp_path / "o"),
+               "--format", "html", "--audience", "lab")
+    assert proc.returncode == 0, proc.stderr
+    html = next((tmp_path / "o").glob("*-lab.html")).read_text()
+    assert "count-ish: a.tif, b.tif" in html
+    assert html.count('alt="overlay"') == 2

@@ -5,7 +5,8 @@
 block they produced, e.g. ``{"ihc": {"percent": {...}}}``), the classification
 of that block under the keys ``classify --json`` uses (``"ihc"`` / ``"ish"``),
 ``"evidence"`` (counts per class, thresholds, stain vectors, quality flags …),
-and optional ``"overlay"`` (a PNG path relative to the JSON file).
+and optional ``"overlay"`` (a PNG path relative to the JSON file; ``count-ish`` over
+several fields also lists ``"images"`` and ``"overlays"``, one per field).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class ImageEvidence(BaseModel):
     path: str
     image: str | None
     overlay: str | None
+    overlays: list[str] = []  # every field's overlay (count-ish over several fields)
     case_input: dict[str, Any]
     evidence: dict[str, Any]
     per_nucleus: list[list[int]] | None
@@ -64,13 +66,17 @@ def load_image_evidence(path: str | Path, *, base_dir: Path | None = None) -> Im
     case_input = doc.get("case_input")
     if not isinstance(case_input, dict) or not set(case_input) <= {"ihc", "ish"} or not case_input:
         raise Her2kitInputError("'case_input' must hold an 'ihc' or 'ish' block", field=str(p))
-    overlay = doc.get("overlay")
-    if overlay is not None:
-        o = Path(overlay)
-        overlay = str(o if o.is_absolute() else p.parent / o)
+    listed = doc.get("overlays")
+    if not isinstance(listed, list):
+        listed = [doc.get("overlay")]
+    overlays = [str(Path(o) if Path(o).is_absolute() else p.parent / o)
+                for o in listed if isinstance(o, str)]
+    overlay = overlays[0] if overlays else None
     nuclei = case_input.get("ish", {}).get("nuclei")
     return ImageEvidence(
-        kind=kind, path=str(p), image=doc.get("image"), overlay=overlay, case_input=case_input,
+        kind=kind, path=str(p), image=", ".join(doc["images"]) if isinstance(
+            doc.get("images"), list) else doc.get("image"), overlay=overlay, overlays=overlays,
+        case_input=case_input,
         evidence=doc.get("evidence") or {},
         per_nucleus=nuclei if isinstance(nuclei, list) and nuclei and isinstance(
             nuclei[0], list) else None,

@@ -84,10 +84,10 @@ def lab_report_html(report: LabReport) -> str:
     sections = [(k, list(v)) for k, v in groupby(report.cap_fields, key=lambda f: f.section)]
     images = []
     for im in report.images:
-        overlay = Path(im.overlay) if im.overlay else None
+        overlays = [Path(o) for o in (im.overlays or ([im.overlay] if im.overlay else []))]
         images.append({
             "kind": im.kind, "image": im.image, "path": im.path,
-            "overlay_b64": _b64(overlay.read_bytes()) if overlay and overlay.is_file() else None,
+            "overlays_b64": [_b64(o.read_bytes()) for o in overlays if o.is_file()],
             "evidence": flatten_evidence(im.evidence),
         })
     return env.get_template("lab.html.j2").render(

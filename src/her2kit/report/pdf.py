@@ -137,8 +137,9 @@ def lab_report_pdf(report: LabReport) -> bytes:
             doc.image(png)
         for im in report.images:
             doc.para(f"{im.kind}: {im.image or im.path}", bold=True)
-            if im.overlay and Path(im.overlay).is_file():
-                doc.image(Path(im.overlay).read_bytes(), width_mm=110)
+            for o in im.overlays or ([im.overlay] if im.overlay else []):
+                if Path(o).is_file():
+                    doc.image(Path(o).read_bytes(), width_mm=110)
             doc.rows(flatten_evidence(im.evidence))
 
     doc.heading("Why: the rules that fired")
