@@ -515,7 +515,10 @@ def count_ish(
     ] = None,
     guideline: Annotated[str, typer.Option(help="Rule set name.")] = "asco-cap-2018",
 ) -> None:
-    """Count HER2 and CEP17 signals per nucleus and give the guideline's ISH call."""
+    """Count HER2 and CEP17 signals per nucleus and give the guideline's ISH call.
+
+    Several IMAGEs (fields of one slide) are counted as one population of nuclei.
+    """
     from pathlib import Path
 
     from her2kit.guideline import get_guideline
