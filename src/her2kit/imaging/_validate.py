@@ -111,6 +111,13 @@ def check_positive(value, *, name: str, unit: str) -> float:
     return out
 
 
+def check_choice(value, choices, *, name: str):
+    """Return ``value`` when it is one of ``choices``, or raise naming ``name``."""
+    if value not in choices:
+        raise Her2kitInputError(f"expected one of {choices}, got {value!r}", field=name)
+    return value
+
+
 def check_mask(mask, shape: tuple[int, int], *, name: str) -> np.ndarray:
     """Return ``mask`` as a boolean array of ``shape``, or raise."""
     arr = np.asarray(mask)

@@ -50,8 +50,9 @@ class LoadedImage:
     path: Path
 
 
-def ome_pixel_size_um(description: str | None) -> float | None:
-    """µm per pixel from OME-XML ``PhysicalSizeX`` (with its unit), or None."""
+def _ome_pixels_attribute(description: str | None, name: str) -> tuple[str, dict] | None:
+    """The value of attribute ``name`` of the first OME-XML ``Pixels`` element that has
+    it, with all that element's attributes; None when not OME-XML or absent."""
     if not description or "<OME" not in description[:2000]:
         return None
     try:
@@ -59,32 +60,31 @@ def ome_pixel_size_um(description: str | None) -> float | None:
     except ET.ParseError:
         return None
     for el in root.iter():
-        if el.tag.endswith("Pixels") and "PhysicalSizeX" in el.attrib:
-            size = float(el.attrib["PhysicalSizeX"])
-            unit = el.attrib.get("PhysicalSizeXUnit", "µm")
-            factor = _UNIT_TO_UM.get(unit)
-            if factor is None or not size > 0:
-                return None
-            return size * factor
+        if el.tag.endswith("Pixels") and name in el.attrib:
+            return el.attrib[name], dict(el.attrib)
     return None
+
+
+def ome_pixel_size_um(description: str | None) -> float | None:
+    """µm per pixel from OME-XML ``PhysicalSizeX`` (with its unit), or None."""
+    found = _ome_pixels_attribute(description, "PhysicalSizeX")
+    if found is None:
+        return None
+    size = float(found[0])
+    factor = _UNIT_TO_UM.get(found[1].get("PhysicalSizeXUnit", "µm"))
+    if factor is None or not size > 0:
+        return None
+    return size * factor
 
 
 def ome_significant_bits(description: str | None) -> int | None:
     """The camera bit depth an OME-XML ``Pixels`` element states (``SignificantBits``), or None."""
-    if not description or "<OME" not in description[:2000]:
-        return None
+    found = _ome_pixels_attribute(description, "SignificantBits")
     try:
-        root = ET.fromstring(description)
-    except ET.ParseError:
+        bits = int(found[0]) if found is not None else None
+    except ValueError:
         return None
-    for el in root.iter():
-        if el.tag.endswith("Pixels") and "SignificantBits" in el.attrib:
-            try:
-                bits = int(el.attrib["SignificantBits"])
-            except ValueError:
-                return None
-            return bits if 1 <= bits <= 64 else None
-    return None
+    return bits if bits is not None and 1 <= bits <= 64 else None
 
 
 def _tiff_resolution_pixel_size(page) -> float | None:

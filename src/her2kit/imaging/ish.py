@@ -44,7 +44,7 @@ from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
 from her2kit.errors import Her2kitInputError, ImageInputError
-from her2kit.imaging._validate import check_pixel_size, check_positive
+from her2kit.imaging._validate import check_choice, check_pixel_size, check_positive
 from her2kit.imaging.cells import block_factor, block_mean, smooth, upsample_labels
 from her2kit.imaging.ish_io import FishImage, check_brightfield_rgb
 from her2kit.imaging.ish_stains import (
@@ -1598,11 +1598,7 @@ def _shared_options(
     """Check the options every counter shares; return them, in the order ``params`` lists."""
     check_positive(spot_sigma_um, name="spot_sigma_um", unit="µm")
     check_positive(k_mad, name="k_mad", unit="noise s.d.")
-    if threshold_method not in THRESHOLD_METHODS:
-        raise Her2kitInputError(
-            f"expected one of {THRESHOLD_METHODS}, got {threshold_method!r}",
-            field="threshold_method",
-        )
+    check_choice(threshold_method, THRESHOLD_METHODS, name="threshold_method")
     check_positive(min_area_um2, name="min_area_um2", unit="µm²")
     check_positive(max_area_um2, name="max_area_um2", unit="µm²")
     check_positive(cluster_max_um, name="cluster_max_um", unit="µm")
@@ -1891,11 +1887,8 @@ def count_brightfield_ish(
             raise Her2kitInputError(f"expected >= 0 µm, got {v!r}", field=name)
     check_positive(nuclei_threshold_factor, name="nuclei_threshold_factor", unit="x Otsu")
     check_positive(nuclei_split_h_um, name="nuclei_split_h_um", unit="µm")
-    if single_signal_reference not in SINGLE_SIGNAL_REFERENCES:
-        raise Her2kitInputError(
-            f"expected one of {SINGLE_SIGNAL_REFERENCES}, got {single_signal_reference!r}",
-            field="single_signal_reference",
-        )
+    check_choice(single_signal_reference, SINGLE_SIGNAL_REFERENCES,
+                 name="single_signal_reference")
     rgb = check_brightfield_rgb(rgb)
     stains = (
         dict(stains)

@@ -44,7 +44,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from her2kit.errors import Her2kitInputError, ImageInputError
-from her2kit.imaging._validate import check_pixel_size, check_positive
+from her2kit.imaging._validate import check_choice, check_pixel_size, check_positive
 
 __all__ = [
     "DEFAULT_K_MAD",
@@ -485,11 +485,7 @@ def detect_spots(
     px = check_pixel_size(pixel_size_um)
     spot_sigma_um = check_positive(spot_sigma_um, name="spot_sigma_um", unit="µm")
     k_mad = check_positive(k_mad, name="k_mad", unit="noise s.d.")
-    if threshold_method not in THRESHOLD_METHODS:
-        raise Her2kitInputError(
-            f"expected one of {THRESHOLD_METHODS}, got {threshold_method!r}",
-            field="threshold_method",
-        )
+    check_choice(threshold_method, THRESHOLD_METHODS, name="threshold_method")
     sigma_px = spot_sigma_um / px
     md_um = 2.0 * spot_sigma_um if min_distance_um is None else float(min_distance_um)
     md_px = max(1, round(md_um / px))
