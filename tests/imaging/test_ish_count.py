@@ -399,7 +399,9 @@ def test_real_dual_ish_single_dots_are_not_clusters(real_data):
     reference (``"median"``) faint red smudges and hematoxylin texture in the
     silver amount set the single-signal reference and single dots became 5-15
     copy clusters (means ~8 / ~10). Pixel size 0.065 µm assumed from the REF_DISH1
-    outlines (benchmarks/ish_accuracy.py, section 6).
+    outlines (benchmarks/ish_accuracy.py, section 6). (With nuclei split at the
+    valleys of the amount, ``nuclei_core_fraction``, the median reference gives
+    ~5.6 red copies, more nuclei being counted; still clusters of single dots.)
     """
     path = real_data("her2_fish_dish_pcm") / "DISH" / "DISH1.jpg"
     from her2kit.imaging.ish_io import read_brightfield_ish
@@ -411,7 +413,7 @@ def test_real_dual_ish_single_dots_are_not_clusters(real_data):
     assert len(res.cep17.clusters) <= 3
     old = count_brightfield_ish(rgb, assay="dual-ish", pixel_size_um=0.065,
                                 single_signal_reference="median")
-    assert old.cep17_mean > 6.0 and len(old.cep17.clusters) > 10
+    assert old.cep17_mean > 5.0 and len(old.cep17.clusters) > 10
 
 
 def test_fields_pool_into_one_count():
