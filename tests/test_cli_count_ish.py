@@ -211,3 +211,18 @@ def test_several_fields_are_counted_as_one_population(tmp_path):
                            ((str(paths[0]),), "given twice")):
         bad = run("count-ish", str(paths[0]), *extra, "--channels", "dapi=0,her2=1,cep17=2")
         assert bad.returncode == 2 and message in bad.stderr, bad.stderr
+
+
+def test_several_fields_show_a_progress_bar_on_a_terminal_only():
+    import io
+
+    from rich.console import Console
+
+    from her2kit.cli import _progress
+
+    buf = io.StringIO()
+    term = Console(file=buf, force_terminal=True, width=80)
+    assert list(_progress(["a", "b", "c"], "counting fields", console=term)) == ["a", "b", "c"]
+    assert "counting fields" in buf.getvalue()
+    # Not a terminal (pipes, CI, these tests' subprocesses): nothing is drawn.
+    assert list(_progress(["a", "b"], "counting fields")) == ["a", "b"]

@@ -555,7 +555,7 @@ def count_ish(
                     "guesses which colour is which probe", field="--channels")
             sources = [(im, lambda im=im: ish_io.read_fish_image(
                 im, channels=mapping, pixel_size_um=mpp, bit_depth=bit_depth)) for im in images]
-        for name, read in sources:
+        for name, read in _progress(sources, "counting fields"):
             field_image = read()
             pixel_size = field_image.pixel_size_um
             _need_pixel_size(pixel_size, name)
@@ -568,7 +568,7 @@ def count_ish(
             raise Her2kitInputError(f"{assay} takes RGB brightfield IMAGEs (no channel "
                                     "or bit-depth options)", field="IMAGE")
         stain_map = _stain_map(stains, assay)
-        for name in images:
+        for name in _progress(images, "counting fields"):
             rgb = ish_io.read_brightfield_ish(name)
             _need_pixel_size(mpp, name)
             mask = _read_roi(roi, rgb.shape[:2])
@@ -599,6 +599,27 @@ def count_ish(
 
     _finish_image_command(doc, files, out_json=out_json, as_json=as_json,
                           printer=print_ish_image_summary)
+
+
+def _progress(items, description: str, *, console=None):
+    """Yield ``items``, with a progress bar on stderr when there are several and stderr is
+    a terminal (``console`` for tests). The bar is transient, so an error still ends
+    the run with its one line."""
+    items = list(items)
+    if console is None:
+        if len(items) < 2 or not sys.stderr.isatty():
+            yield from items
+            return
+        from rich.console import Console
+
+        console = Console(stderr=True)
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(description, total=len(items))
+        for item in items:
+            yield item
+            bar.advance(task)
 
 
 def _need_pixel_size(pixel_size: float | None, name: str) -> None:
