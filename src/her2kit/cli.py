@@ -482,7 +482,7 @@ def _stain_map(text: str | None, assay: str) -> dict[str, str]:
 def count_ish(
     images: Annotated[
         list[str] | None,
-        typer.Argument(metavar="IMAGE...", help="FISH TIFF/RGB composite or brightfield; "
+        typer.Argument(metavar="IMAGE", help="FISH TIFF/RGB composite or brightfield; "
                        "several fields of one slide are counted as one population."),
     ] = None,
     assay: Annotated[str, typer.Option(help="fish, dual-ish or cish.")] = "fish",
