@@ -2007,6 +2007,15 @@ def count_brightfield_ish(
                 rgb, stains=vectors, background_rgb=background_rgb, clip=False
             )
             amounts["nuclei"] = nuc["nuclei"]
+    # Segmentation settings, passed to _segment and recorded as nuclei_<name>.
+    seg_options = dict(
+        despeckle_um=float(nuclei_despeckle_um),
+        background_um=float(nuclei_background_um),
+        threshold_factor=float(nuclei_threshold_factor),
+        split_h_um=float(nuclei_split_h_um),
+        core_fraction=float(nuclei_core_fraction),
+        core_window_um=float(nuclei_core_window_um),
+    )
     params = dict(
         assay=assay,
         pixel_size_um=px,
@@ -2017,12 +2026,7 @@ def count_brightfield_ish(
         stain_separation="two 2-stain solves" if split else "one solve",
         background_rgb=tuple(float(v) for v in background_rgb),
         segmentation_grid_um=segmentation_grid_um,
-        nuclei_despeckle_um=float(nuclei_despeckle_um),
-        nuclei_background_um=float(nuclei_background_um),
-        nuclei_threshold_factor=float(nuclei_threshold_factor),
-        nuclei_split_h_um=float(nuclei_split_h_um),
-        nuclei_core_fraction=float(nuclei_core_fraction),
-        nuclei_core_window_um=float(nuclei_core_window_um),
+        **{f"nuclei_{k}": v for k, v in seg_options.items()},
         single_signal_reference=single_signal_reference,
     )
     return _count(
@@ -2037,14 +2041,7 @@ def count_brightfield_ish(
         nuclei_labels=nuclei_labels,
         params=params,
         grid_um=segmentation_grid_um,
-        seg_options=dict(
-            despeckle_um=float(nuclei_despeckle_um),
-            background_um=float(nuclei_background_um),
-            threshold_factor=float(nuclei_threshold_factor),
-            split_h_um=float(nuclei_split_h_um),
-            core_fraction=float(nuclei_core_fraction),
-            core_window_um=float(nuclei_core_window_um),
-        ),
+        seg_options=seg_options,
         single_signal_reference=single_signal_reference,
         **shared,
     )
