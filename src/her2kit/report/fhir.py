@@ -434,29 +434,17 @@ def _ish_observation(ish: IshResult, part: str, title: str, ctx: _Context) -> di
     if method:
         obs["method"] = method
 
-    components = [
-        _component(
-            loinc(HER2_COPIES),
-            "Mean HER2 signals per nucleus",
-            valueQuantity=_quantity(ish.her2_mean, "signals per nucleus"),
-        )
+    # (value, LOINC, text, unit); CEP17 mean and ratio exist for dual-probe counts only.
+    quantities = [
+        (ish.her2_mean, HER2_COPIES, "Mean HER2 signals per nucleus", "signals per nucleus"),
+        (ish.cep17_mean, CEP17_COPIES, "Mean CEP17 signals per nucleus", "signals per nucleus"),
+        (ish.ratio, HER2_CEP17_RATIO, "HER2/CEP17 ratio", "HER2/CEP17"),
     ]
-    if ish.cep17_mean is not None:
-        components.append(
-            _component(
-                loinc(CEP17_COPIES),
-                "Mean CEP17 signals per nucleus",
-                valueQuantity=_quantity(ish.cep17_mean, "signals per nucleus"),
-            )
-        )
-    if ish.ratio is not None:
-        components.append(
-            _component(
-                loinc(HER2_CEP17_RATIO),
-                "HER2/CEP17 ratio",
-                valueQuantity=_quantity(ish.ratio, "HER2/CEP17"),
-            )
-        )
+    components = [
+        _component(loinc(code), text, valueQuantity=_quantity(value, unit))
+        for value, code, text, unit in quantities
+        if value is not None
+    ]
     if ish.group is not None:
         components.append(
             _component(
