@@ -68,24 +68,32 @@ def predicted_score(pct) -> str:
     return ihc_from_percent(IhcPercent(**handed))[0]
 
 
-def _synthetic_case(i: int):
+def _region(i: int, seed0: int):
+    """Region ``i`` of a series (seed ``seed0 + i``): target score and near-boundary
+    cycle through the series; pixel size, stain jitter, blur, noise, uneven background
+    and JPEG quality are drawn from the seed. Returns ``(region, pixel size)``."""
     score = SCORES[i % len(SCORES)]
-    near = (i // len(SCORES)) % 2 == 1
-    rng = np.random.default_rng(1000 + i)
+    rng = np.random.default_rng(seed0 + i)
     p = float(rng.choice([0.25, 0.5, 0.5, 1.0]))
     side = int(192 / p)
     s = generate_ihc_region(
         shape_px=(side, side),
         pixel_size_um=p,
         target_score=score,
-        near_boundary=near,
-        seed=1000 + i,
+        near_boundary=(i // len(SCORES)) % 2 == 1,
+        seed=seed0 + i,
         stain_jitter_deg=float(rng.uniform(0, 6)),
         blur_sigma_um=float(rng.uniform(0.2, 0.6)),
         noise_sd=float(rng.uniform(1, 4)),
         uneven_background=float(rng.uniform(0, 0.1)),
         jpeg_quality=int(rng.choice([75, 85, 95])),
     )
+    return s, p
+
+
+def _synthetic_case(i: int):
+    s, p = _region(i, 1000)
+    near = (i // len(SCORES)) % 2 == 1
     t0 = time.perf_counter()
     r = score_ihc_image(s.image, pixel_size_um=p)
     dt = time.perf_counter() - t0
@@ -105,7 +113,7 @@ def _synthetic_case(i: int):
         "conf": conf,
         "true": true_score,
         "pred": predicted_score(r.percent_all),
-        "mpx_s": side * side / dt / 1e6,
+        "mpx_s": s.image.shape[0] * s.image.shape[1] / dt / 1e6,
         "pct_err": max(abs(r.percent_all[c] - s.percent[c]) for c in MEMBRANE_CLASSES),
     }
 
@@ -268,22 +276,7 @@ CAL_GRID = {
 
 def _calibration_case(i: int):
     """Sector measures of one synthetic region on its true cells (seeds 5000+)."""
-    score = SCORES[i % len(SCORES)]
-    rng = np.random.default_rng(5000 + i)
-    p = float(rng.choice([0.25, 0.5, 0.5, 1.0]))
-    side = int(192 / p)
-    s = generate_ihc_region(
-        shape_px=(side, side),
-        pixel_size_um=p,
-        target_score=score,
-        near_boundary=(i // len(SCORES)) % 2 == 1,
-        seed=5000 + i,
-        stain_jitter_deg=float(rng.uniform(0, 6)),
-        blur_sigma_um=float(rng.uniform(0.2, 0.6)),
-        noise_sd=float(rng.uniform(1, 4)),
-        uneven_background=float(rng.uniform(0, 0.1)),
-        jpeg_quality=int(rng.choice([75, 85, 95])),
-    )
+    s, p = _region(i, 5000)
     from her2kit.imaging.stains import separate_stains
 
     m = measure_membranes(
