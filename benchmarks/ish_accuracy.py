@@ -30,6 +30,7 @@ of the real fields go to a temporary folder (``--out``), not the repository.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -37,6 +38,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -272,43 +274,22 @@ def section_real_her2(out_dir: Path) -> None:
     print("| image | assumed µm/px | nuclei found | counted | mean HER2 | mean CEP17 | ratio "
           "| HER2 / CEP17 threshold | flags |")
     print("|---|---:|---:|---:|---:|---:|---:|---|---|")
-    for sub, kind in (("FISH", "fish"), ("DISH", "dual-ish")):
-        for path in sorted((folder / sub).glob("*.jpg")):
-            if kind == "fish":
-                rgb = np.asarray(Image.open(path).convert("RGB"))
-                fish = fish_from_rgb(rgb, channels={"her2": "R", "cep17": "G", "dapi": "B"})
+    for fld in _real_fields(folder):
+        sub, path, px, res = fld.sub, fld.path, fld.px, fld.result
+        px_note = " (own)" if fld.ref is None else ""
+        Image.fromarray(render_ish_overlay(res, fld.display)).save(
+            out_dir / f"{path.stem}_overlay.png")
+        prm = res.parameters
 
-                def run(px, fish=fish):
-                    return count_fish(fish, pixel_size_um=px)
-                bg = fish
-            else:
-                rgb = read_brightfield_ish(path)
+        def f(v):
+            return "-" if v is None else f"{v:.2f}"
 
-                def run(px, rgb=rgb):
-                    return count_brightfield_ish(rgb, assay="dual-ish", pixel_size_um=px)
-                bg = rgb
-            px = reference_pixel_size(folder, sub, path, rgb.shape[:2])
-            px_note = ""
-            if px is None:
-                # No screenshot shows this field: assume from our own first pass.
-                first = run(0.15)
-                areas = [n.area_um2 / 0.15**2 for n in first.nuclei if n.area_um2 > 0]
-                px = (float(np.clip(_assumed_px(float(np.median(areas))), 0.05, 1.0))
-                      if areas else 0.15)
-                px_note = " (own)"
-            res = run(px)
-            Image.fromarray(render_ish_overlay(res, bg)).save(out_dir / f"{path.stem}_overlay.png")
-            prm = res.parameters
-
-            def f(v):
-                return "-" if v is None else f"{v:.2f}"
-
-            def z(probe, prm=prm):
-                return f"{prm[probe + '_threshold'] / prm[probe + '_noise_sigma']:.1f}"
-            print(f"| {sub}/{path.name} | {px:.3f}{px_note} | {len(res.nuclei)} | "
-                  f"{res.n_counted} | {f(res.her2_mean)} | {f(res.cep17_mean)} | "
-                  f"{f(res.ratio)} | {z('her2')} / {z('cep17')} | "
-                  f"{', '.join(res.quality_flags) or '-'} |")
+        def z(probe, prm=prm):
+            return f"{prm[probe + '_threshold'] / prm[probe + '_noise_sigma']:.1f}"
+        print(f"| {sub}/{path.name} | {px:.3f}{px_note} | {len(res.nuclei)} | "
+              f"{res.n_counted} | {f(res.her2_mean)} | {f(res.cep17_mean)} | "
+              f"{f(res.ratio)} | {z('her2')} / {z('cep17')} | "
+              f"{', '.join(res.quality_flags) or '-'} |")
     print(f"overlays written to {out_dir}")
 
 
@@ -462,13 +443,55 @@ def _ref_px(ref: np.ndarray) -> float:
     return float(np.clip(_assumed_px(float(np.median(np.bincount(ref.ravel())[1:]))), 0.05, 1.0))
 
 
-def reference_pixel_size(folder: Path, sub: str, path: Path, raw_shape) -> float | None:
-    """The assumed pixel size of a PCM_fish_dish field from its REF_* outlines, or None
-    when no screenshot shows this field."""
-    found = reference_for(folder, sub, path)
-    if found is None:
-        return None
-    return _ref_px(reference_nuclei(found[0], tuple(raw_shape), found[1]))
+@dataclass(frozen=True, eq=False)
+class RealField:
+    """One PCM_fish_dish field, counted once for sections 5 and 6."""
+
+    sub: str  # "FISH" or "DISH"
+    path: Path
+    display: object  # what the overlay is drawn on (FishImage or RGB)
+    ref: np.ndarray | None  # reference nuclei (labels) or None when no screenshot matches
+    ref_name: str | None
+    px: float  # ASSUMED µm/px
+    result: object  # IshImageResult
+
+
+@functools.lru_cache(maxsize=1)
+def _real_fields(folder: Path) -> tuple[RealField, ...]:
+    """Read, pair with its REF_* screenshot, size and count every field of ``folder``.
+
+    The pixel size is ASSUMED from the matching screenshot's outlined nuclei; without
+    one, from our own first pass at 0.15 µm/px (marked "(own)" in section 5).
+    """
+    from PIL import Image
+
+    out = []
+    for sub, kind in (("FISH", "fish"), ("DISH", "dual-ish")):
+        for path in sorted((folder / sub).glob("*.jpg")):
+            if kind == "fish":
+                rgb = np.asarray(Image.open(path).convert("RGB"))
+                display = fish_from_rgb(rgb, channels={"her2": "R", "cep17": "G", "dapi": "B"})
+
+                def run(px, fish=display):
+                    return count_fish(fish, pixel_size_um=px)
+            else:
+                rgb = display = read_brightfield_ish(path)
+
+                def run(px, rgb=rgb):
+                    return count_brightfield_ish(rgb, assay="dual-ish", pixel_size_um=px)
+            found = reference_for(folder, sub, path)
+            ref = ref_name = None
+            if found is not None:
+                ref = reference_nuclei(found[0], rgb.shape[:2], found[1])
+                ref_name = found[2]
+                px = _ref_px(ref)
+            else:
+                first = run(0.15)
+                areas = [n.area_um2 / 0.15**2 for n in first.nuclei if n.area_um2 > 0]
+                px = (float(np.clip(_assumed_px(float(np.median(areas))), 0.05, 1.0))
+                      if areas else 0.15)
+            out.append(RealField(sub, path, display, ref, ref_name, px, run(px)))
+    return tuple(out)
 
 
 def section_real_reference() -> None:
@@ -477,7 +500,6 @@ def section_real_reference() -> None:
     if not folder.is_dir():
         print(f"real data folder absent: {folder}")
         return
-    from PIL import Image
 
     print("REF_*.png are downscaled screenshots with yellow outlines drawn on SELECTED nuclei "
           "(not all nuclei; who drew them is not stated).\nReference nuclei = insides of closed "
@@ -494,32 +516,19 @@ def section_real_reference() -> None:
           "counted, IoU >= 0.5 | median IoU | nuclei found | nuclei counted |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     tot = np.zeros(4, int)
-    for sub, kind in (("FISH", "fish"), ("DISH", "dual-ish")):
-        for path in sorted((folder / sub).glob("*.jpg")):
-            found = reference_for(folder, sub, path)
-            if found is None:
-                print(f"| {sub}/{path.name} | - | no REF_{sub} screenshot shows this field | "
-                      "- | - | - | - | - | - | - |")
-                continue
-            ref_rgb, scale, ref_name, _r = found
-            if kind == "fish":
-                rgb = np.asarray(Image.open(path).convert("RGB"))
-            else:
-                rgb = read_brightfield_ish(path)
-            ref = reference_nuclei(ref_rgb, rgb.shape[:2], scale)
-            px = _ref_px(ref)
-            if kind == "fish":
-                res = count_fish(fish_from_rgb(rgb, channels={"her2": "R", "cep17": "G",
-                                                              "dapi": "B"}), pixel_size_um=px)
-            else:
-                res = count_brightfield_ish(rgb, assay="dual-ish", pixel_size_um=px)
-            m = match_reference(ref, res.labels, {n.nucleus_id: (n.row, n.col) for n in res.nuclei},
-                                {n.nucleus_id: n.included for n in res.nuclei})
-            if kind == "dual-ish":
-                tot += [m["n_ref"], m["found"], m["counted"], res.n_counted]
-            print(f"| {sub}/{path.name} ({ref_name}) | {px:.3f} | {m['n_ref']} | {m['found']} | "
-                  f"{m['found_iou']} | {m['counted']} | {m['counted_iou']} | "
-                  f"{np.median(m['iou']):.2f} | {len(res.nuclei)} | {res.n_counted} |")
+    for fld in _real_fields(folder):
+        sub, path, px, res, ref = fld.sub, fld.path, fld.px, fld.result, fld.ref
+        if ref is None:
+            print(f"| {sub}/{path.name} | - | no REF_{sub} screenshot shows this field | "
+                  "- | - | - | - | - | - | - |")
+            continue
+        m = match_reference(ref, res.labels, {n.nucleus_id: (n.row, n.col) for n in res.nuclei},
+                            {n.nucleus_id: n.included for n in res.nuclei})
+        if sub == "DISH":
+            tot += [m["n_ref"], m["found"], m["counted"], res.n_counted]
+        print(f"| {sub}/{path.name} ({fld.ref_name}) | {px:.3f} | {m['n_ref']} | "
+              f"{m['found']} | {m['found_iou']} | {m['counted']} | {m['counted_iou']} | "
+              f"{np.median(m['iou']):.2f} | {len(res.nuclei)} | {res.n_counted} |")
     print(f"Dual ISH total: {tot[1]} / {tot[0]} reference nuclei found, {tot[2]} counted; "
           f"{tot[3]} nuclei counted in all")
 
