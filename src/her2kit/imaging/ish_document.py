@@ -17,6 +17,7 @@ from her2kit import __version__
 from her2kit.guideline import DEFAULT_GUIDELINE, IshInput, get_guideline, her2_decision, ish_result
 from her2kit.guideline.integrate import DISCLAIMER
 from her2kit.imaging.ihc_document import _plain
+from her2kit.imaging.ish import IshFieldsResult
 
 __all__ = ["ish_document"]
 
@@ -48,7 +49,7 @@ def ish_document(result, *, image: str | list[str], assay: str, pixel_size_um: f
                      too_few_cells="indeterminate")
     her2, steps, comments, rationale = her2_decision(None, ish, guideline=g)
     het = result.heterogeneity
-    fields = getattr(result, "fields", None)
+    fields = result.fields if isinstance(result, IshFieldsResult) else None
     evidence: dict[str, Any] = {
         **_counts(result),
         "heterogeneity": _plain(asdict(het)) if het is not None else None,

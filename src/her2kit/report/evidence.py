@@ -32,8 +32,7 @@ class ImageEvidence(BaseModel):
     kind: Literal["score-ihc", "count-ish", "score-slide"]
     path: str
     image: str | None
-    overlay: str | None
-    overlays: list[str] = []  # every field's overlay (count-ish over several fields)
+    overlays: list[str] = []  # PNG paths: one, or one per field (count-ish over several)
     case_input: dict[str, Any]
     evidence: dict[str, Any]
     per_nucleus: list[list[int]] | None
@@ -71,11 +70,10 @@ def load_image_evidence(path: str | Path, *, base_dir: Path | None = None) -> Im
         listed = [doc.get("overlay")]
     overlays = [str(Path(o) if Path(o).is_absolute() else p.parent / o)
                 for o in listed if isinstance(o, str)]
-    overlay = overlays[0] if overlays else None
     nuclei = case_input.get("ish", {}).get("nuclei")
     return ImageEvidence(
         kind=kind, path=str(p), image=", ".join(doc["images"]) if isinstance(
-            doc.get("images"), list) else doc.get("image"), overlay=overlay, overlays=overlays,
+            doc.get("images"), list) else doc.get("image"), overlays=overlays,
         case_input=case_input,
         evidence=doc.get("evidence") or {},
         per_nucleus=nuclei if isinstance(nuclei, list) and nuclei and isinstance(

@@ -84,7 +84,7 @@ def lab_report_html(report: LabReport) -> str:
     sections = [(k, list(v)) for k, v in groupby(report.cap_fields, key=lambda f: f.section)]
     images = []
     for im in report.images:
-        overlays = [Path(o) for o in (im.overlays or ([im.overlay] if im.overlay else []))]
+        overlays = [Path(o) for o in im.overlays]
         images.append({
             "kind": im.kind, "image": im.image, "path": im.path,
             "overlays_b64": [_b64(o.read_bytes()) for o in overlays if o.is_file()],

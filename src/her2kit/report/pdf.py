@@ -137,7 +137,7 @@ def lab_report_pdf(report: LabReport) -> bytes:
             doc.image(png)
         for im in report.images:
             doc.para(f"{im.kind}: {im.image or im.path}", bold=True)
-            for o in im.overlays or ([im.overlay] if im.overlay else []):
+            for o in im.overlays:
                 if Path(o).is_file():
                     doc.image(Path(o).read_bytes(), width_mm=110)
             doc.rows(flatten_evidence(im.evidence))
