@@ -94,4 +94,13 @@ run report/fhir report "$out/report/case.json" --format fhir --out "$out/report/
 run report/html report "$out/report/case.json" --format html --out "$out/report/html"
 # Paths inside outputs name $out; make them relative so two folders compare equal.
 grep -rlZ --exclude='*.png' --exclude='*.tif' -F "$out" "$out" | xargs -0 -r sed -i "s#$out#OUT#g"
+# What legitimately changes from run to run: report timestamps and random UUIDs, and the
+# OME-TIFF writer's DateTime tag (its pixels are kept as a hash instead).
+find "$out/report" -type f \( -name '*.json' -o -name '*.html' \) -print0 | xargs -0 -r sed -i -E \
+  -e 's/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/UUID/g' \
+  -e 's/20[0-9]{2}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?Z?)?/TIMESTAMP/g'
+for f in "$out"/ish/*.ome.tif; do
+  .venv/bin/python -c 'import hashlib, sys, tifffile; a = tifffile.imread(sys.argv[1]); print(a.shape, a.dtype, hashlib.sha256(a.tobytes()).hexdigest())' "$f" >"$f.pixels"
+  rm "$f"
+done
 echo "golden outputs in $out ($(find "$out" -type f | wc -l) files)"
