@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 out=${1:?usage: golden_outputs.sh OUT_DIR}
 rm -rf "$out" && mkdir -p "$out"
 her2kit=$PWD/.venv/bin/her2kit
-real=${HER2KIT_REAL_DATA:-$PWD/../shared/data/real}
+real=${HER2KIT_REAL_DATA:-../shared/data/real}  # relative: the same text in any checkout
 test -d "$real" || { echo "golden_outputs.sh: $real is missing" >&2; exit 2; }
 
 # Commands' stdout and stderr both go to files; the exit status is recorded too.
