@@ -30,9 +30,7 @@ import numpy as np
 
 from her2kit.errors import ImageInputError
 from her2kit.guideline import IhcPercent, ihc_from_percent
-from her2kit.imaging.ihc import score_ihc_image
-from her2kit.imaging.ihc_document import guideline_percent
-from her2kit.imaging.membrane import (
+from her2kit.imaging.ihc.membrane import (
     DEFAULT_THRESHOLDS,
     MEMBRANE_CLASSES,
     STAINED_CLASSES,
@@ -41,7 +39,9 @@ from her2kit.imaging.membrane import (
     classify_membranes,
     measure_membranes,
 )
-from her2kit.imaging.nuclei import match_instances
+from her2kit.imaging.ihc.score import score_ihc_image
+from her2kit.imaging.segment.nuclei import match_instances
+from her2kit.pipelines.ihc import guideline_percent
 from her2kit.synthetic.ihc import SCORES, generate_ihc_region
 
 REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real"
@@ -158,7 +158,7 @@ def run_synthetic(n: int, workers: int) -> None:
 def _core_tiles(args):
     """Score every tissue tile of one core (decoded once by the caller's worker)."""
     path, tile, keep_every, pixel_size_um = args
-    from her2kit.imaging.io import read_image
+    from her2kit.io.images import read_image
 
     img = read_image(path).image
     # Background (glass) intensity per channel from the core's brightest pixels: the
@@ -277,7 +277,7 @@ CAL_GRID = {
 def _calibration_case(i: int):
     """Sector measures of one synthetic region on its true cells (seeds 5000+)."""
     s, p = _region(i, 5000)
-    from her2kit.imaging.stains import separate_stains
+    from her2kit.imaging.color.hdab import separate_stains
 
     m = measure_membranes(
         separate_stains(s.image).dab_od, s.cell_labels, s.nuclei_labels, pixel_size_um=p
@@ -287,8 +287,8 @@ def _calibration_case(i: int):
 
 def _bci_measures():
     """Measures of every BCI tile's cells (pipeline geometry), with weak labels."""
-    from her2kit.imaging.io import read_image
-    from her2kit.imaging.stains import separate_stains
+    from her2kit.imaging.color.hdab import separate_stains
+    from her2kit.io.images import read_image
 
     out = []
     for rel, label, cls in BCI_TILES:
@@ -424,9 +424,9 @@ def _deepliif_truth(mask_rgb: np.ndarray) -> tuple[np.ndarray, int]:
 
 def run_real_nuclei(pixel_size_um: float = 0.25) -> None:
     """Nucleus detection F1 at IoU 0.5 on the DeepLIIF Ki67 tiles' manual masks."""
-    from her2kit.imaging.io import read_image
-    from her2kit.imaging.nuclei import detect_nuclei
-    from her2kit.imaging.stains import separate_stains
+    from her2kit.imaging.color.hdab import separate_stains
+    from her2kit.imaging.segment.nuclei import detect_nuclei
+    from her2kit.io.images import read_image
 
     folder = REAL / "ki67_ihc_nuclei_deepliif"
     print(f"\n== Real nuclei: {folder.resolve()} ==")

@@ -96,7 +96,7 @@ print(json.dumps(out))
 
 def real_tiles(n: int) -> list[np.ndarray]:
     """The most tissue-rich 2048² regions of two GEA cores, reduced 2× to 1024²."""
-    from her2kit.imaging.io import read_image
+    from her2kit.io.images import read_image
 
     tiles: list[np.ndarray] = []
     per_core = -(-n // len(GEA_CORES))
@@ -154,10 +154,10 @@ def _best(fn, repeat: int) -> float:
 def time_her2kit(tiles: list[np.ndarray], repeat: int) -> dict[str, list[float]]:
     from skimage.color import rgb2hed
 
-    from her2kit.imaging.cells import block_factor, block_mean
-    from her2kit.imaging.ihc import DAB_EXCLUDE_OD, score_ihc_image
-    from her2kit.imaging.nuclei import detect_nuclei
-    from her2kit.imaging.stains import separate_stains
+    from her2kit.imaging.color.hdab import separate_stains
+    from her2kit.imaging.filters import block_factor, block_mean
+    from her2kit.imaging.ihc.score import DAB_EXCLUDE_OD, score_ihc_image
+    from her2kit.imaging.segment.nuclei import detect_nuclei
 
     f = block_factor(PIXEL_SIZE_UM, 1.0)
     out: dict[str, list[float]] = {

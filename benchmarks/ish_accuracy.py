@@ -44,9 +44,10 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from her2kit.imaging.ish import count_brightfield_ish, count_fish
-from her2kit.imaging.ish_io import fish_from_rgb, fish_from_stack, read_brightfield_ish
-from her2kit.imaging.spots import detect_spots
+from her2kit.imaging.ish.channels import fish_from_rgb, fish_from_stack
+from her2kit.imaging.ish.count import count_brightfield_ish, count_fish
+from her2kit.imaging.ish.spots import detect_spots
+from her2kit.io.fish import read_brightfield_ish
 from her2kit.synthetic.ish import generate_brightfield_ish_field, generate_fish_field
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
@@ -265,7 +266,7 @@ def section_real_her2(out_dir: Path) -> None:
           "Dual ISH: black = HER2, red = CEP17 (Ventana convention).")
     from PIL import Image
 
-    from her2kit.imaging.ish_overlay import render_ish_overlay
+    from her2kit.viz.ish import render_ish_overlay
 
     out_dir.mkdir(parents=True, exist_ok=True)
     print("Default settings (automatic valley threshold, k_mad 5 floor; spot sigma 0.25 µm "

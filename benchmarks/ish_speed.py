@@ -41,8 +41,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.ish_accuracy import MATCH_RADIUS_PX, _prf, _tp  # noqa: E402
-from her2kit.imaging.ish import count_fish  # noqa: E402
-from her2kit.imaging.ish_io import fish_from_stack  # noqa: E402
+from her2kit.imaging.ish.count import count_fish  # noqa: E402
+from her2kit.io.fish import fish_from_stack  # noqa: E402
 from her2kit.synthetic.ish import generate_fish_field  # noqa: E402
 
 PX = 0.2

@@ -24,3 +24,45 @@ def test_guideline_imports_no_io_layers_and_no_numpy():
 def test_cli_help_stays_light():
     loaded = modules_after_import("her2kit.cli")
     assert not {"numpy", "scipy", "skimage", "matplotlib", "fhir"} & loaded
+
+
+# Functions allowed over MAX_FUNCTION_LINES, each with the reason (README, Layout section).
+LONG_FUNCTIONS_ALLOWED: dict[str, str] = {
+    "her2kit.cli.__init__.count_ish": "TODO(layout): split into stages",
+    "her2kit.imaging.ihc.membrane.measure_membranes": "TODO(layout): split into stages",
+    "her2kit.imaging.ihc.score.score_ihc_image": "TODO(layout): split into stages",
+    "her2kit.imaging.ish.count._probe_signals": "TODO(layout): split into stages",
+    "her2kit.imaging.ish.count._count": "TODO(layout): split into stages",
+    "her2kit.imaging.ish.count.count_brightfield_ish": "TODO(layout): split into stages",
+    "her2kit.imaging.ish.spots.detect_spots": "TODO(layout): split into stages",
+    "her2kit.synthetic.ihc.generate_ihc_region": "TODO(layout): split into stages",
+}
+MAX_FUNCTION_LINES = 100
+
+
+def _function_lengths():
+    """(qualified name, lines from ``def`` to the end, without the docstring) in src/."""
+    import ast
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src"
+    for path in sorted(src.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            lines = node.end_lineno - node.lineno + 1
+            doc = ast.get_docstring(node, clean=False)
+            if doc is not None:
+                first = node.body[0]
+                lines -= first.end_lineno - first.lineno + 1
+            module = ".".join(path.relative_to(src).with_suffix("").parts)
+            yield f"{module}.{node.name}", lines
+
+
+def test_no_function_over_100_lines_but_the_named_ones():
+    long = {name: n for name, n in _function_lengths() if n > MAX_FUNCTION_LINES}
+    assert set(long) <= set(LONG_FUNCTIONS_ALLOWED), {
+        k: v for k, v in long.items() if k not in LONG_FUNCTIONS_ALLOWED}
+    stale = set(LONG_FUNCTIONS_ALLOWED) - set(long)
+    assert not stale, f"no longer long, remove from LONG_FUNCTIONS_ALLOWED: {stale}"

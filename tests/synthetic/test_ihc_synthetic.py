@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from her2kit.errors import Her2kitInputError
-from her2kit.imaging.membrane import MEMBRANE_CLASSES
+from her2kit.imaging.ihc.membrane import MEMBRANE_CLASSES
 from her2kit.synthetic.ihc import class_fractions_for_score, generate_ihc_region
 
 

@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from her2kit._jsonio import validation_error_line
 from her2kit.casefile import ASSAYS, Assay, CaseFile
 from her2kit.errors import Her2kitInputError
 from her2kit.guideline import ClassifyResult, classify, get_guideline
+from her2kit.io.jsonio import validation_error_line
 from her2kit.report.evidence import ImageEvidence, load_image_evidence
 from her2kit.report.preanalytics import PreanalyticCheck, check_preanalytics
 from her2kit.report.stage import AnatomicStage, anatomic_stage

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from her2kit._jsonio import read_json_object
 from her2kit.errors import Her2kitInputError
+from her2kit.io.jsonio import read_json_object
 
 __all__ = ["ImageEvidence", "load_image_evidence"]
 

@@ -27,7 +27,7 @@ Fluorescence noise
 Brightfield
     Beer-Lambert: hematoxylin in nuclei, silver (HER2) and fast red (CEP17) or
     DAB (CISH HER2) in the signals, using the stain vectors of
-    :mod:`her2kit.imaging.ish_stains`, plus Gaussian camera noise.
+    :mod:`her2kit.imaging.color.ish`, plus Gaussian camera noise.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from her2kit.errors import Her2kitInputError
-from her2kit.imaging.ish_stains import STAIN_VECTORS
+from her2kit.imaging.color.ish import STAIN_VECTORS
 
 __all__ = [
     "CLUSTER_DTYPE",

@@ -1,0 +1,235 @@
+"""Reading ISH fields from files: FISH OME-TIFF stacks, separate channel files, RGB composites,
+brightfield RGB. Arrays are checked and arranged by :mod:`her2kit.imaging.ish.channels`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from her2kit.errors import ImageInputError
+from her2kit.imaging.ish.channels import (
+    FishImage,
+    _check_plane,
+    check_brightfield_rgb,
+    fish_from_arrays,
+    fish_from_rgb,
+    fish_from_stack,
+)
+from her2kit.io.images import ome_pixel_size_um, ome_significant_bits
+
+__all__ = ["MAX_FIELD_PIXELS", "read_brightfield_ish", "read_fish_files", "read_fish_image"]
+
+
+# --------------------------------------------------------------------------- files
+#: Largest field plane (rows x cols) the ISH readers decode: counting holds a few
+#: float32 copies of each channel at full resolution (~40 bytes per pixel for a
+#: three-channel FISH field, measured), so 100 Mpx needs ~4 GB. Microscope camera
+#: fields are a few Mpx; a whole slide must be cut into fields or ROIs first.
+MAX_FIELD_PIXELS = 100_000_000
+#: A z-stack or multi-channel file may hold this many samples per allowed plane pixel.
+MAX_SAMPLES_PER_PIXEL_LIMIT = 10
+def _check_size(path: Path, plane_px: int, samples: int, max_pixels: int) -> None:
+    """Refuse a field before decoding it when a plane (rows x cols) has more than
+    ``max_pixels`` pixels or the whole array (planes x channels) more than
+    ``MAX_SAMPLES_PER_PIXEL_LIMIT x max_pixels`` samples."""
+    if plane_px > max_pixels:
+        raise ImageInputError(
+            f"{path.name} has {plane_px} pixels per plane, more than the limit {max_pixels} "
+            "(count a region exported at field size)",
+            field="path",
+        )
+    if samples > MAX_SAMPLES_PER_PIXEL_LIMIT * max_pixels:
+        raise ImageInputError(
+            f"{path.name} holds {samples} samples (planes x channels x pixels), more than "
+            f"the limit {MAX_SAMPLES_PER_PIXEL_LIMIT * max_pixels}",
+            field="path",
+        )
+
+
+def _open_raster(path: Path, max_pixels: int = MAX_FIELD_PIXELS):
+    """Return (array, axes, pixel_size_um or None, stated bit depth or None) for a
+    TIFF/OME-TIFF (OME ``PhysicalSizeX`` and ``SignificantBits``), PNG or JPEG."""
+    if not path.is_file():
+        raise ImageInputError(f"no such file: {path}", field="path")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".tif", ".tiff"):
+            import tifffile
+
+            with tifffile.TiffFile(path) as tf:
+                series = tf.series[0]
+                axes = series.axes
+                shape = dict(zip(axes.upper(), series.shape, strict=True))
+                _check_size(path, int(shape.get("Y", 1)) * int(shape.get("X", 1)),
+                            int(np.prod(series.shape, dtype=np.int64)), max_pixels)
+                arr = series.asarray()
+                px = ome_pixel_size_um(tf.ome_metadata) if tf.is_ome else None
+                bits = ome_significant_bits(tf.ome_metadata) if tf.is_ome else None
+            return arr, axes, px, bits
+        import warnings
+
+        from PIL import Image
+
+        with warnings.catch_warnings():
+            # Our own limit applies; Pillow's bomb warning would be a second line.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
+            _check_size(path, im.width * im.height, im.width * im.height * len(im.getbands()),
+                        max_pixels)
+            im.load()
+            arr = np.asarray(im)
+        return arr, ("YXS" if arr.ndim == 3 else "YX"), None, None
+    except ImageInputError:
+        raise
+    except Exception as exc:  # every decoder failure becomes one line
+        raise ImageInputError(
+            f"cannot read {path.name}: {type(exc).__name__}: {exc}", field="path"
+        ) from None
+
+
+def read_fish_image(
+    path: str | Path,
+    *,
+    channels: Mapping[str, int | str],
+    pixel_size_um: float | None = None,
+    bit_depth: int | None = None,
+    max_pixels: int = MAX_FIELD_PIXELS,
+) -> FishImage:
+    """Read a multi-channel FISH TIFF/OME-TIFF (2-D or z-stack) or an RGB composite.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.tif``/``.tiff`` (axes from the file, e.g. ``CYX``, ``ZCYX``, ``YXS``) or an
+        RGB ``.png``/``.jpg`` composite.
+    channels : mapping
+        Probe name to channel index (``{"dapi": 0, "her2": 1, "cep17": 2}``) for
+        multi-channel TIFFs, or to a colour letter (``{"her2": "R", ...}``) for RGB.
+    pixel_size_um : float, optional
+        Overrides the OME ``PhysicalSizeX`` when given.
+    bit_depth : int, optional
+        Stated camera bit depth, checked against the data; when None, the OME
+        ``SignificantBits`` of the file, if any, is checked instead.
+    max_pixels : int, optional
+        Largest plane (rows x cols) decoded, pixels; a file holding more than
+        ``MAX_SAMPLES_PER_PIXEL_LIMIT`` times as many samples is refused too.
+
+    Returns
+    -------
+    FishImage
+        Z-stacks are maximum-projected; ``pixel_size_um`` from the caller, else the
+        OME metadata, else None.
+
+    Raises
+    ------
+    ImageInputError
+        Unreadable file, unsupported axes, bad channel mapping, brightfield image.
+    """
+    p = Path(path)
+    arr, axes, px_file, bits_file = _open_raster(p, max_pixels)
+    px = pixel_size_um if pixel_size_um is not None else px_file
+    if bit_depth is None:
+        bit_depth = bits_file
+    axes = axes.upper()
+    if set(axes) - set("TZCYXS") or "Y" not in axes or "X" not in axes:
+        raise ImageInputError(f"unsupported TIFF axes {axes!r} in {p.name}", field="path")
+    if "T" in axes:
+        if arr.shape[axes.index("T")] != 1:
+            raise ImageInputError(
+                f"time series are not supported ({p.name} axes {axes})", field="path"
+            )
+        arr = arr.take(0, axis=axes.index("T"))
+        axes = axes.replace("T", "")
+    ch_axis = "C" if "C" in axes else ("S" if "S" in axes else None)
+    if ch_axis is None:
+        raise ImageInputError(
+            f"{p.name} has one channel (axes {axes}); give one file per channel", field="path"
+        )
+    letters = all(isinstance(v, str) for v in channels.values())
+    if letters:
+        if "Z" in axes or arr.shape[axes.index(ch_axis)] not in (3, 4):
+            raise ImageInputError(
+                "colour letters need an RGB image; use channel indices", field="channels"
+            )
+        rgb = np.moveaxis(arr, axes.index(ch_axis), -1)
+        return fish_from_rgb(rgb, channels=channels, pixel_size_um=px, source=str(p))
+    order = [a for a in "ZYX" if a in axes] + [ch_axis]
+    arr = np.transpose(arr, [axes.index(a) for a in order])
+    return fish_from_stack(
+        arr,
+        channels=channels,
+        channel_axis=-1,
+        z_axis=0 if "Z" in axes else None,
+        pixel_size_um=px,
+        bit_depth=bit_depth,
+        source=str(p),
+    )
+
+
+def read_fish_files(
+    *,
+    dapi: str | Path,
+    her2: str | Path,
+    cep17: str | Path,
+    pixel_size_um: float | None = None,
+    bit_depth: int | None = None,
+    max_pixels: int = MAX_FIELD_PIXELS,
+) -> FishImage:
+    """Read a FISH field stored as one grey-level file (2-D or z-stack) per channel.
+
+    ``max_pixels`` limits each file as in :func:`read_fish_image`.
+
+    Raises
+    ------
+    ImageInputError
+        Unreadable file, a colour file where a grey one is expected, mismatched sizes.
+    """
+    arrays = {}
+    px_found = None
+    for name, path in (("dapi", dapi), ("her2", her2), ("cep17", cep17)):
+        p = Path(path)
+        arr, axes, px_file, bits_file = _open_raster(p, max_pixels)
+        if "S" in axes.upper() or "C" in axes.upper():
+            if arr.ndim == 3 and arr.shape[-1] in (3, 4) and "S" in axes.upper():
+                # An RGB file whose three colours are equal is grey in disguise.
+                grey = arr[..., 0]
+                if np.array_equal(grey, arr[..., 1]) and np.array_equal(grey, arr[..., 2]):
+                    arr = arr[..., 0]
+                else:
+                    raise ImageInputError(
+                        f"{p.name} is a colour image; expected one grey channel", field=name
+                    )
+            else:
+                raise ImageInputError(f"{p.name} has several channels; expected one", field=name)
+        if bit_depth is None and bits_file is not None:
+            # Each file's own stated depth is checked against its data.
+            _check_plane(arr, name, bit_depth=bits_file)
+        arrays[name] = arr
+        px_found = px_found or px_file
+    return fish_from_arrays(
+        **arrays,
+        pixel_size_um=pixel_size_um if pixel_size_um is not None else px_found,
+        bit_depth=bit_depth,
+        source=str(Path(dapi).parent),
+    )
+
+
+def read_brightfield_ish(path: str | Path, *, max_pixels: int = MAX_FIELD_PIXELS) -> np.ndarray:
+    """Read a brightfield Dual ISH / CISH RGB image as (rows, cols, 3) uint8.
+
+    ``max_pixels`` limits the file as in :func:`read_fish_image`.
+
+    Raises
+    ------
+    ImageInputError
+        Unreadable file, not 8-bit RGB, a fluorescence image (dark background), or
+        more than ``max_pixels`` pixels.
+    """
+    p = Path(path)
+    arr, _axes, _, _ = _open_raster(p, max_pixels)
+    if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[-1] not in (3, 4):
+        arr = np.moveaxis(arr, 0, -1)  # planar-RGB TIFF
+    return check_brightfield_rgb(arr, name="image")

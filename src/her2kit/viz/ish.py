@@ -1,0 +1,135 @@
+"""An audit overlay for ISH counts: a technologist checks the count by eye.
+
+Drawn on the image itself (FISH composite or brightfield RGB):
+
+* counted nuclei: solid yellow outline and an ``H/C`` label (``H`` for single probe);
+* excluded nuclei: dashed grey outline, no label (the reason is in the table);
+* every HER2 signal: a ring (red on FISH, orange on brightfield);
+* every CEP17 signal: a ring (green on FISH, cyan on brightfield);
+* every cluster: a larger magenta ring with its estimated copies as ``xN``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+from skimage.segmentation import find_boundaries
+
+from her2kit.errors import ImageInputError
+from her2kit.imaging.ish.channels import FishImage
+from her2kit.imaging.ish.count import IshImageResult
+
+__all__ = ["fish_display_rgb", "render_ish_overlay"]
+
+_COUNTED = (255, 230, 0)
+_EXCLUDED = (150, 150, 150)
+_CLUSTER = (255, 0, 255)
+_FISH_COLOURS = {"her2": (255, 60, 60), "cep17": (60, 255, 60)}
+_BF_COLOURS = {"her2": (255, 140, 0), "cep17": (0, 190, 255)}
+
+
+def fish_display_rgb(fish: FishImage, *, percentile: float = 99.8) -> np.ndarray:
+    """Composite a FISH image for display: HER2 red, CEP17 green, DAPI blue.
+
+    Each channel is scaled linearly from its 1st percentile to ``percentile``
+    (display only; counting never uses these values).
+
+    Returns
+    -------
+    (rows, cols, 3) ndarray of uint8
+    """
+    out = []
+    for ch in (fish.her2, fish.cep17, fish.dapi):
+        lo, hi = np.percentile(ch, [1.0, percentile])
+        scale = 255.0 / (hi - lo) if hi > lo else 0.0
+        out.append(np.clip((ch - lo) * scale, 0, 255))
+    return np.stack(out, axis=-1).astype(np.uint8)
+
+
+def render_ish_overlay(
+    result: IshImageResult,
+    image: np.ndarray | FishImage,
+    *,
+    ring_radius_px: int | None = None,
+    label: bool = True,
+) -> np.ndarray:
+    """Draw nuclei, signals, clusters and per-nucleus counts over the image.
+
+    Parameters
+    ----------
+    result : IshImageResult
+        From :func:`~her2kit.imaging.ish.count_fish` or
+        :func:`~her2kit.imaging.ish.count_brightfield_ish`.
+    image : FishImage or (rows, cols, 3) uint8 ndarray
+        The image that was counted (a FISH image is composited by
+        :func:`fish_display_rgb`).
+    ring_radius_px : int, optional
+        Radius of the signal rings, px. Default: 2.5 spot sigmas, at least 3 px.
+    label : bool, optional
+        Write ``H/C`` on each counted nucleus.
+
+    Returns
+    -------
+    (rows, cols, 3) ndarray of uint8
+        A new array; the input is not modified.
+
+    Raises
+    ------
+    ImageInputError
+        When the image size differs from the result's label image.
+    """
+    if isinstance(image, FishImage):
+        rgb = fish_display_rgb(image)
+        colours = _FISH_COLOURS
+    else:
+        rgb = np.asarray(image)
+        if rgb.ndim != 3 or rgb.shape[-1] != 3 or rgb.dtype != np.uint8:
+            raise ImageInputError(
+                f"expected (rows, cols, 3) uint8, got {rgb.shape} {rgb.dtype}", field="image"
+            )
+        colours = _FISH_COLOURS if result.assay == "fish" else _BF_COLOURS
+    labels = result.labels
+    if rgb.shape[:2] != labels.shape:
+        raise ImageInputError(
+            f"image is {rgb.shape[:2]} px but the result's labels are {labels.shape}",
+            field="image",
+        )
+    out = rgb.copy()
+    included = np.zeros(int(labels.max()) + 1, bool)
+    for n in result.nuclei:
+        included[n.nucleus_id] = n.included
+    bounds = find_boundaries(labels, mode="inner")
+    counted_b = bounds & included[labels]
+    rr, cc = np.indices(labels.shape, sparse=True)
+    dashed = bounds & ~included[labels] & (((rr + cc) // 3) % 2 == 0)
+    out[counted_b] = _COUNTED
+    out[dashed] = _EXCLUDED
+
+    im = Image.fromarray(out)
+    draw = ImageDraw.Draw(im)
+    sigma = result.her2.detection.sigma_px
+    r = ring_radius_px if ring_radius_px is not None else max(3, round(2.5 * sigma))
+    for probe in (result.her2, result.cep17):
+        if probe is None:
+            continue
+        col = colours[probe.probe]
+        for (y, x), inc in zip(probe.detection.coords_px, probe.in_cluster, strict=True):
+            if inc:
+                continue  # drawn as part of its cluster
+            draw.ellipse([x - r, y - r, x + r, y + r], outline=col)
+        for c in probe.clusters:
+            rc = 2 * r
+            draw.ellipse(
+                [c.col - rc, c.row - rc, c.col + rc, c.row + rc], outline=_CLUSTER, width=2
+            )
+            draw.text((c.col + rc + 1, c.row - rc), f"x{c.copies}", fill=_CLUSTER)
+    if label:
+        for n in result.nuclei:
+            if not n.included:
+                continue
+            text = f"{n.her2}/{n.cep17}" if result.probe == "dual" else f"{n.her2}"
+            x0, y0 = n.col - 3 * len(text), n.row - 5
+            box = draw.textbbox((x0, y0), text)
+            draw.rectangle(box, fill=(0, 0, 0))
+            draw.text((x0, y0), text, fill=(255, 255, 255))
+    return np.asarray(im, dtype=np.uint8).copy()
