@@ -498,22 +498,7 @@ def detect_spots(
                 f"filtered shape {filtered.shape} differs from image {np.shape(image)}",
                 field="filtered",
             )
-    if isinstance(noise_mask, str):
-        if noise_mask != "foreground":
-            raise Her2kitInputError(
-                f"expected 'foreground', a boolean mask or None, got {noise_mask!r}",
-                field="noise_mask",
-            )
-        noise_mask = foreground_mask(image, sigma_px=4.0 * sigma_px)
-    if noise_mask is not None:
-        noise_mask = np.asarray(noise_mask, dtype=bool)
-        if noise_mask.shape != filtered.shape:
-            raise ImageInputError(
-                f"expected shape {filtered.shape}, got {noise_mask.shape}", field="noise_mask"
-            )
-        sample = filtered[noise_mask] if noise_mask.any() else filtered
-    else:
-        sample = filtered
+    noise_mask, sample = _noise_sample(image, filtered, noise_mask, sigma_px)
     med, noise = robust_noise_sigma(sample)
     floor = med + k_mad * noise if noise > 0 else np.inf  # a constant image has no spots
     if threshold is not None:
@@ -539,41 +524,68 @@ def detect_spots(
             thr, method = med + z_thr * noise, "valley"
     else:
         method, floor = "user", float("nan")
-
-    idx = top[filtered.ravel()[top] > thr]
-    if idx.size:
-        # Plateaus give several equal maxima in one window: keep the first (in raster
-        # order) of each 8-connected group; only when maxima touch is a labelling needed.
-        cols = filtered.shape[1]
-        cidx = idx % cols
-        touching = np.zeros(idx.size, bool)
-        for dr, dc in ((0, 1), (1, -1), (1, 0), (1, 1)):
-            nb = idx + dr * cols + dc
-            ok = (cidx + dc >= 0) & (cidx + dc < cols)
-            touching |= ok & np.isin(nb, idx)
-        if touching.any():
-            peaks = np.zeros(filtered.shape, bool)
-            peaks.ravel()[idx] = True
-            lab, _ = ndi.label(peaks, structure=np.ones((3, 3), bool))
-            lab_idx = lab.ravel()[idx]
-            _, first = np.unique(lab_idx, return_index=True)
-            idx = idx[np.sort(first)]
+    idx = _first_of_plateaus(top[filtered.ravel()[top] > thr], filtered.shape)
+    evidence = dict(threshold=float(thr), threshold_method=method, noise_sigma=float(noise),
+                    k_mad=float(k_mad), sigma_px=float(sigma_px), min_distance_px=md_px,
+                    floor=float(floor), valley_dip=dip)
     if idx.size == 0:
-        return SpotDetection(
-            np.zeros((0, 2)),
-            np.zeros(0, np.float32),
-            float(thr),
-            method,
-            float(noise),
-            float(k_mad),
-            float(sigma_px),
-            md_px,
-            float(floor),
-            dip,
-        )
+        return SpotDetection(np.zeros((0, 2)), np.zeros(0, np.float32), **evidence)
     r, c = np.unravel_index(idx, filtered.shape)
+    coords = _subpixel_centres(filtered, r, c)
+    order = np.lexsort((coords[:, 1], coords[:, 0]))
+    return SpotDetection(coords_px=coords[order],
+                         response=filtered[r, c][order].astype(np.float32), **evidence)
+
+
+def _noise_sample(image, filtered, noise_mask, sigma_px):
+    """The checked ``noise_mask`` of :func:`detect_spots` (``"foreground"`` resolved) and
+    the LoG responses the noise is measured on."""
+    if isinstance(noise_mask, str):
+        if noise_mask != "foreground":
+            raise Her2kitInputError(
+                f"expected 'foreground', a boolean mask or None, got {noise_mask!r}",
+                field="noise_mask",
+            )
+        noise_mask = foreground_mask(image, sigma_px=4.0 * sigma_px)
+    if noise_mask is None:
+        return None, filtered
+    noise_mask = np.asarray(noise_mask, dtype=bool)
+    if noise_mask.shape != filtered.shape:
+        raise ImageInputError(
+            f"expected shape {filtered.shape}, got {noise_mask.shape}", field="noise_mask"
+        )
+    return noise_mask, (filtered[noise_mask] if noise_mask.any() else filtered)
+
+
+def _first_of_plateaus(idx: np.ndarray, shape) -> np.ndarray:
+    """Flat indices ``idx`` of local maxima, one per plateau.
+
+    Plateaus give several equal maxima in one window: keep the first (in raster
+    order) of each 8-connected group; only when maxima touch is a labelling needed.
+    """
+    if not idx.size:
+        return idx
+    cols = shape[1]
+    cidx = idx % cols
+    touching = np.zeros(idx.size, bool)
+    for dr, dc in ((0, 1), (1, -1), (1, 0), (1, 1)):
+        nb = idx + dr * cols + dc
+        ok = (cidx + dc >= 0) & (cidx + dc < cols)
+        touching |= ok & np.isin(nb, idx)
+    if touching.any():
+        peaks = np.zeros(shape, bool)
+        peaks.ravel()[idx] = True
+        lab, _ = ndi.label(peaks, structure=np.ones((3, 3), bool))
+        lab_idx = lab.ravel()[idx]
+        _, first = np.unique(lab_idx, return_index=True)
+        idx = idx[np.sort(first)]
+    return idx
+
+
+def _subpixel_centres(filtered: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """(n, 2) float64 centres: the vertex of the parabola through the 3 samples per axis
+    (shift clipped to half a pixel; pixels on the image edge keep their position)."""
     coords = np.column_stack([r, c]).astype(np.float64)
-    # Sub-pixel refinement: vertex of the parabola through the 3 samples per axis.
     h, w = filtered.shape
     inner = (r > 0) & (r < h - 1) & (c > 0) & (c < w - 1)
     ri, ci = r[inner], c[inner]
@@ -585,16 +597,4 @@ def detect_spots(
         with np.errstate(divide="ignore", invalid="ignore"):
             off = np.where(denom < 0, 0.5 * (m1 - p1) / denom, 0.0)
         coords[inner, axis] += np.clip(off, -0.5, 0.5)
-    order = np.lexsort((coords[:, 1], coords[:, 0]))
-    return SpotDetection(
-        coords_px=coords[order],
-        response=filtered[r, c][order].astype(np.float32),
-        threshold=float(thr),
-        threshold_method=method,
-        noise_sigma=float(noise),
-        k_mad=float(k_mad),
-        sigma_px=float(sigma_px),
-        min_distance_px=md_px,
-        floor=float(floor),
-        valley_dip=dip,
-    )
+    return coords
