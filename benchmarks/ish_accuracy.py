@@ -44,10 +44,11 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from her2kit.imaging.ish import count_brightfield_ish, count_fish
 from her2kit.imaging.ish.channels import fish_from_rgb, fish_from_stack
-from her2kit.imaging.ish.count import count_brightfield_ish, count_fish
 from her2kit.imaging.ish.spots import detect_spots
 from her2kit.io.fish import read_brightfield_ish
+from her2kit.pipelines.ish import quality_flags
 from her2kit.synthetic.ish import generate_brightfield_ish_field, generate_fish_field
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
@@ -290,7 +291,7 @@ def section_real_her2(out_dir: Path) -> None:
         print(f"| {sub}/{path.name} | {px:.3f}{px_note} | {len(res.nuclei)} | "
               f"{res.n_counted} | {f(res.her2_mean)} | {f(res.cep17_mean)} | "
               f"{f(res.ratio)} | {z('her2')} / {z('cep17')} | "
-              f"{', '.join(res.quality_flags) or '-'} |")
+              f"{', '.join(quality_flags(res)) or '-'} |")
     print(f"overlays written to {out_dir}")
 
 

@@ -41,7 +41,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.ish_accuracy import MATCH_RADIUS_PX, _prf, _tp  # noqa: E402
-from her2kit.imaging.ish.count import count_fish  # noqa: E402
+from her2kit.imaging.ish import FishOptions, count_fish  # noqa: E402
 from her2kit.io.fish import fish_from_stack  # noqa: E402
 from her2kit.synthetic.ish import generate_fish_field  # noqa: E402
 
@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             stack = np.load(path).astype(np.float32)
             fish = fish_from_stack(stack, channels=CH)
             t0 = time.perf_counter()
-            res = count_fish(fish, pixel_size_um=PX, spot_sigma_um=SPOT_SIGMA_UM)
+            res = count_fish(fish, pixel_size_um=PX,
+                             options=FishOptions(spot_sigma_um=SPOT_SIGMA_UM))
             ours_s.append(time.perf_counter() - t0)
             for ps in (res.her2, res.cep17):
                 tp_o += _tp(ps.detection.coords_px, _truth(syn, ps.probe), MATCH_RADIUS_PX)

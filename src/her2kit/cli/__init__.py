@@ -522,7 +522,7 @@ def count_ish(
     from pathlib import Path
 
     from her2kit.guideline import get_guideline
-    from her2kit.imaging.ish import count as ish_mod
+    from her2kit.imaging import ish as ish_mod
     from her2kit.io import fish as ish_io
     from her2kit.pipelines.ish import ish_document
 

@@ -51,6 +51,10 @@ class GuidelineVersion:
     ish_min_tumour_areas : int
         The observer must find and count at least this many areas of invasive
         tumour [S1 p.4].
+    ish_heterogeneity_pct : float
+        A second population of cells with increased HER2 signals that makes up
+        more than this percent of the tumour cells is heterogeneity, to be
+        counted separately and reported [S1 p.4].
     ish_scheme : {"groups", "equivocal"}
         ``"groups"``: 2018 dual-probe Groups 1–5 with concurrent-IHC work-up of
         Groups 2–4. ``"equivocal"``: 2013 positive / equivocal / negative.
@@ -71,6 +75,7 @@ class GuidelineVersion:
     ish_weak_signals_reject_pct: float = 25.0
     ish_cytoplasmic_signals_reject_pct: float = 10.0
     ish_min_tumour_areas: int = 2
+    ish_heterogeneity_pct: float = 10.0
 
 
 ASCO_CAP_2018 = GuidelineVersion(

@@ -16,13 +16,48 @@ from typing import Any
 from her2kit import __version__
 from her2kit.guideline import DEFAULT_GUIDELINE, IshInput, get_guideline, her2_decision, ish_result
 from her2kit.guideline.integrate import DISCLAIMER
-from her2kit.imaging.ish.count import IshFieldsResult
+from her2kit.guideline.ish_quality import Heterogeneity, ish_count_flags, ish_heterogeneity
+from her2kit.guideline.versions import GuidelineVersion
+from her2kit.imaging.ish.fields import IshFieldsResult
+from her2kit.imaging.ish.results import IshImageResult
 from her2kit.pipelines.ihc import _plain
 
-__all__ = ["ish_document"]
+__all__ = ["heterogeneity", "ish_document", "quality_flags"]
 
 
-def _counts(result) -> dict[str, Any]:
+def quality_flags(result: IshImageResult | IshFieldsResult, *,
+                  guideline: str | GuidelineVersion = DEFAULT_GUIDELINE) -> tuple[str, ...]:
+    """The quality flags of a count: the guideline's reading of its measures, then the
+    image's own flags.
+
+    One field: ``too_few_nuclei``, ``weak_signals``, ``signals_outside_nuclei``
+    (:func:`~her2kit.guideline.ish_quality.ish_count_flags`), then
+    ``no_single_signal_reference``, ``high_background``. Several fields:
+    ``too_few_nuclei`` judged on the pooled count, then any other flag raised in a
+    field, once, in the order the fields raise them.
+    """
+    if isinstance(result, IshFieldsResult):
+        flags = list(ish_count_flags(result.n_counted, weak_signal_fraction=None,
+                                     outside_signal_fraction=None, guideline=guideline))
+        for r in result.fields:
+            flags += [f for f in quality_flags(r, guideline=guideline)
+                      if f != "too_few_nuclei" and f not in flags]
+        return tuple(flags)
+    return ish_count_flags(
+        result.n_counted, weak_signal_fraction=result.weak_signal_fraction,
+        outside_signal_fraction=result.outside_signal_fraction, guideline=guideline,
+    ) + tuple(result.image_flags)
+
+
+def heterogeneity(result: IshImageResult | IshFieldsResult, *,
+                  guideline: str | GuidelineVersion = DEFAULT_GUIDELINE) -> Heterogeneity | None:
+    """:func:`~her2kit.guideline.ish_quality.ish_heterogeneity` over the counted nuclei
+    (of all fields, pooled); None when none was counted."""
+    return ish_heterogeneity([[n.her2, n.cep17] for n in result.counted],
+                             dual=result.probe == "dual", guideline=guideline)
+
+
+def _counts(result, g: GuidelineVersion) -> dict[str, Any]:
     """The counts part of the evidence, for one field or the pooled fields."""
     excluded = Counter(n.exclusion_reason for n in result.nuclei if not n.included)
     return {
@@ -31,7 +66,7 @@ def _counts(result) -> dict[str, Any]:
         "nuclei_excluded": dict(excluded),
         "her2_mean_unrounded": result.her2_mean,
         "cep17_mean_unrounded": result.cep17_mean,
-        "quality_flags": list(result.quality_flags),
+        "quality_flags": list(quality_flags(result, guideline=g)),
     }
 
 
@@ -48,10 +83,10 @@ def ish_document(result, *, image: str | list[str], assay: str, pixel_size_um: f
     ish = ish_result(IshInput.model_validate(block), guideline=g,
                      too_few_cells="indeterminate")
     her2, steps, comments, rationale = her2_decision(None, ish, guideline=g)
-    het = result.heterogeneity
+    het = heterogeneity(result, guideline=g)
     fields = result.fields if isinstance(result, IshFieldsResult) else None
     evidence: dict[str, Any] = {
-        **_counts(result),
+        **_counts(result, g),
         "heterogeneity": _plain(asdict(het)) if het is not None else None,
         "clusters": sum(n.her2_clusters for n in result.counted),
     }
@@ -62,7 +97,7 @@ def ish_document(result, *, image: str | list[str], assay: str, pixel_size_um: f
         evidence["parameters"] = _plain(dict(result.parameters))
     else:
         evidence["fields"] = [
-            {"image": name, **_counts(f), "parameters": _plain(dict(f.parameters))}
+            {"image": name, **_counts(f, g), "parameters": _plain(dict(f.parameters))}
             for name, f in zip(images, fields, strict=True)
         ]
     if het is not None and het.flagged:

@@ -17,7 +17,7 @@ from skimage.segmentation import find_boundaries
 
 from her2kit.errors import ImageInputError
 from her2kit.imaging.ish.channels import FishImage
-from her2kit.imaging.ish.count import IshImageResult
+from her2kit.imaging.ish.results import IshImageResult
 
 __all__ = ["fish_display_rgb", "render_ish_overlay"]
 

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from her2kit.errors import Her2kitInputError, ImageInputError
+from her2kit.imaging.ish import BrightfieldIshOptions, count_brightfield_ish, count_fish
 from her2kit.imaging.ish.channels import fish_from_stack
-from her2kit.imaging.ish.count import EXCLUSION_REASONS, count_brightfield_ish, count_fish
+from her2kit.imaging.ish.selection import EXCLUSION_REASONS
+from her2kit.pipelines.ish import heterogeneity, quality_flags
 from her2kit.synthetic.ish import generate_brightfield_ish_field, generate_fish_field
 from her2kit.viz.ish import render_ish_overlay
 
@@ -61,7 +63,7 @@ def test_counted_nuclei_are_exactly_the_countable_ones(group4):
     counted = {_truth_id(res, syn, n.nucleus_id) for n in res.counted}
     assert counted == set(syn.nuclei["nucleus_id"][syn.countable])
     assert res.n_counted >= 20
-    assert "too_few_nuclei" not in res.quality_flags
+    assert "too_few_nuclei" not in quality_flags(res)
 
 
 def test_per_nucleus_count_error_outside_clusters(group4):
@@ -132,7 +134,7 @@ def test_exclusion_reasons_edge_focus_and_cep17():
         checked.add(n.exclusion_reason)
     assert {"touches_image_edge", "out_of_focus", "no_cep17_signal", ""} <= checked
     assert checked <= set(EXCLUSION_REASONS) | {""}
-    assert "too_few_nuclei" in res.quality_flags
+    assert "too_few_nuclei" in quality_flags(res)
 
 
 def test_exclusion_reasons_roi_and_overlap(group4):
@@ -193,7 +195,8 @@ def test_brightfield_dual_ish_on_tinted_glass_estimates_the_background():
     assert np.mean([abs(e[1]) for e in err]) <= 0.3
     # The old fixed white I0 turns the tint into silver-like OD everywhere.
     white = count_brightfield_ish(tinted, assay="dual-ish", pixel_size_um=PX,
-                                  background_rgb=(255, 255, 255), estimate_stains=False)
+                                  options=BrightfieldIshOptions(
+                                      background_rgb=(255, 255, 255), estimate_stains=False))
     assert white.parameters["background_rgb"] == (255.0, 255.0, 255.0)
 
 
@@ -213,7 +216,7 @@ def test_heterogeneity_flags_a_distinct_amplified_population():
     counts = [(2, 2)] * 14 + [(10, 2)] * 5
     syn = generate_fish_field(shape_px=(640, 640), counts=counts, seed=12, snr=12)
     res = _fish(syn)
-    het = res.heterogeneity
+    het = heterogeneity(res)
     frac_true = np.mean(syn.nuclei["her2"][syn.countable] >= 6)
     assert het.fraction_high == pytest.approx(frac_true, abs=0.05)
     assert het.flagged is bool(0.10 < frac_true <= 0.9)
@@ -224,15 +227,15 @@ def test_homogeneous_normal_field_is_not_flagged():
     syn = generate_fish_field(shape_px=(640, 640), n_nuclei=30, scenario="normal", seed=13,
                               snr=12)
     res = _fish(syn)
-    assert not res.heterogeneity.flagged
-    assert "weak_signals" not in res.quality_flags
-    assert "high_background" not in res.quality_flags
+    assert not heterogeneity(res).flagged
+    assert "weak_signals" not in quality_flags(res)
+    assert "high_background" not in quality_flags(res)
 
 
 def test_weak_signals_are_flagged():
     syn = generate_fish_field(shape_px=(512, 512), n_nuclei=20, scenario="normal", seed=13,
                               snr=5)
-    assert "weak_signals" in _fish(syn).quality_flags
+    assert "weak_signals" in quality_flags(_fish(syn))
 
 
 def test_overlay_marks_counted_nuclei_and_signals(group4):
@@ -309,7 +312,7 @@ def test_brightfield_pale_nuclei_among_dark_ones_are_counted():
                                          stroma_gradient_od=0.06)
     res = count_brightfield_ish(syn.image, assay="dual-ish", pixel_size_um=PX)
     old = count_brightfield_ish(syn.image, assay="dual-ish", pixel_size_um=PX,
-                                **_OLD_BRIGHTFIELD_NUCLEI)
+                                options=BrightfieldIshOptions(**_OLD_BRIGHTFIELD_NUCLEI))
     n_true = int(syn.countable.sum())
     assert res.n_counted >= 0.9 * n_true
     assert res.n_counted > old.n_counted
@@ -327,7 +330,8 @@ def test_brightfield_nucleus_options_are_checked():
                {"nuclei_threshold_factor": 0}, {"nuclei_split_h_um": -0.1},
                {"segmentation_grid_um": 0}):
         with pytest.raises(Her2kitInputError):
-            count_brightfield_ish(bf, assay="dual-ish", pixel_size_um=PX, **kw)
+            count_brightfield_ish(bf, assay="dual-ish", pixel_size_um=PX,
+                                  options=BrightfieldIshOptions(**kw))
 
 
 def test_generator_defaults_unchanged_by_pale_nucleus_options():
@@ -356,7 +360,7 @@ def test_real_dual_ish_counts_pale_nuclei(real_data):
 
 
 def test_dominant_mode_ignores_a_faint_spread_majority():
-    from her2kit.imaging.ish.count import _dominant_mode
+    from her2kit.imaging.ish.signals import _dominant_mode
 
     rng = np.random.default_rng(0)
     dots = np.exp(rng.normal(0.0, 0.1, 30))  # the in-focus dots, ~1.0
@@ -383,13 +387,13 @@ def test_brightfield_cluster_copies_with_clear_mode_reference():
                    if d[j] <= 3.0 else 1.0)
     assert len(truth) and np.mean(np.asarray(rel) <= 0.25) >= 0.9, rel
     old = count_brightfield_ish(syn.image, assay="dual-ish", pixel_size_um=PX,
-                                single_signal_reference="median")
+                                options=BrightfieldIshOptions(single_signal_reference="median"))
     assert old.parameters["single_signal_reference"] == "median"
     # One population of signals: both references give the same counts.
     assert [n.her2 for n in old.counted] == [n.her2 for n in res.counted]
     with pytest.raises(Her2kitInputError):
         count_brightfield_ish(syn.image, assay="dual-ish", pixel_size_um=PX,
-                              single_signal_reference="mode")
+                              options=BrightfieldIshOptions(single_signal_reference="mode"))
 
 
 def test_real_dual_ish_single_dots_are_not_clusters(real_data):
@@ -412,18 +416,18 @@ def test_real_dual_ish_single_dots_are_not_clusters(real_data):
     assert 1.0 <= res.her2_mean <= 5.0 and 1.0 <= res.cep17_mean <= 5.0
     assert len(res.cep17.clusters) <= 3
     old = count_brightfield_ish(rgb, assay="dual-ish", pixel_size_um=0.065,
-                                single_signal_reference="median")
+                                options=BrightfieldIshOptions(single_signal_reference="median"))
     assert old.cep17_mean > 5.0 and len(old.cep17.clusters) > 10
 
 
 def test_fields_pool_into_one_count():
-    from her2kit.imaging.ish.count import MIN_NUCLEI, pool_fields
+    from her2kit.imaging.ish import pool_fields
 
     fields = [generate_fish_field(shape_px=(512, 512), n_nuclei=14, scenario="group4",
                                   seed=s, snr=10) for s in (21, 22)]
     results = [_fish(syn) for syn in fields]
-    assert all(0 < r.n_counted < MIN_NUCLEI for r in results)
-    assert all("too_few_nuclei" in r.quality_flags for r in results)
+    assert all(0 < r.n_counted < 20 for r in results)
+    assert all("too_few_nuclei" in quality_flags(r) for r in results)
     pooled = pool_fields(results, ["a.tif", "b.tif"])
     counted = [*results[0].counted, *results[1].counted]
     assert pooled.n_counted == len(counted) == results[0].n_counted + results[1].n_counted
@@ -431,9 +435,9 @@ def test_fields_pool_into_one_count():
     assert pooled.cep17_mean == pytest.approx(np.mean([n.cep17 for n in counted]))
     assert pooled.ratio == pytest.approx(pooled.her2_mean / pooled.cep17_mean)
     # The 20-nucleus rule is judged on the pooled count; the fields' other flags stay.
-    assert ("too_few_nuclei" in pooled.quality_flags) == (pooled.n_counted < MIN_NUCLEI)
-    others = {f for r in results for f in r.quality_flags} - {"too_few_nuclei"}
-    assert others <= set(pooled.quality_flags)
+    assert ("too_few_nuclei" in quality_flags(pooled)) == (pooled.n_counted < 20)
+    others = {f for r in results for f in quality_flags(r)} - {"too_few_nuclei"}
+    assert others <= set(quality_flags(pooled))
     assert pooled.guideline_input == {"probe": "dual",
                                       "nuclei": [[n.her2, n.cep17] for n in counted]}
     table = pooled.table()
@@ -446,7 +450,7 @@ def test_fields_pool_into_one_count():
 
 
 def test_pooling_bad_input(group4):
-    from her2kit.imaging.ish.count import pool_fields
+    from her2kit.imaging.ish import pool_fields
 
     res = group4[1]
     cish = count_brightfield_ish(generate_brightfield_ish_field(
@@ -473,7 +477,7 @@ def test_touching_dark_nuclei_split_at_valleys_of_the_amount():
     syn = generate_brightfield_ish_field(shape_px=(768, 768), pixel_size_um=PX, n_nuclei=140,
                                          seed=2, dark_nucleus_fraction=1.0)
     shape_only = count_brightfield_ish(syn.image, assay="dual-ish", pixel_size_um=PX,
-                                       nuclei_core_fraction=0.0)
+                                       options=BrightfieldIshOptions(nuclei_core_fraction=0.0))
     cores = count_brightfield_ish(syn.image, assay="dual-ish", pixel_size_um=PX)
     m0 = match_instances(syn.labels, shape_only.labels)
     m1 = match_instances(syn.labels, cores.labels)
@@ -482,4 +486,4 @@ def test_touching_dark_nuclei_split_at_valleys_of_the_amount():
     assert m1.f1 >= 0.99 and m1.fn < m0.fn and m1.fp <= m0.fp
     with pytest.raises(Her2kitInputError, match="nuclei_core_fraction"):
         count_brightfield_ish(syn.image, assay="dual-ish", pixel_size_um=PX,
-                              nuclei_core_fraction=1.0)
+                              options=BrightfieldIshOptions(nuclei_core_fraction=1.0))

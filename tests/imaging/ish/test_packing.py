@@ -6,8 +6,9 @@ from scipy import ndimage as ndi
 from skimage.morphology import h_maxima
 
 from her2kit.imaging.filters import smooth
-from her2kit.imaging.ish import count as ish
+from her2kit.imaging.ish import selection, signals
 from her2kit.imaging.ish.spots import detect_spots, log_filter, max_filter_nearest
+from her2kit.imaging.segment import _packed, ish_nuclei
 
 
 def _mask(seed, shape=(240, 260), sigma=4.0, level=0.5):
@@ -22,8 +23,8 @@ def test_h_maxima_packed_matches_full(seed):
     d = smooth(ndi.distance_transform_edt(m).astype(np.float32), 1.25)
     for h in (0.5, 1.25, 3.0):
         full = h_maxima(d, h).astype(bool)
-        assert np.array_equal(full, ish._h_maxima_packed(d, h))
-        masked = ish._h_maxima_packed(d, h, m)
+        assert np.array_equal(full, _packed._h_maxima_packed(d, h))
+        masked = _packed._h_maxima_packed(d, h, m)
         assert np.array_equal(full[m], masked[m])
 
 
@@ -33,13 +34,13 @@ def test_edt_fill_holes_and_smooth_boxes_match_full(seed):
     lab, _ = ndi.label(m)
     boxes = ndi.find_objects(lab)
     assert np.array_equal(ndi.distance_transform_edt(m).astype(np.float32),
-                          ish._edt_packed(lab, boxes))
+                          _packed._edt_packed(lab, boxes))
     holes = _mask(seed + 10, sigma=2.0)
-    assert np.array_equal(ndi.binary_fill_holes(holes), ish._fill_holes(holes))
+    assert np.array_equal(ndi.binary_fill_holes(holes), _packed._fill_holes(holes))
     img = np.random.default_rng(seed).random(m.shape).astype(np.float32)
     for s in (0.5, 1.3, 2.5):
         full = smooth(img, s)
-        out = ish._smooth_boxes(img, s, boxes)
+        out = _packed._smooth_boxes(img, s, boxes)
         for b in boxes:
             assert np.array_equal(full[b], out[b])
 
@@ -49,7 +50,7 @@ def test_grow_labels_matches_max_filter():
     comp = comp.astype(np.int32)
     for r in (1, 2, 3):
         ref = np.where(comp > 0, comp, max_filter_nearest(comp, 2 * r + 1))
-        assert np.array_equal(ref, ish._grow_labels(comp, r))
+        assert np.array_equal(ref, signals._grow_labels(comp, r))
 
 
 def test_refine_outlines_packed_matches_full():
@@ -60,8 +61,8 @@ def test_refine_outlines_packed_matches_full():
     edge = ndi.distance_transform_edt(coarse).astype(np.float32)
     boxes = [b for b in ndi.find_objects(lab) if b is not None]
     kw = dict(f=2, px=0.2, smooth_um=0.5, threshold=0.5)
-    ref, _ = ish._refine_outlines(full, lab.astype(np.int32), edge, **kw)
-    out, _ = ish._refine_outlines(full, lab.astype(np.int32), edge, boxes=boxes, **kw)
+    ref, _ = ish_nuclei._refine_outlines(full, lab.astype(np.int32), edge, **kw)
+    out, _ = ish_nuclei._refine_outlines(full, lab.astype(np.int32), edge, boxes=boxes, **kw)
     assert np.array_equal(ref, out)
 
 
@@ -93,18 +94,18 @@ def test_strip_filters_match_whole_image(shape, monkeypatch):
         assert np.array_equal(whole, spots._log_binomial(a, 1.25))
     for f in (1, 3, 4):
         coarse = (rng.random((-(-shape[0] // f), -(-shape[1] // f))) * 10).astype(np.float32)
-        bg = ish._Background(coarse, f, 1.7, shape)
+        bg = signals._Background(coarse, f, 1.7, shape)
         full = bg.full
         assert np.array_equal(full[3:11], bg.rows(3, 11))
         for s in (0.1, 0.625, 1.3):
             top = a - full
             top -= np.float32(1.7)
             for step in (1, 5, 64):
-                t, sm = ish._top_smooth(a, bg, s, step=step)
+                t, sm = signals._top_smooth(a, bg, s, step=step)
                 assert np.array_equal(top, t)
                 assert np.array_equal(smooth(top, s), sm)
             idx = np.arange(0, top.size, 3)
-            assert np.array_equal(top.ravel()[idx], ish._top_at(a, bg, idx))
+            assert np.array_equal(top.ravel()[idx], signals._top_at(a, bg, idx))
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -115,14 +116,14 @@ def test_grow_labels_matches_maximum_filter(seed):
         comp, _ = ndi.label(rng.random(shape) > rng.uniform(0.5, 0.99))
         for r in (1, 2, 3):
             ref = np.where(comp > 0, comp, ndi.maximum_filter(comp, 2 * r + 1, mode="nearest"))
-            assert np.array_equal(ref, ish._grow_labels(comp, r))
+            assert np.array_equal(ref, signals._grow_labels(comp, r))
 
 
 @pytest.mark.parametrize("shape", [(512, 512), (7, 9), (100, 37)])
 def test_grey_opening_matches_scipy(shape):
     a = np.random.default_rng(shape[0]).random(shape).astype(np.float32)
     for k in (3, 5, 7, 9, 4):
-        assert np.array_equal(ish._grey_opening(a, k), ndi.grey_opening(a, size=(k, k)))
+        assert np.array_equal(_packed._grey_opening(a, k), ndi.grey_opening(a, size=(k, k)))
 
 
 def _blobs(seed, size=600):
@@ -152,11 +153,11 @@ def test_octagon_bound_gives_the_same_solidity_decisions(seed):
 
     lab, n = _blobs(seed)
     geo = SimpleNamespace(fine=lab, fine_factor=1)
-    cent, exact, cnt = ish._centroids_solidity(geo, n)
+    cent, exact, cnt = selection._centroids_solidity(geo, n)
     assert np.array_equal(cnt[1:], np.bincount(lab.ravel(), minlength=n + 1)[1:])
     assert (exact[1:] < 0.9).any() and (exact[1:] >= 0.9).any()  # both kinds present
     for min_solidity in (0.8, 0.9, 0.95):
-        c2, bounded, _ = ish._centroids_solidity(geo, n, min_solidity=min_solidity)
+        c2, bounded, _ = selection._centroids_solidity(geo, n, min_solidity=min_solidity)
         assert np.array_equal(cent, c2, equal_nan=True)
         assert np.array_equal(exact < min_solidity, bounded < min_solidity)
         # The bound never exceeds the exact value; where the hull was computed it is exact.

@@ -1,0 +1,703 @@
+"""Probe signals of ISH images: detection, crosstalk, local background, clusters.
+
+1. :func:`~her2kit.imaging.ish.spots.detect_spots` on each probe channel, the noise
+   measured inside the nuclei; FISH detections seen in both channels are kept in the
+   stronger one only (:func:`_resolve_crosstalk`).
+2. Clusters: the probe channel minus a morphological background (grey opening wider
+   than a cluster) is thresholded at half the typical signal height (FISH: the median
+   detection; brightfield: the dominant height of the clear signals inside nuclei, as
+   faint smudges and texture would otherwise set it); connected regions whose area is
+   at least ``CLUSTER_AREA_FACTOR`` single signals and whose integrated intensity is at
+   least ``CLUSTER_MIN_COPIES`` single signals are clusters. Their copies = integrated
+   intensity / median integrated intensity of single signals (never fewer than the
+   maxima inside), as ASCO/CAP allows cluster estimation.
+3. Quality measures (:func:`signal_quality_stage`): the share of weak signals and of
+   signals outside nuclei, and the image flags that need no guideline.
+
+The constants here are calibrated on the synthetic and real fields (not guideline
+numbers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from her2kit.imaging.filters import block_mean, smooth
+from her2kit.imaging.ish.results import ClusterRecord, ProbeSignals
+from her2kit.imaging.ish.spots import DEFAULT_K_MAD, SpotDetection, detect_spots, log_filter
+from her2kit.imaging.segment._packed import _grey_opening, _odd, _pad_to, _upsample
+from her2kit.imaging.segment.ish_nuclei import NucleusGeometry
+
+__all__ = [
+    "CLUSTER_AREA_FACTOR",
+    "CLUSTER_MIN_COPIES",
+    "HIGH_BACKGROUND_RATIO",
+    "REFERENCE_MODE_BANDWIDTH",
+    "SINGLE_SIGNAL_REFERENCES",
+    "WEAK_SIGNAL_FACTOR",
+    "SignalOptions",
+    "SignalQuality",
+    "SignalsStage",
+    "probe_signals_stage",
+    "signal_quality_stage",
+]
+
+#: A signal whose LoG response is below this multiple of the threshold is "weak".
+WEAK_SIGNAL_FACTOR = 1.5
+
+
+#: High background: median signal height above background below this fraction
+#: of the nuclear background level (signals barely distinguishable by eye).
+HIGH_BACKGROUND_RATIO = 0.5
+
+
+#: A bright region is a cluster candidate from this many single-signal areas on.
+CLUSTER_AREA_FACTOR = 2.0
+
+
+#: ... and when its integrated intensity is at least this many single signals.
+CLUSTER_MIN_COPIES = 3.0
+
+
+#: Bandwidth (decades) of the log-height density whose mode is the typical
+#: single brightfield dot (``single_signal_reference="clear-mode"``): 0.1 decade
+#: (26 %) is wider than the 20 % spread of single signals, narrower than the
+#: factor ~2 between a single dot and two overlapping ones.
+REFERENCE_MODE_BANDWIDTH = 0.1
+
+
+#: How the typical single signal is found (``single_signal_reference`` of
+#: :func:`count_brightfield_ish`; FISH always uses ``"median"``).
+SINGLE_SIGNAL_REFERENCES = ("clear-mode", "median")
+
+
+def _detect(ch, *, px, spot_sigma_um, threshold, k_mad, threshold_method, noise_mask):
+    return detect_spots(
+        ch,
+        pixel_size_um=px,
+        spot_sigma_um=spot_sigma_um,
+        threshold=threshold,
+        k_mad=k_mad,
+        threshold_method=threshold_method,
+        noise_mask=noise_mask,
+        filtered=log_filter(ch, sigma_px=spot_sigma_um / px),
+    )
+
+
+def _subset(det: SpotDetection, keep: np.ndarray) -> SpotDetection:
+    """The detections where ``keep`` is True, with the same evidence."""
+    return SpotDetection(
+        det.coords_px[keep],
+        det.response[keep],
+        det.threshold,
+        det.threshold_method,
+        det.noise_sigma,
+        det.k_mad,
+        det.sigma_px,
+        det.min_distance_px,
+        det.floor,
+        det.valley_dip,
+    )
+
+
+def _resolve_crosstalk(
+    her2: SpotDetection, cep17: SpotDetection, radius_px: float
+) -> tuple[SpotDetection, SpotDetection, int]:
+    """One spot, one colour: of a HER2 and a CEP17 detection closer than ``radius_px``
+    keep the one that is stronger relative to its own threshold.
+
+    A bright signal of one probe bleeds into the other channel (filter
+    cross-talk, and in RGB composites also saturation and JPEG colour
+    subsampling), where it passes the threshold as a weaker twin at the same
+    place; a technologist calls it by its dominant colour. Returns the filtered
+    detections and the number dropped.
+    """
+    if her2.n == 0 or cep17.n == 0 or not radius_px > 0:
+        return her2, cep17, 0
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(her2.coords_px).query_ball_tree(cKDTree(cep17.coords_px), r=radius_px)
+    keep_h = np.ones(her2.n, bool)
+    keep_c = np.ones(cep17.n, bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel_h = her2.response / np.float32(her2.threshold)
+        rel_c = cep17.response / np.float32(cep17.threshold)
+    for i, js in enumerate(pairs):
+        for j in js:
+            if rel_h[i] >= rel_c[j]:
+                keep_c[j] = False
+            else:
+                keep_h[i] = False
+    dropped = int((~keep_h).sum() + (~keep_c).sum())
+    if dropped == 0:
+        return her2, cep17, 0
+    return _subset(her2, keep_h), _subset(cep17, keep_c), dropped
+
+
+def _probe_signals(
+    channel,
+    labels,
+    *,
+    probe,
+    px,
+    spot_sigma_um,
+    threshold,
+    k_mad,
+    threshold_method,
+    noise_mask,
+    cluster_max_um,
+    det=None,
+    bg=None,
+    reference="median",
+) -> ProbeSignals:
+    """Detections of one probe, their nuclei, and clusters with copy estimates.
+
+    ``reference`` sets the typical single-signal height: the cluster mask is
+    thresholded at half of it, which in turn sets the single-signal reference
+    (``i1``, ``a1``). ``"median"`` = the median height of all detections (FISH;
+    no cluster extent bound); ``"clear-mode"`` = the dominant mode
+    (:func:`_dominant_mode`) of the heights of the clear signals inside nuclei
+    (LoG response at least ``WEAK_SIGNAL_FACTOR`` x the threshold), and a
+    region wider than a ``cluster_max_um`` disc is not a cluster (brightfield;
+    see :func:`~her2kit.imaging.ish.count.count_brightfield_ish`).
+    """
+    ch = np.asarray(channel, np.float32)
+    sigma_px = spot_sigma_um / px
+    if det is None:
+        det = _detect(
+            ch,
+            px=px,
+            spot_sigma_um=spot_sigma_um,
+            threshold=threshold,
+            k_mad=k_mad,
+            threshold_method=threshold_method,
+            noise_mask=noise_mask,
+        )
+    rr = np.clip(np.rint(det.coords_px[:, 0]).astype(int), 0, ch.shape[0] - 1)
+    cc = np.clip(np.rint(det.coords_px[:, 1]).astype(int), 0, ch.shape[1] - 1)
+    nid = labels[rr, cc].astype(np.int32)
+    in_cluster = np.zeros(det.n, bool)
+    empty = ProbeSignals(probe, det, nid, in_cluster, (), None, None, None)
+    if det.n == 0:
+        return empty
+    # Background: grey opening with a square wider than any cluster, then smoothed;
+    # what remains is signal above the local (nuclear) background.
+    if bg is None:
+        bg = _background(ch, labels, px=px, cluster_max_um=cluster_max_um, sigma_px=sigma_px)
+    _, sm = _top_smooth(ch, bg, 0.5 * sigma_px, keep_top=False)
+    clear_mode = reference == "clear-mode"
+    mask_thr = _mask_threshold(sm[rr, cc], nid, det, clear_mode=clear_mode)
+    if not mask_thr > 0:
+        return empty
+    reg = _regions(ch, bg, sm, mask_thr, rr, cc, nid, sigma_px)
+    one = (reg.maxima == 1) & reg.inside
+    one[0] = False
+    if one.sum() < 3:
+        return ProbeSignals(probe, det, nid, in_cluster, (), None, None, float(mask_thr))
+    a1 = float(np.median(reg.area[one]))
+    single = one & (reg.area <= 2.0 * a1)
+    i1 = float(np.median(reg.integ[single]))
+    is_cluster = _is_cluster(reg, a1, i1, px=px, cluster_max_um=cluster_max_um,
+                             clear_mode=clear_mode)
+    clusters = _cluster_records(reg, is_cluster, i1, sm, labels, probe=probe, px=px)
+    if clusters:
+        in_cluster = is_cluster[reg.spot_comp]
+    return ProbeSignals(
+        probe, det, nid, in_cluster, clusters, i1, float(a1 * px * px), float(mask_thr)
+    )
+
+
+def _mask_threshold(heights, nid, det: SpotDetection, *, clear_mode: bool) -> float:
+    """The cluster mask threshold: half the typical single-signal height (image units)."""
+    if clear_mode:
+        # Real brightfield fields add many faint detections to the in-focus dots
+        # (pink haze and small pale red smudges, hematoxylin texture and JPEG
+        # blocks in the silver amount, specks outside nuclei). The median height
+        # then sits among them, the mask at half of it spreads over dot halos and
+        # texture, the median "single" region is a faint smudge and every real dot
+        # reads as a 5-15 copy cluster (PCM_fish_dish DISH1). The typical single
+        # dot is taken from the clear signals inside nuclei instead (not "weak" by
+        # the quality-flag rule), as the most common height among them: the few
+        # clusters (or brightest dots) do not move a mode.
+        clear = (nid > 0) & (det.response >= WEAK_SIGNAL_FACTOR * np.float32(det.threshold))
+        return 0.5 * _dominant_mode(heights[clear] if clear.sum() >= 3 else heights)
+    return 0.5 * float(np.median(heights))
+
+
+class _Regions(NamedTuple):
+    """Connected regions of the cluster mask (index 0 = background)."""
+
+    comp: np.ndarray  # region labels
+    ncomp: int
+    on: np.ndarray  # flat indices of the mask's pixels
+    comp_on: np.ndarray  # their region labels
+    spot_comp: np.ndarray  # region of each detection
+    area: np.ndarray  # px per region, float
+    maxima: np.ndarray  # detections per region
+    integ: np.ndarray  # background-subtracted intensity summed over the grown region
+    inside: np.ndarray  # region holds a detection inside a nucleus
+
+
+def _regions(ch, bg, sm, mask_thr, rr, cc, nid, sigma_px) -> _Regions:
+    """The regions of ``sm > mask_thr`` with their areas, maxima and integrated intensity."""
+    fg = sm > mask_thr
+    comp, ncomp = ndi.label(fg)
+    spot_comp = comp[rr, cc]
+    on = np.flatnonzero(fg)  # a boolean's nonzero is several times faster than a label's
+    comp_on = comp.ravel()[on]
+    area = np.bincount(comp_on, minlength=ncomp + 1).astype(float)
+    maxima = np.bincount(spot_comp, minlength=ncomp + 1)
+    # Integrate over the region grown by ~2 sigma (the Gaussian tails) without
+    # growing into a neighbouring region (a square dilation; where two regions'
+    # growths meet the higher label takes the pixel).
+    grown = _grow_labels(comp, max(1, round(2.0 * sigma_px)), on=on)
+    g_on = np.flatnonzero(grown != 0)
+    integ = np.bincount(grown.ravel()[g_on], weights=np.maximum(_top_at(ch, bg, g_on), 0),
+                        minlength=ncomp + 1)
+    # Only regions inside nuclei take part: outside, detections are mostly
+    # cytoplasmic/background specks that would drag the single-signal reference
+    # down and turn every real signal into a "cluster".
+    comp_nid = np.zeros(ncomp + 1, np.int32)
+    comp_nid[spot_comp] = nid
+    inside = comp_nid > 0
+    return _Regions(comp, ncomp, on, comp_on, spot_comp, area, maxima, integ, inside)
+
+
+def _is_cluster(reg: _Regions, a1, i1, *, px, cluster_max_um, clear_mode) -> np.ndarray:
+    """Per region: a cluster (large enough, bright enough, more copies than maxima)."""
+    est = reg.integ / i1
+    area = reg.area
+    is_cluster = (
+        reg.inside
+        & (area >= CLUSTER_AREA_FACTOR * a1)
+        # Brightfield: a region larger than the largest cluster expected is
+        # nuclear texture (dark hematoxylin in the silver amount) above the mask,
+        # not a cluster; its maxima count one each.
+        & ((area * px * px <= np.pi * (0.5 * cluster_max_um) ** 2) | (not clear_mode))
+        & (est >= CLUSTER_MIN_COPIES)
+        & (est >= reg.maxima + 1)
+    )
+    is_cluster[0] = False
+    return is_cluster
+
+
+def _cluster_records(reg: _Regions, is_cluster, i1, sm, labels, *, probe, px
+                     ) -> tuple[ClusterRecord, ...]:
+    """One record per cluster region: centre, nucleus, area, intensity and copies."""
+    cl_ids = np.flatnonzero(is_cluster)
+    if not cl_ids.size:
+        return ()
+    est = reg.integ / i1
+    on, comp_on, ncomp = reg.on, reg.comp_on, reg.ncomp
+    cols = reg.comp.shape[1]
+    wsum = np.maximum(sm.ravel()[on], 0).astype(np.float64)
+    wtot = np.bincount(comp_on, weights=wsum, minlength=ncomp + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        com_r = np.bincount(comp_on, weights=wsum * (on // cols), minlength=ncomp + 1) / wtot
+        com_c = np.bincount(comp_on, weights=wsum * (on % cols), minlength=ncomp + 1) / wtot
+    clusters = []
+    for cid in cl_ids:
+        r, c = float(com_r[cid]), float(com_c[cid])
+        copies = int(max(reg.maxima[cid], round(float(est[cid]))))
+        ri, ci = round(r), round(c)
+        clusters.append(
+            ClusterRecord(
+                probe,
+                r,
+                c,
+                int(labels[ri, ci]),
+                float(reg.area[cid] * px * px),
+                float(reg.integ[cid]),
+                copies,
+                int(reg.maxima[cid]),
+            )
+        )
+    return tuple(clusters)
+
+
+def _dominant_mode(values: np.ndarray,
+                   bandwidth_decades: float = REFERENCE_MODE_BANDWIDTH) -> float:
+    """The highest-density value of the positive ``values`` on a log scale (same units).
+
+    A Gaussian kernel density of ``log10(values)`` with ``bandwidth_decades``
+    bandwidth, evaluated on a grid a quarter bandwidth fine; the median when
+    fewer than 3 values are positive (NaN when none is).
+    """
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size < 3:
+        return float(np.median(v)) if v.size else float("nan")
+    lv = np.log10(v)
+    step = bandwidth_decades / 4.0
+    grid = np.arange(lv.min() - 2 * bandwidth_decades, lv.max() + 2 * bandwidth_decades + step,
+                     step)
+    dens = np.exp(-0.5 * ((grid[:, None] - lv[None, :]) / bandwidth_decades) ** 2).sum(axis=1)
+    return float(10 ** grid[int(np.argmax(dens))])
+
+
+def _top_at(ch, bg: _Background, idx: np.ndarray) -> np.ndarray:
+    """``(ch - bg.full - bg.offset).ravel()[idx]`` (same float32 operations, identical)."""
+    r, c = np.divmod(idx, ch.shape[1])
+    f = bg.factor
+    t = ch[r, c] - bg.coarse[r // f, c // f]
+    t -= np.float32(bg.offset)
+    return t
+
+
+def _top_smooth(ch, bg: _Background, s: float, step: int = 64, keep_top: bool = True):
+    """``top = ch - bg.full - bg.offset`` and ``smooth(top, s)``, in strips of rows.
+
+    ``keep_top=False`` returns ``None`` for ``top`` where it need not be built whole
+    (:func:`_top_at` gives its values where needed).
+
+    For the 3-tap kernel (``0.3 <= s < 0.95``) each strip carries one row of context on
+    each side, so every value is computed by the same float32 operations as on the whole
+    image (identical result) while the passes stay in cache; otherwise whole-image.
+    """
+    off = np.float32(bg.offset)
+    rows = ch.shape[0]
+    if not (0.3 <= s < 0.95) or rows < 2:
+        top = ch - bg.full
+        top -= off
+        return top, smooth(top, s)
+    top = np.empty(ch.shape, np.float32) if keep_top else None
+    sm = np.empty(ch.shape, np.float32)
+    for i0 in range(0, rows, step):
+        i1 = min(rows, i0 + step)
+        a0, a1 = max(0, i0 - 1), min(rows, i1 + 1)
+        t = ch[a0:a1] - bg.rows(a0, a1)
+        t -= off
+        k0 = i0 - a0
+        if keep_top:
+            top[i0:i1] = t[k0 : k0 + i1 - i0]
+        sm[i0:i1] = smooth(t, s)[k0 : k0 + i1 - i0]
+    return top, sm
+
+
+def _grow_labels(comp: np.ndarray, r: int, on: np.ndarray | None = None) -> np.ndarray:
+    """Labels grown into unlabelled pixels within a ``(2r+1)``-px square (max label wins).
+
+    Same as ``where(comp > 0, comp, maximum_filter(comp, 2r+1, mode="nearest"))``, but
+    computed from the labelled pixels only: the square maximum is separable, so the
+    labelled pixels are scattered along the rows (each offset's targets are distinct,
+    so one gather/scatter per offset), then the pixels so reached along the columns.
+    """
+    rows, cols = comp.shape
+    flat = comp.ravel()
+    if on is None:  # else the caller's flat indices of the labelled pixels
+        on = np.flatnonzero(flat != 0)
+    if on.size == 0:
+        return np.zeros(comp.shape, comp.dtype)
+
+    def scatter(src, val, steps, lo_ok, hi_ok):
+        dst = np.zeros(flat.size, comp.dtype)
+        dst[src] = val
+        for d, step in steps:
+            ok = lo_ok(d) & hi_ok(d)
+            idx = src[ok] + step
+            dst[idx] = np.maximum(dst[idx], val[ok])
+        return dst
+
+    lab = flat[on]
+    cc = on % cols
+    ds = [d for d in range(-r, r + 1) if d]
+    h = scatter(on, lab, [(d, d) for d in ds], lambda d: cc >= -d, lambda d: cc < cols - d)
+    h_on = np.flatnonzero(h != 0)
+    hr = h_on // cols
+    out = scatter(h_on, h[h_on], [(d, d * cols) for d in ds], lambda d: hr >= -d,
+                  lambda d: hr < rows - d)
+    out[on] = lab
+    return out.reshape(comp.shape)
+
+
+@dataclass(frozen=True, eq=False)
+class _Background:
+    coarse: np.ndarray  # on the block grid
+    factor: int
+    offset: float  # median of (channel - background) over the nuclei
+    shape: tuple[int, int]  # full-resolution shape
+
+    @property
+    def full(self) -> np.ndarray:
+        """Full-resolution background, float32 (each grid value repeated into its block)."""
+        return _upsample(self.coarse, self.factor, self.shape)
+
+    def rows(self, r0: int, r1: int) -> np.ndarray:
+        """``full[r0:r1]`` without building ``full``."""
+        f = self.factor
+        r1 = min(r1, self.shape[0])
+        r0 = min(r0, r1)
+        if f == 1:
+            return self.coarse[r0:r1]
+        g0, g1 = r0 // f, -(-r1 // f)
+        blk = np.repeat(self.coarse[g0:g1], f, axis=0)[r0 - g0 * f : r1 - g0 * f]
+        return np.repeat(blk, f, axis=1)[:, : self.shape[1]]
+
+
+def _background(ch, labels, *, px, cluster_max_um, sigma_px) -> _Background:
+    """Local background of a probe channel, unbiased by noise (image units).
+
+    A grey opening (minimum then maximum over a square ``w`` px wide, wider than
+    any cluster) removes the signals, then a ``w``-wide mean smooths it. It runs on
+    block means of about ``w / 5`` px, which also keep the minimum from following
+    the low noise tail (the full-resolution version smoothed with the spot sigma
+    first), and the result is repeated back to full resolution. ``offset`` is the
+    median of channel minus background over the nuclei (mostly background pixels),
+    to subtract so that background integrates to ~0.
+    """
+    w = _odd(max(2 * cluster_max_um / px, 6 * sigma_px))
+    f = max(1, w // 5)
+    k = _odd(w / f)
+    grid = block_mean(ch, f)
+    bg = ndi.uniform_filter(_grey_opening(grid, k), k)
+    lab = np.ascontiguousarray(labels[f // 2 :: f, f // 2 :: f])
+    lab = lab[: grid.shape[0], : grid.shape[1]]
+    where = _pad_to(lab, grid.shape) > 0
+    diff = grid - bg
+    offset = float(np.median(diff[where] if where.any() else diff))
+    return _Background(bg, f, offset, tuple(ch.shape))
+
+
+def _per_nucleus(sig: ProbeSignals, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counts, cluster numbers and cluster copies per label 0..n."""
+    singles = np.bincount(sig.nucleus_id[~sig.in_cluster], minlength=n + 1)[: n + 1]
+    n_cl = np.zeros(n + 1, int)
+    cp = np.zeros(n + 1, int)
+    for c in sig.clusters:
+        n_cl[c.nucleus_id] += 1
+        cp[c.nucleus_id] += c.copies
+    return singles + cp, n_cl, cp
+
+
+def _drop_colour_leaks(cep17: ProbeSignals, her2_amount, cep17_amount) -> ProbeSignals:
+    """Drop red (CEP17) detections that are really dark silver dots.
+
+    Dense silver (HER2) dots and clusters saturate the camera, Beer-Lambert stops
+    being linear there and part of their optical density leaks into the red
+    amount. A technologist calls a dot by its dominant colour, so a CEP17
+    detection where the silver amount exceeds the red amount is dropped.
+    """
+    det = cep17.detection
+    if det.n == 0:
+        return cep17
+    rr = np.rint(det.coords_px[:, 0]).astype(int)
+    cc = np.rint(det.coords_px[:, 1]).astype(int)
+    keep = np.asarray(cep17_amount)[rr, cc] >= np.asarray(her2_amount)[rr, cc]
+    if keep.all():
+        return cep17
+    det2 = _subset(det, keep)
+    return ProbeSignals(
+        cep17.probe,
+        det2,
+        cep17.nucleus_id[keep],
+        cep17.in_cluster[keep],
+        cep17.clusters,
+        cep17.single_signal_intensity,
+        cep17.single_signal_area_um2,
+        cep17.mask_threshold,
+    )
+
+
+def _high_background(channel, sig, labels, bg: _Background | None) -> bool:
+    """Median signal height over background < HIGH_BACKGROUND_RATIO x nuclear background."""
+    if sig.detection.n == 0 or not (labels > 0).any() or bg is None:
+        return False
+    ch = np.asarray(channel, np.float32)
+    rr = np.rint(sig.detection.coords_px[:, 0]).astype(int)
+    cc = np.rint(sig.detection.coords_px[:, 1]).astype(int)
+    f = bg.factor
+    height = float(np.median(ch[rr, cc] - bg.coarse[rr // f, cc // f]))  # = bg.full[rr, cc]
+    lab = _pad_to(np.ascontiguousarray(labels[f // 2 :: f, f // 2 :: f])[
+        : bg.coarse.shape[0], : bg.coarse.shape[1]], bg.coarse.shape)
+    nuc = bg.coarse[lab > 0]
+    level = float(np.median(nuc if nuc.size else bg.full[labels > 0]))
+    return level > 0 and height < HIGH_BACKGROUND_RATIO * level
+
+
+@dataclass(frozen=True)
+class SignalOptions:
+    """How probe signals are detected and clusters estimated (:func:`probe_signals_stage`).
+
+    Attributes
+    ----------
+    spot_sigma_um : float
+        Gaussian s.d. of one signal as imaged, µm.
+    k_mad : float
+        Floor of the automatic spot threshold, robust noise s.d. of the LoG response.
+    threshold_method : {"valley", "mad"}
+        Automatic threshold per probe (:func:`~her2kit.imaging.ish.spots.detect_spots`).
+    threshold_her2, threshold_cep17 : float or None
+        Fixed LoG-response thresholds (image units: intensity, or stain amount in OD);
+        None = automatic.
+    cluster_max_um : float
+        Largest cluster extent expected, µm (sets the background window).
+    crosstalk_radius_um : float
+        FISH: a HER2 and a CEP17 detection closer than this, µm, are one signal seen
+        in both channels (0 = off).
+    single_signal_reference : {"clear-mode", "median"}
+        How the typical single signal is found (:data:`SINGLE_SIGNAL_REFERENCES`).
+    """
+
+    spot_sigma_um: float = 0.25
+    k_mad: float = DEFAULT_K_MAD
+    threshold_method: str = "valley"
+    threshold_her2: float | None = None
+    threshold_cep17: float | None = None
+    cluster_max_um: float = 2.0
+    crosstalk_radius_um: float = 0.0
+    single_signal_reference: str = "median"
+
+
+@dataclass(frozen=True, eq=False)
+class SignalsStage:
+    """The result of :func:`probe_signals_stage`.
+
+    Attributes
+    ----------
+    her2, cep17 : ProbeSignals or None
+        ``cep17`` None for single probe.
+    her2_background : _Background or None
+        The HER2 channel's local background (for the high-background check).
+    her2_channel : (rows, cols) ndarray of float32
+        The HER2 channel as measured.
+    crosstalk_dropped : int
+        Detections dropped as another probe's bleed-through.
+    """
+
+    her2: ProbeSignals
+    cep17: ProbeSignals | None
+    her2_background: _Background | None
+    her2_channel: np.ndarray
+    crosstalk_dropped: int
+
+
+def probe_signals_stage(
+    her2_channel: np.ndarray,
+    cep17_channel: np.ndarray | None,
+    geometry: NucleusGeometry,
+    *,
+    assay: str,
+    pixel_size_um: float,
+    options: SignalOptions,
+) -> SignalsStage:
+    """Stage 2 of the ISH counter: the signals of each probe, their nuclei and clusters.
+
+    Parameters
+    ----------
+    her2_channel, cep17_channel : (rows, cols) ndarray
+        Probe intensities (FISH) or stain amounts (brightfield, OD); ``cep17_channel``
+        None for single probe.
+    geometry : NucleusGeometry
+        From :func:`~her2kit.imaging.segment.ish_nuclei.segment_nuclei_stage`.
+    assay : {"fish", "dual-ish", "cish"}
+        FISH resolves crosstalk between the channels; Dual ISH drops red detections
+        that are really dark silver dots.
+    pixel_size_um : float
+        µm per pixel.
+    options : SignalOptions
+
+    Returns
+    -------
+    SignalsStage
+    """
+    px, o = pixel_size_um, options
+    labels = geometry.labels
+    # Noise is measured in nuclear interiors: counting happens there, and the
+    # nucleus rim (a step in autofluorescence) would inflate the estimate. The
+    # distance is the grid's, from the grid pixel's outer edge.
+    interior = _upsample((geometry.edge_dist - 0.5) * (geometry.factor * px)
+                         > 2.0 * o.spot_sigma_um, geometry.factor, labels.shape)
+    noise_mask = interior if interior.sum() > 100 else "foreground"
+    common = dict(px=px, spot_sigma_um=o.spot_sigma_um, k_mad=o.k_mad,
+                  threshold_method=o.threshold_method, noise_mask=noise_mask)
+    n_crosstalk = 0
+    det_h = det_c = None
+    if assay == "fish" and o.crosstalk_radius_um > 0:
+        det_h = _detect(np.asarray(her2_channel, np.float32), threshold=o.threshold_her2,
+                        **common)
+        det_c = _detect(np.asarray(cep17_channel, np.float32), threshold=o.threshold_cep17,
+                        **common)
+        det_h, det_c, n_crosstalk = _resolve_crosstalk(det_h, det_c, o.crosstalk_radius_um / px)
+    her2_ch = np.asarray(her2_channel, np.float32)
+    bg_her2 = _background(her2_ch, labels, px=px, cluster_max_um=o.cluster_max_um,
+                          sigma_px=o.spot_sigma_um / px)
+    ref = o.single_signal_reference
+    her2 = _probe_signals(her2_ch, labels, probe="her2", threshold=o.threshold_her2, det=det_h,
+                          bg=bg_her2, reference=ref, cluster_max_um=o.cluster_max_um, **common)
+    cep17 = None
+    if cep17_channel is not None:
+        cep17 = _probe_signals(cep17_channel, labels, probe="cep17",
+                               threshold=o.threshold_cep17, det=det_c, reference=ref,
+                               cluster_max_um=o.cluster_max_um, **common)
+    if cep17 is not None and assay == "dual-ish":
+        cep17 = _drop_colour_leaks(cep17, her2_ch, cep17_channel)
+    return SignalsStage(her2, cep17, bg_her2, her2_ch, n_crosstalk)
+
+
+@dataclass(frozen=True)
+class SignalQuality:
+    """The result of :func:`signal_quality_stage`: measured, not judged.
+
+    Attributes
+    ----------
+    weak_signal_fraction : float or None
+        Share of the signals in counted nuclei whose LoG response is below
+        :data:`WEAK_SIGNAL_FACTOR` x the threshold (0-1; None when there are none).
+    outside_signal_fraction : float or None
+        Share of all detections outside every nucleus (0-1; None when nothing was
+        detected).
+    image_flags : tuple of str
+        ``no_single_signal_reference`` (a probe has signals but fewer than 3
+        isolated ones inside nuclei), ``high_background``, in this order.
+    """
+
+    weak_signal_fraction: float | None
+    outside_signal_fraction: float | None
+    image_flags: tuple[str, ...]
+
+
+def signal_quality_stage(signals: SignalsStage, counted_ids, labels) -> SignalQuality:
+    """Stage 4 of the ISH counter: the quality measures of the signals.
+
+    Parameters
+    ----------
+    signals : SignalsStage
+    counted_ids : sequence of int
+        Labels of the counted nuclei.
+    labels : (rows, cols) ndarray of int32
+        Nucleus labels.
+
+    Returns
+    -------
+    SignalQuality
+        The guideline's limits on them (>25 % weak, >10 % outside nuclei) are applied
+        by :func:`her2kit.guideline.ish_quality.ish_count_flags`.
+    """
+    counted_ids = np.array(counted_ids, int)
+    probes = [s for s in (signals.her2, signals.cep17) if s is not None]
+    resp = np.concatenate(
+        [s.detection.response[np.isin(s.nucleus_id, counted_ids)] for s in probes]
+    )
+    weak = np.concatenate(
+        [
+            s.detection.response[np.isin(s.nucleus_id, counted_ids)]
+            < WEAK_SIGNAL_FACTOR * s.detection.threshold
+            for s in probes
+        ]
+    )
+    n_all = sum(s.detection.n for s in probes)
+    n_out = sum(int((s.nucleus_id == 0).sum()) for s in probes)
+    flags = []
+    if any(s.single_signal_intensity is None and s.detection.n for s in probes):
+        flags.append("no_single_signal_reference")
+    if _high_background(signals.her2_channel, signals.her2, labels, signals.her2_background):
+        flags.append("high_background")
+    return SignalQuality(
+        weak_signal_fraction=float(weak.mean()) if resp.size else None,
+        outside_signal_fraction=n_out / n_all if n_all else None,
+        image_flags=tuple(flags),
+    )
