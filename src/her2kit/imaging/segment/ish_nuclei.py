@@ -332,7 +332,7 @@ def segment_ish_nuclei(
     ----------
     image : (rows, cols) ndarray
         Nuclear stain, bright nuclei on a dark background (DAPI intensity, or the
-        hematoxylin amount from :func:`~her2kit.imaging.ish_stains.separate_ish_stains`).
+        hematoxylin amount from :func:`~her2kit.imaging.color.ish.separate_ish_stains`).
     pixel_size_um : float
         µm per pixel.
     smooth_um : float, optional
@@ -346,7 +346,7 @@ def segment_ish_nuclei(
         Fixed foreground threshold on the smoothed image; Otsu when None.
     grid_um : float or None, optional
         Segment on block means about this coarse (µm per grid pixel, an integer
-        number of pixels per block; :func:`~her2kit.imaging.cells.block_factor`)
+        number of pixels per block; :func:`~her2kit.imaging.filters.block_factor`)
         and repeat the labels back to full resolution; None segments at full
         resolution. Outlines are then exact to about half a grid pixel.
 
