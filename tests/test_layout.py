@@ -35,7 +35,6 @@ LONG_FUNCTIONS_ALLOWED: dict[str, str] = {
     "her2kit.imaging.ish.count._count": "TODO(layout): split into stages",
     "her2kit.imaging.ish.count.count_brightfield_ish": "TODO(layout): split into stages",
     "her2kit.imaging.ish.spots.detect_spots": "TODO(layout): split into stages",
-    "her2kit.synthetic.ihc.generate_ihc_region": "TODO(layout): split into stages",
 }
 MAX_FUNCTION_LINES = 100
 
