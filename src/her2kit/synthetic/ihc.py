@@ -456,9 +456,7 @@ def _truth(
     n, nuclei, cells = tissue.n, tissue.nuclei, tissue.cells
     p = options.pixel_size_um
     hem, dab = stains
-    names = (
-        np.array(MEMBRANE_CLASSES)[membranes.class_idx] if n else np.array([], dtype="<U27")
-    )
+    names = np.array(MEMBRANE_CLASSES)[membranes.class_idx] if n else np.array([], dtype="<U27")
     nuc_area = np.bincount(nuclei.ravel(), minlength=n + 1)[1:] * p * p
     table = MappingProxyType(
         {
@@ -480,9 +478,17 @@ def _truth(
             "class_fractions": dict(fractions),
             **{
                 k: getattr(options, k)
-                for k in ("target_score", "near_boundary", "seed", "patch_size_um",
-                          "stain_jitter_deg", "blur_sigma_um", "noise_sd",
-                          "uneven_background", "jpeg_quality")
+                for k in (
+                    "target_score",
+                    "near_boundary",
+                    "seed",
+                    "patch_size_um",
+                    "stain_jitter_deg",
+                    "blur_sigma_um",
+                    "noise_sd",
+                    "uneven_background",
+                    "jpeg_quality",
+                )
             },
         }
     )
@@ -597,12 +603,22 @@ def generate_ihc_region(
         Bad sizes, fractions that do not sum to 1, an unknown class or score.
     """
     options = IhcRegionOptions(
-        shape_px=shape_px, pixel_size_um=pixel_size_um, class_fractions=class_fractions,
-        target_score=target_score, near_boundary=near_boundary, seed=seed,
-        cell_diameter_um=cell_diameter_um, nucleus_diameter_um=nucleus_diameter_um,
-        cell_expansion_um=cell_expansion_um, membrane_width_um=membrane_width_um,
-        stroma_fraction=stroma_fraction, patch_size_um=patch_size_um,
-        stain_jitter_deg=stain_jitter_deg, blur_sigma_um=blur_sigma_um, noise_sd=noise_sd,
-        uneven_background=uneven_background, jpeg_quality=jpeg_quality,
+        shape_px=shape_px,
+        pixel_size_um=pixel_size_um,
+        class_fractions=class_fractions,
+        target_score=target_score,
+        near_boundary=near_boundary,
+        seed=seed,
+        cell_diameter_um=cell_diameter_um,
+        nucleus_diameter_um=nucleus_diameter_um,
+        cell_expansion_um=cell_expansion_um,
+        membrane_width_um=membrane_width_um,
+        stroma_fraction=stroma_fraction,
+        patch_size_um=patch_size_um,
+        stain_jitter_deg=stain_jitter_deg,
+        blur_sigma_um=blur_sigma_um,
+        noise_sd=noise_sd,
+        uneven_background=uneven_background,
+        jpeg_quality=jpeg_quality,
     )
     return render_ihc_region(options)

@@ -180,17 +180,18 @@ class SyntheticIsh:
         return self.image[..., self.channel_names.index(name)]
 
 
-
 # --------------------------------------------------------------------------- helpers
 def _check_common(shape_px, pixel_size_um, n_nuclei, psf_sigma_um) -> tuple[int, int]:
     try:
         rows, cols = (int(s) for s in shape_px)
     except (TypeError, ValueError):
-        raise Her2kitInputError(f"expected (rows, cols), got {shape_px!r}",
-                                field="shape_px") from None
+        raise Her2kitInputError(
+            f"expected (rows, cols), got {shape_px!r}", field="shape_px"
+        ) from None
     if rows < 32 or cols < 32:
-        raise Her2kitInputError(f"field must be at least 32x32 px, got {rows}x{cols}",
-                                field="shape_px")
+        raise Her2kitInputError(
+            f"field must be at least 32x32 px, got {rows}x{cols}", field="shape_px"
+        )
     if not 0.02 <= float(pixel_size_um) <= 2.0:
         raise Her2kitInputError(
             f"expected 0.02-2 µm/px for ISH, got {pixel_size_um!r}", field="pixel_size_um"
@@ -207,7 +208,6 @@ def _sample_counts(rng, n: int, mean: float, *, minimum: int) -> np.ndarray:
     base = np.floor(mean) + (rng.random(n) < mean - np.floor(mean))
     jitter = rng.choice([-1, 0, 1], size=n, p=[0.15, 0.7, 0.15])
     return np.maximum(base + jitter, minimum).astype(int)
-
 
 
 def _points_in_nucleus(rng, param, px, k, labels, nid):
@@ -262,7 +262,6 @@ def _place_signals(rng, params, labels, px, her2, cep17, cluster_sizes, sep_um):
     h, w = labels.shape
     keep = (sig["row"] >= 0) & (sig["row"] <= h - 1) & (sig["col"] >= 0) & (sig["col"] <= w - 1)
     return sig[keep]
-
 
 
 def _expand_points(rng, signals, px):
@@ -376,8 +375,9 @@ class IshLayoutOptions:
         self._check_layout()
 
     def _check_layout(self) -> None:
-        rows, cols = _check_common(self.shape_px, self.pixel_size_um, self.n_nuclei,
-                                   self.psf_sigma_um)
+        rows, cols = _check_common(
+            self.shape_px, self.pixel_size_um, self.n_nuclei, self.psf_sigma_um
+        )
         if not 0.0 <= float(self.out_of_focus_fraction) <= 1.0:
             raise Her2kitInputError(
                 f"expected 0-1, got {self.out_of_focus_fraction!r}",
@@ -411,8 +411,9 @@ class FishFieldOptions(IshLayoutOptions):
         if not 0.0 <= float(self.haze) <= 0.9:
             raise Her2kitInputError(f"expected 0-0.9, got {self.haze!r}", field="haze")
         if self.z_planes is not None and not 1 <= int(self.z_planes) <= 50:
-            raise Her2kitInputError(f"expected 1-50 planes, got {self.z_planes!r}",
-                                    field="z_planes")
+            raise Her2kitInputError(
+                f"expected 1-50 planes, got {self.z_planes!r}", field="z_planes"
+            )
         self._check_layout()
 
 
@@ -439,8 +440,9 @@ class BrightfieldIshOptions(IshLayoutOptions):
 
     def __post_init__(self) -> None:
         if self.assay not in ("dual-ish", "cish"):
-            raise Her2kitInputError(f"expected 'dual-ish' or 'cish', got {self.assay!r}",
-                                    field="assay")
+            raise Her2kitInputError(
+                f"expected 'dual-ish' or 'cish', got {self.assay!r}", field="assay"
+            )
         self._check_layout()
 
 
@@ -514,9 +516,14 @@ def _probe_image(
     """One probe's signals as a sum of Gaussians (s.d. grown by defocus and ``dz``)."""
     px = options.pixel_size_um
     return optics.render_point_sources(
-        layout.labels.shape, points.rows, points.cols, points.weight,
-        selected=layout.signals["probe"][points.idx] == probe, defocused=points.defocused,
-        dz=dz, sigma_px=options.psf_sigma_um / px,
+        layout.labels.shape,
+        points.rows,
+        points.cols,
+        points.weight,
+        selected=layout.signals["probe"][points.idx] == probe,
+        defocused=points.defocused,
+        dz=dz,
+        sigma_px=options.psf_sigma_um / px,
         defocus_sigma_px=optics.DEFOCUS_SIGMA_UM / px,
     )
 
@@ -654,9 +661,18 @@ def generate_fish_field(
     ((256, 256, 3), ('dapi', 'her2', 'cep17'))
     """
     options = FishFieldOptions(
-        shape_px=shape_px, pixel_size_um=pixel_size_um, n_nuclei=n_nuclei, scenario=scenario,
-        counts=counts, clusters=clusters, seed=seed, snr=snr, background=background,
-        haze=haze, psf_sigma_um=psf_sigma_um, out_of_focus_fraction=out_of_focus_fraction,
+        shape_px=shape_px,
+        pixel_size_um=pixel_size_um,
+        n_nuclei=n_nuclei,
+        scenario=scenario,
+        counts=counts,
+        clusters=clusters,
+        seed=seed,
+        snr=snr,
+        background=background,
+        haze=haze,
+        psf_sigma_um=psf_sigma_um,
+        out_of_focus_fraction=out_of_focus_fraction,
         z_planes=z_planes,
     )
     return render_fish_field(options)
@@ -684,8 +700,9 @@ def render_fish_field(options: FishFieldOptions) -> SyntheticIsh:
     # Peak photons above background of an average in-focus signal, measured against
     # the Poisson s.d. of the nuclear background (1.3 x background), after the
     # haze has taken its share of the energy.
-    amp = (float(options.snr) * np.sqrt(1.3 * float(options.background))
-           / (1.0 - float(options.haze)))
+    amp = (
+        float(options.snr) * np.sqrt(1.3 * float(options.background)) / (1.0 - float(options.haze))
+    )
     points = _signal_points(layout, options, amp, rng)
     dapi_photons = _dapi_photons(layout, options, rng)
     expected = _fish_expected(layout, points, dapi_photons, options)
@@ -794,11 +811,21 @@ def generate_brightfield_ish_field(
     them) and rendered by :func:`render_brightfield_ish_field`.
     """
     options = BrightfieldIshOptions(
-        shape_px=shape_px, pixel_size_um=pixel_size_um, n_nuclei=n_nuclei, scenario=scenario,
-        counts=counts, clusters=clusters, seed=seed, assay=assay, signal_od=signal_od,
-        noise_dn=noise_dn, psf_sigma_um=psf_sigma_um,
-        out_of_focus_fraction=out_of_focus_fraction, nucleus_od=nucleus_od,
-        dark_nucleus_fraction=dark_nucleus_fraction, stroma_od=stroma_od,
+        shape_px=shape_px,
+        pixel_size_um=pixel_size_um,
+        n_nuclei=n_nuclei,
+        scenario=scenario,
+        counts=counts,
+        clusters=clusters,
+        seed=seed,
+        assay=assay,
+        signal_od=signal_od,
+        noise_dn=noise_dn,
+        psf_sigma_um=psf_sigma_um,
+        out_of_focus_fraction=out_of_focus_fraction,
+        nucleus_od=nucleus_od,
+        dark_nucleus_fraction=dark_nucleus_fraction,
+        stroma_od=stroma_od,
         stroma_gradient_od=stroma_gradient_od,
     )
     return render_brightfield_ish_field(options)

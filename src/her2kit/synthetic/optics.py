@@ -278,8 +278,9 @@ def render_point_sources(
             sig = sigma_px * np.sqrt(1.0 + float(d) ** 2)
             if oof:
                 sig = np.hypot(sig, defocus_sigma_px)
-            img += ndi.gaussian_filter(splat(shape, rows[s], cols[s], weights[s]), sig,
-                                       mode="constant")
+            img += ndi.gaussian_filter(
+                splat(shape, rows[s], cols[s], weights[s]), sig, mode="constant"
+            )
     return img
 
 

@@ -157,8 +157,7 @@ def paint_nuclei(shape, centres, major, minor, theta) -> np.ndarray:
         c_lo, c_hi = max(0, int(c0) - ext), min(cols, int(c0) + ext + 2)
         if r_lo >= r_hi or c_lo >= c_hi:
             continue
-        u, v = ellipse_frame(slice(r_lo, r_hi), slice(c_lo, c_hi), r0, c0,
-                             math.cos(t), math.sin(t))
+        u, v = ellipse_frame(slice(r_lo, r_hi), slice(c_lo, c_hi), r0, c0, math.cos(t), math.sin(t))
         inside_e = (u / a) ** 2 + (v / b) ** 2 <= 1.0
         window = nuclei[r_lo:r_hi, c_lo:c_hi]
         # Never overwrite an earlier nucleus: touching is allowed, overlap is not.
@@ -233,8 +232,7 @@ def place_nuclei_without_overlap(
         cc0, cc1 = max(int(c0) - h, 0), min(int(c0) + h + 1, cols)
         if rr1 <= rr0 or cc1 <= cc0:
             continue
-        u, v = ellipse_frame(slice(rr0, rr1), slice(cc0, cc1), r0, c0,
-                             np.cos(theta), np.sin(theta))
+        u, v = ellipse_frame(slice(rr0, rr1), slice(cc0, cc1), r0, c0, np.cos(theta), np.sin(theta))
         inside = (u / a) ** 2 + (v / b) ** 2 <= 1.0
         if inside.sum() < 0.3 * np.pi * a * b:  # mostly outside the frame: skip
             continue
