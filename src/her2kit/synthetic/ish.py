@@ -182,6 +182,7 @@ class SyntheticIsh:
 
 # --------------------------------------------------------------------------- helpers
 def _check_common(shape_px, pixel_size_um, n_nuclei, psf_sigma_um) -> tuple[int, int]:
+    """Validate the layout options both ISH generators share; return (rows, cols)."""
     try:
         rows, cols = (int(s) for s in shape_px)
     except (TypeError, ValueError):
@@ -280,6 +281,18 @@ def _expand_points(rng, signals, px):
 
 
 def _counts_and_clusters(rng, n, scenario, counts, clusters, assay):
+    """HER2 and CEP17 copies per nucleus, and the HER2 cluster sizes, with the scenario name.
+
+    Given ``counts`` are checked and used as they are ("custom"); otherwise copies are
+    drawn around the scenario's means (:data:`SCENARIOS`). With clusters on, a nucleus
+    with HER2 >= 8 puts 4-10 of its copies in one cluster (two from 16 copies). CISH has
+    no CEP17 probe: its CEP17 counts are 0.
+
+    Raises
+    ------
+    Her2kitInputError
+        ``counts`` not (n, 2) non-negative integers, or an unknown scenario.
+    """
     if counts is not None:
         arr = np.asarray(counts)
         if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] != n:
@@ -322,6 +335,7 @@ def _counts_and_clusters(rng, n, scenario, counts, clusters, assay):
 
 
 def _truth_nuclei(labels, params, signals, px, in_focus):
+    """The nucleus truth table (:data:`NUCLEUS_DTYPE`) from the labels and visible signals."""
     n = len(params)
     nuc = np.zeros(n, NUCLEUS_DTYPE)
     if n == 0:
