@@ -28,27 +28,46 @@ Brightfield
     Beer-Lambert: hematoxylin in nuclei, silver (HER2) and fast red (CEP17) or
     DAB (CISH HER2) in the signals, using the stain vectors of
     :mod:`her2kit.imaging.color.ish`, plus Gaussian camera noise.
+
+Stages
+------
+Both generators share the layout (:func:`_lay_out_field`: nuclei from
+:mod:`her2kit.synthetic.tissue`, counts, clusters, signal positions, focus, truth) and
+the signal points (:func:`_signal_points`); each then renders its own image through
+:mod:`her2kit.synthetic.optics` (FISH: :func:`_dapi_photons`, :func:`_fish_expected`,
+Poisson counts; brightfield: :func:`_hematoxylin_od`, :func:`_brightfield_od`,
+Beer-Lambert, camera noise). Options are frozen objects (:class:`FishFieldOptions`,
+:class:`BrightfieldIshOptions`, both :class:`IshLayoutOptions`); the keyword functions
+build them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage as ndi
 
 from her2kit.errors import Her2kitInputError
 from her2kit.imaging.color.ish import STAIN_VECTORS
+from her2kit.synthetic import optics
+from her2kit.synthetic.tissue import place_nuclei_without_overlap, smooth_texture
 
 __all__ = [
     "CLUSTER_DTYPE",
     "NUCLEUS_DTYPE",
     "SCENARIOS",
     "SIGNAL_DTYPE",
+    "BrightfieldIshOptions",
+    "FishFieldOptions",
+    "IshLayoutOptions",
     "SyntheticIsh",
     "generate_brightfield_ish_field",
     "generate_fish_field",
+    "render_brightfield_ish_field",
+    "render_fish_field",
 ]
 
 #: Target field means (HER2 copies/nucleus, CEP17 copies/nucleus) and whether
@@ -102,7 +121,7 @@ _RIM_MARGIN_UM = 0.8  # signals kept this far inside the nucleus outline
 _CLUSTER_SPREAD_UM = 0.15  # s.d. of copies around a cluster centre
 _CLUSTER_RADIUS_UM = 0.45  # exclusion radius of a cluster for other signals
 _HAZE_SIGMA_UM = 1.5
-_DEFOCUS_SIGMA_UM = 1.2  # extra blur of out-of-focus nuclei
+# The extra blur of out-of-focus nuclei is optics.DEFOCUS_SIGMA_UM (1.2 µm).
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,14 +182,17 @@ class SyntheticIsh:
 
 # --------------------------------------------------------------------------- helpers
 def _check_common(shape_px, pixel_size_um, n_nuclei, psf_sigma_um) -> tuple[int, int]:
+    """Validate the layout options both ISH generators share; return (rows, cols)."""
     try:
         rows, cols = (int(s) for s in shape_px)
     except (TypeError, ValueError):
-        raise Her2kitInputError(f"expected (rows, cols), got {shape_px!r}",
-                                field="shape_px") from None
+        raise Her2kitInputError(
+            f"expected (rows, cols), got {shape_px!r}", field="shape_px"
+        ) from None
     if rows < 32 or cols < 32:
-        raise Her2kitInputError(f"field must be at least 32x32 px, got {rows}x{cols}",
-                                field="shape_px")
+        raise Her2kitInputError(
+            f"field must be at least 32x32 px, got {rows}x{cols}", field="shape_px"
+        )
     if not 0.02 <= float(pixel_size_um) <= 2.0:
         raise Her2kitInputError(
             f"expected 0.02-2 µm/px for ISH, got {pixel_size_um!r}", field="pixel_size_um"
@@ -187,52 +209,6 @@ def _sample_counts(rng, n: int, mean: float, *, minimum: int) -> np.ndarray:
     base = np.floor(mean) + (rng.random(n) < mean - np.floor(mean))
     jitter = rng.choice([-1, 0, 1], size=n, p=[0.15, 0.7, 0.15])
     return np.maximum(base + jitter, minimum).astype(int)
-
-
-def _place_nuclei(rng, rows, cols, px, n, *, gap_px=1):
-    """Non-overlapping ellipses; returns labels (int32) and (row, col, a, b, theta) per nucleus."""
-    labels = np.zeros((rows, cols), np.int32)
-    params = []
-    tries = 0
-    max_tries = 400 * max(n, 1)
-    fails = 0
-    # Stop early when the field is full: 2000 rejections in a row.
-    while len(params) < n and tries < max_tries and fails < 2000:
-        tries += 1
-        fails += 1
-        a_um, b_um = np.sort(rng.uniform(*_SEMI_AXIS_RANGE_UM, size=2))[::-1]
-        a, b = a_um / px, b_um / px
-        theta = rng.uniform(0, np.pi)
-        # Centres may sit up to 0.4 semi-axes outside the frame so some nuclei are cut.
-        r0 = rng.uniform(-0.4 * b, rows + 0.4 * b)
-        c0 = rng.uniform(-0.4 * b, cols + 0.4 * b)
-        h = int(np.ceil(a)) + gap_px + 1
-        rr0, rr1 = max(int(r0) - h, 0), min(int(r0) + h + 1, rows)
-        cc0, cc1 = max(int(c0) - h, 0), min(int(c0) + h + 1, cols)
-        if rr1 <= rr0 or cc1 <= cc0:
-            continue
-        yy, xx = np.mgrid[rr0:rr1, cc0:cc1]
-        dy, dx = yy - r0, xx - c0
-        u = dx * np.cos(theta) + dy * np.sin(theta)
-        v = -dx * np.sin(theta) + dy * np.cos(theta)
-        ell = (u / a) ** 2 + (v / b) ** 2
-        inside = ell <= 1.0
-        if inside.sum() < 0.3 * np.pi * a * b:  # mostly outside the frame: skip
-            continue
-        # Grow by gap_px so nuclei may touch (0-1 px apart) but never overlap.
-        grown = ((u / (a + gap_px)) ** 2 + (v / (b + gap_px)) ** 2) <= 1.0
-        if np.any(labels[rr0:rr1, cc0:cc1][grown]):
-            continue
-        params.append((r0, c0, a, b, theta))
-        fails = 0
-        labels[rr0:rr1, cc0:cc1][inside] = len(params)
-    if len(params) < n:
-        raise Her2kitInputError(
-            f"could place only {len(params)} of {n} nuclei in a {rows}x{cols} px field at "
-            f"{px} µm/px; use a larger field or fewer nuclei",
-            field="n_nuclei",
-        )
-    return labels, params
 
 
 def _points_in_nucleus(rng, param, px, k, labels, nid):
@@ -289,24 +265,6 @@ def _place_signals(rng, params, labels, px, her2, cep17, cluster_sizes, sep_um):
     return sig[keep]
 
 
-def _splat(shape, rows, cols, weights) -> np.ndarray:
-    """Bilinear splat of point weights onto a grid (sub-pixel positions, total preserved)."""
-    out = np.zeros(shape, np.float64)
-    if len(rows) == 0:
-        return out
-    r0, c0 = np.floor(rows).astype(int), np.floor(cols).astype(int)
-    fr, fc = rows - r0, cols - c0
-    for dr, dc, wgt in (
-        (0, 0, (1 - fr) * (1 - fc)),
-        (0, 1, (1 - fr) * fc),
-        (1, 0, fr * (1 - fc)),
-        (1, 1, fr * fc),
-    ):
-        rr, cc = np.clip(r0 + dr, 0, shape[0] - 1), np.clip(c0 + dc, 0, shape[1] - 1)
-        np.add.at(out, (rr, cc), weights * wgt)
-    return out
-
-
 def _expand_points(rng, signals, px):
     """Explode clusters into their copies: (row, col, probe, nucleus_id, z, rel_weight)."""
     reps = np.where(signals["is_cluster"], signals["copies"], 1)
@@ -323,6 +281,18 @@ def _expand_points(rng, signals, px):
 
 
 def _counts_and_clusters(rng, n, scenario, counts, clusters, assay):
+    """HER2 and CEP17 copies per nucleus, and the HER2 cluster sizes, with the scenario name.
+
+    Given ``counts`` are checked and used as they are ("custom"); otherwise copies are
+    drawn around the scenario's means (:data:`SCENARIOS`). With clusters on, a nucleus
+    with HER2 >= 8 puts 4-10 of its copies in one cluster (two from 16 copies). CISH has
+    no CEP17 probe: its CEP17 counts are 0.
+
+    Raises
+    ------
+    Her2kitInputError
+        ``counts`` not (n, 2) non-negative integers, or an unknown scenario.
+    """
     if counts is not None:
         arr = np.asarray(counts)
         if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] != n:
@@ -365,6 +335,7 @@ def _counts_and_clusters(rng, n, scenario, counts, clusters, assay):
 
 
 def _truth_nuclei(labels, params, signals, px, in_focus):
+    """The nucleus truth table (:data:`NUCLEUS_DTYPE`) from the labels and visible signals."""
     n = len(params)
     nuc = np.zeros(n, NUCLEUS_DTYPE)
     if n == 0:
@@ -387,33 +358,246 @@ def _truth_nuclei(labels, params, signals, px, in_focus):
     return nuc
 
 
-def _layout(*, shape_px, pixel_size_um, n_nuclei, scenario, counts, clusters, seed,
-            psf_sigma_um, out_of_focus_fraction, assay):
-    rows, cols = _check_common(shape_px, pixel_size_um, n_nuclei, psf_sigma_um)
-    if not 0.0 <= float(out_of_focus_fraction) <= 1.0:
-        raise Her2kitInputError(
-            f"expected 0-1, got {out_of_focus_fraction!r}", field="out_of_focus_fraction"
+# --------------------------------------------------------------------------- options
+@dataclass(frozen=True)
+class IshLayoutOptions:
+    """The nuclei and signals of an ISH field: what FISH and brightfield fields share.
+
+    Parameters are those of :func:`generate_fish_field` with the same names and units;
+    validated on construction. ``shape_px`` is stored as two ints, ``pixel_size_um`` as
+    a float and ``n_nuclei`` as an int; the rest as given. ``scenario`` and ``counts``
+    are checked when the counts are drawn (after the nuclei are placed), as always.
+
+    Raises
+    ------
+    Her2kitInputError
+        A field under 32x32 px, a pixel size outside 0.02-2 µm/px, negative nuclei, a
+        PSF s.d. <= 0 or an out-of-focus fraction outside 0-1.
+    """
+
+    shape_px: tuple[int, int] = (512, 512)
+    pixel_size_um: float = 0.2
+    n_nuclei: int = 20
+    scenario: str = "normal"
+    counts: Sequence[tuple[int, int]] | None = None
+    clusters: bool | None = None
+    seed: int = 0
+    psf_sigma_um: float = 0.2
+    out_of_focus_fraction: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._check_layout()
+
+    def _check_layout(self) -> None:
+        rows, cols = _check_common(
+            self.shape_px, self.pixel_size_um, self.n_nuclei, self.psf_sigma_um
         )
-    rng = np.random.default_rng(seed)
-    px = float(pixel_size_um)
-    n = int(n_nuclei) if counts is None else len(counts)
-    labels, params = _place_nuclei(rng, rows, cols, px, n)
-    her2, cep17, cluster_sizes, name = _counts_and_clusters(
-        rng, n, scenario, counts, clusters, assay
+        if not 0.0 <= float(self.out_of_focus_fraction) <= 1.0:
+            raise Her2kitInputError(
+                f"expected 0-1, got {self.out_of_focus_fraction!r}",
+                field="out_of_focus_fraction",
+            )
+        object.__setattr__(self, "shape_px", (rows, cols))
+        object.__setattr__(self, "pixel_size_um", float(self.pixel_size_um))
+        object.__setattr__(self, "n_nuclei", int(self.n_nuclei))
+
+
+@dataclass(frozen=True)
+class FishFieldOptions(IshLayoutOptions):
+    """Everything that determines a FISH field (see :func:`generate_fish_field`).
+
+    Raises
+    ------
+    Her2kitInputError
+        ``snr`` or ``background`` <= 0, ``haze`` outside 0-0.9, ``z_planes`` outside
+        1-50, or a bad layout (:class:`IshLayoutOptions`).
+    """
+
+    snr: float = 8.0
+    background: float = 50.0
+    haze: float = 0.3
+    z_planes: int | None = None
+
+    def __post_init__(self) -> None:
+        snr, background = self.snr, self.background
+        if not float(snr) > 0 or not float(background) > 0:
+            raise Her2kitInputError(f"snr and background must be > 0, got {snr!r}, {background!r}")
+        if not 0.0 <= float(self.haze) <= 0.9:
+            raise Her2kitInputError(f"expected 0-0.9, got {self.haze!r}", field="haze")
+        if self.z_planes is not None and not 1 <= int(self.z_planes) <= 50:
+            raise Her2kitInputError(
+                f"expected 1-50 planes, got {self.z_planes!r}", field="z_planes"
+            )
+        self._check_layout()
+
+
+@dataclass(frozen=True)
+class BrightfieldIshOptions(IshLayoutOptions):
+    """Everything that determines a brightfield ISH field.
+
+    See :func:`generate_brightfield_ish_field`; ``psf_sigma_um`` defaults to 0.25 µm.
+
+    Raises
+    ------
+    Her2kitInputError
+        ``assay`` not "dual-ish" or "cish", or a bad layout (:class:`IshLayoutOptions`).
+    """
+
+    psf_sigma_um: float = 0.25
+    assay: str = "dual-ish"
+    signal_od: float = 0.9
+    noise_dn: float = 2.0
+    nucleus_od: float = 0.28
+    dark_nucleus_fraction: float = 0.0
+    stroma_od: float = 0.03
+    stroma_gradient_od: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.assay not in ("dual-ish", "cish"):
+            raise Her2kitInputError(
+                f"expected 'dual-ish' or 'cish', got {self.assay!r}", field="assay"
+            )
+        self._check_layout()
+
+
+# --------------------------------------------------------------------------- shared stages
+class _Layout(NamedTuple):
+    """Layout stage output: the nuclei, the signals and their truth."""
+
+    labels: np.ndarray  # int32 nucleus ids 1..n
+    params: list  # (row, col, a, b, theta) per nucleus, pixels and radians
+    signals: np.ndarray  # SIGNAL_DTYPE
+    nuclei: np.ndarray  # NUCLEUS_DTYPE
+    scenario: str  # the scenario name or "custom"
+    defocused: np.ndarray  # bool (rows, cols): pixels of out-of-focus nuclei
+
+
+class _Points(NamedTuple):
+    """Point sources: one per copy (clusters exploded), index into the signal table."""
+
+    idx: np.ndarray  # signal row of each point
+    rows: np.ndarray  # px
+    cols: np.ndarray  # px
+    weight: np.ndarray  # splat weight: integrated intensity or OD
+    defocused: np.ndarray  # bool: the point's nucleus is out of focus
+
+
+def _lay_out_field(options: IshLayoutOptions, assay: str, rng: np.random.Generator) -> _Layout:
+    """Stage 1: nuclei, per-nucleus counts and clusters, signal positions, focus, truth.
+
+    Draws, in order: the nuclei (:func:`place_nuclei_without_overlap`), the counts and
+    cluster sizes, the signal positions, and which nuclei are in focus.
+    """
+    px = options.pixel_size_um
+    n = options.n_nuclei if options.counts is None else len(options.counts)
+    labels, params = place_nuclei_without_overlap(
+        options.shape_px, n, semi_axes_um=_SEMI_AXIS_RANGE_UM, pixel_size_um=px, rng=rng
     )
-    sep_um = max(4.0 * psf_sigma_um, 0.6)
+    her2, cep17, cluster_sizes, name = _counts_and_clusters(
+        rng, n, options.scenario, options.counts, options.clusters, assay
+    )
+    sep_um = max(4.0 * options.psf_sigma_um, 0.6)
     signals = _place_signals(rng, params, labels, px, her2, cep17, cluster_sizes, sep_um)
-    in_focus = rng.random(n) >= float(out_of_focus_fraction)
+    in_focus = rng.random(n) >= float(options.out_of_focus_fraction)
     nuclei = _truth_nuclei(labels, params, signals, px, in_focus)
-    return rng, labels, params, signals, nuclei, name
+    oof_ids = nuclei["nucleus_id"][~nuclei["in_focus"]]
+    defocused = np.isin(labels, oof_ids) if len(oof_ids) else np.zeros(labels.shape, bool)
+    return _Layout(labels, params, signals, nuclei, name, defocused)
 
 
-def _smooth_texture(rng, shape, sigma_px):
-    t = ndi.gaussian_filter(rng.standard_normal(shape), sigma_px)
-    return t / (t.std() + 1e-12)
+def _signal_points(
+    layout: _Layout, options: IshLayoutOptions, peak: float, rng: np.random.Generator
+) -> _Points:
+    """Stage 2: explode clusters into copies, and weight each so its Gaussian peaks at ``peak``.
+
+    ``peak`` is in the unit of the image the points go into (photons above background
+    for FISH, OD for brightfield); copies vary log-normally around it (20 %).
+    """
+    px = options.pixel_size_um
+    sigma = options.psf_sigma_um / px
+    signals, nuclei = layout.signals, layout.nuclei
+    idx, prow, pcol, pweight = _expand_points(rng, signals, px)
+    # Splat weight so that a Gaussian of s.d. sigma peaks at ``peak``.
+    pweight = pweight * peak * 2 * np.pi * sigma**2
+    oof_ids = nuclei["nucleus_id"][~nuclei["in_focus"]]
+    p_oof = np.isin(signals["nucleus_id"][idx], oof_ids)
+    return _Points(idx, prow, pcol, pweight, p_oof)
+
+
+def _probe_image(
+    layout: _Layout, points: _Points, options: IshLayoutOptions, probe: str, dz: np.ndarray
+) -> np.ndarray:
+    """One probe's signals as a sum of Gaussians (s.d. grown by defocus and ``dz``)."""
+    px = options.pixel_size_um
+    return optics.render_point_sources(
+        layout.labels.shape,
+        points.rows,
+        points.cols,
+        points.weight,
+        selected=layout.signals["probe"][points.idx] == probe,
+        defocused=points.defocused,
+        dz=dz,
+        sigma_px=options.psf_sigma_um / px,
+        defocus_sigma_px=optics.DEFOCUS_SIGMA_UM / px,
+    )
+
+
+def _result(layout: _Layout, image, channel_names, options: IshLayoutOptions, assay: str):
+    """Last stage: the image and the truth as a :class:`SyntheticIsh`."""
+    return SyntheticIsh(
+        image=image,
+        channel_names=channel_names,
+        labels=layout.labels,
+        nuclei=layout.nuclei,
+        signals=layout.signals,
+        pixel_size_um=options.pixel_size_um,
+        psf_sigma_um=float(options.psf_sigma_um),
+        assay=assay,
+        scenario=layout.scenario,
+        seed=int(options.seed),
+    )
 
 
 # --------------------------------------------------------------------------- FISH
+def _dapi_photons(layout: _Layout, options: FishFieldOptions, rng: np.random.Generator):
+    """FISH stage 3: expected DAPI photons: textured nuclei of varying brightness, focus blur."""
+    px = options.pixel_size_um
+    labels = layout.labels
+    texture = smooth_texture(labels.shape, 0.4 / px, rng)
+    nuc_bright = np.concatenate([[0.0], rng.lognormal(0, 0.15, len(layout.params))])[labels]
+    dapi_clean = (labels > 0) * nuc_bright * np.clip(1 + 0.35 * texture, 0.2, None)
+    blurred = optics.focus_blur(dapi_clean, layout.defocused, sigma_um=0.25, pixel_size_um=px)
+    return 1500.0 * blurred + 0.05 * 1500.0
+
+
+def _fish_expected(
+    layout: _Layout, points: _Points, dapi_photons: np.ndarray, options: FishFieldOptions
+) -> np.ndarray:
+    """FISH stage 4: expected photons per plane and channel (DAPI, HER2, CEP17).
+
+    Probe channels: background (30 % more in nuclei, under a 30 % illumination
+    gradient) plus the in-focus signals and their out-of-focus haze. In a z-stack a
+    signal is sharp in its own plane, and DAPI dims by 10 % per plane from the middle.
+    """
+    shape = layout.labels.shape
+    haze, z_planes = options.haze, options.z_planes
+    n_planes = 1 if z_planes is None else int(z_planes)
+    p_z = layout.signals["z"][points.idx]
+    nuc_mask = layout.labels > 0
+    gradient = optics.linear_illumination(shape, rise=0.3)
+    planes = []
+    for z in range(n_planes):
+        chans = [dapi_photons * (1.0 if z_planes is None else 1.0 - 0.1 * abs(z - n_planes // 2))]
+        for probe in ("her2", "cep17"):
+            dz = np.abs(p_z - z) if z_planes is not None else np.zeros(len(points.idx), int)
+            img = _probe_image(layout, points, options, probe, dz)
+            haze_img = ndi.gaussian_filter(img, _HAZE_SIGMA_UM / options.pixel_size_um) * haze
+            bg = float(options.background) * gradient * (1.0 + 0.3 * nuc_mask)
+            chans.append(bg + (1.0 - haze) * img + haze_img)
+        planes.append(np.stack(chans, axis=-1))
+    return np.stack(planes) if z_planes is not None else planes[0]
+
+
 def generate_fish_field(
     *,
     shape_px: tuple[int, int] = (512, 512),
@@ -479,90 +663,103 @@ def generate_fish_field(
     Her2kitInputError
         Unknown scenario, bad counts, or a field too small for the nuclei.
 
+    Notes
+    -----
+    The keywords are gathered into a :class:`FishFieldOptions` (which validates them)
+    and rendered by :func:`render_fish_field`.
+
     Examples
     --------
     >>> f = generate_fish_field(shape_px=(256, 256), n_nuclei=4, seed=1)
     >>> f.image.shape, f.channel_names
     ((256, 256, 3), ('dapi', 'her2', 'cep17'))
     """
-    if not float(snr) > 0 or not float(background) > 0:
-        raise Her2kitInputError(f"snr and background must be > 0, got {snr!r}, {background!r}")
-    if not 0.0 <= float(haze) <= 0.9:
-        raise Her2kitInputError(f"expected 0-0.9, got {haze!r}", field="haze")
-    if z_planes is not None and not 1 <= int(z_planes) <= 50:
-        raise Her2kitInputError(f"expected 1-50 planes, got {z_planes!r}", field="z_planes")
-    rng, labels, params, signals, nuclei, name = _layout(
-        shape_px=shape_px, pixel_size_um=pixel_size_um, n_nuclei=n_nuclei, scenario=scenario,
-        counts=counts, clusters=clusters, seed=seed, psf_sigma_um=psf_sigma_um,
-        out_of_focus_fraction=out_of_focus_fraction, assay="fish",
+    options = FishFieldOptions(
+        shape_px=shape_px,
+        pixel_size_um=pixel_size_um,
+        n_nuclei=n_nuclei,
+        scenario=scenario,
+        counts=counts,
+        clusters=clusters,
+        seed=seed,
+        snr=snr,
+        background=background,
+        haze=haze,
+        psf_sigma_um=psf_sigma_um,
+        out_of_focus_fraction=out_of_focus_fraction,
+        z_planes=z_planes,
     )
-    px = float(pixel_size_um)
-    shape = labels.shape
-    sigma = psf_sigma_um / px
-    n_planes = 1 if z_planes is None else int(z_planes)
-    if z_planes is not None:
-        signals["z"] = rng.integers(0, n_planes, len(signals))
-    idx, prow, pcol, pweight = _expand_points(rng, signals, px)
+    return render_fish_field(options)
+
+
+def render_fish_field(options: FishFieldOptions) -> SyntheticIsh:
+    """Render the FISH field that ``options`` describe (see :func:`generate_fish_field`).
+
+    Stages, in the order they draw from ``numpy.random.default_rng(options.seed)``:
+    layout, focal planes (z-stacks only), signal points, DAPI, then Poisson photon noise.
+
+    Parameters
+    ----------
+    options : FishFieldOptions
+        The validated recipe, seed included.
+
+    Returns
+    -------
+    SyntheticIsh
+    """
+    rng = np.random.default_rng(options.seed)
+    layout = _lay_out_field(options, "fish", rng)
+    if options.z_planes is not None:
+        layout.signals["z"] = rng.integers(0, int(options.z_planes), len(layout.signals))
     # Peak photons above background of an average in-focus signal, measured against
     # the Poisson s.d. of the nuclear background (1.3 x background), after the
     # haze has taken its share of the energy.
-    amp = float(snr) * np.sqrt(1.3 * float(background)) / (1.0 - float(haze))
-    # Splat weight so that a Gaussian of s.d. sigma peaks at ``amp``.
-    pweight = pweight * amp * 2 * np.pi * sigma**2
-    p_nid = signals["nucleus_id"][idx]
-    oof_ids = nuclei["nucleus_id"][~nuclei["in_focus"]]
-    p_oof = np.isin(p_nid, oof_ids)
-    p_z = signals["z"][idx]
-    nuc_mask = labels > 0
-    oof_mask = np.isin(labels, oof_ids) if len(oof_ids) else np.zeros(shape, bool)
-    _yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
-    gradient = 1.0 + 0.3 * xx / shape[1]
-    texture = _smooth_texture(rng, shape, 0.4 / px)
-    nuc_bright = np.concatenate([[0.0], rng.lognormal(0, 0.15, len(params))])[labels]
-    dapi_clean = nuc_mask * nuc_bright * np.clip(1 + 0.35 * texture, 0.2, None)
-    dapi_sharp = ndi.gaussian_filter(dapi_clean * ~oof_mask, 0.25 / px)
-    dapi_blur = ndi.gaussian_filter(dapi_clean * oof_mask, np.hypot(0.25, _DEFOCUS_SIGMA_UM) / px)
-    dapi_photons = 1500.0 * (dapi_sharp + dapi_blur) + 0.05 * 1500.0
-
-    planes = []
-    for z in range(n_planes):
-        chans = [dapi_photons * (1.0 if z_planes is None else 1.0 - 0.1 * abs(z - n_planes // 2))]
-        for probe in ("her2", "cep17"):
-            sel = signals["probe"][idx] == probe
-            img = np.zeros(shape)
-            dz_all = np.abs(p_z - z) if z_planes is not None else np.zeros(len(idx), int)
-            for dz in np.unique(dz_all[sel]) if sel.any() else []:
-                for oof in (False, True):
-                    s = sel & (dz_all == dz) & (p_oof == oof)
-                    if not s.any():
-                        continue
-                    sig = sigma * np.sqrt(1.0 + float(dz) ** 2)
-                    if oof:
-                        sig = np.hypot(sig, _DEFOCUS_SIGMA_UM / px)
-                    img += ndi.gaussian_filter(
-                        _splat(shape, prow[s], pcol[s], pweight[s]), sig, mode="constant"
-                    )
-            haze_img = ndi.gaussian_filter(img, _HAZE_SIGMA_UM / px) * haze
-            bg = float(background) * gradient * (1.0 + 0.3 * nuc_mask)
-            chans.append(bg + (1.0 - haze) * img + haze_img)
-        planes.append(np.stack(chans, axis=-1))
-    expected = np.stack(planes) if z_planes is not None else planes[0]
-    image = np.clip(rng.poisson(expected), 0, 65535).astype(np.uint16)
-    return SyntheticIsh(
-        image=image,
-        channel_names=("dapi", "her2", "cep17"),
-        labels=labels,
-        nuclei=nuclei,
-        signals=signals,
-        pixel_size_um=px,
-        psf_sigma_um=float(psf_sigma_um),
-        assay="fish",
-        scenario=name,
-        seed=int(seed),
+    amp = (
+        float(options.snr) * np.sqrt(1.3 * float(options.background)) / (1.0 - float(options.haze))
     )
+    points = _signal_points(layout, options, amp, rng)
+    dapi_photons = _dapi_photons(layout, options, rng)
+    expected = _fish_expected(layout, points, dapi_photons, options)
+    image = optics.photon_counts(expected, rng)
+    return _result(layout, image, ("dapi", "her2", "cep17"), options, "fish")
 
 
 # --------------------------------------------------------------------------- brightfield
+def _hematoxylin_od(
+    layout: _Layout, options: BrightfieldIshOptions, rng: np.random.Generator
+) -> np.ndarray:
+    """Brightfield stage 3: hematoxylin OD: textured nuclei (some darker), focus, stroma."""
+    px = options.pixel_size_um
+    labels = layout.labels
+    shape = labels.shape
+    texture = smooth_texture(shape, 0.4 / px, rng)
+    level = np.full(int(labels.max()) + 1, float(options.nucleus_od))
+    level[0] = 0.0
+    if options.dark_nucleus_fraction > 0:
+        dark = rng.random(level.size - 1) < float(options.dark_nucleus_fraction)
+        level[np.flatnonzero(dark) + 1] *= 3.0
+    nuc_od = level[labels] * np.clip(1 + 0.3 * texture, 0.2, None)
+    hema = optics.focus_blur(nuc_od, layout.defocused, sigma_um=0.3, pixel_size_um=px)
+    hema += float(options.stroma_od)  # faint counterstain of the stroma
+    if options.stroma_gradient_od:
+        hema += float(options.stroma_gradient_od) * np.linspace(0.0, 1.0, shape[1])[None, :]
+    return hema
+
+
+def _brightfield_od(
+    layout: _Layout, points: _Points, hema: np.ndarray, options: BrightfieldIshOptions
+) -> np.ndarray:
+    """Brightfield stage 4: total OD: hematoxylin plus each probe's chromogen dots."""
+    probes = {"her2": "silver" if options.assay == "dual-ish" else "dab", "cep17": "fast_red"}
+    no_dz = np.zeros(len(points.idx), int)
+    stains = [(hema, np.asarray(STAIN_VECTORS["hematoxylin"]))]
+    for probe, stain in probes.items():
+        if (layout.signals["probe"][points.idx] == probe).any():
+            amount = _probe_image(layout, points, options, probe, no_dz)
+            stains.append((amount, np.asarray(STAIN_VECTORS[stain])))
+    return optics.mix_stains(stains)
+
+
 def generate_brightfield_ish_field(
     *,
     shape_px: tuple[int, int] = (512, 512),
@@ -621,61 +818,56 @@ def generate_brightfield_ish_field(
     ------
     Her2kitInputError
         Unknown assay or scenario, bad counts, or a field too small.
+
+    Notes
+    -----
+    The keywords are gathered into a :class:`BrightfieldIshOptions` (which validates
+    them) and rendered by :func:`render_brightfield_ish_field`.
     """
-    if assay not in ("dual-ish", "cish"):
-        raise Her2kitInputError(f"expected 'dual-ish' or 'cish', got {assay!r}", field="assay")
-    rng, labels, _params, signals, nuclei, name = _layout(
-        shape_px=shape_px, pixel_size_um=pixel_size_um, n_nuclei=n_nuclei, scenario=scenario,
-        counts=counts, clusters=clusters, seed=seed, psf_sigma_um=psf_sigma_um,
-        out_of_focus_fraction=out_of_focus_fraction, assay=assay,
-    )
-    px = float(pixel_size_um)
-    shape = labels.shape
-    sigma = psf_sigma_um / px
-    idx, prow, pcol, pweight = _expand_points(rng, signals, px)
-    pweight = pweight * float(signal_od) * 2 * np.pi * sigma**2
-    oof_ids = nuclei["nucleus_id"][~nuclei["in_focus"]]
-    p_oof = np.isin(signals["nucleus_id"][idx], oof_ids)
-    oof_mask = np.isin(labels, oof_ids) if len(oof_ids) else np.zeros(shape, bool)
-    texture = _smooth_texture(rng, shape, 0.4 / px)
-    level = np.full(int(labels.max()) + 1, float(nucleus_od))
-    level[0] = 0.0
-    if dark_nucleus_fraction > 0:
-        ids = np.flatnonzero(rng.random(level.size - 1) < float(dark_nucleus_fraction)) + 1
-        level[ids] *= 3.0
-    nuc_od = level[labels] * np.clip(1 + 0.3 * texture, 0.2, None)
-    hema = ndi.gaussian_filter(nuc_od * ~oof_mask, 0.3 / px) + ndi.gaussian_filter(
-        nuc_od * oof_mask, np.hypot(0.3, _DEFOCUS_SIGMA_UM) / px
-    )
-    hema += float(stroma_od)  # faint counterstain of the stroma
-    if stroma_gradient_od:
-        hema += float(stroma_gradient_od) * np.linspace(0.0, 1.0, shape[1])[None, :]
-    probes = {"her2": "silver" if assay == "dual-ish" else "dab", "cep17": "fast_red"}
-    od = hema[..., None] * np.asarray(STAIN_VECTORS["hematoxylin"])
-    for probe, stain in probes.items():
-        sel = signals["probe"][idx] == probe
-        if not sel.any():
-            continue
-        amount = np.zeros(shape)
-        for oof in (False, True):
-            s = sel & (p_oof == oof)
-            if s.any():
-                sig = np.hypot(sigma, _DEFOCUS_SIGMA_UM / px) if oof else sigma
-                amount += ndi.gaussian_filter(
-                    _splat(shape, prow[s], pcol[s], pweight[s]), sig, mode="constant"
-                )
-        od = od + amount[..., None] * np.asarray(STAIN_VECTORS[stain])
-    rgb = 255.0 * np.power(10.0, -od) + rng.normal(0, float(noise_dn), od.shape)
-    image = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
-    return SyntheticIsh(
-        image=image,
-        channel_names=("red", "green", "blue"),
-        labels=labels,
-        nuclei=nuclei,
-        signals=signals,
-        pixel_size_um=px,
-        psf_sigma_um=float(psf_sigma_um),
+    options = BrightfieldIshOptions(
+        shape_px=shape_px,
+        pixel_size_um=pixel_size_um,
+        n_nuclei=n_nuclei,
+        scenario=scenario,
+        counts=counts,
+        clusters=clusters,
+        seed=seed,
         assay=assay,
-        scenario=name,
-        seed=int(seed),
+        signal_od=signal_od,
+        noise_dn=noise_dn,
+        psf_sigma_um=psf_sigma_um,
+        out_of_focus_fraction=out_of_focus_fraction,
+        nucleus_od=nucleus_od,
+        dark_nucleus_fraction=dark_nucleus_fraction,
+        stroma_od=stroma_od,
+        stroma_gradient_od=stroma_gradient_od,
     )
+    return render_brightfield_ish_field(options)
+
+
+def render_brightfield_ish_field(options: BrightfieldIshOptions) -> SyntheticIsh:
+    """Render the brightfield field that ``options`` describe.
+
+    See :func:`generate_brightfield_ish_field`. Stages, in the order they draw from
+    ``numpy.random.default_rng(options.seed)``: layout, signal points, hematoxylin, then
+    (after Beer-Lambert) Gaussian camera noise.
+
+    Parameters
+    ----------
+    options : BrightfieldIshOptions
+        The validated recipe, seed included.
+
+    Returns
+    -------
+    SyntheticIsh
+    """
+    rng = np.random.default_rng(options.seed)
+    layout = _lay_out_field(options, options.assay, rng)
+    points = _signal_points(layout, options, float(options.signal_od), rng)
+    hema = _hematoxylin_od(layout, options, rng)
+    od = _brightfield_od(layout, points, hema, options)
+    rgb = optics.transmitted_intensity(od, incident=255.0) + optics.camera_noise(
+        od.shape, float(options.noise_dn), rng
+    )
+    image = optics.to_uint8(rgb)
+    return _result(layout, image, ("red", "green", "blue"), options, options.assay)
