@@ -456,7 +456,7 @@ def _channel_map(text: str | None) -> dict[str, int | str] | None:
 
 def _stain_map(text: str | None, assay: str) -> dict[str, str]:
     """Brightfield role → stain name; the kit's convention is stated, never guessed."""
-    from her2kit.imaging.color.ish import CISH_STAINS, DUAL_ISH_STAINS, STAIN_VECTORS
+    from her2kit.imaging.color.stains import CISH_STAINS, DUAL_ISH_STAINS, STAIN_VECTORS
 
     mapping = dict(DUAL_ISH_STAINS if assay == "dual-ish" else CISH_STAINS)
     if text is None:
