@@ -127,9 +127,7 @@ def check_rgb_image(
     is_rgba = arr.ndim == 3 and arr.shape[-1] == 4
     if is_rgba and wording.rgba is None:
         arr = arr[..., :3]
-    if wording.grayscale is not None and (
-        arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 1)
-    ):
+    if wording.grayscale is not None and (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 1)):
         raise ImageInputError(wording.grayscale.format(shape=arr.shape), field=name)
     if is_rgba and wording.rgba is not None:
         raise ImageInputError(wording.rgba.format(shape=arr.shape), field=name)
@@ -191,8 +189,8 @@ def check_brightfield_background(
     """
     level = median_brightness(rgb, stride=stride)
     fraction = level / 255.0
-    dark = fraction < min_median_fraction if min_median_level is None else (
-        level < min_median_level
+    dark = (
+        fraction < min_median_fraction if min_median_level is None else (level < min_median_level)
     )
     if dark:
         raise ImageInputError(wording.too_dark.format(level=level, fraction=fraction), field=name)

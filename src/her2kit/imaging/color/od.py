@@ -156,9 +156,7 @@ def rgb_to_od(
         A background outside 1–255.
     """
     rgb = check_rgb_image(rgb, name="rgb", min_side_px=1)
-    lut = od_lookup_table(
-        background_rgb, darkest_intensity=darkest_intensity, precision=precision
-    )
+    lut = od_lookup_table(background_rgb, darkest_intensity=darkest_intensity, precision=precision)
     out = np.empty(rgb.shape, dtype=np.float32)
     for c in range(3):
         out[..., c] = lut[c][rgb[..., c]]

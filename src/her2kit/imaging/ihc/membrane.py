@@ -254,8 +254,9 @@ def measure_membranes(
     dab_od : ndarray of float, shape (rows, cols)
         DAB amount, base-10 OD, at the full resolution.
     cell_labels : ndarray of int, shape (ceil(rows / f), ceil(cols / f))
-        Cell labels 1..n (0 = none), e.g. from :func:`her2kit.imaging.cells.expand_nuclei`,
-        on a grid ``f = labels_downsample`` times coarser than ``dab_od``.
+        Cell labels 1..n (0 = none), e.g. from
+        :func:`her2kit.imaging.segment.cells.expand_nuclei`, on a grid
+        ``f = labels_downsample`` times coarser than ``dab_od``.
     nuclei_labels : ndarray of int, same shape as ``cell_labels``
         Nucleus labels; nucleus ``k`` lies in cell ``k``.
     pixel_size_um : float
