@@ -165,3 +165,16 @@ def test_overlay(region_2plus):
     assert np.array_equal(ov[outside], region_2plus.image[outside])
     # The legend box (white background) is drawn at the top left.
     assert np.all(ov[1, 1] == 255)
+
+
+def test_default_options_do_not_estimate_stains_as_the_cli(region_2plus):
+    # The library default follows `her2kit score-ihc` (no --estimate-stains).
+    r = score_ihc_image(region_2plus.image, pixel_size_um=P)
+    assert not r.stain_estimated and r.stain_fallback_reason is None
+    np.testing.assert_allclose(r.stain_matrix[1], np.array([0.268, 0.570, 0.776]), atol=2e-3)
+    assert score_ihc_image(region_2plus.image, pixel_size_um=P, options=EST).stain_estimated
+
+
+def test_options_must_be_an_ihc_options(region_2plus):
+    with pytest.raises(Her2kitInputError, match="IhcOptions"):
+        score_ihc_image(region_2plus.image, pixel_size_um=P, options={"estimate_stains": True})
