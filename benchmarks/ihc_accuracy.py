@@ -39,7 +39,7 @@ from her2kit.imaging.ihc.membrane import (
     classify_membranes,
     measure_membranes,
 )
-from her2kit.imaging.ihc.score import score_ihc_image
+from her2kit.imaging.ihc.score import IhcOptions, score_ihc_image
 from her2kit.imaging.segment.nuclei import match_instances
 from her2kit.pipelines.ihc import guideline_percent
 from her2kit.synthetic.ihc import SCORES, generate_ihc_region
@@ -95,7 +95,7 @@ def _synthetic_case(i: int):
     s, p = _region(i, 1000)
     near = (i // len(SCORES)) % 2 == 1
     t0 = time.perf_counter()
-    r = score_ihc_image(s.image, pixel_size_um=p)
+    r = score_ihc_image(s.image, pixel_size_um=p, options=IhcOptions(estimate_stains=True))
     dt = time.perf_counter() - t0
     m = match_instances(s.nuclei_labels, r.nuclei_labels)
     k = len(MEMBRANE_CLASSES)
@@ -179,7 +179,11 @@ def _core_tiles(args):
             if (k - 1) % keep_every:
                 continue
             try:
-                r = score_ihc_image(sub, pixel_size_um=pixel_size_um, background_rgb=bg)
+                r = score_ihc_image(
+                    sub,
+                    pixel_size_um=pixel_size_um,
+                    options=IhcOptions(estimate_stains=True, background_rgb=bg),
+                )
             except ImageInputError:
                 continue
             n_tiles += 1
@@ -294,7 +298,11 @@ def _bci_measures():
     for rel, label, cls in BCI_TILES:
         img = np.ascontiguousarray(read_image(BCI / rel).image[..., :3])
         bg = np.clip(np.percentile(img[::8, ::8].reshape(-1, 3), 95, axis=0), 200, 255)
-        r = score_ihc_image(img, pixel_size_um=BCI_PIXEL_SIZE_UM, background_rgb=bg)
+        r = score_ihc_image(
+            img,
+            pixel_size_um=BCI_PIXEL_SIZE_UM,
+            options=IhcOptions(estimate_stains=True, background_rgb=bg),
+        )
         f = round(r.parameters["geometry_pixel_size_um"] / BCI_PIXEL_SIZE_UM)
         dab = separate_stains(img, background_rgb=bg).dab_od
         m = measure_membranes(

@@ -60,8 +60,7 @@ def scored():
                                  seed=11)
     roi = np.zeros((384, 384), bool)
     roi[:, :192] = True
-    return score_ihc_image(region.image, pixel_size_um=0.5, roi_mask=roi,
-                           estimate_stains=False)
+    return score_ihc_image(region.image, pixel_size_um=0.5, roi_mask=roi)
 
 
 def test_roi_counts_only_cells_whose_centroid_is_inside(scored):

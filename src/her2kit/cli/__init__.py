@@ -330,7 +330,7 @@ def score_ihc(
     from pathlib import Path
 
     from her2kit.guideline import get_guideline
-    from her2kit.imaging.ihc.score import score_ihc_image
+    from her2kit.imaging.ihc.score import IhcOptions, score_ihc_image
     from her2kit.io.images import read_image
     from her2kit.pipelines.ihc import ihc_document
 
@@ -351,7 +351,7 @@ def score_ihc(
             field="--mpp")
     mask = _read_roi(roi, loaded.image.shape[:2])
     result = score_ihc_image(loaded.image, pixel_size_um=pixel_size, roi_mask=mask,
-                             estimate_stains=estimate_stains)
+                             options=IhcOptions(estimate_stains=estimate_stains))
     if not 0 <= min_intense_pct <= 10:
         raise Her2kitInputError(f"expected 0–10, got {min_intense_pct:g}",
                                 field="--min-intense-pct")
@@ -456,7 +456,7 @@ def _channel_map(text: str | None) -> dict[str, int | str] | None:
 
 def _stain_map(text: str | None, assay: str) -> dict[str, str]:
     """Brightfield role → stain name; the kit's convention is stated, never guessed."""
-    from her2kit.imaging.color.ish import CISH_STAINS, DUAL_ISH_STAINS, STAIN_VECTORS
+    from her2kit.imaging.color.stains import CISH_STAINS, DUAL_ISH_STAINS, STAIN_VECTORS
 
     mapping = dict(DUAL_ISH_STAINS if assay == "dual-ish" else CISH_STAINS)
     if text is None:

@@ -3,11 +3,12 @@
 Why a coarse grid
 -----------------
 Nuclei (6–12 µm) and cells (12–18 µm) are well resolved at about 1 µm per pixel, while a
-membrane is only ~1 µm wide. :func:`her2kit.imaging.ihc.score_ihc_image` therefore finds
-nuclei and cells on a grid of ``factor × factor`` blocks (:func:`block_factor`, ~1 µm)
-and reads the membrane DAB at the full resolution through block maxima
-(:func:`block_max`), so the thin membrane peak is never averaged away. At 0.5 µm/px this
-puts the geometry on a quarter of the pixels; at 0.25 µm/px on a sixteenth.
+membrane is only ~1 µm wide. :func:`her2kit.imaging.ihc.score.score_ihc_image`
+therefore finds nuclei and cells on a grid of ``factor × factor`` blocks
+(:func:`block_factor`, ~1 µm) and reads the membrane DAB at the full resolution through
+block maxima (:func:`block_max`), so the thin membrane peak is never averaged away. At
+0.5 µm/px this puts the geometry on a quarter of the pixels; at 0.25 µm/px on a
+sixteenth.
 """
 
 from __future__ import annotations

@@ -36,7 +36,8 @@ from skimage.segmentation import expand_labels, find_boundaries
 
 from her2kit.errors import Her2kitInputError
 from her2kit.imaging._validate import check_pixel_size, check_positive
-from her2kit.imaging.color.hdab import DAB_OD_RGB, HEMATOXYLIN_OD_RGB, stain_matrix_from_vectors
+from her2kit.imaging.color.hdab import stain_matrix_from_vectors
+from her2kit.imaging.color.stains import DAB_OD_RGB, HEMATOXYLIN_OD_RGB
 from her2kit.imaging.ihc.membrane import MEMBRANE_CLASSES
 from her2kit.synthetic import optics
 from her2kit.synthetic.tissue import hex_grid_centres, paint_nuclei, smooth_noise

@@ -51,7 +51,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from her2kit.errors import Her2kitInputError
-from her2kit.imaging.color.ish import STAIN_VECTORS
+from her2kit.imaging.color.stains import STAIN_VECTORS
 from her2kit.synthetic import optics
 from her2kit.synthetic.tissue import place_nuclei_without_overlap, smooth_texture
 

@@ -9,15 +9,13 @@ import pytest
 
 from her2kit.errors import Her2kitInputError, ImageInputError
 from her2kit.imaging.color.hdab import (
-    DAB_OD_RGB,
-    HEMATOXYLIN_OD_RGB,
     STANDARD_HDAB_MATRIX,
     estimate_stain_vectors,
-    od_lookup_table,
-    rgb_to_od,
     separate_stains,
     stain_matrix_from_vectors,
 )
+from her2kit.imaging.color.od import IHC_DARKEST_INTENSITY, od_lookup_table, rgb_to_od
+from her2kit.imaging.color.stains import DAB_OD_RGB, HEMATOXYLIN_OD_RGB
 from her2kit.synthetic.ihc import generate_ihc_region
 
 
@@ -32,7 +30,7 @@ def _render(h_od, d_od, matrix, background=255.0):
 
 
 def test_od_lookup_table_is_base10_and_clipped():
-    lut = od_lookup_table((255, 240, 200))
+    lut = od_lookup_table((255, 240, 200), darkest_intensity=IHC_DARKEST_INTENSITY)
     assert lut.shape == (3, 256) and lut.dtype == np.float32
     # Independent values: I = I0/10 -> OD 1; I = I0 -> 0; brighter than I0 -> 0.
     assert lut[0, 255] == pytest.approx(0.0)
@@ -73,7 +71,7 @@ def test_standard_vectors_match_ruifrok_johnston():
 
 def test_rgb_to_od_matches_formula():
     rgb = np.array([[[255, 25, 128]]], np.uint8).repeat(16, 0).repeat(16, 1)
-    od = rgb_to_od(rgb)
+    od = rgb_to_od(rgb, darkest_intensity=IHC_DARKEST_INTENSITY)
     assert od[0, 0] == pytest.approx([0.0, math.log10(255 / 25), math.log10(255 / 128)], abs=1e-6)
 
 
@@ -138,4 +136,4 @@ def test_bad_images_refused(image, message):
 
 def test_bad_background_refused():
     with pytest.raises(Her2kitInputError, match="background_rgb"):
-        od_lookup_table((0, 255, 255))
+        od_lookup_table((0, 255, 255), darkest_intensity=IHC_DARKEST_INTENSITY)

@@ -8,11 +8,14 @@ from scipy import ndimage as ndi
 
 from her2kit.errors import Her2kitInputError, ImageInputError
 from her2kit.imaging.ihc.membrane import MEMBRANE_CLASSES, STAINED_CLASSES
-from her2kit.imaging.ihc.score import score_ihc_image
+from her2kit.imaging.ihc.score import IhcOptions, score_ihc_image
 from her2kit.synthetic.ihc import generate_ihc_region
 from her2kit.viz.ihc import CLASS_COLORS, render_overlay
 
 P = 0.5
+# Estimated stain vectors: the library default before it followed the CLI's (no
+# estimation); these tests' expectations were set with estimation on.
+EST = IhcOptions(estimate_stains=True)
 
 
 def _score_from_percent(pct):
@@ -49,7 +52,7 @@ def test_percentages_and_score_end_to_end(score):
         noise_sd=3,
         jpeg_quality=85,
     )
-    r = score_ihc_image(s.image, pixel_size_um=P)
+    r = score_ihc_image(s.image, pixel_size_um=P, options=EST)
     assert abs(r.n_cells_detected - len(s.cells["label"])) <= 0.03 * len(s.cells["label"])
     for k in MEMBRANE_CLASSES:
         assert abs(r.percent_all[k] - s.percent[k]) <= 15.0, (k, r.percent_all[k], s.percent[k])
@@ -58,13 +61,13 @@ def test_percentages_and_score_end_to_end(score):
 
 def test_null_region_has_no_stained_cells():
     s = generate_ihc_region(shape_px=(384, 384), pixel_size_um=P, target_score="0", seed=1)
-    r = score_ihc_image(s.image, pixel_size_um=P)
+    r = score_ihc_image(s.image, pixel_size_um=P, options=EST)
     assert r.percent_all["none"] >= 99.0
     assert r.h_score <= 3.0
 
 
 def test_result_shape_and_guideline_handoff(region_2plus):
-    r = score_ihc_image(region_2plus.image, pixel_size_um=P)
+    r = score_ihc_image(region_2plus.image, pixel_size_um=P, options=EST)
     assert set(r.percent) == set(STAINED_CLASSES)
     assert sum(r.percent_all.values()) == pytest.approx(100.0)
     assert r.to_guideline_input() == {"ihc": {"percent": r.percent}}
@@ -88,14 +91,14 @@ def test_input_not_mutated(region_2plus):
     img = region_2plus.image.copy()
     img.setflags(write=True)
     before = img.copy()
-    score_ihc_image(img, pixel_size_um=P)
+    score_ihc_image(img, pixel_size_um=P, options=EST)
     assert np.array_equal(img, before)
 
 
 def test_roi_counts_only_cells_inside(region_2plus):
     roi = np.zeros((384, 384), bool)
     roi[:, :192] = True
-    r = score_ihc_image(region_2plus.image, pixel_size_um=P, roi_mask=roi)
+    r = score_ihc_image(region_2plus.image, pixel_size_um=P, roi_mask=roi, options=EST)
     assert r.roi_used
     assert 0 < r.n_cells_counted < r.n_cells_detected
     assert np.all(r.cells.centroid_rc[r.cells.counted, 1] < 192.5)
@@ -114,13 +117,13 @@ def test_roi_counts_only_cells_inside(region_2plus):
 )
 def test_bad_images(region_2plus, make, message):
     with pytest.raises(ImageInputError, match=message):
-        score_ihc_image(make(region_2plus.image), pixel_size_um=P)
+        score_ihc_image(make(region_2plus.image), pixel_size_um=P, options=EST)
 
 
 @pytest.mark.parametrize("size", [0.0, -1.0, 1e-4, 100.0, float("nan"), None, "abc"])
 def test_absurd_pixel_sizes(region_2plus, size):
     with pytest.raises(Her2kitInputError, match="pixel_size_um"):
-        score_ihc_image(region_2plus.image, pixel_size_um=size)
+        score_ihc_image(region_2plus.image, pixel_size_um=size, options=EST)
 
 
 def test_bad_roi(region_2plus):
@@ -132,20 +135,20 @@ def test_bad_roi(region_2plus):
 
 def test_quality_flags():
     s = generate_ihc_region(shape_px=(384, 384), pixel_size_um=P, target_score="1+", seed=3)
-    clean = score_ihc_image(s.image, pixel_size_um=P).quality
+    clean = score_ihc_image(s.image, pixel_size_um=P, options=EST).quality
     assert clean.flags == ()
     blurred = ndi.gaussian_filter(s.image, sigma=(6, 6, 0))
-    assert "blur" in score_ihc_image(blurred, pixel_size_um=P).quality.flags
+    assert "blur" in score_ihc_image(blurred, pixel_size_um=P, options=EST).quality.flags
     sparse = np.full_like(s.image, 250)
     sparse[:60, :60] = s.image[:60, :60]
-    assert score_ihc_image(sparse, pixel_size_um=P).quality.little_tissue
+    assert score_ihc_image(sparse, pixel_size_um=P, options=EST).quality.little_tissue
     pale = generate_ihc_region(shape_px=(384, 384), pixel_size_um=P, target_score="1+", seed=3)
     washed = (255 - (255 - pale.image.astype(np.int16)) // 4).astype(np.uint8)
-    assert score_ihc_image(washed, pixel_size_um=P).quality.weak_counterstain
+    assert score_ihc_image(washed, pixel_size_um=P, options=EST).quality.weak_counterstain
 
 
 def test_overlay(region_2plus):
-    r = score_ihc_image(region_2plus.image, pixel_size_um=P)
+    r = score_ihc_image(region_2plus.image, pixel_size_um=P, options=EST)
     ov = render_overlay(region_2plus.image, r)
     assert ov.shape == region_2plus.image.shape and ov.dtype == np.uint8
     # Outline pixels of a complete weak-moderate cell carry its class colour.
@@ -162,3 +165,16 @@ def test_overlay(region_2plus):
     assert np.array_equal(ov[outside], region_2plus.image[outside])
     # The legend box (white background) is drawn at the top left.
     assert np.all(ov[1, 1] == 255)
+
+
+def test_default_options_do_not_estimate_stains_as_the_cli(region_2plus):
+    # The library default follows `her2kit score-ihc` (no --estimate-stains).
+    r = score_ihc_image(region_2plus.image, pixel_size_um=P)
+    assert not r.stain_estimated and r.stain_fallback_reason is None
+    np.testing.assert_allclose(r.stain_matrix[1], np.array([0.268, 0.570, 0.776]), atol=2e-3)
+    assert score_ihc_image(region_2plus.image, pixel_size_um=P, options=EST).stain_estimated
+
+
+def test_options_must_be_an_ihc_options(region_2plus):
+    with pytest.raises(Her2kitInputError, match="IhcOptions"):
+        score_ihc_image(region_2plus.image, pixel_size_um=P, options={"estimate_stains": True})

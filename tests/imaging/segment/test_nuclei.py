@@ -13,7 +13,7 @@ from her2kit.errors import Her2kitInputError, ImageInputError
 from her2kit.imaging.color.hdab import separate_stains
 from her2kit.imaging.filters import block_max, block_mean, smooth, upsample_labels
 from her2kit.imaging.segment.cells import expand_nuclei
-from her2kit.imaging.segment.nuclei import detect_nuclei, match_instances
+from her2kit.imaging.segment.nuclei import NucleusDetection, detect_nuclei, match_instances
 from her2kit.io.images import read_image
 from her2kit.synthetic.ihc import generate_ihc_region
 
@@ -161,3 +161,22 @@ def test_fast_smoothing_matches_scipy(sigma, max_diff):
     img = rng.random((40, 50)).astype(np.float32)
     ref = ndi.gaussian_filter(img, sigma)
     assert np.max(np.abs(smooth(img, sigma) - ref)) < max_diff
+
+
+def test_nucleus_detection_areas_and_centroids():
+    # Two squares of 6x6 and 4x5 px at 0.5 µm/px: 9 µm² and 5 µm² (0.25 µm² per pixel).
+    labels = np.zeros((20, 20), np.int32)
+    labels[2:8, 3:9] = 1
+    labels[12:16, 10:15] = 2
+    det = NucleusDetection(labels, 2, 0.2, "given", 0.5, 8.0)
+    np.testing.assert_allclose(det.areas_um2, [9.0, 5.0])
+    np.testing.assert_allclose(det.centroids_rc, [[4.5, 5.5], [13.5, 12.0]])
+    assert det.threshold_od == 0.2 and det.image_kind == "hematoxylin_od"
+    assert dict(det.parameters) == {}
+
+
+def test_nucleus_detection_of_a_fluorescence_image_has_no_od_threshold():
+    det = NucleusDetection(np.zeros((4, 4), np.int32), 0, 812.0, "otsu", 0.2, None,
+                           image_kind="dapi_intensity")
+    assert det.threshold == 812.0 and np.isnan(det.threshold_od)
+    assert det.areas_um2.shape == (0,) and det.centroids_rc.shape == (0, 2)

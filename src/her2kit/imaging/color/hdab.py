@@ -2,14 +2,13 @@
 
 Units
 -----
-Optical density (OD) is base 10: ``OD = -log10(I / I0)`` per RGB channel, with ``I`` the
-8-bit pixel value and ``I0`` the background (glass) intensity of that channel, 255 unless
-given. A pixel value of 0 is read as 0.5 (OD ≤ log10(510) ≈ 2.71) so that OD stays finite;
-pixels brighter than ``I0`` give OD 0 (clipped, never negative). Stain amounts returned by
-:func:`separate_stains` are in the same unit: the OD that stain alone contributes along its
-unit-length colour vector. This differs from :func:`skimage.color.rgb2hed`, whose output is
-``OD10 / 6`` (it divides ``ln(rgb)`` by ``ln(1e-6)``); her2kit's DAB thresholds are in plain
-base-10 OD, comparable with QuPath's "DAB OD".
+Optical density (OD) is base 10, from :mod:`her2kit.imaging.color.od` with the IHC floor
+(:data:`~her2kit.imaging.color.od.IHC_DARKEST_INTENSITY`: a pixel value of 0 is read as
+0.5, so OD ≤ log10(510) ≈ 2.71). Stain amounts returned by :func:`separate_stains` are in
+the same unit: the OD that stain alone contributes along its unit-length colour vector.
+This differs from :func:`skimage.color.rgb2hed`, whose output is ``OD10 / 6`` (it divides
+``ln(rgb)`` by ``ln(1e-6)``); her2kit's DAB thresholds are in plain base-10 OD, comparable
+with QuPath's "DAB OD". The stain vectors come from :mod:`her2kit.imaging.color.stains`.
 
 Speed: OD is read from a 256-entry float32 lookup table per channel, folded with the
 inverse stain matrix, so each output pixel costs three table look-ups and two additions;
@@ -25,29 +24,21 @@ import numpy as np
 
 from her2kit.errors import Her2kitInputError
 from her2kit.imaging._validate import check_rgb_image
+from her2kit.imaging.color.od import (
+    IHC_DARKEST_INTENSITY,
+    check_background_rgb,
+    od_lookup_table,
+)
+from her2kit.imaging.color.stains import DAB_OD_RGB, HEMATOXYLIN_OD_RGB
 
 __all__ = [
-    "DAB_OD_RGB",
-    "HEMATOXYLIN_OD_RGB",
     "STANDARD_HDAB_MATRIX",
     "StainSeparation",
     "StainVectorEstimate",
     "estimate_stain_vectors",
-    "od_lookup_table",
-    "rgb_to_od",
     "separate_stains",
     "stain_matrix_from_vectors",
 ]
-
-# Ruifrok A.C., Johnston D.A. "Quantification of histochemical staining by color
-# deconvolution." Anal Quant Cytol Histol 23(4):291-299 (2001), Table 1 (H DAB); the
-# same rows as scikit-image's ``rgb_from_hdx`` (skimage/color/colorconv.py). Each row is
-# the OD that the stain gives in (R, G, B), normalised to unit length.
-HEMATOXYLIN_OD_RGB = np.array([0.650, 0.704, 0.286], dtype=np.float64)
-DAB_OD_RGB = np.array([0.268, 0.570, 0.776], dtype=np.float64)
-
-# Pixels dimmer than this are read as this value so that OD stays finite.
-_DARKEST_INTENSITY = 0.5
 
 # Macenko estimation defaults. Macenko et al. 2009 drop pixels with OD below 0.15 as
 # background; we use 0.30 because in HER2 images the DAB is in thin membranes whose
@@ -116,58 +107,9 @@ STANDARD_HDAB_MATRIX = stain_matrix_from_vectors(HEMATOXYLIN_OD_RGB, DAB_OD_RGB)
 STANDARD_HDAB_MATRIX.setflags(write=False)
 
 
-def _background(background_rgb) -> np.ndarray:
-    bg = np.asarray(background_rgb, dtype=np.float64).reshape(-1)
-    if bg.size == 1:
-        bg = np.repeat(bg, 3)
-    if bg.size != 3 or not np.all(np.isfinite(bg)) or np.any(bg < 1) or np.any(bg > 255):
-        raise Her2kitInputError(
-            f"expected one or three intensities in 1–255, got {np.asarray(background_rgb)!r}",
-            field="background_rgb",
-        )
-    return bg
-
-
-def od_lookup_table(background_rgb=(255, 255, 255)) -> np.ndarray:
-    """Return the OD of every 8-bit value, per channel.
-
-    Parameters
-    ----------
-    background_rgb : float or sequence of 3 floats, optional
-        Background (glass) intensity ``I0`` of each channel, 1–255.
-
-    Returns
-    -------
-    ndarray of float32, shape (3, 256)
-        ``lut[c, v] = max(0, -log10(max(v, 0.5) / I0[c]))``, base-10 OD.
-    """
-    bg = _background(background_rgb)
-    v = np.maximum(np.arange(256, dtype=np.float64), _DARKEST_INTENSITY)
-    lut = -np.log10(v[None, :] / bg[:, None])
-    return np.maximum(lut, 0.0).astype(np.float32)
-
-
-def rgb_to_od(rgb, *, background_rgb=(255, 255, 255)) -> np.ndarray:
-    """Convert an 8-bit RGB image to base-10 optical density per channel.
-
-    Parameters
-    ----------
-    rgb : ndarray of uint8, shape (rows, cols, 3)
-        Brightfield image.
-    background_rgb : float or sequence of 3 floats, optional
-        Background intensity ``I0`` per channel.
-
-    Returns
-    -------
-    ndarray of float32, shape (rows, cols, 3)
-        OD (base 10, dimensionless), ≥ 0.
-    """
-    rgb = check_rgb_image(rgb, name="rgb")
-    lut = od_lookup_table(background_rgb)
-    out = np.empty(rgb.shape, dtype=np.float32)
-    for c in range(3):
-        out[..., c] = lut[c][rgb[..., c]]
-    return out
+def _ihc_od_table(background_rgb) -> np.ndarray:
+    """The (3, 256) float32 OD table of the H-DAB code (IHC floor, float64 arithmetic)."""
+    return od_lookup_table(background_rgb, darkest_intensity=IHC_DARKEST_INTENSITY)
 
 
 @dataclass(frozen=True, eq=False)
@@ -246,7 +188,7 @@ def estimate_stain_vectors(
     rgb = check_rgb_image(rgb, name="rgb")
     flat = rgb.reshape(-1, 3)
     stride = max(1, flat.shape[0] // _MACENKO_MAX_PIXELS)
-    lut = od_lookup_table(background_rgb)
+    lut = _ihc_od_table(background_rgb)
     sample = flat[::stride]
     # Squared OD norm from a table of squares first, so that only the stained pixels
     # are converted to OD vectors.
@@ -379,7 +321,8 @@ def separate_stains(
     Examples
     --------
     >>> import numpy as np
-    >>> from her2kit.imaging.color.hdab import separate_stains, DAB_OD_RGB
+    >>> from her2kit.imaging.color.hdab import separate_stains
+    >>> from her2kit.imaging.color.stains import DAB_OD_RGB
     >>> od = 0.5 * DAB_OD_RGB                       # pure DAB at OD 0.5
     >>> pixel = np.round(255 * 10 ** -od).astype(np.uint8)
     >>> img = np.broadcast_to(pixel, (32, 32, 3))
@@ -388,7 +331,7 @@ def separate_stains(
     (0.5, 0.0)
     """
     rgb = check_rgb_image(rgb, name="rgb")
-    bg = _background(background_rgb)
+    bg = check_background_rgb(background_rgb)
     if stain_matrix is not None:
         m = np.asarray(stain_matrix, dtype=np.float64)
         if m.ndim != 2 or m.shape[1] != 3 or m.shape[0] not in (2, 3):
@@ -403,7 +346,7 @@ def separate_stains(
     else:
         matrix, estimated, reason = STANDARD_HDAB_MATRIX, False, None
     inv = np.linalg.inv(matrix)  # concentrations = OD @ inv (rows are stains)
-    lut = od_lookup_table(bg).astype(np.float64)
+    lut = _ihc_od_table(bg).astype(np.float64)
     # Fold the inverse matrix into the tables: table[c, k, v] = OD_c(v) * inv[c, k], and
     # pack the two stains of each entry into one complex64 (real: hematoxylin, imaginary:
     # DAB), so one gather per channel fetches both: 3 gathers and 2 additions per pixel.

@@ -6,76 +6,32 @@ Beer-Lambert law the optical density (OD, base 10) of each RGB channel is a
 linear mix of the stain amounts, so the amounts are recovered by a least-squares
 solve against the stain vectors below.
 
-The stain vectors are module data with their sources. They are deliberately
-kept here, private to the ISH modules, rather than in ``imaging/stains.py``
-(the IHC module) so the ISH pipeline depends on nothing unfinished; they are
-the same published values.
+The stain vectors and the assays' stain roles come from
+:mod:`her2kit.imaging.color.stains`; optical density from :mod:`her2kit.imaging.color.od`
+with the ISH floor (:data:`~her2kit.imaging.color.od.ISH_DARKEST_INTENSITY`: a pixel
+value of 0 is read as 1, so OD ≤ log10(255) ≈ 2.41) in float32 arithmetic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 
 import numpy as np
 
 from her2kit.errors import ImageInputError
+from her2kit.imaging.color.od import ISH_DARKEST_INTENSITY, rgb_to_od
+from her2kit.imaging.color.stains import STAIN_VECTORS, unit_vector
 
 __all__ = [
-    "CISH_STAINS",
-    "DUAL_ISH_STAINS",
     "MAX_STAIN_ANGLE_DEG",
-    "STAIN_VECTORS",
     "estimate_background_rgb",
     "estimate_ish_stains",
-    "od_to_rgb",
-    "rgb_to_od",
     "separate_ish_stains",
 ]
 
 
-def _unit(v: tuple[float, float, float]) -> tuple[float, float, float]:
-    a = np.asarray(v, dtype=float)
-    a = a / np.linalg.norm(a)
-    return (float(a[0]), float(a[1]), float(a[2]))
-
-
-# OD vectors (R, G, B), normalised to unit length.
-# Hematoxylin and DAB: Ruifrok A.C., Johnston D.A. (2001) "Quantification of
-# histochemical staining by color deconvolution", Anal Quant Cytol Histol 23:291-299
-# (the "H DAB" matrix). Fast red: the same paper's "FastRed" vector as shipped in
-# the ImageJ Colour Deconvolution plugin ("FastRed FastBlue DAB"); the red
-# chromogen of Ventana's INFORM Dual ISH (CEP17) is an alkaline-phosphatase fast
-# red of this kind. Silver: metallic silver absorbs broadly across the visible
-# range, so a neutral (equal-OD) vector is used; this is our assumption, not a
-# published measurement, and is why the vectors can be overridden.
-STAIN_VECTORS: Mapping[str, tuple[float, float, float]] = MappingProxyType(
-    {
-        "hematoxylin": _unit((0.650, 0.704, 0.286)),
-        "dab": _unit((0.268, 0.570, 0.776)),
-        "fast_red": _unit((0.214, 0.851, 0.478)),
-        "silver": _unit((1.0, 1.0, 1.0)),
-    }
-)
-
-#: Dual ISH, Ventana convention: black silver dots = HER2, red dots = CEP17.
-DUAL_ISH_STAINS: Mapping[str, str] = MappingProxyType(
-    {"nuclei": "hematoxylin", "her2": "silver", "cep17": "fast_red"}
-)
-#: Single-probe CISH (SPoT-Light): brown DAB dots = HER2.
-CISH_STAINS: Mapping[str, str] = MappingProxyType({"nuclei": "hematoxylin", "her2": "dab"})
-
-
-def rgb_to_od(rgb: np.ndarray, *, background_rgb: tuple[float, float, float] = (255, 255, 255)):
-    """Convert an 8-bit RGB image to optical density (base 10).
-
-    Parameters
-    ----------
-    rgb : (M, N, 3) ndarray of uint8
-        Brightfield image, channel last, 0-255.
-    background_rgb : tuple of 3 float, optional
-        Intensity of clear glass in each channel (0-255), the ``I0`` of
-        Beer-Lambert.
+def _ish_od(rgb: np.ndarray, background_rgb) -> np.ndarray:
+    """OD of a brightfield ISH image: the ISH checks and messages, then the ISH table.
 
     Returns
     -------
@@ -85,7 +41,7 @@ def rgb_to_od(rgb: np.ndarray, *, background_rgb: tuple[float, float, float] = (
     Raises
     ------
     ImageInputError
-        If the image is not (M, N, 3) uint8.
+        If the image is not (M, N, 3) uint8, or ``background_rgb`` is not 3 values above 1.
     """
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[-1] != 3:
@@ -98,13 +54,12 @@ def rgb_to_od(rgb: np.ndarray, *, background_rgb: tuple[float, float, float] = (
     i0 = np.asarray(background_rgb, dtype=np.float32)
     if i0.shape != (3,) or np.any(i0 <= 1):
         raise ImageInputError(f"background_rgb must be 3 values above 1, got {background_rgb!r}")
-    od = -np.log10(np.maximum(rgb.astype(np.float32), 1.0) / i0)
-    return np.maximum(od, 0.0, out=od)
-
-
-def od_to_rgb(od: np.ndarray) -> np.ndarray:
-    """Convert an (M, N, 3) OD image (base 10) back to uint8 RGB with a white background."""
-    return np.clip(np.rint(255.0 * np.power(10.0, -np.asarray(od, float))), 0, 255).astype(np.uint8)
+    return rgb_to_od(
+        rgb,
+        background_rgb=background_rgb,
+        darkest_intensity=ISH_DARKEST_INTENSITY,
+        precision="float32",
+    )
 
 
 def separate_ish_stains(
@@ -122,8 +77,10 @@ def separate_ish_stains(
         Brightfield RGB image (0-255).
     stains : mapping of str to str or 3-tuple
         Role name (e.g. ``"nuclei"``, ``"her2"``, ``"cep17"``) to a stain: a key of
-        :data:`STAIN_VECTORS` or an explicit (R, G, B) OD vector. Two or three
-        stains; see :data:`DUAL_ISH_STAINS` and :data:`CISH_STAINS`.
+        :data:`~her2kit.imaging.color.stains.STAIN_VECTORS` or an explicit (R, G, B)
+        OD vector. Two or three stains; see
+        :data:`~her2kit.imaging.color.stains.DUAL_ISH_STAINS` and
+        :data:`~her2kit.imaging.color.stains.CISH_STAINS`.
     background_rgb : tuple of 3 float, optional
         Clear-glass intensity per channel (0-255).
     clip : bool, optional
@@ -163,11 +120,11 @@ def separate_ish_stains(
             v = np.asarray(stain, dtype=float)
             if v.shape != (3,) or not np.all(np.isfinite(v)) or np.linalg.norm(v) == 0:
                 raise ImageInputError(f"stain vector for {role!r} must be 3 finite OD values")
-            vectors.append(_unit(tuple(v)))
+            vectors.append(unit_vector(tuple(v)))
     m = np.asarray(vectors, dtype=float)
     if np.linalg.cond(m) > 100:
         raise ImageInputError(f"stain vectors for {list(stains)} are nearly collinear")
-    od = rgb_to_od(rgb, background_rgb=background_rgb)
+    od = _ish_od(rgb, background_rgb)
     conc = od.reshape(-1, 3) @ np.linalg.pinv(m).astype(np.float32)
     if clip:
         conc = np.maximum(conc, 0.0)
@@ -197,8 +154,8 @@ def estimate_background_rgb(rgb: np.ndarray, *, percentile: float = 95.0):
     Returns
     -------
     tuple of 3 float
-        Per-channel ``I0`` (0-255) for :func:`rgb_to_od`; microscope images are
-        rarely white-balanced to 255, and an ``I0`` set too high adds a grey
+        Per-channel ``I0`` (0-255) for :func:`~her2kit.imaging.color.od.rgb_to_od`;
+        microscope images are rarely white-balanced to 255, and an ``I0`` set too high adds a grey
         (silver-like) OD to every pixel.
     """
     rgb = np.asarray(rgb)
@@ -243,7 +200,8 @@ def estimate_ish_stains(
     ----------
     rgb : (M, N, 3) ndarray of uint8
     stains : mapping of str to str or 3-tuple
-        Role to reference stain (a key of :data:`STAIN_VECTORS` or an OD vector).
+        Role to reference stain (a key of
+        :data:`~her2kit.imaging.color.stains.STAIN_VECTORS` or an OD vector).
     background_rgb : tuple of 3 float
         Clear-glass ``I0`` (see :func:`estimate_background_rgb`).
 
@@ -262,12 +220,12 @@ def estimate_ish_stains(
             refs.append(np.asarray(STAIN_VECTORS[stain], float))
             named.append(stain)
         else:
-            refs.append(np.asarray(_unit(tuple(stain)), float))
+            refs.append(np.asarray(unit_vector(tuple(stain)), float))
             named.append(None)
     refs_a = np.asarray(refs)
     cur = refs_a.copy()
     cos_max = np.cos(np.deg2rad(max_angle_deg))
-    od = rgb_to_od(rgb, background_rgb=background_rgb).reshape(-1, 3)
+    od = _ish_od(rgb, background_rgb).reshape(-1, 3)
     tot = od.sum(axis=1)
     sel = np.flatnonzero(tot > min_od)
     if sel.size < MIN_STAIN_PIXELS:

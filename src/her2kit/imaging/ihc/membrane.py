@@ -254,8 +254,9 @@ def measure_membranes(
     dab_od : ndarray of float, shape (rows, cols)
         DAB amount, base-10 OD, at the full resolution.
     cell_labels : ndarray of int, shape (ceil(rows / f), ceil(cols / f))
-        Cell labels 1..n (0 = none), e.g. from :func:`her2kit.imaging.cells.expand_nuclei`,
-        on a grid ``f = labels_downsample`` times coarser than ``dab_od``.
+        Cell labels 1..n (0 = none), e.g. from
+        :func:`her2kit.imaging.segment.cells.expand_nuclei`, on a grid
+        ``f = labels_downsample`` times coarser than ``dab_od``.
     nuclei_labels : ndarray of int, same shape as ``cell_labels``
         Nucleus labels; nucleus ``k`` lies in cell ``k``.
     pixel_size_um : float
@@ -311,23 +312,9 @@ def measure_membranes(
     its nucleus centroid and ``np.maximum.at`` over the flat (cell, sector) index; ring
     means with ``np.bincount``.
     """
-    dab = np.asarray(dab_od, dtype=np.float32)
-    cells = np.asarray(cell_labels)
-    nuclei = np.asarray(nuclei_labels)
-    p = check_pixel_size(pixel_size_um)
-    f = labels_downsample
-    if isinstance(f, bool) or not isinstance(f, int | np.integer) or f < 1:
-        raise Her2kitInputError(f"expected an integer ≥ 1, got {f!r}", field="labels_downsample")
-    f = int(f)
-    grid = (-(-dab.shape[0] // f), -(-dab.shape[1] // f)) if dab.ndim == 2 else None
-    if dab.ndim != 2 or cells.shape != grid or nuclei.shape != grid:
-        raise ImageInputError(
-            f"expected label shape {grid} for dab_od {dab.shape} at labels_downsample {f}, "
-            f"got cell_labels {cells.shape}, nuclei_labels {nuclei.shape}"
-        )
-    if not 4 <= int(n_sectors) <= 360:
-        raise Her2kitInputError(f"expected 4–360, got {n_sectors}", field="n_sectors")
-    s = int(n_sectors)
+    dab, cells, nuclei, p, f, s = _check_membrane_inputs(
+        dab_od, cell_labels, nuclei_labels, pixel_size_um, labels_downsample, n_sectors
+    )
     n = int(cells.max()) if cells.size else 0
     if n == 0:
         empty = np.zeros(0, np.float32)
@@ -341,10 +328,77 @@ def measure_membranes(
             np.zeros((0, s), np.float32) if ridge_sigma_um else None,
         )
     pg = p * f  # µm per label pixel
+    signal, dab_mean, near_nucleus = _membrane_signal(
+        dab,
+        nuclei,
+        p,
+        f,
+        smooth_sigma_um=smooth_sigma_um,
+        nucleus_margin_um=nucleus_margin_um,
+        baseline_block_um=baseline_block_um,
+    )
+    cent_r, cent_c = _nucleus_centroids(nuclei, cells, n)
+    sel, flat_idx = _sector_index(cells, near_nucleus, cent_r, cent_c, s)
+    sectors = _sector_max(signal, sel, flat_idx, n, s)
+    ridge_sectors = None
+    if ridge_sigma_um:
+        ridge = ridge_od(dab_mean, sigma_px=ridge_sigma_um / pg)
+        ridge_sectors = _sector_max(ridge, sel, flat_idx, n, s)
+    ring_mean = _edge_ring_mean(cells, dab_mean, n, max(1, int(ring_width_um / pg)))
+    return MembraneMeasures(
+        np.arange(1, n + 1, dtype=np.int32),
+        sectors,
+        ring_mean,
+        _nearest_rank_p90(sectors, s),
+        smooth_sigma_um,
+        ring_width_um,
+        ridge_sectors,
+    )
+
+
+def _check_membrane_inputs(dab_od, cell_labels, nuclei_labels, pixel_size_um, f, n_sectors):
+    """Stage 1 of :func:`measure_membranes`: arrays, pixel size, grid factor and sectors.
+
+    Returns ``(dab float32, cells, nuclei, pixel_size_um, factor, n_sectors)``.
+    """
+    dab = np.asarray(dab_od, dtype=np.float32)
+    cells = np.asarray(cell_labels)
+    nuclei = np.asarray(nuclei_labels)
+    p = check_pixel_size(pixel_size_um)
+    if isinstance(f, bool) or not isinstance(f, int | np.integer) or f < 1:
+        raise Her2kitInputError(f"expected an integer ≥ 1, got {f!r}", field="labels_downsample")
+    f = int(f)
+    grid = (-(-dab.shape[0] // f), -(-dab.shape[1] // f)) if dab.ndim == 2 else None
+    if dab.ndim != 2 or cells.shape != grid or nuclei.shape != grid:
+        raise ImageInputError(
+            f"expected label shape {grid} for dab_od {dab.shape} at labels_downsample {f}, "
+            f"got cell_labels {cells.shape}, nuclei_labels {nuclei.shape}"
+        )
+    if not 4 <= int(n_sectors) <= 360:
+        raise Her2kitInputError(f"expected 4–360, got {n_sectors}", field="n_sectors")
+    return dab, cells, nuclei, p, f, int(n_sectors)
+
+
+def _membrane_signal(
+    dab: np.ndarray,
+    nuclei: np.ndarray,
+    p: float,
+    f: int,
+    *,
+    smooth_sigma_um: float,
+    nucleus_margin_um: float,
+    baseline_block_um: float | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stage 2: the membrane signal on the label grid, the block-mean DAB, the nucleus zone.
+
+    The signal is the smoothed DAB reduced to block maxima, minus the local baseline
+    (when ``baseline_block_um``); the nucleus zone is the nuclei dilated by
+    ``nucleus_margin_um`` (whole label pixels).
+    """
+    pg = p * f  # µm per label pixel
     sm = smooth(dab, smooth_sigma_um / p) if smooth_sigma_um > 0 else dab
     signal = block_max(sm, f)
     dab_mean = block_mean(dab, f)
-    cols = grid[1]
     near_nucleus = nuclei > 0
     m = round(nucleus_margin_um / pg)
     if m > 0:
@@ -352,7 +406,18 @@ def measure_membranes(
     if baseline_block_um:
         block = max(4, int(baseline_block_um / pg))
         signal -= _local_baseline(smooth(dab_mean, 1.0 / pg), near_nucleus, block)
-    # Nucleus centroids (label-grid coordinates) by bincount over nucleus pixels only.
+    return signal, dab_mean, near_nucleus
+
+
+def _nucleus_centroids(
+    nuclei: np.ndarray, cells: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 3: centroid (row, col) of labels 0..n on the label grid, shape (n + 1,) each.
+
+    By bincount over nucleus pixels only; a cell whose nucleus is absent (should not
+    happen) uses the cell centroid instead.
+    """
+    cols = cells.shape[1]
     npix = np.flatnonzero(nuclei.ravel())
     nl = nuclei.ravel()[npix]
     cnt = np.bincount(nl, minlength=n + 1).astype(np.float64)
@@ -361,7 +426,6 @@ def measure_membranes(
         cent_c = np.bincount(nl, weights=npix % cols, minlength=n + 1)[: n + 1] / cnt[: n + 1]
     missing = cnt[: n + 1] == 0
     if missing[1:].any():
-        # Cells whose nucleus is absent (should not happen) use the cell centroid instead.
         cpix = np.flatnonzero(cells.ravel())
         cl = cells.ravel()[cpix]
         ccnt = np.maximum(np.bincount(cl, minlength=n + 1), 1)
@@ -371,6 +435,22 @@ def measure_membranes(
         cent_c = np.where(
             missing, np.bincount(cl, weights=cpix % cols, minlength=n + 1) / ccnt, cent_c
         )
+    return cent_r, cent_c
+
+
+def _sector_index(
+    cells: np.ndarray,
+    near_nucleus: np.ndarray,
+    cent_r: np.ndarray,
+    cent_c: np.ndarray,
+    s: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 4: the cell pixels outside the nucleus zone and their flat (cell, sector) index.
+
+    The sector is from ``atan2`` about the cell's nucleus centroid, ``s`` sectors of
+    ``360° / s`` from −180°.
+    """
+    cols = cells.shape[1]
     sel = np.flatnonzero(((cells > 0) & ~near_nucleus).ravel())
     lab = cells.ravel()[sel].astype(np.int64)
     pr = (sel // cols).astype(np.float32)
@@ -378,21 +458,25 @@ def measure_membranes(
     ang = np.arctan2(pr - cent_r[lab].astype(np.float32), pc - cent_c[lab].astype(np.float32))
     sector = ((ang + np.float32(math.pi)) * np.float32(s / (2 * math.pi))).astype(np.int64)
     np.clip(sector, 0, s - 1, out=sector)
-    flat_idx = lab * s + sector
+    return sel, lab * s + sector
+
+
+def _sector_max(
+    values: np.ndarray, sel: np.ndarray, flat_idx: np.ndarray, n: int, s: int
+) -> np.ndarray:
+    """Stage 5: highest of ``values`` (label grid) per (cell, sector); NaN where empty."""
     out = np.full((n + 1) * s, -np.inf, dtype=np.float32)
-    np.maximum.at(out, flat_idx, signal.ravel()[sel])
+    np.maximum.at(out, flat_idx, values.ravel()[sel])
     out[np.isneginf(out)] = np.nan
-    sectors = out.reshape(n + 1, s)[1:]
-    ridge_sectors = None
-    if ridge_sigma_um:
-        ridge = ridge_od(dab_mean, sigma_px=ridge_sigma_um / pg)
-        rout = np.full((n + 1) * s, -np.inf, dtype=np.float32)
-        np.maximum.at(rout, flat_idx, ridge.ravel()[sel])
-        rout[np.isneginf(rout)] = np.nan
-        ridge_sectors = rout.reshape(n + 1, s)[1:]
-    # Edge ring: cell pixels within ring_width of another label or background, on the
-    # label grid, averaged over the block means (= the mean over the DAB pixels).
-    w = max(1, int(ring_width_um / pg))
+    return out.reshape(n + 1, s)[1:]
+
+
+def _edge_ring_mean(cells: np.ndarray, dab_mean: np.ndarray, n: int, w: int) -> np.ndarray:
+    """Stage 6: mean block-mean DAB of each cell's edge ring, ``w`` label pixels wide.
+
+    The ring is the cell pixels within ``w`` of another label or background; averaging
+    the block means equals the mean over the DAB pixels. 0 where a cell has no ring.
+    """
     ring = (_box_extreme(cells, w, np.maximum) != cells) | (
         _box_extreme(cells, w, np.minimum) != cells
     )
@@ -400,23 +484,20 @@ def measure_membranes(
     rl = cells[ring]
     rcount = np.bincount(rl, minlength=n + 1)[1 : n + 1]
     rsum = np.bincount(rl, weights=dab_mean[ring], minlength=n + 1)[1 : n + 1]
-    ring_mean = np.where(rcount > 0, rsum / np.maximum(rcount, 1), 0.0).astype(np.float32)
-    # 90th percentile over valid sectors without a per-row nanpercentile loop: sort (NaN
-    # goes last), then take the nearest-rank element of each row's valid part.
+    return np.where(rcount > 0, rsum / np.maximum(rcount, 1), 0.0).astype(np.float32)
+
+
+def _nearest_rank_p90(sectors: np.ndarray, s: int) -> np.ndarray:
+    """Stage 7: 90th percentile (nearest rank) over each row's valid sectors; 0 if none.
+
+    Without a per-row nanpercentile loop: sort (NaN goes last), then take the
+    nearest-rank element of each row's valid part.
+    """
     k = np.sum(~np.isnan(sectors), axis=1)
     srt = np.sort(sectors, axis=1)
     rank = np.clip(np.ceil(0.9 * k).astype(np.int64) - 1, 0, s - 1)
     p90 = np.where(k > 0, np.take_along_axis(srt, rank[:, None], axis=1)[:, 0], 0.0)
-    p90 = p90.astype(np.float32)
-    return MembraneMeasures(
-        np.arange(1, n + 1, dtype=np.int32),
-        sectors,
-        ring_mean,
-        p90,
-        smooth_sigma_um,
-        ring_width_um,
-        ridge_sectors,
-    )
+    return p90.astype(np.float32)
 
 
 def ridge_od(dab_od, *, sigma_px: float) -> np.ndarray:

@@ -3,7 +3,9 @@
 :func:`score_ihc_image` runs the whole per-cell pipeline on one RGB region and returns an
 :class:`IhcImageResult` carrying the per-cell table, the percentages the guideline engine
 needs (``result.percent``, ``result.to_guideline_input()``), the H-score and the evidence
-(stain vectors, thresholds, nucleus threshold, quality flags).
+(stain vectors, thresholds, nucleus threshold, quality flags). Its options are one frozen
+:class:`IhcOptions`; its stages are the private functions below, each one step of the
+Notes of :func:`score_ihc_image`.
 """
 
 from __future__ import annotations
@@ -14,68 +16,97 @@ from types import MappingProxyType
 
 import numpy as np
 
-from her2kit.errors import ImageInputError
-from her2kit.imaging._validate import check_mask, check_pixel_size, check_rgb_image
-from her2kit.imaging.color.hdab import separate_stains
-from her2kit.imaging.filters import block_factor, block_mean, smooth, upsample_labels
+from her2kit.errors import Her2kitInputError, ImageInputError
+from her2kit.imaging._validate import (
+    IHC_DARK_BACKGROUND_LEVEL,
+    IHC_DARK_BACKGROUND_STRIDE,
+    IHC_RGB_WORDING,
+    check_brightfield_background,
+    check_mask,
+    check_pixel_size,
+    check_rgb_image,
+)
+from her2kit.imaging.color.hdab import StainSeparation, separate_stains
+from her2kit.imaging.filters import block_factor, block_mean, upsample_labels
 from her2kit.imaging.ihc.membrane import (
     CLASS_H_SCORE_WEIGHT,
     DEFAULT_THRESHOLDS,
     MEMBRANE_CLASSES,
     STAINED_CLASSES,
+    MembraneMeasures,
     MembraneThresholds,
     classify_membranes,
     measure_membranes,
 )
+from her2kit.imaging.ihc.quality import (
+    QualityFlags,
+    check_not_blank,
+    quality_flags,
+    tissue_mask,
+)
 from her2kit.imaging.segment.cells import expand_nuclei
-from her2kit.imaging.segment.nuclei import detect_nuclei
+from her2kit.imaging.segment.nuclei import NucleusDetection, detect_nuclei
 
-__all__ = ["CellTable", "IhcImageResult", "QualityFlags", "score_ihc_image"]
+__all__ = [
+    "DEFAULT_IHC_OPTIONS",
+    "CellTable",
+    "IhcImageResult",
+    "IhcOptions",
+    "score_ihc_image",
+]
 
-# Quality-flag limits (documented defaults; each metric is returned so a caller can apply
-# its own). Tissue = pixels with hematoxylin + DAB OD above 0.1.
-LITTLE_TISSUE_FRACTION = 0.10  # below: "little tissue"
-BLANK_TISSUE_FRACTION = 0.002  # below: the tile is refused as blank
-SATURATED_FRACTION = 0.01  # tissue pixels with a channel ≤ 2 (clipped dark), above: flag
-BLUR_EDGE_OD_PER_UM = 0.12  # 95th pct. hematoxylin gradient (OD/µm) below: "blur"
-WEAK_COUNTERSTAIN_OD = 0.15  # median hematoxylin OD in nuclei below: "weak counterstain"
-DARK_BACKGROUND_LEVEL = 60  # median luminance below: fluorescence / dark field, refused
 DAB_EXCLUDE_OD = 0.25  # pixels above: not used to choose the nucleus threshold
 
 
-@dataclass(frozen=True)
-class QualityFlags:
-    """Image-quality evidence and the flags raised from it.
+@dataclass(frozen=True, eq=False)
+class IhcOptions:
+    """Algorithm options of :func:`score_ihc_image`; the defaults are the CLI's.
 
     Attributes
     ----------
-    tissue_fraction : float
-        Share of pixels that are tissue (hematoxylin + DAB OD > 0.1).
-    saturated_fraction : float
-        Share of tissue pixels with a channel ≤ 2 (clipped dark).
-    edge_sharpness_od_per_um : float
-        95th percentile of the hematoxylin OD gradient magnitude over tissue (OD per µm);
-        low values mean blur.
-    nucleus_hematoxylin_od : float
-        Median hematoxylin OD inside detected nuclei (NaN with no nuclei).
-    blur, saturation, little_tissue, weak_counterstain : bool
-        Flags, from the module-level limits.
+    thresholds : MembraneThresholds, optional
+        Membrane class thresholds (DAB OD, completeness %).
+    stain_matrix : array_like, shape (2, 3) or (3, 3), optional
+        Fixed hematoxylin and DAB OD vectors; disables estimation.
+    estimate_stains : bool, optional
+        Estimate stain vectors per image (bounded Macenko; falls back with a reason).
+        Default False: the standard Ruifrok & Johnston vectors, as ``her2kit score-ihc``
+        uses unless given ``--estimate-stains``.
+    background_rgb : float or sequence of 3 floats, optional
+        Background intensity ``I0`` per channel for the OD conversion (1–255).
+    nucleus_diameter_um : float, optional
+        Typical nucleus diameter (µm).
+    cell_expansion_um : float, optional
+        Cell expansion beyond the nucleus (µm).
+    n_sectors : int, optional
+        Angular sectors for membrane completeness.
+    geometry_pixel_size_um : float, optional
+        Pixel size (µm) of the grid on which nuclei and cells are found: the image is
+        reduced by block means of ``round(geometry_pixel_size_um / pixel_size_um)``
+        pixels (never enlarged). The membrane DAB is still read at full resolution
+        (block maxima). 1 µm resolves 6–12 µm nuclei with 6–12 px and is 4× (0.5 µm/px)
+        to 16× (0.25 µm/px) cheaper than the full grid; measured on synthetic regions it
+        costs no per-cell accuracy (``benchmarks/README.md``).
+
+    Notes
+    -----
+    Values are checked where they are used, by :func:`score_ihc_image`, with the same
+    messages as before the options were grouped. Compared by identity (a stain matrix
+    may be an array).
     """
 
-    tissue_fraction: float
-    saturated_fraction: float
-    edge_sharpness_od_per_um: float
-    nucleus_hematoxylin_od: float
-    blur: bool
-    saturation: bool
-    little_tissue: bool
-    weak_counterstain: bool
+    thresholds: MembraneThresholds = DEFAULT_THRESHOLDS
+    stain_matrix: object = None
+    estimate_stains: bool = False
+    background_rgb: object = (255, 255, 255)
+    nucleus_diameter_um: float = 8.0
+    cell_expansion_um: float = 4.0
+    n_sectors: int = 24
+    geometry_pixel_size_um: float = 1.0
 
-    @property
-    def flags(self) -> tuple[str, ...]:
-        """Names of the raised flags."""
-        names = ("blur", "saturation", "little_tissue", "weak_counterstain")
-        return tuple(n for n in names if getattr(self, n))
+
+#: The default options, as one immutable instance.
+DEFAULT_IHC_OPTIONS = IhcOptions()
 
 
 @dataclass(frozen=True, eq=False)
@@ -213,14 +244,7 @@ def score_ihc_image(
     *,
     pixel_size_um: float,
     roi_mask=None,
-    thresholds: MembraneThresholds = DEFAULT_THRESHOLDS,
-    stain_matrix=None,
-    estimate_stains: bool = True,
-    background_rgb=(255, 255, 255),
-    nucleus_diameter_um: float = 8.0,
-    cell_expansion_um: float = 4.0,
-    n_sectors: int = 24,
-    geometry_pixel_size_um: float = 1.0,
+    options: IhcOptions = DEFAULT_IHC_OPTIONS,
 ) -> IhcImageResult:
     """Score HER2 membrane staining cell by cell on one brightfield RGB region.
 
@@ -233,27 +257,9 @@ def score_ihc_image(
     roi_mask : ndarray of bool, shape (rows, cols), optional
         Invasive tumour region; only cells whose nucleus centroid lies inside count.
         Without it every detected cell counts (``roi_used`` is False).
-    thresholds : MembraneThresholds, optional
-        Membrane class thresholds (DAB OD, completeness %).
-    stain_matrix : array_like, shape (2, 3) or (3, 3), optional
-        Fixed hematoxylin and DAB OD vectors; disables estimation.
-    estimate_stains : bool, optional
-        Estimate stain vectors per image (bounded Macenko; falls back with a reason).
-    background_rgb : float or sequence of 3 floats, optional
-        Background intensity ``I0`` per channel for the OD conversion.
-    nucleus_diameter_um : float, optional
-        Typical nucleus diameter (µm).
-    cell_expansion_um : float, optional
-        Cell expansion beyond the nucleus (µm).
-    n_sectors : int, optional
-        Angular sectors for membrane completeness.
-    geometry_pixel_size_um : float, optional
-        Pixel size (µm) of the grid on which nuclei and cells are found: the image is
-        reduced by block means of ``round(geometry_pixel_size_um / pixel_size_um)``
-        pixels (never enlarged). The membrane DAB is still read at full resolution
-        (block maxima). 1 µm resolves 6–12 µm nuclei with 6–12 px and is 4× (0.5 µm/px)
-        to 16× (0.25 µm/px) cheaper than the full grid; measured on synthetic regions it
-        costs no per-cell accuracy (``benchmarks/README.md``).
+    options : IhcOptions, optional
+        Thresholds, stain vectors, sizes and grid (:class:`IhcOptions`; by default the
+        standard stain vectors, no estimation).
 
     Returns
     -------
@@ -266,49 +272,124 @@ def score_ihc_image(
         Not uint8 RGB; a blank tile (< 0.2 % tissue); a dark-background (fluorescence)
         image; an ROI mask of the wrong shape or with no pixel inside the image.
     Her2kitInputError
-        Absurd pixel size or thresholds.
+        Absurd pixel size or thresholds; ``options`` not an :class:`IhcOptions`.
 
     Notes
     -----
-    1. :func:`~her2kit.imaging.stains.separate_stains` (base-10 OD).
-    2. :func:`~her2kit.imaging.nuclei.detect_nuclei` on the block-mean hematoxylin
-       (``geometry_pixel_size_um`` grid).
-    3. :func:`~her2kit.imaging.cells.expand_nuclei` (Voronoi-limited expansion), same grid.
-    4. :func:`~her2kit.imaging.membrane.measure_membranes` (full-resolution DAB, block
-       maxima on the grid) and :func:`~her2kit.imaging.membrane.classify_membranes`.
-    5. Percentages over counted cells; H-score = Σ weight × %.
+    1. Inputs and the dark-background refusal (:func:`_check_region`).
+    2. Stain separation, :func:`~her2kit.imaging.color.hdab.separate_stains` (base-10
+       OD), and the blank-tile refusal (:func:`~her2kit.imaging.ihc.quality.check_not_blank`).
+    3. Nuclei, :func:`~her2kit.imaging.segment.nuclei.detect_nuclei`, on the block-mean
+       hematoxylin (``geometry_pixel_size_um`` grid), and cells,
+       :func:`~her2kit.imaging.segment.cells.expand_nuclei` (Voronoi-limited expansion),
+       same grid (:func:`_segment_cells`).
+    4. Membranes, :func:`~her2kit.imaging.ihc.membrane.measure_membranes` (full-resolution
+       DAB, block maxima on the grid), and classes,
+       :func:`~her2kit.imaging.ihc.membrane.classify_membranes`.
+    5. The per-cell table (:func:`_cell_table`); percentages over counted cells and
+       H-score = Σ weight × % (:func:`_class_percentages`).
+    6. Quality flags, :func:`~her2kit.imaging.ihc.quality.quality_flags`.
+    7. The evidence: parameters, stain vectors, thresholds, label images.
 
     The returned label images are at the input resolution (each grid pixel repeated).
     """
+    rgb, p, roi = _check_region(rgb, pixel_size_um, roi_mask, options)
+    o = options
+    stains = separate_stains(
+        rgb,
+        stain_matrix=o.stain_matrix,
+        estimate=o.estimate_stains,
+        background_rgb=o.background_rgb,
+    )
+    hem, dab = stains.hematoxylin_od, stains.dab_od
+    tissue = tissue_mask(hem, dab)
+    tissue_fraction = float(tissue.mean())
+    check_not_blank(tissue_fraction)
+    grid = _segment_cells(hem, dab, p, o)
+    meas = measure_membranes(
+        dab,
+        grid.cells,
+        grid.nuclei.labels,
+        pixel_size_um=p,
+        labels_downsample=grid.factor,
+        n_sectors=o.n_sectors,
+    )
+    classes = classify_membranes(meas, thresholds=o.thresholds)
+    table = _cell_table(meas, classes, grid, roi, rgb.shape[:2], o.thresholds)
+    counts, percent_all, h_score = _class_percentages(classes, table.counted)
+    n = grid.nuclei.n_nuclei
+    nuclei_g = grid.nuclei.labels
+    quality = quality_flags(
+        rgb,
+        hem,
+        tissue,
+        tissue_fraction=tissue_fraction,
+        pixel_size_um=p,
+        nucleus_hematoxylin_od=float(np.median(grid.hem[nuclei_g > 0])) if n else float("nan"),
+        n_nuclei=n,
+    )
+    return IhcImageResult(
+        cells=table,
+        counts=MappingProxyType(counts),
+        percent_all=MappingProxyType(percent_all),
+        n_cells_detected=n,
+        n_cells_counted=int(table.counted.sum()),
+        roi_used=roi is not None,
+        h_score=h_score,
+        stain_matrix=stains.stain_matrix,
+        stain_estimated=stains.estimated,
+        stain_fallback_reason=stains.fallback_reason,
+        thresholds=o.thresholds,
+        nucleus_threshold_od=grid.nuclei.threshold_od,
+        quality=quality,
+        pixel_size_um=p,
+        nuclei_labels=upsample_labels(nuclei_g, grid.factor, rgb.shape[:2]),
+        cell_labels=upsample_labels(grid.cells, grid.factor, rgb.shape[:2]),
+        parameters=_parameters(o, meas, stains, grid),
+    )
+
+
+def _check_region(rgb, pixel_size_um, roi_mask, options):
+    """Stage 1: the image, pixel size, ROI and options, and the dark-background refusal.
+
+    Returns ``(rgb, pixel_size_um, roi)`` with ``roi`` a boolean mask or None.
+    """
     rgb = check_rgb_image(rgb, name="rgb")
     p = check_pixel_size(pixel_size_um)
-    shape = rgb.shape[:2]
+    if not isinstance(options, IhcOptions):
+        raise Her2kitInputError(
+            f"expected an IhcOptions, got {type(options).__name__}", field="options"
+        )
     roi = None
     if roi_mask is not None:
-        roi = check_mask(roi_mask, shape, name="roi_mask")
+        roi = check_mask(roi_mask, rgb.shape[:2], name="roi_mask")
         if not roi.any():
             raise ImageInputError("ROI has no pixel inside the image", field="roi_mask")
     # Fluorescence or dark-field images have a dark background; OD is meaningless there.
-    lum = rgb[::4, ::4].mean(axis=2)
-    if float(np.median(lum)) < DARK_BACKGROUND_LEVEL:
-        raise ImageInputError(
-            f"median brightness {float(np.median(lum)):.0f}/255 is too dark for brightfield; "
-            "is this a fluorescence image?",
-            field="rgb",
-        )
-    stains = separate_stains(
-        rgb, stain_matrix=stain_matrix, estimate=estimate_stains, background_rgb=background_rgb
+    check_brightfield_background(
+        rgb,
+        name="rgb",
+        min_median_level=IHC_DARK_BACKGROUND_LEVEL,
+        stride=IHC_DARK_BACKGROUND_STRIDE,
+        wording=IHC_RGB_WORDING,
     )
-    hem, dab = stains.hematoxylin_od, stains.dab_od
-    tissue = (hem + dab) > 0.1
-    tissue_fraction = float(tissue.mean())
-    if tissue_fraction < BLANK_TISSUE_FRACTION:
-        raise ImageInputError(
-            f"blank tile: {100 * tissue_fraction:.2f}% tissue (need ≥ "
-            f"{100 * BLANK_TISSUE_FRACTION:g}%)",
-            field="rgb",
-        )
-    f = block_factor(p, geometry_pixel_size_um)
+    return rgb, p, roi
+
+
+@dataclass(frozen=True, eq=False)
+class _CellGrid:
+    """Nuclei and cells on the geometry grid (``factor`` input pixels per grid pixel)."""
+
+    factor: int
+    pixel_size_um: float  # µm per grid pixel
+    hem: np.ndarray  # block-mean hematoxylin OD on the grid
+    nuclei: NucleusDetection
+    cells: np.ndarray  # cell labels on the grid, int32
+
+
+def _segment_cells(hem: np.ndarray, dab: np.ndarray, p: float, o: IhcOptions) -> _CellGrid:
+    """Stage 3: nuclei on the block-mean hematoxylin, then cells, on the geometry grid."""
+    f = block_factor(p, o.geometry_pixel_size_um)
     pg = p * f  # µm per grid pixel
     hem_g = block_mean(hem, f)
     dab_g = block_mean(dab, f)
@@ -317,19 +398,26 @@ def score_ihc_image(
     det = detect_nuclei(
         hem_g,
         pixel_size_um=pg,
-        nucleus_diameter_um=nucleus_diameter_um,
+        nucleus_diameter_um=o.nucleus_diameter_um,
         threshold_exclude=dab_g > DAB_EXCLUDE_OD,
     )
-    nuclei_g = det.labels
-    cells_g = expand_nuclei(nuclei_g, pixel_size_um=pg, expansion_um=cell_expansion_um)
-    meas = measure_membranes(
-        dab, cells_g, nuclei_g, pixel_size_um=p, labels_downsample=f, n_sectors=n_sectors
-    )
-    classes = classify_membranes(meas, thresholds=thresholds)
-    n = det.n_nuclei
+    cells_g = expand_nuclei(det.labels, pixel_size_um=pg, expansion_um=o.cell_expansion_um)
+    return _CellGrid(f, pg, hem_g, det, cells_g)
 
-    # Per-cell geometry by bincount over the grid (no per-cell loops). Grid pixel (i, j)
-    # covers input pixels f·i .. f·i + f - 1, so its centre is at f·i + (f - 1) / 2.
+
+def _cell_table(
+    meas: MembraneMeasures,
+    classes: np.ndarray,
+    grid: _CellGrid,
+    roi: np.ndarray | None,
+    shape: tuple[int, int],
+    thresholds: MembraneThresholds,
+) -> CellTable:
+    """Stage 5a: per-cell geometry by bincount over the grid (no per-cell loops)."""
+    f, pg = grid.factor, grid.pixel_size_um
+    nuclei_g, cells_g, n = grid.nuclei.labels, grid.cells, grid.nuclei.n_nuclei
+    # Grid pixel (i, j) covers input pixels f·i .. f·i + f - 1, so its centre is at
+    # f·i + (f - 1) / 2.
     area_px = np.bincount(cells_g.ravel(), minlength=n + 1)[1 : n + 1] * float(f * f)
     npix = np.flatnonzero(nuclei_g.ravel())
     nl = nuclei_g.ravel()[npix]
@@ -345,7 +433,7 @@ def score_ihc_image(
         ci = np.clip(np.rint(centroid).astype(int), 0, [shape[0] - 1, shape[1] - 1])
         counted = roi[ci[:, 0], ci[:, 1]] if n else np.zeros(0, bool)
     comp = meas.completeness_pct(thresholds.faint_od).astype(np.float32)
-    table = CellTable(
+    return CellTable(
         label=meas.labels,
         centroid_rc=centroid,
         area_um2=(area_px * pg * pg / (f * f)).astype(np.float32),
@@ -357,80 +445,33 @@ def score_ihc_image(
         class_name=classes,
         counted=counted,
     )
+
+
+def _class_percentages(
+    classes: np.ndarray, counted: np.ndarray
+) -> tuple[dict[str, int], dict[str, float], float]:
+    """Stage 5b: counted cells per class, their percentages and the H-score (0–300)."""
     n_counted = int(counted.sum())
     counts = {k: int(np.sum(classes[counted] == k)) for k in MEMBRANE_CLASSES}
     percent_all = {
         k: (100.0 * counts[k] / n_counted if n_counted else 0.0) for k in MEMBRANE_CLASSES
     }
     h_score = float(sum(CLASS_H_SCORE_WEIGHT[k] * percent_all[k] for k in MEMBRANE_CLASSES))
+    return counts, percent_all, h_score
 
-    # Quality metrics, on subsamples where a share is all that is needed.
-    sub = (slice(None, None, 2), slice(None, None, 2))
-    darkest = np.minimum(np.minimum(rgb[sub][..., 0], rgb[sub][..., 1]), rgb[sub][..., 2])
-    dark = (darkest <= 2) & tissue[sub]
-    saturated_fraction = float(dark.sum() / max(1, tissue[sub].sum()))
-    sharp = _edge_sharpness(hem, tissue, p)
-    nuc_h = float(np.median(hem_g[nuclei_g > 0])) if n else float("nan")
-    quality = QualityFlags(
-        tissue_fraction=tissue_fraction,
-        saturated_fraction=saturated_fraction,
-        edge_sharpness_od_per_um=sharp,
-        nucleus_hematoxylin_od=nuc_h,
-        blur=sharp < BLUR_EDGE_OD_PER_UM,
-        saturation=saturated_fraction > SATURATED_FRACTION,
-        little_tissue=tissue_fraction < LITTLE_TISSUE_FRACTION,
-        weak_counterstain=(not n) or nuc_h < WEAK_COUNTERSTAIN_OD,
-    )
-    params = MappingProxyType(
+
+def _parameters(
+    o: IhcOptions, meas: MembraneMeasures, stains: StainSeparation, grid: _CellGrid
+) -> Mapping[str, object]:
+    """Stage 7: the algorithm parameters recorded in the result (and the JSON document)."""
+    return MappingProxyType(
         {
-            "nucleus_diameter_um": float(nucleus_diameter_um),
-            "cell_expansion_um": float(cell_expansion_um),
-            "n_sectors": int(n_sectors),
+            "nucleus_diameter_um": float(o.nucleus_diameter_um),
+            "cell_expansion_um": float(o.cell_expansion_um),
+            "n_sectors": int(o.n_sectors),
             "membrane_smooth_sigma_um": meas.smooth_sigma_um,
             "background_rgb": stains.background_rgb,
-            "nucleus_threshold_source": det.threshold_source,
-            "geometry_pixel_size_um": pg,
+            "nucleus_threshold_source": grid.nuclei.threshold_source,
+            "geometry_pixel_size_um": grid.pixel_size_um,
         }
     )
-    return IhcImageResult(
-        cells=table,
-        counts=MappingProxyType(counts),
-        percent_all=MappingProxyType(percent_all),
-        n_cells_detected=n,
-        n_cells_counted=n_counted,
-        roi_used=roi is not None,
-        h_score=h_score,
-        stain_matrix=stains.stain_matrix,
-        stain_estimated=stains.estimated,
-        stain_fallback_reason=stains.fallback_reason,
-        thresholds=thresholds,
-        nucleus_threshold_od=det.threshold_od,
-        quality=quality,
-        pixel_size_um=p,
-        nuclei_labels=upsample_labels(nuclei_g, f, shape),
-        cell_labels=upsample_labels(cells_g, f, shape),
-        parameters=params,
-    )
-
-
-# Rows of the image used for the blur metric: bands of 16 rows every 128 rows (1/8 of
-# the pixels; a 95th percentile over them is as stable as over the whole tile).
-_SHARPNESS_BAND_ROWS = 16
-_SHARPNESS_BAND_STEP = 128
-
-
-def _edge_sharpness(hem: np.ndarray, tissue: np.ndarray, p: float) -> float:
-    """95th percentile of the hematoxylin OD gradient (OD/µm) over tissue, in row bands."""
-    rows = hem.shape[0]
-    starts = range(0, max(1, rows - _SHARPNESS_BAND_ROWS + 1), _SHARPNESS_BAND_STEP)
-    values = []
-    for r0 in starts:
-        band = hem[r0 : r0 + _SHARPNESS_BAND_ROWS]
-        if band.shape[0] < 2 or band.shape[1] < 2:
-            continue
-        hs = smooth(band, max(0.5, 0.25 / p))
-        gy, gx = np.gradient(hs)
-        grad = np.hypot(gy, gx) / p
-        values.append(grad[tissue[r0 : r0 + _SHARPNESS_BAND_ROWS]])
-    v = np.concatenate(values) if values else np.zeros(0, np.float32)
-    return float(np.percentile(v, 95)) if v.size else 0.0

@@ -28,6 +28,10 @@ import numpy as np
 
 from her2kit.errors import Her2kitInputError, ImageInputError
 
+# The brightfield / fluorescence checks live with the other image checks; they are
+# re-exported here, where the ISH inputs are arranged.
+from her2kit.imaging._validate import check_brightfield_rgb, check_not_brightfield
+
 __all__ = [
     "FISH_CHANNELS",
     "FishImage",
@@ -40,12 +44,6 @@ __all__ = [
 
 #: The three channel names a FISH input must provide, exactly once each.
 FISH_CHANNELS = ("dapi", "her2", "cep17")
-
-# A fluorescence field is mostly dark background; a brightfield field mostly
-# bright glass. Median brightness (fraction of the dtype's full scale) above this
-# is brightfield, below BRIGHTFIELD_MIN is fluorescence.
-_FLUORESCENCE_MAX_MEDIAN = 0.5
-_BRIGHTFIELD_MIN_MEDIAN = 0.35
 
 _RGB_LETTERS = {"r": 0, "red": 0, "g": 1, "green": 1, "b": 2, "blue": 2}
 _MIN_SIDE_PX = 16
@@ -82,14 +80,6 @@ class FishImage:
     def shape(self) -> tuple[int, int]:
         """(rows, cols) in px."""
         return self.dapi.shape
-
-
-def _dtype_full_scale(arr: np.ndarray) -> float:
-    if arr.dtype == np.uint8:
-        return 255.0
-    if arr.dtype.kind in "ui":
-        return float(np.iinfo(arr.dtype).max) if arr.max(initial=0) > 4095 else 4095.0
-    return float(np.max(arr)) if arr.size and np.max(arr) > 0 else 1.0
 
 
 def _check_plane(arr, name: str, *, bit_depth: int | None) -> np.ndarray:
@@ -269,18 +259,6 @@ def fish_from_stack(
     )
 
 
-def check_not_brightfield(rgb: np.ndarray) -> None:
-    """Raise when an RGB image has a bright background (brightfield passed as FISH)."""
-    a = np.asarray(rgb)
-    med = float(np.median(a.mean(axis=-1))) / _dtype_full_scale(a)
-    if med > _FLUORESCENCE_MAX_MEDIAN:
-        raise ImageInputError(
-            f"image looks like brightfield, not fluorescence (median brightness {med:.0%} of "
-            "full scale); use assay dual-ish or cish",
-            field="image",
-        )
-
-
 def fish_from_rgb(
     rgb: np.ndarray,
     *,
@@ -327,35 +305,3 @@ def fish_from_rgb(
     return fish_from_arrays(
         **{name: a[..., i] for name, i in idx.items()}, pixel_size_um=pixel_size_um, source=source
     )
-
-
-def check_brightfield_rgb(rgb: np.ndarray, *, name: str = "image") -> np.ndarray:
-    """Return ``rgb`` if it is a usable (rows, cols, 3) uint8 brightfield image, else raise.
-
-    Raises
-    ------
-    ImageInputError
-        Wrong shape or dtype, too small, or a dark background (a fluorescence image
-        passed as brightfield).
-    """
-    a = np.asarray(rgb)
-    if a.ndim == 3 and a.shape[-1] == 4:
-        a = a[..., :3]
-    if a.ndim != 3 or a.shape[-1] != 3:
-        raise ImageInputError(
-            f"expected an RGB image (rows, cols, 3), got shape {a.shape}", field=name
-        )
-    if a.dtype != np.uint8:
-        raise ImageInputError(
-            f"expected 8-bit (uint8) RGB, got {a.dtype}; convert it yourself", field=name
-        )
-    if min(a.shape[:2]) < _MIN_SIDE_PX:
-        raise ImageInputError(f"image too small: {a.shape[:2]} px", field=name)
-    med = float(np.median(a.mean(axis=-1))) / 255.0
-    if med < _BRIGHTFIELD_MIN_MEDIAN:
-        raise ImageInputError(
-            f"image looks like fluorescence, not brightfield (median brightness {med:.0%}); "
-            "use assay fish",
-            field=name,
-        )
-    return a

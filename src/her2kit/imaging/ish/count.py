@@ -35,13 +35,11 @@ import numpy as np
 from her2kit.errors import Her2kitInputError, ImageInputError
 from her2kit.imaging._validate import check_choice, check_pixel_size, check_positive
 from her2kit.imaging.color.ish import (
-    CISH_STAINS,
-    DUAL_ISH_STAINS,
-    STAIN_VECTORS,
     estimate_background_rgb,
     estimate_ish_stains,
     separate_ish_stains,
 )
+from her2kit.imaging.color.stains import CISH_STAINS, DUAL_ISH_STAINS, STAIN_VECTORS
 from her2kit.imaging.ish.channels import FishImage, check_brightfield_rgb
 from her2kit.imaging.ish.results import IshImageResult
 from her2kit.imaging.ish.selection import SelectionOptions, select_nuclei_stage

@@ -7,7 +7,9 @@ works at 0.25, 0.5 and 1 µm/px.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -18,7 +20,14 @@ from her2kit.errors import ImageInputError
 from her2kit.imaging._validate import check_pixel_size, check_positive
 from her2kit.imaging.filters import smooth
 
-__all__ = ["InstanceMatch", "NucleusDetection", "detect_nuclei", "match_instances", "um_to_px"]
+__all__ = [
+    "NUCLEAR_IMAGE_KINDS",
+    "InstanceMatch",
+    "NucleusDetection",
+    "detect_nuclei",
+    "match_instances",
+    "um_to_px",
+]
 
 # Bounds on the automatic (Otsu) threshold, base-10 hematoxylin OD. Below 0.08 the
 # "nuclei" would be cytoplasm or stroma tint; above 0.40 pale nuclei of a light
@@ -32,33 +41,75 @@ def um_to_px(length_um: float, pixel_size_um: float) -> float:
     return float(length_um) / float(pixel_size_um)
 
 
+#: What a nucleus segmenter thresholded: a stain amount in base-10 OD (IHC and
+#: brightfield ISH hematoxylin) or a fluorescence intensity (FISH DAPI).
+NUCLEAR_IMAGE_KINDS = ("hematoxylin_od", "dapi_intensity")
+
+
 @dataclass(frozen=True, eq=False)
 class NucleusDetection:
-    """Nuclei found in one image.
+    """Nuclei found in one image: the result type of every her2kit nucleus segmenter.
+
+    IHC (:func:`detect_nuclei` on hematoxylin OD) returns it; it is meant to be what the
+    ISH segmenter returns too (DAPI for FISH, hematoxylin for brightfield ISH), so that
+    the per-nucleus steps downstream read one type.
 
     Attributes
     ----------
     labels : ndarray of int32, shape (rows, cols)
-        Instance labels, 0 = background, 1..n_nuclei consecutive.
+        Instance labels, 0 = background, 1..n_nuclei consecutive, on the grid of
+        ``pixel_size_um`` (which may be coarser than the input image's).
     n_nuclei : int
         Number of nuclei.
-    threshold_od : float
-        Hematoxylin OD threshold used on the smoothed channel.
-    threshold_source : {"otsu", "otsu-clipped", "given"}
-        How the threshold was chosen ("otsu-clipped": Otsu fell outside
-        [0.08, 0.40] OD and was clipped).
+    threshold : float
+        Foreground threshold used on the smoothed nuclear image, in its units (base-10 OD
+        for ``"hematoxylin_od"``, the image's intensity units for ``"dapi_intensity"``).
+    threshold_source : str
+        How the threshold was chosen. :func:`detect_nuclei`: ``"otsu"``,
+        ``"otsu-clipped"`` (Otsu fell outside [0.08, 0.40] OD and was clipped) or
+        ``"given"``; other segmenters may add their own values.
     pixel_size_um : float
         µm per pixel of ``labels``.
-    nucleus_diameter_um : float
-        Expected nucleus diameter the seeds were spaced for (µm).
+    nucleus_diameter_um : float or None
+        Expected nucleus diameter the seeds were spaced for (µm); None when the
+        segmenter splits nuclei without one.
+    image_kind : {"hematoxylin_od", "dapi_intensity"}, optional
+        What was thresholded (:data:`NUCLEAR_IMAGE_KINDS`).
+    parameters : Mapping, optional
+        Further settings the segmenter used, by name (for the evidence in reports).
     """
 
     labels: np.ndarray
     n_nuclei: int
-    threshold_od: float
+    threshold: float
     threshold_source: str
     pixel_size_um: float
-    nucleus_diameter_um: float
+    nucleus_diameter_um: float | None
+    image_kind: str = "hematoxylin_od"
+    parameters: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def threshold_od(self) -> float:
+        """The threshold in base-10 OD; NaN when the nuclear image was not an OD amount."""
+        return self.threshold if self.image_kind == "hematoxylin_od" else float("nan")
+
+    @property
+    def areas_um2(self) -> np.ndarray:
+        """Area of nuclei 1..n_nuclei (µm²), float64, shape (n_nuclei,)."""
+        counts = np.bincount(self.labels.ravel(), minlength=self.n_nuclei + 1)
+        return counts[1 : self.n_nuclei + 1] * (self.pixel_size_um * self.pixel_size_um)
+
+    @property
+    def centroids_rc(self) -> np.ndarray:
+        """Centroid (row, col) of nuclei 1..n_nuclei in pixels of ``labels``, shape (n, 2)."""
+        n = self.n_nuclei
+        flat = np.flatnonzero(self.labels.ravel())
+        lab = self.labels.ravel()[flat]
+        cols = self.labels.shape[1]
+        cnt = np.maximum(np.bincount(lab, minlength=n + 1)[1 : n + 1], 1)
+        r = np.bincount(lab, weights=flat // cols, minlength=n + 1)[1 : n + 1] / cnt
+        c = np.bincount(lab, weights=flat % cols, minlength=n + 1)[1 : n + 1] / cnt
+        return np.stack([r, c], axis=1)
 
 
 def detect_nuclei(
@@ -108,9 +159,10 @@ def detect_nuclei(
        least 0.4 × diameter apart seed a marker-controlled watershed on the negative
        distance, which splits touching nuclei at their neck. Every component gets a seed.
 
-    The cost grows with the number of pixels: :func:`her2kit.imaging.ihc.score_ihc_image`
-    calls it on a ~1 µm/px block mean of the hematoxylin (8 px per nucleus diameter is
-    enough to split nuclei), not on a 0.25 µm/px original.
+    The cost grows with the number of pixels:
+    :func:`her2kit.imaging.ihc.score.score_ihc_image` calls it on a ~1 µm/px block mean
+    of the hematoxylin (8 px per nucleus diameter is enough to split nuclei), not on a
+    0.25 µm/px original.
     """
     h = np.asarray(hematoxylin_od)
     if h.ndim != 2:

@@ -1,0 +1,169 @@
+"""Image-quality evidence of an H-DAB region and the flags raised from it.
+
+:func:`quality_flags` measures what makes a per-cell IHC score less trustworthy (little
+tissue, clipped dark pixels, blur, a pale counterstain) and :func:`check_not_blank`
+refuses a tile with almost no tissue. Each limit is a documented module constant, and
+every metric is returned, so a caller can apply its own limits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from her2kit.errors import ImageInputError
+from her2kit.imaging.filters import smooth
+
+__all__ = [
+    "BLANK_TISSUE_FRACTION",
+    "BLUR_EDGE_OD_PER_UM",
+    "LITTLE_TISSUE_FRACTION",
+    "SATURATED_FRACTION",
+    "TISSUE_MIN_OD",
+    "WEAK_COUNTERSTAIN_OD",
+    "QualityFlags",
+    "check_not_blank",
+    "quality_flags",
+    "tissue_mask",
+]
+
+# Quality-flag limits (documented defaults; each metric is returned so a caller can apply
+# its own). Tissue = pixels with hematoxylin + DAB OD above TISSUE_MIN_OD.
+TISSUE_MIN_OD = 0.1
+LITTLE_TISSUE_FRACTION = 0.10  # below: "little tissue"
+BLANK_TISSUE_FRACTION = 0.002  # below: the tile is refused as blank
+SATURATED_FRACTION = 0.01  # tissue pixels with a channel ≤ 2 (clipped dark), above: flag
+BLUR_EDGE_OD_PER_UM = 0.12  # 95th pct. hematoxylin gradient (OD/µm) below: "blur"
+WEAK_COUNTERSTAIN_OD = 0.15  # median hematoxylin OD in nuclei below: "weak counterstain"
+
+# Rows of the image used for the blur metric: bands of 16 rows every 128 rows (1/8 of
+# the pixels; a 95th percentile over them is as stable as over the whole tile).
+_SHARPNESS_BAND_ROWS = 16
+_SHARPNESS_BAND_STEP = 128
+
+
+@dataclass(frozen=True)
+class QualityFlags:
+    """Image-quality evidence and the flags raised from it.
+
+    Attributes
+    ----------
+    tissue_fraction : float
+        Share of pixels that are tissue (hematoxylin + DAB OD > 0.1).
+    saturated_fraction : float
+        Share of tissue pixels with a channel ≤ 2 (clipped dark).
+    edge_sharpness_od_per_um : float
+        95th percentile of the hematoxylin OD gradient magnitude over tissue (OD per µm);
+        low values mean blur.
+    nucleus_hematoxylin_od : float
+        Median hematoxylin OD inside detected nuclei (NaN with no nuclei).
+    blur, saturation, little_tissue, weak_counterstain : bool
+        Flags, from the module-level limits.
+    """
+
+    tissue_fraction: float
+    saturated_fraction: float
+    edge_sharpness_od_per_um: float
+    nucleus_hematoxylin_od: float
+    blur: bool
+    saturation: bool
+    little_tissue: bool
+    weak_counterstain: bool
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """Names of the raised flags."""
+        names = ("blur", "saturation", "little_tissue", "weak_counterstain")
+        return tuple(n for n in names if getattr(self, n))
+
+
+def tissue_mask(hematoxylin_od: np.ndarray, dab_od: np.ndarray) -> np.ndarray:
+    """Tissue pixels: hematoxylin + DAB above :data:`TISSUE_MIN_OD` (base-10 OD)."""
+    return (hematoxylin_od + dab_od) > TISSUE_MIN_OD
+
+
+def check_not_blank(tissue_fraction: float) -> None:
+    """Refuse a tile with less than :data:`BLANK_TISSUE_FRACTION` tissue.
+
+    Raises
+    ------
+    ImageInputError
+        ``tissue_fraction`` (0–1) is below the limit.
+    """
+    if tissue_fraction < BLANK_TISSUE_FRACTION:
+        raise ImageInputError(
+            f"blank tile: {100 * tissue_fraction:.2f}% tissue (need ≥ "
+            f"{100 * BLANK_TISSUE_FRACTION:g}%)",
+            field="rgb",
+        )
+
+
+def quality_flags(
+    rgb: np.ndarray,
+    hematoxylin_od: np.ndarray,
+    tissue: np.ndarray,
+    *,
+    tissue_fraction: float,
+    pixel_size_um: float,
+    nucleus_hematoxylin_od: float,
+    n_nuclei: int,
+) -> QualityFlags:
+    """Measure the quality metrics of one region and raise the flags.
+
+    Parameters
+    ----------
+    rgb : ndarray of uint8, shape (rows, cols, 3)
+        The region.
+    hematoxylin_od : ndarray of float32, shape (rows, cols)
+        Its hematoxylin amount (base-10 OD).
+    tissue : ndarray of bool, shape (rows, cols)
+        :func:`tissue_mask` of the region.
+    tissue_fraction : float
+        ``tissue.mean()`` (0–1).
+    pixel_size_um : float
+        µm per pixel.
+    nucleus_hematoxylin_od : float
+        Median hematoxylin OD inside the detected nuclei (NaN with none).
+    n_nuclei : int
+        Number of detected nuclei (none: the counterstain is flagged weak).
+
+    Returns
+    -------
+    QualityFlags
+        Metrics and flags; the saturated share is measured on every 2nd row and column,
+        the blur metric on row bands (:func:`_edge_sharpness`).
+    """
+    sub = (slice(None, None, 2), slice(None, None, 2))
+    darkest = np.minimum(np.minimum(rgb[sub][..., 0], rgb[sub][..., 1]), rgb[sub][..., 2])
+    dark = (darkest <= 2) & tissue[sub]
+    saturated_fraction = float(dark.sum() / max(1, tissue[sub].sum()))
+    sharp = _edge_sharpness(hematoxylin_od, tissue, pixel_size_um)
+    nuc_h = nucleus_hematoxylin_od
+    return QualityFlags(
+        tissue_fraction=tissue_fraction,
+        saturated_fraction=saturated_fraction,
+        edge_sharpness_od_per_um=sharp,
+        nucleus_hematoxylin_od=nuc_h,
+        blur=sharp < BLUR_EDGE_OD_PER_UM,
+        saturation=saturated_fraction > SATURATED_FRACTION,
+        little_tissue=tissue_fraction < LITTLE_TISSUE_FRACTION,
+        weak_counterstain=(not n_nuclei) or nuc_h < WEAK_COUNTERSTAIN_OD,
+    )
+
+
+def _edge_sharpness(hem: np.ndarray, tissue: np.ndarray, p: float) -> float:
+    """95th percentile of the hematoxylin OD gradient (OD/µm) over tissue, in row bands."""
+    rows = hem.shape[0]
+    starts = range(0, max(1, rows - _SHARPNESS_BAND_ROWS + 1), _SHARPNESS_BAND_STEP)
+    values = []
+    for r0 in starts:
+        band = hem[r0 : r0 + _SHARPNESS_BAND_ROWS]
+        if band.shape[0] < 2 or band.shape[1] < 2:
+            continue
+        hs = smooth(band, max(0.5, 0.25 / p))
+        gy, gx = np.gradient(hs)
+        grad = np.hypot(gy, gx) / p
+        values.append(grad[tissue[r0 : r0 + _SHARPNESS_BAND_ROWS]])
+    v = np.concatenate(values) if values else np.zeros(0, np.float32)
+    return float(np.percentile(v, 95)) if v.size else 0.0
