@@ -26,11 +26,10 @@ def synth_ihc(
 
     Writes OUT and OUT's name with ``-truth.csv`` (one row per cell with its true class).
     """
-    import csv
-    import io as _io
     from pathlib import Path
 
     from her2kit.io.atomic import write_files_atomically
+    from her2kit.io.export import csv_bytes, png_bytes, tiff_bytes
     from her2kit.synthetic.ihc import SCORES, generate_ihc_region
 
     if score not in SCORES:
@@ -41,18 +40,8 @@ def synth_ihc(
         raise Her2kitInputError(f"{out}: use a .png or .tif file", field="OUT")
     region = generate_ihc_region(shape_px=(size, size), pixel_size_um=mpp, target_score=score,
                                  seed=seed, jpeg_quality=jpeg_quality)
-    buf = _io.BytesIO()
-    if path.suffix.lower() == ".png":
-        from PIL import Image
-
-        Image.fromarray(region.image).save(buf, format="PNG")
-    else:
-        import tifffile
-
-        per_cm = 1e4 / mpp  # TIFF resolution in pixels per centimetre
-        tifffile.imwrite(buf, region.image, resolution=(per_cm, per_cm),
-                         resolutionunit="CENTIMETER")
-    table = _io.StringIO()
+    image = (png_bytes(region.image) if path.suffix.lower() == ".png"
+             else tiff_bytes(region.image, pixel_size_um=mpp))
     columns: dict[str, list] = {}
     for name, col in region.cells.items():
         if name == "centroid_rc":  # one (row, col) pair per cell → two columns in pixels
@@ -60,12 +49,9 @@ def synth_ihc(
             columns["centroid_col_px"] = [round(float(c), 2) for _, c in col]
         else:
             columns[name] = [v.item() if hasattr(v, "item") else v for v in col]
-    writer = csv.writer(table, lineterminator="\n")
-    writer.writerow(list(columns))
-    writer.writerows(zip(*columns.values(), strict=True))
+    table = csv_bytes(list(columns), zip(*columns.values(), strict=True))
     truth = path.with_name(path.stem + "-truth.csv")
-    write_files_atomically(path.parent, {path.name: buf.getvalue(),
-                                         truth.name: table.getvalue().encode()})
+    write_files_atomically(path.parent, {path.name: image, truth.name: table})
     typer.echo(f"wrote {path} ({size}×{size} px, {mpp:g} µm/px, true score {score}) and {truth}")
     pct = ", ".join(f"{k} {v:.1f}%" for k, v in region.percent.items())
     typer.echo(f"true percentages: {pct}")

@@ -28,11 +28,10 @@ def synth_ish(
     pixel size; brightfield Dual ISH / CISH as PNG. A ``-truth.csv`` lists every nucleus
     with its true HER2 and CEP17 counts.
     """
-    import csv
-    import io as _io
     from pathlib import Path
 
     from her2kit.io.atomic import write_files_atomically
+    from her2kit.io.export import csv_bytes, fish_ome_tiff_bytes, png_bytes
     from her2kit.synthetic.ish import (
         SCENARIOS,
         generate_brightfield_ish_field,
@@ -43,43 +42,31 @@ def synth_ish(
         raise Her2kitInputError(f"unknown scenario {scenario!r}; use one of "
                                 f"{', '.join(SCENARIOS)}", field="--scenario")
     path = Path(out)
-    buf = _io.BytesIO()
     if assay == "fish":
         if not path.name.lower().endswith((".ome.tif", ".ome.tiff")):
             raise Her2kitInputError(f"{out}: FISH fields are written as .ome.tif", field="OUT")
-        import numpy as np
-        import tifffile
-
         field_ = generate_fish_field(shape_px=(size, size), pixel_size_um=mpp, n_nuclei=nuclei,
                                      scenario=scenario, seed=seed)
-        tifffile.imwrite(buf, np.moveaxis(field_.image, -1, 0), ome=True, metadata={
-            "axes": "CYX", "PhysicalSizeX": mpp, "PhysicalSizeY": mpp,
-            "PhysicalSizeXUnit": "µm", "PhysicalSizeYUnit": "µm",
-            "Channel": {"Name": list(field_.channel_names)}})
+        image = fish_ome_tiff_bytes(field_.image, pixel_size_um=mpp,
+                                    channel_names=field_.channel_names)
         pairs = ", ".join(f"{n}={i}" for i, n in enumerate(field_.channel_names))
         channel_note = f"channels {pairs}"
     elif assay in ("dual-ish", "cish"):
         if path.suffix.lower() != ".png":
             raise Her2kitInputError(f"{out}: brightfield fields are written as .png", field="OUT")
-        from PIL import Image
-
         field_ = generate_brightfield_ish_field(shape_px=(size, size), pixel_size_um=mpp,
                                                 n_nuclei=nuclei, scenario=scenario, seed=seed,
                                                 assay=assay)
-        Image.fromarray(field_.image).save(buf, format="PNG")
+        image = png_bytes(field_.image)
         channel_note = "RGB brightfield"
     else:
         raise Her2kitInputError(f"unknown assay {assay!r}; use fish, dual-ish or cish",
                                 field="--assay")
-    table = _io.StringIO()
-    names = list(field_.nuclei.dtype.names)
-    writer = csv.writer(table, lineterminator="\n")
-    writer.writerow(names)
-    for row in field_.nuclei:
-        writer.writerow([v.item() if hasattr(v, "item") else v for v in row])
+    table = csv_bytes(list(field_.nuclei.dtype.names),
+                      ([v.item() if hasattr(v, "item") else v for v in row]
+                       for row in field_.nuclei))
     base = path.name.split(".")[0]
     truth = path.with_name(base + "-truth.csv")
-    write_files_atomically(path.parent, {path.name: buf.getvalue(),
-                                         truth.name: table.getvalue().encode()})
+    write_files_atomically(path.parent, {path.name: image, truth.name: table})
     typer.echo(f"wrote {path} ({assay}, {scenario}, {size}×{size} px, {mpp:g} µm/px, "
                f"{channel_note}) and {truth}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,10 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.measure import approximate_polygon, find_contours
 
-__all__ = ["cells_geojson", "png_bytes", "table_bytes", "table_format"]
+__all__ = [
+    "cells_geojson", "csv_bytes", "fish_ome_tiff_bytes", "png_bytes", "table_bytes",
+    "table_format", "tiff_bytes",
+]
 
 # QuPath-friendly class names: the per-cell membrane class.
 _QUPATH_NAMES = {
@@ -40,6 +43,39 @@ def png_bytes(image: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def tiff_bytes(image: np.ndarray, *, pixel_size_um: float) -> bytes:
+    """An image as TIFF with its pixel size in the resolution tags (pixels per centimetre)."""
+    import tifffile
+
+    buf = io.BytesIO()
+    per_cm = 1e4 / pixel_size_um  # TIFF resolution in pixels per centimetre
+    tifffile.imwrite(buf, image, resolution=(per_cm, per_cm), resolutionunit="CENTIMETER")
+    return buf.getvalue()
+
+
+def fish_ome_tiff_bytes(image: np.ndarray, *, pixel_size_um: float,
+                        channel_names: Sequence[str]) -> bytes:
+    """A (rows, cols, channels) fluorescence field as OME-TIFF (axes ``CYX``), with its
+    pixel size in µm and the channel names in OME-XML."""
+    import tifffile
+
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, np.moveaxis(image, -1, 0), ome=True, metadata={
+        "axes": "CYX", "PhysicalSizeX": pixel_size_um, "PhysicalSizeY": pixel_size_um,
+        "PhysicalSizeXUnit": "µm", "PhysicalSizeYUnit": "µm",
+        "Channel": {"Name": list(channel_names)}})
+    return buf.getvalue()
+
+
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """A header and rows as CSV (``\\n`` line ends, UTF-8)."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(list(header))
+    writer.writerows(rows)
+    return text.getvalue().encode()
 
 
 def table_format(path: str | Path) -> str:
