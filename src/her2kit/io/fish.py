@@ -51,7 +51,7 @@ def _check_size(path: Path, plane_px: int, samples: int, max_pixels: int) -> Non
         )
 
 
-def _open_raster(path: Path, max_pixels: int = MAX_FIELD_PIXELS):
+def _read_field_raster(path: Path, max_pixels: int = MAX_FIELD_PIXELS):
     """Return (array, axes, pixel_size_um or None, stated bit depth or None) for a
     TIFF/OME-TIFF (OME ``PhysicalSizeX`` and ``SignificantBits``), PNG or JPEG."""
     try:
@@ -116,7 +116,7 @@ def read_fish_image(
         Unreadable file, unsupported axes, bad channel mapping, brightfield image.
     """
     p = Path(path)
-    arr, axes, px_file, bits_file = _open_raster(p, max_pixels)
+    arr, axes, px_file, bits_file = _read_field_raster(p, max_pixels)
     px = pixel_size_um if pixel_size_um is not None else px_file
     if bit_depth is None:
         bit_depth = bits_file
@@ -178,7 +178,7 @@ def read_fish_files(
     px_found = None
     for name, path in (("dapi", dapi), ("her2", her2), ("cep17", cep17)):
         p = Path(path)
-        arr, axes, px_file, bits_file = _open_raster(p, max_pixels)
+        arr, axes, px_file, bits_file = _read_field_raster(p, max_pixels)
         if "S" in axes.upper() or "C" in axes.upper():
             if arr.ndim == 3 and arr.shape[-1] in (3, 4) and "S" in axes.upper():
                 # An RGB file whose three colours are equal is grey in disguise.
@@ -216,7 +216,7 @@ def read_brightfield_ish(path: str | Path, *, max_pixels: int = MAX_FIELD_PIXELS
         more than ``max_pixels`` pixels.
     """
     p = Path(path)
-    arr, _axes, _, _ = _open_raster(p, max_pixels)
+    arr, _axes, _, _ = _read_field_raster(p, max_pixels)
     if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[-1] not in (3, 4):
         arr = np.moveaxis(arr, 0, -1)  # planar-RGB TIFF
     return check_brightfield_rgb(arr, name="image")
