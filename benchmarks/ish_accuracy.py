@@ -279,7 +279,7 @@ def section_real_her2(out_dir: Path) -> None:
     for fld in _real_fields(folder):
         sub, path, px, res = fld.sub, fld.path, fld.px, fld.result
         px_note = " (own)" if fld.ref is None else ""
-        Image.fromarray(render_ish_overlay(res, fld.display)).save(
+        Image.fromarray(render_ish_overlay(fld.display, res)).save(
             out_dir / f"{path.stem}_overlay.png")
         prm = res.parameters
 

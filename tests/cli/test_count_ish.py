@@ -218,7 +218,7 @@ def test_several_fields_show_a_progress_bar_on_a_terminal_only():
 
     from rich.console import Console
 
-    from her2kit.cli import _progress
+    from her2kit.cli.options import progress as _progress
 
     buf = io.StringIO()
     term = Console(file=buf, force_terminal=True, width=80)

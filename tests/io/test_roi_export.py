@@ -13,6 +13,7 @@ from her2kit.imaging.ihc.score import score_ihc_image
 from her2kit.io.export import cells_geojson, table_bytes
 from her2kit.io.roi import roi_mask_from_geojson
 from her2kit.synthetic.ihc import generate_ihc_region
+from her2kit.viz.colors import CLASS_COLORS
 
 
 def square(x0, y0, x1, y1):
@@ -91,7 +92,7 @@ def test_parquet_round_trips(scored):
 def test_geojson_cells_load_back_in_shapely_at_the_right_place(scored):
     from shapely.geometry import Point, shape
 
-    doc = cells_geojson(scored)
+    doc = cells_geojson(scored, class_colors=CLASS_COLORS)
     assert doc["type"] == "FeatureCollection"
     assert len(doc["features"]) >= 0.95 * scored.n_cells_detected
     by_label = {int(lab): i for i, lab in enumerate(scored.cells.label)}

@@ -1,6 +1,7 @@
 """Per-cell exports: CSV or Parquet tables and QuPath-importable GeoJSON.
 
-Pure functions that build text or JSON-ready dicts; the CLI writes them.
+Pure functions that build bytes or JSON-ready dicts; the pipelines call them and the CLI
+writes the bytes.
 GeoJSON cells follow QuPath's export: ``objectType: "cell"``, a
 ``classification`` with name and colour, ``measurements``, the cell outline as
 ``geometry`` and the nucleus outline as ``nucleusGeometry``, in level-0 pixel
@@ -12,15 +13,18 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.measure import approximate_polygon, find_contours
 
-from her2kit.viz.ihc import CLASS_COLORS
-
-__all__ = ["cells_geojson", "table_bytes"]
+__all__ = [
+    "cells_geojson", "csv_bytes", "fish_ome_tiff_bytes", "png_bytes", "table_bytes",
+    "table_format", "tiff_bytes",
+]
 
 # QuPath-friendly class names: the per-cell membrane class.
 _QUPATH_NAMES = {
@@ -30,6 +34,53 @@ _QUPATH_NAMES = {
     "incomplete_faint": "HER2 incomplete faint",
     "none": "HER2 no membrane staining",
 }
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """An 8-bit RGB or grey array encoded as PNG (Pillow's default settings)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def tiff_bytes(image: np.ndarray, *, pixel_size_um: float) -> bytes:
+    """An image as TIFF with its pixel size in the resolution tags (pixels per centimetre)."""
+    import tifffile
+
+    buf = io.BytesIO()
+    per_cm = 1e4 / pixel_size_um  # TIFF resolution in pixels per centimetre
+    tifffile.imwrite(buf, image, resolution=(per_cm, per_cm), resolutionunit="CENTIMETER")
+    return buf.getvalue()
+
+
+def fish_ome_tiff_bytes(image: np.ndarray, *, pixel_size_um: float,
+                        channel_names: Sequence[str]) -> bytes:
+    """A (rows, cols, channels) fluorescence field as OME-TIFF (axes ``CYX``), with its
+    pixel size in µm and the channel names in OME-XML."""
+    import tifffile
+
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, np.moveaxis(image, -1, 0), ome=True, metadata={
+        "axes": "CYX", "PhysicalSizeX": pixel_size_um, "PhysicalSizeY": pixel_size_um,
+        "PhysicalSizeXUnit": "µm", "PhysicalSizeYUnit": "µm",
+        "Channel": {"Name": list(channel_names)}})
+    return buf.getvalue()
+
+
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """A header and rows as CSV (``\\n`` line ends, UTF-8)."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(list(header))
+    writer.writerows(rows)
+    return text.getvalue().encode()
+
+
+def table_format(path: str | Path) -> str:
+    """``"parquet"`` for a ``.parquet`` path, else ``"csv"``."""
+    return "parquet" if Path(path).suffix.lower() == ".parquet" else "csv"
 
 
 def table_bytes(rows: list[dict[str, Any]], *, fmt: str) -> bytes:
@@ -71,13 +122,17 @@ def _outline(mask: np.ndarray, offset_rc: tuple[int, int], tolerance_px: float) 
     return xy
 
 
-def cells_geojson(result, *, only_counted: bool = False, tolerance_px: float = 0.5,
+def cells_geojson(result, *, class_colors: Mapping[str, tuple[int, int, int]],
+                  only_counted: bool = False, tolerance_px: float = 0.5,
                   seed: int = 0) -> dict[str, Any]:
     """QuPath-importable FeatureCollection of cells with nucleus outlines.
 
     Parameters
     ----------
     result : IhcImageResult
+    class_colors : mapping of str to (int, int, int)
+        RGB colour of each membrane class (the overlay's table,
+        :data:`her2kit.viz.colors.CLASS_COLORS`); io does not import viz.
     only_counted : bool
         Export only cells inside the ROI.
     tolerance_px : float
@@ -104,7 +159,7 @@ def cells_geojson(result, *, only_counted: bool = False, tolerance_px: float = 0
         name = str(cells.class_name[i])
         props: dict[str, Any] = {
             "objectType": "cell",
-            "classification": {"name": _QUPATH_NAMES[name], "color": list(CLASS_COLORS[name])},
+            "classification": {"name": _QUPATH_NAMES[name], "color": list(class_colors[name])},
             "measurements": {
                 "Cell: Area µm^2": float(cells.area_um2[i]),
                 "Nucleus: Area µm^2": float(cells.nucleus_area_um2[i]),

@@ -17,7 +17,8 @@ from her2kit.imaging.ish.channels import (
     fish_from_rgb,
     fish_from_stack,
 )
-from her2kit.io.images import ome_pixel_size_um, ome_significant_bits
+from her2kit.io.raster import ome_pixel_size_um, ome_significant_bits, open_raster
+from her2kit.settings import value
 
 __all__ = ["MAX_FIELD_PIXELS", "read_brightfield_ish", "read_fish_files", "read_fish_image"]
 
@@ -27,9 +28,11 @@ __all__ = ["MAX_FIELD_PIXELS", "read_brightfield_ish", "read_fish_files", "read_
 #: float32 copies of each channel at full resolution (~40 bytes per pixel for a
 #: three-channel FISH field, measured), so 100 Mpx needs ~4 GB. Microscope camera
 #: fields are a few Mpx; a whole slide must be cut into fields or ROIs first.
-MAX_FIELD_PIXELS = 100_000_000
+MAX_FIELD_PIXELS: int = value("ish_max_field_pixels")
 #: A z-stack or multi-channel file may hold this many samples per allowed plane pixel.
-MAX_SAMPLES_PER_PIXEL_LIMIT = 10
+MAX_SAMPLES_PER_PIXEL_LIMIT: int = value("ish_max_samples_per_pixel")
+
+
 def _check_size(path: Path, plane_px: int, samples: int, max_pixels: int) -> None:
     """Refuse a field before decoding it when a plane (rows x cols) has more than
     ``max_pixels`` pixels or the whole array (planes x channels) more than
@@ -48,39 +51,23 @@ def _check_size(path: Path, plane_px: int, samples: int, max_pixels: int) -> Non
         )
 
 
-def _open_raster(path: Path, max_pixels: int = MAX_FIELD_PIXELS):
+def _read_field_raster(path: Path, max_pixels: int = MAX_FIELD_PIXELS):
     """Return (array, axes, pixel_size_um or None, stated bit depth or None) for a
     TIFF/OME-TIFF (OME ``PhysicalSizeX`` and ``SignificantBits``), PNG or JPEG."""
-    if not path.is_file():
-        raise ImageInputError(f"no such file: {path}", field="path")
-    suffix = path.suffix.lower()
     try:
-        if suffix in (".tif", ".tiff"):
-            import tifffile
-
-            with tifffile.TiffFile(path) as tf:
-                series = tf.series[0]
-                axes = series.axes
-                shape = dict(zip(axes.upper(), series.shape, strict=True))
+        with open_raster(path, field="path") as raster:
+            if raster.is_tiff:
+                axes, shape_ = raster.series_axes_shape()
+                shape = dict(zip(axes.upper(), shape_, strict=True))
                 _check_size(path, int(shape.get("Y", 1)) * int(shape.get("X", 1)),
-                            int(np.prod(series.shape, dtype=np.int64)), max_pixels)
-                arr = series.asarray()
-                px = ome_pixel_size_um(tf.ome_metadata) if tf.is_ome else None
-                bits = ome_significant_bits(tf.ome_metadata) if tf.is_ome else None
-            return arr, axes, px, bits
-        import warnings
-
-        from PIL import Image
-
-        with warnings.catch_warnings():
-            # Our own limit applies; Pillow's bomb warning would be a second line.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(path)
-        with im:
-            _check_size(path, im.width * im.height, im.width * im.height * len(im.getbands()),
+                            int(np.prod(shape_, dtype=np.int64)), max_pixels)
+                arr = raster.read_series()
+                ome = raster.ome_metadata()
+                return arr, axes, ome_pixel_size_um(ome), ome_significant_bits(ome)
+            width, height = raster.size_px
+            _check_size(path, width * height, width * height * len(raster.pil.getbands()),
                         max_pixels)
-            im.load()
-            arr = np.asarray(im)
+            arr = raster.read_pil()
         return arr, ("YXS" if arr.ndim == 3 else "YX"), None, None
     except ImageInputError:
         raise
@@ -129,7 +116,7 @@ def read_fish_image(
         Unreadable file, unsupported axes, bad channel mapping, brightfield image.
     """
     p = Path(path)
-    arr, axes, px_file, bits_file = _open_raster(p, max_pixels)
+    arr, axes, px_file, bits_file = _read_field_raster(p, max_pixels)
     px = pixel_size_um if pixel_size_um is not None else px_file
     if bit_depth is None:
         bit_depth = bits_file
@@ -191,7 +178,7 @@ def read_fish_files(
     px_found = None
     for name, path in (("dapi", dapi), ("her2", her2), ("cep17", cep17)):
         p = Path(path)
-        arr, axes, px_file, bits_file = _open_raster(p, max_pixels)
+        arr, axes, px_file, bits_file = _read_field_raster(p, max_pixels)
         if "S" in axes.upper() or "C" in axes.upper():
             if arr.ndim == 3 and arr.shape[-1] in (3, 4) and "S" in axes.upper():
                 # An RGB file whose three colours are equal is grey in disguise.
@@ -229,7 +216,7 @@ def read_brightfield_ish(path: str | Path, *, max_pixels: int = MAX_FIELD_PIXELS
         more than ``max_pixels`` pixels.
     """
     p = Path(path)
-    arr, _axes, _, _ = _open_raster(p, max_pixels)
+    arr, _axes, _, _ = _read_field_raster(p, max_pixels)
     if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[-1] not in (3, 4):
         arr = np.moveaxis(arr, 0, -1)  # planar-RGB TIFF
     return check_brightfield_rgb(arr, name="image")

@@ -1,31 +1,38 @@
-"""Reading and writing image files: the only module in her2kit.imaging that touches files.
+"""Reading and writing whole brightfield images (``score-ihc``).
 
-PNG and JPEG are decoded with Pillow, TIFF and OME-TIFF with tifffile. The pixel size is
-read from OME-XML (``PhysicalSizeX`` / ``PhysicalSizeXUnit``) or from the TIFF
-``XResolution`` / ``ResolutionUnit`` tags (centimetre or inch) when present; PNG and JPEG
-carry no trustworthy pixel size (their DPI fields describe screens and printers), so it is
-``None`` for them and the caller must supply it.
+Files are opened by :mod:`her2kit.io.raster` (Pillow for PNG and JPEG, tifffile for TIFF and
+OME-TIFF). The pixel size is read from OME-XML (``PhysicalSizeX`` / ``PhysicalSizeXUnit``)
+or from the TIFF ``XResolution`` / ``ResolutionUnit`` tags (centimetre or inch) when
+present; PNG and JPEG carry no trustworthy pixel size, so it is ``None`` for them and the
+caller must supply it.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from her2kit.errors import ImageInputError, OutputError
+from her2kit.io.raster import (
+    TIFF_SUFFIXES,
+    ome_pixel_size_um,
+    ome_significant_bits,
+    open_raster,
+    require_file,
+)
+from her2kit.settings import value
 
-__all__ = ["LoadedImage", "ome_pixel_size_um", "read_image", "write_image"]
+__all__ = [
+    "LoadedImage", "ome_pixel_size_um", "ome_significant_bits", "read_image", "write_image",
+]
 
 # Refuse images above this many pixels by default (a 20k x 20k region); whole slides go
 # through the slide reader instead.
-DEFAULT_MAX_PIXELS = 400_000_000
-
-_UNIT_TO_UM = {"m": 1e6, "cm": 1e4, "mm": 1e3, "µm": 1.0, "um": 1.0, "nm": 1e-3, "Å": 1e-4}
+DEFAULT_MAX_PIXELS: int = value("score_ihc_max_pixels")
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,60 +57,9 @@ class LoadedImage:
     path: Path
 
 
-def _ome_pixels_attribute(description: str | None, name: str) -> tuple[str, dict] | None:
-    """The value of attribute ``name`` of the first OME-XML ``Pixels`` element that has
-    it, with all that element's attributes; None when not OME-XML or absent."""
-    if not description or "<OME" not in description[:2000]:
-        return None
-    try:
-        root = ET.fromstring(description)
-    except ET.ParseError:
-        return None
-    for el in root.iter():
-        if el.tag.endswith("Pixels") and name in el.attrib:
-            return el.attrib[name], dict(el.attrib)
-    return None
-
-
-def ome_pixel_size_um(description: str | None) -> float | None:
-    """µm per pixel from OME-XML ``PhysicalSizeX`` (with its unit), or None."""
-    found = _ome_pixels_attribute(description, "PhysicalSizeX")
-    if found is None:
-        return None
-    size = float(found[0])
-    factor = _UNIT_TO_UM.get(found[1].get("PhysicalSizeXUnit", "µm"))
-    if factor is None or not size > 0:
-        return None
-    return size * factor
-
-
-def ome_significant_bits(description: str | None) -> int | None:
-    """The camera bit depth an OME-XML ``Pixels`` element states (``SignificantBits``), or None."""
-    found = _ome_pixels_attribute(description, "SignificantBits")
-    try:
-        bits = int(found[0]) if found is not None else None
-    except ValueError:
-        return None
-    return bits if bits is not None and 1 <= bits <= 64 else None
-
-
-def _tiff_resolution_pixel_size(page) -> float | None:
-    tags = page.tags
-    if "XResolution" not in tags or "ResolutionUnit" not in tags:
-        return None
-    num, den = tags["XResolution"].value
-    unit = int(tags["ResolutionUnit"].value)
-    if not num or not den:
-        return None
-    pixels_per_unit = num / den
-    # ResolutionUnit 2 = inch, 3 = centimetre; 1 = none (no absolute unit).
-    if unit == 3:
-        return 1e4 / pixels_per_unit
-    if unit == 2:
-        size = 25400.0 / pixels_per_unit
-        # 72/96/300 dpi are screen or print defaults written by ordinary software.
-        return None if pixels_per_unit in (72, 96, 150, 300, 600) else size
-    return None
+def _too_large(n: int, max_pixels: int) -> ImageInputError:
+    return ImageInputError(f"image has {n} pixels, more than the limit {max_pixels}",
+                           field="image")
 
 
 def read_image(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
@@ -114,7 +70,7 @@ def read_image(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     path : str or os.PathLike
         Image file.
     max_pixels : int, optional
-        Refuse images with more pixels than this.
+        Refuse images with more pixels than this (checked before decoding).
 
     Returns
     -------
@@ -127,26 +83,16 @@ def read_image(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
         Missing, unreadable, truncated, unsupported or too large files.
     """
     p = Path(path)
-    if not p.is_file():
-        raise ImageInputError(f"no such file: {p}", field="image")
+    require_file(p, field="image")
     suffix = p.suffix.lower()
-    if suffix in (".tif", ".tiff"):
-        import tifffile
-
+    if suffix in TIFF_SUFFIXES:
         try:
-            with tifffile.TiffFile(p) as tf:
-                page = tf.pages[0]
-                n = int(np.prod(page.shape[:2]))
+            with open_raster(p, field="image") as raster:
+                n = raster.first_page_plane_pixels()
                 if n > max_pixels:
-                    raise ImageInputError(
-                        f"image has {n} pixels, more than the limit {max_pixels}", field="image"
-                    )
-                size = ome_pixel_size_um(tf.pages[0].description if tf.is_ome else None)
-                source = "ome" if size is not None else "none"
-                if size is None:
-                    size = _tiff_resolution_pixel_size(page)
-                    source = "tiff-resolution" if size is not None else "none"
-                data = page.asarray()
+                    raise _too_large(n, max_pixels)
+                size, source = raster.first_page_pixel_size_um()
+                data = raster.read_first_page()
         except ImageInputError:
             raise
         except Exception as exc:  # tifffile raises many types for broken files
@@ -155,20 +101,12 @@ def read_image(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
             data = np.moveaxis(data, 0, -1)  # planar (samples, rows, cols) -> channel last
         return LoadedImage(np.ascontiguousarray(data), size, source, p)
     if suffix in (".png", ".jpg", ".jpeg"):
-        from PIL import Image
-
         try:
-            with Image.open(p) as im:
-                if im.width * im.height > max_pixels:
-                    raise ImageInputError(
-                        f"image has {im.width * im.height} pixels, more than the limit "
-                        f"{max_pixels}",
-                        field="image",
-                    )
-                if im.mode == "P":
-                    im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-                im.load()
-                data = np.asarray(im)
+            with open_raster(p, field="image") as raster:
+                width, height = raster.size_px
+                if width * height > max_pixels:
+                    raise _too_large(width * height, max_pixels)
+                data = raster.read_pil(palette_to_rgb=True)
         except ImageInputError:
             raise
         except Exception as exc:  # Pillow: OSError for truncated, UnidentifiedImageError...

@@ -1,6 +1,7 @@
 """Regions of interest from GeoJSON (as QuPath exports them), rasterised to a mask.
 
-Pure functions over parsed JSON: reading the file is the caller's job.
+:func:`roi_mask_from_geojson` works on parsed JSON; :func:`read_roi_mask` reads the file
+(a path, or ``-`` for standard input) first.
 Coordinates are level-0 pixels, x to the right (columns) and y down (rows).
 Polygon holes (second and later rings) are removed from the region.
 """
@@ -14,7 +15,7 @@ from skimage.draw import polygon as draw_polygon
 
 from her2kit.errors import Her2kitInputError
 
-__all__ = ["roi_mask_from_geojson"]
+__all__ = ["read_roi_mask", "roi_mask_from_geojson"]
 
 
 def _features(doc: Any) -> list[dict[str, Any]]:
@@ -89,3 +90,15 @@ def roi_mask_from_geojson(doc: Any, shape: tuple[int, int]) -> np.ndarray:
             f"the ROI lies outside the image ({shape[1]}×{shape[0]} px; coordinates must be "
             "level-0 pixels)", field="roi")
     return mask
+
+
+def read_roi_mask(path: str | None, shape: tuple[int, int]) -> np.ndarray | None:
+    """Read a GeoJSON ROI file and rasterise it (see :func:`roi_mask_from_geojson`).
+
+    Returns None when ``path`` is None (no ROI: the whole image counts).
+    """
+    if path is None:
+        return None
+    from her2kit.io.jsonio import read_json_any
+
+    return roi_mask_from_geojson(read_json_any(path), shape)

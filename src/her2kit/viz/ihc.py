@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 from skimage.segmentation import find_boundaries
 
 from her2kit.imaging._validate import check_rgb_image
 from her2kit.imaging.ihc.membrane import MEMBRANE_CLASSES
+from her2kit.viz.colors import CLASS_COLORS
 
 __all__ = ["CLASS_COLORS", "render_overlay"]
-
-# One colour per class, chosen to read on brown/blue tissue and to be told apart by
-# common colour-vision deficiencies (Okabe-Ito palette order).
-CLASS_COLORS: Mapping[str, tuple[int, int, int]] = {
-    "complete_intense": (213, 94, 0),  # vermillion
-    "complete_weak_moderate": (230, 159, 0),  # orange
-    "incomplete_moderate_intense": (204, 121, 167),  # reddish purple
-    "incomplete_faint": (240, 228, 66),  # yellow
-    "none": (86, 180, 233),  # sky blue
-}
-
 
 def render_overlay(rgb, result, *, legend: bool = True, outline_px: int = 1) -> np.ndarray:
     """Draw each cell's outline in its class colour, with a legend of percentages.

@@ -47,8 +47,8 @@ def fish_display_rgb(fish: FishImage, *, percentile: float = 99.8) -> np.ndarray
 
 
 def render_ish_overlay(
-    result: IshImageResult,
     image: np.ndarray | FishImage,
+    result: IshImageResult,
     *,
     ring_radius_px: int | None = None,
     label: bool = True,
@@ -57,12 +57,12 @@ def render_ish_overlay(
 
     Parameters
     ----------
-    result : IshImageResult
-        From :func:`~her2kit.imaging.ish.count_fish` or
-        :func:`~her2kit.imaging.ish.count_brightfield_ish`.
     image : FishImage or (rows, cols, 3) uint8 ndarray
         The image that was counted (a FISH image is composited by
         :func:`fish_display_rgb`).
+    result : IshImageResult
+        From :func:`~her2kit.imaging.ish.count_fish` or
+        :func:`~her2kit.imaging.ish.count_brightfield_ish` on ``image``.
     ring_radius_px : int, optional
         Radius of the signal rings, px. Default: 2.5 spot sigmas, at least 3 px.
     label : bool, optional

@@ -242,14 +242,14 @@ def test_overlay_marks_counted_nuclei_and_signals(group4):
     syn, res = group4
     fish = fish_from_stack(syn.image, channels=CH)
     before = syn.image.copy()
-    ov = render_ish_overlay(res, fish)
+    ov = render_ish_overlay(fish, res)
     assert ov.shape == (*syn.image.shape[:2], 3) and ov.dtype == np.uint8
     assert np.array_equal(syn.image, before)
     assert (np.all(ov == (255, 230, 0), axis=-1)).sum() > 100  # counted outlines
     r, c = np.rint(res.her2.detection.coords_px[0] + [0, 3]).astype(int)  # ring edge
     assert np.any(np.all(ov[r - 1 : r + 2, c - 1 : c + 2] == (255, 60, 60), axis=-1))
     with pytest.raises(ImageInputError, match="labels are"):
-        render_ish_overlay(res, np.zeros((10, 10, 3), np.uint8))
+        render_ish_overlay(np.zeros((10, 10, 3), np.uint8), res)
 
 
 def test_bad_pipeline_input(group4):

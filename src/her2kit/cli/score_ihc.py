@@ -1,0 +1,60 @@
+"""``her2kit score-ihc``: parse options, run :func:`her2kit.pipelines.score_ihc.score_ihc`,
+write its outputs all-or-nothing, print the JSON or the summary."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from her2kit.cli.options import (
+    FileMppOption,
+    GuidelineOption,
+    JsonOption,
+    OutJsonOption,
+    OverlayOption,
+    RoiOption,
+    check_suffixes,
+    finish_image_command,
+    require_table_extra,
+)
+
+__all__ = ["score_ihc"]
+
+
+def score_ihc(
+    image: Annotated[str, typer.Argument(metavar="IMAGE", help="RGB brightfield PNG/JPEG/TIFF.")],
+    roi: RoiOption = None,
+    mpp: FileMppOption = None,
+    as_json: JsonOption = False,
+    overlay: OverlayOption = None,
+    cells: Annotated[
+        str | None, typer.Option(help="Write per-cell measurements (.csv or .parquet).")
+    ] = None,
+    geojson: Annotated[
+        str | None, typer.Option(help="Write QuPath-importable cells (.geojson).")
+    ] = None,
+    out_json: OutJsonOption = None,
+    estimate_stains: Annotated[
+        bool, typer.Option(help="Estimate stain vectors per image (default: standard H-DAB).")
+    ] = False,
+    min_intense_pct: Annotated[
+        float, typer.Option(help="Evidence floor (%) for the 'intense complete in ≤10%' 2+ "
+                            "pattern; 0 = literal guideline.")
+    ] = 1.0,
+    guideline: GuidelineOption = "asco-cap-2018",
+) -> None:
+    """Score HER2 IHC membranes cell by cell and give the guideline's IHC score."""
+    from her2kit.cli.render import print_ihc_image_summary
+    from her2kit.guideline import get_guideline
+    from her2kit.pipelines.score_ihc import score_ihc as run_score_ihc
+
+    get_guideline(guideline)
+    check_suffixes((overlay, (".png",), "--overlay"), (cells, (".csv", ".parquet"), "--cells"),
+                   (geojson, (".geojson", ".json"), "--geojson"), (out_json, (".json",), "--out"))
+    require_table_extra(cells)
+    job = run_score_ihc(image, mpp=mpp, roi=roi, estimate_stains=estimate_stains,
+                        min_intense_pct=min_intense_pct, guideline=guideline,
+                        overlay=overlay, cells=cells, geojson=geojson)
+    finish_image_command(job.document, dict(job.outputs), out_json=out_json, as_json=as_json,
+                         printer=print_ihc_image_summary)

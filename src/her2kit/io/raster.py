@@ -1,0 +1,177 @@
+"""The one low-level opener of raster files: TIFF/OME-TIFF with tifffile, the rest with Pillow.
+
+:func:`open_raster` opens a file without decoding its pixels, so each reader can check
+its own size limit first (``io.images`` for ``score-ihc``, ``io.fish`` for ``count-ish``);
+the readers keep their own limits and messages. OME-XML and TIFF resolution tags are
+parsed here. PNG and JPEG carry no trustworthy pixel size (their DPI fields describe
+screens and printers).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from her2kit.errors import ImageInputError
+
+__all__ = [
+    "RasterFile", "ome_pixel_size_um", "ome_significant_bits", "open_raster", "require_file",
+    "tiff_resolution_pixel_size_um",
+]
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+
+_UNIT_TO_UM = {"m": 1e6, "cm": 1e4, "mm": 1e3, "µm": 1.0, "um": 1.0, "nm": 1e-3, "Å": 1e-4}
+
+
+def _ome_pixels_attribute(description: str | None, name: str) -> tuple[str, dict] | None:
+    """The value of attribute ``name`` of the first OME-XML ``Pixels`` element that has
+    it, with all that element's attributes; None when not OME-XML or absent."""
+    if not description or "<OME" not in description[:2000]:
+        return None
+    try:
+        root = ET.fromstring(description)
+    except ET.ParseError:
+        return None
+    for el in root.iter():
+        if el.tag.endswith("Pixels") and name in el.attrib:
+            return el.attrib[name], dict(el.attrib)
+    return None
+
+
+def ome_pixel_size_um(description: str | None) -> float | None:
+    """µm per pixel from OME-XML ``PhysicalSizeX`` (with its unit), or None."""
+    found = _ome_pixels_attribute(description, "PhysicalSizeX")
+    if found is None:
+        return None
+    size = float(found[0])
+    factor = _UNIT_TO_UM.get(found[1].get("PhysicalSizeXUnit", "µm"))
+    if factor is None or not size > 0:
+        return None
+    return size * factor
+
+
+def ome_significant_bits(description: str | None) -> int | None:
+    """The camera bit depth an OME-XML ``Pixels`` element states (``SignificantBits``), or None."""
+    found = _ome_pixels_attribute(description, "SignificantBits")
+    try:
+        bits = int(found[0]) if found is not None else None
+    except ValueError:
+        return None
+    return bits if bits is not None and 1 <= bits <= 64 else None
+
+
+def tiff_resolution_pixel_size_um(page) -> float | None:
+    """µm per pixel from a TIFF page's ``XResolution`` / ``ResolutionUnit``, or None."""
+    tags = page.tags
+    if "XResolution" not in tags or "ResolutionUnit" not in tags:
+        return None
+    num, den = tags["XResolution"].value
+    unit = int(tags["ResolutionUnit"].value)
+    if not num or not den:
+        return None
+    pixels_per_unit = num / den
+    # ResolutionUnit 2 = inch, 3 = centimetre; 1 = none (no absolute unit).
+    if unit == 3:
+        return 1e4 / pixels_per_unit
+    if unit == 2:
+        size = 25400.0 / pixels_per_unit
+        # 72/96/300 dpi are screen or print defaults written by ordinary software.
+        return None if pixels_per_unit in (72, 96, 150, 300, 600) else size
+    return None
+
+
+class RasterFile:
+    """An opened raster file whose pixels are decoded only on request.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    is_tiff : bool
+        Opened with tifffile (``tiff``), else with Pillow (``pil``).
+    tiff, pil
+        The open ``tifffile.TiffFile`` or ``PIL.Image.Image`` (the other is None).
+    """
+
+    def __init__(self, path: Path, *, tiff=None, pil=None) -> None:
+        self.path, self.tiff, self.pil = path, tiff, pil
+        self.is_tiff = tiff is not None
+
+    # -- TIFF: first page (a plain image) or first series (stacks, OME axes)
+    def first_page_plane_pixels(self) -> int:
+        return int(np.prod(self.tiff.pages[0].shape[:2]))
+
+    def first_page_pixel_size_um(self) -> tuple[float | None, str]:
+        """µm per pixel and its source (``ome``, ``tiff-resolution`` or ``none``)."""
+        tf = self.tiff
+        size = ome_pixel_size_um(tf.pages[0].description if tf.is_ome else None)
+        if size is not None:
+            return size, "ome"
+        size = tiff_resolution_pixel_size_um(tf.pages[0])
+        return size, "tiff-resolution" if size is not None else "none"
+
+    def read_first_page(self) -> np.ndarray:
+        return self.tiff.pages[0].asarray()
+
+    def series_axes_shape(self) -> tuple[str, tuple[int, ...]]:
+        series = self.tiff.series[0]
+        return series.axes, tuple(series.shape)
+
+    def read_series(self) -> np.ndarray:
+        return self.tiff.series[0].asarray()
+
+    def ome_metadata(self) -> str | None:
+        return self.tiff.ome_metadata if self.tiff.is_ome else None
+
+    # -- Pillow
+    @property
+    def size_px(self) -> tuple[int, int]:
+        """(width, height) of a Pillow image."""
+        return self.pil.width, self.pil.height
+
+    def read_pil(self, *, palette_to_rgb: bool = False) -> np.ndarray:
+        """Decode a Pillow image as stored (palette images expanded when asked)."""
+        im = self.pil
+        if palette_to_rgb and im.mode == "P":
+            im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+        im.load()
+        return np.asarray(im)
+
+
+@contextmanager
+def open_raster(path: Path, *, field: str) -> Iterator[RasterFile]:
+    """Open ``path`` (TIFF by suffix, else Pillow) without decoding its pixels.
+
+    Raises
+    ------
+    ImageInputError
+        ``no such file`` (with ``field``) when the path is not a file. Decoder errors
+        propagate unchanged: each reader words them its own way.
+    """
+    require_file(path, field=field)
+    if path.suffix.lower() in TIFF_SUFFIXES:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tf:
+            yield RasterFile(path, tiff=tf)
+        return
+    import warnings
+
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        # The readers' own limits apply; Pillow's bomb warning would be a second line.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        im = Image.open(path)
+    with im:
+        yield RasterFile(path, pil=im)
+
+
+def require_file(path: Path, *, field: str) -> None:
+    """Raise ``no such file`` (ImageInputError with ``field``) unless ``path`` is a file."""
+    if not path.is_file():
+        raise ImageInputError(f"no such file: {path}", field=field)

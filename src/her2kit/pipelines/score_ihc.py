@@ -1,0 +1,151 @@
+"""The ``score-ihc`` job: one brightfield image file → IHC document and output bytes.
+
+Called by the CLI now, and next by the whole-slide runner and the lab service: it takes
+paths and options, returns a frozen :class:`ScoreIhcJob`, and neither prints, writes nor
+exits. A caller-given pixel size is labelled ``--mpp`` in the document and in messages
+(the CLI's flag), as the documents have always said.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from her2kit.errors import Her2kitInputError
+
+__all__ = ["ScoreIhcJob", "resolve_pixel_size", "score_ihc"]
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreIhcJob:
+    """What :func:`score_ihc` produced.
+
+    Attributes
+    ----------
+    document : dict
+        The ``score-ihc`` JSON document (:func:`her2kit.pipelines.ihc.ihc_document`).
+    outputs : mapping of pathlib.Path to bytes
+        The bytes of each requested output (overlay PNG, cell table, GeoJSON), in that
+        order, keyed by the path the caller asked for; nothing is written.
+    image : her2kit.io.images.LoadedImage
+        The image read.
+    result : her2kit.imaging.ihc.score.IhcImageResult
+        The per-cell result.
+    """
+
+    document: dict[str, Any]
+    outputs: Mapping[Path, bytes]
+    image: Any
+    result: Any
+
+
+def resolve_pixel_size(file_um: float | None, file_source: str, mpp: float | None, *,
+                       name: str) -> tuple[float, str]:
+    """µm per pixel and its source: the file's, checked against ``mpp`` (1 %), else ``mpp``.
+
+    Raises
+    ------
+    Her2kitInputError
+        ``mpp`` contradicts the file, or neither gives a pixel size.
+    """
+    if file_um is not None:
+        if mpp is not None and abs(mpp - file_um) > 0.01 * file_um:
+            raise Her2kitInputError(
+                f"--mpp {mpp:g} contradicts the file's pixel size {file_um:g} µm", field="--mpp")
+        return file_um, f"file ({file_source})"
+    if mpp is not None:
+        return mpp, "--mpp"
+    raise Her2kitInputError(
+        f"{name}: the file does not record its pixel size; give --mpp (µm per pixel)",
+        field="--mpp")
+
+
+def score_ihc(
+    image: str | Path,
+    *,
+    mpp: float | None = None,
+    roi: str | None = None,
+    estimate_stains: bool,
+    min_intense_pct: float = 1.0,
+    guideline: str = "asco-cap-2018",
+    overlay: str | Path | None = None,
+    cells: str | Path | None = None,
+    geojson: str | Path | None = None,
+) -> ScoreIhcJob:
+    """Read an image, score HER2 membranes cell by cell, build the document and outputs.
+
+    Parameters
+    ----------
+    image : str or Path
+        RGB brightfield PNG/JPEG/TIFF (:func:`her2kit.io.images.read_image`).
+    mpp : float, optional
+        µm per pixel when the file does not record it (checked against it when it does).
+    roi : str, optional
+        GeoJSON file of invasive tumour polygons (level-0 pixels).
+    estimate_stains : bool
+        Estimate stain vectors per image (the CLI's default is False: standard H-DAB).
+    min_intense_pct : float, optional
+        Evidence floor (%, 0–10) for the "intense complete in ≤ 10 %" 2+ pattern.
+    guideline : str, optional
+        Rule set name.
+    overlay, cells, geojson : str or Path, optional
+        Outputs to produce: overlay PNG, per-cell table (``.csv``, or Parquet for
+        ``.parquet``), QuPath GeoJSON. Only the overlay's file name enters the document.
+
+    Returns
+    -------
+    ScoreIhcJob
+
+    Raises
+    ------
+    Her2kitInputError
+        Unreadable image, no or contradictory pixel size, bad ROI, ``min_intense_pct``
+        outside 0–10, unknown guideline.
+    """
+    from her2kit.guideline import get_guideline
+    from her2kit.imaging.ihc.score import IhcOptions, score_ihc_image
+    from her2kit.io.images import read_image
+    from her2kit.io.roi import read_roi_mask
+    from her2kit.pipelines.ihc import ihc_document
+
+    get_guideline(guideline)
+    loaded = read_image(image)
+    pixel_size, source = resolve_pixel_size(loaded.pixel_size_um, loaded.pixel_size_source,
+                                            mpp, name=str(image))
+    mask = read_roi_mask(roi, loaded.image.shape[:2])
+    result = score_ihc_image(loaded.image, pixel_size_um=pixel_size, roi_mask=mask,
+                             options=IhcOptions(estimate_stains=estimate_stains))
+    if not 0 <= min_intense_pct <= 10:
+        raise Her2kitInputError(f"expected 0–10, got {min_intense_pct:g}",
+                                field="--min-intense-pct")
+    doc = ihc_document(result, image=str(image), pixel_size_um=pixel_size,
+                       pixel_size_source=source, guideline=guideline,
+                       overlay=Path(overlay).name if overlay else None,
+                       min_intense_pct=min_intense_pct)
+    return ScoreIhcJob(doc, MappingProxyType(_outputs(loaded.image, result, overlay=overlay,
+                                                      cells=cells, geojson=geojson)),
+                       loaded, result)
+
+
+def _outputs(rgb, result, *, overlay, cells, geojson) -> dict[Path, bytes]:
+    """The requested output files' bytes, overlay first (the order they are listed in)."""
+    from her2kit.io.export import png_bytes, table_bytes, table_format
+
+    files: dict[Path, bytes] = {}
+    if overlay is not None:
+        from her2kit.viz.ihc import render_overlay
+
+        files[Path(overlay)] = png_bytes(render_overlay(rgb, result))
+    if cells is not None:
+        files[Path(cells)] = table_bytes(result.cells.as_records(), fmt=table_format(cells))
+    if geojson is not None:
+        from her2kit.io.export import cells_geojson
+        from her2kit.viz.colors import CLASS_COLORS
+
+        files[Path(geojson)] = json.dumps(cells_geojson(result, class_colors=CLASS_COLORS)
+                                          ).encode()
+    return files
