@@ -151,3 +151,44 @@ def test_saturation_above_1_percent_of_tissue(n_black, flag):
     q = _score(rgb, 0.5).quality
     assert q.saturated_fraction == n_black / 10_000
     assert q.saturation is flag
+
+
+# ------------------------------------------- end to end: a drawn DAB ring around each nucleus
+def _ring_region(cells, *, pixel_size_um=0.5, spacing_um=20.0, nucleus_um=3.5, ring_um=7.0,
+                 width_um=1.5):
+    """Nuclei (0.5 OD hematoxylin, radius ``nucleus_um``) each with a DAB membrane.
+
+    ``cells`` holds ``(dab_od, arc)``: a band ``width_um`` wide at ``ring_um`` from the
+    centre, of DAB OD ``dab_od``, over the fraction ``arc`` of the circle.
+    """
+    sp = int(spacing_um / pixel_size_um)
+    side = int(np.ceil(np.sqrt(len(cells))))
+    rr, cc = np.mgrid[: side * sp, : side * sp].astype(float)
+    hem, dab = np.zeros(rr.shape), np.zeros(rr.shape)
+    for k, (od, arc) in enumerate(cells):
+        r0, c0 = (k // side + 0.5) * sp, (k % side + 0.5) * sp
+        d_um = np.hypot(rr - r0, cc - c0) * pixel_size_um
+        angle = (np.degrees(np.arctan2(rr - r0, cc - c0)) + 360.0) % 360.0
+        hem[d_um <= nucleus_um] = 0.5
+        dab[(np.abs(d_um - ring_um) <= width_um / 2) & (angle < 360.0 * arc)] = od
+    return _rgb(hem, dab)
+
+
+def test_drawn_membranes_get_their_class():
+    # Faint (0.08 OD) whatever the extent; complete rings below/above moderate (0.14) and
+    # intense (0.36); a half ring of moderate OD is the incomplete (basolateral) pattern.
+    cells = [(0.08, 1.0), (0.12, 1.0), (0.17, 1.0), (0.33, 1.0), (0.40, 1.0), (0.25, 0.5),
+             (0.60, 1.0), (0.0, 1.0), (0.25, 1.0)]
+    expected = ["incomplete_faint", "incomplete_faint", "complete_weak_moderate",
+                "complete_weak_moderate", "complete_intense", "incomplete_moderate_intense",
+                "complete_intense", "none", "complete_weak_moderate"]
+    res = _score(_ring_region(cells), 0.5)
+    assert res.n_cells_detected == len(cells)
+    t = res.cells
+    order = np.lexsort((t.centroid_rc[:, 1], np.round(t.centroid_rc[:, 0] / 40.0)))
+    assert t.class_name[order].tolist() == expected
+    # The membrane OD read back is the drawn one (within 5 %) for the complete rings.
+    stained = t.membrane_dab_od_stained[order]
+    for i, (od, arc) in enumerate(cells):
+        if arc == 1.0 and od > 0:
+            assert stained[i] == pytest.approx(od, rel=0.05)
