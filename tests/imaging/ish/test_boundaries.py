@@ -22,6 +22,7 @@ import pytest
 from her2kit.imaging.ish.channels import fish_from_arrays
 from her2kit.imaging.ish.count import count_fish, pool_fields
 from her2kit.imaging.ish.spots import detect_spots
+from her2kit.pipelines.ish import ish_document
 
 PX_UM = 0.2
 SPOT_SIGMA_PX = 0.25 / PX_UM
@@ -124,6 +125,26 @@ def _log_sample(image, det):
     from scipy import ndimage as ndi
 
     return -ndi.gaussian_laplace(image.astype(np.float64), det.sigma_px) * det.sigma_px**2
+
+
+# ------------------------------------------------- 19 / 20 / 21 counted nuclei
+FOUR = ((-6.0, -6.0), (-6.0, 6.0), (6.0, -6.0), (6.0, 6.0))
+
+
+@pytest.mark.parametrize(("n", "call", "group"), [(19, "indeterminate", None),
+                                                  (20, "positive", 1), (21, "positive", 1)])
+def test_field_needs_20_counted_nuclei(n, call, group):
+    # n nuclei with 4 HER2 and 2 CEP17 signals each: ratio 2.0 and 4.0 HER2 per cell is
+    # Group 1 [S1 p.9], but only from 20 counted nuclei on [S1 p.4].
+    signals = [([(dr, dc, CLEAR) for dr, dc in FOUR], [(0.0, -9.0, CLEAR), (0.0, 9.0, CLEAR)])
+               for _ in range(n)]
+    res = _count(_field(signals)[0])
+    assert (res.n_counted, res.her2_mean, res.cep17_mean) == (n, 4.0, 2.0)
+    assert ("too_few_nuclei" in res.quality_flags) is (n < 20)
+    doc = ish_document(res, image="drawn.tif", assay="fish", pixel_size_um=PX_UM,
+                       pixel_size_source="test")
+    assert (doc["ish"]["call"], doc["ish"]["group"], doc["ish"]["cells_counted"]) == (
+        call, group, n)
 
 
 # ------------------------------------------------- pooling: 19 / 20 / 21 counted nuclei
