@@ -93,6 +93,17 @@ def hormone_receptor_result(
     References
     ----------
     Allison KH et al. J Clin Oncol 2020;38:1346-66 [S7].
+
+    Examples
+    --------
+    ER is positive above 10 %, low positive from 1 to 10 %, negative below 1 %
+    (CAP template [S9]); PgR has no low-positive band:
+
+    >>> from her2kit.guideline import HormoneReceptorInput as HR
+    >>> [hormone_receptor_result("ER", HR(percent=p)).status for p in (11, 10, 1, 0.5)]
+    ['positive', 'low positive', 'low positive', 'negative']
+    >>> hormone_receptor_result("PgR", HR(percent=5)).status
+    'positive'
     """
     field = field or ("er" if receptor == "ER" else "pr")
     pct, intensity = value.percent, value.intensity

@@ -73,6 +73,25 @@ def ihc_from_percent(
     References
     ----------
     ASCO/CAP 2018 Fig. 1 [S1 p.7]; 2013 IHC definitions [S5].
+
+    Examples
+    --------
+    Complete intense staining in >10 % of cells is 3+; in ≤10 % it is the
+    unusual 2+ pattern "intense circumferential staining in ≤10 % of cells":
+
+    >>> ihc_from_percent(IhcPercent(complete_intense=11))[0]
+    '3+'
+    >>> ihc_from_percent(IhcPercent(complete_intense=10))[0]
+    '2+'
+
+    Weak-to-moderate complete staining in >10 % is 2+; faint incomplete
+    staining in >10 % is 1+, in ≤10 % it is 0 with membrane staining (0+,
+    ultralow), and no staining at all is 0:
+
+    >>> ihc_from_percent(IhcPercent(complete_weak_moderate=11))[0]
+    '2+'
+    >>> [ihc_from_percent(IhcPercent(incomplete_faint=p))[0] for p in (11, 10, 0)]
+    ['1+', '0+', '0']
     """
     g = get_guideline(guideline)
     cut = g.ihc_cell_fraction_pct

@@ -66,6 +66,10 @@ def dual_probe_group(
     1
     >>> dual_probe_group(1.99, 6.0)
     3
+    >>> dual_probe_group(2.0, 3.99), dual_probe_group(1.99, 4.0), dual_probe_group(1.99, 3.99)
+    (2, 4, 5)
+    >>> dual_probe_group(1.99, 5.99)
+    4
     """
     g = get_guideline(guideline)
     r, h = to_decimal(ratio), to_decimal(her2_mean)
@@ -223,6 +227,28 @@ def ish_result(
         Malformed per-nucleus counts, CEP17 of zero, fewer than 20 nuclei
         (with ``too_few_cells="error"``), or a reported ratio that the counts
         cannot give.
+
+    Examples
+    --------
+    Twenty nuclei with 4 HER2 and 2 CEP17 signals each: ratio 2.0 and 4.0
+    HER2 signals per cell, Group 1, ISH positive [S1 p.9]:
+
+    >>> r = ish_result(IshInput(probe="dual", nuclei=[[4, 2]] * 20))
+    >>> r.group, r.call, r.ratio, r.her2_mean, r.cells_counted
+    (1, 'positive', 2.0, 4.0, 20)
+
+    At least 20 cells must be counted [S1 p.4]; image analysis gets an
+    indeterminate result instead of an error:
+
+    >>> ish_result(IshInput(probe="dual", nuclei=[[4, 2]] * 19),
+    ...            too_few_cells="indeterminate").call
+    'indeterminate'
+
+    More than 25 % of signals weak and unscorable rejects the test [S1 p.4]:
+
+    >>> ish_result(IshInput(probe="dual", nuclei=[[4, 2]] * 20,
+    ...                     qc={"weak_signals_pct": 26})).call
+    'indeterminate'
     """
     g = get_guideline(guideline)
     exact_ratio: Decimal | None = None

@@ -1,6 +1,5 @@
 """Per-nucleus ISH counting against generated truth: counts, clusters, selection, outputs."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -272,17 +271,14 @@ def test_bad_pipeline_input(group4):
                               pixel_size_um=PX)
 
 
-def test_real_fish_counts_are_plausible():
+def test_real_fish_counts_are_plausible(real_data):
     """Real HER2 FISH JPEG (PCM_fish_dish FISH1; no ground truth, SOURCE.md).
 
     Visually ~2 CEP17 per nucleus. The k_mad floor alone counted 48 CEP17 per
     nucleus here (nuclear texture maxima); the valley threshold must not.
     Pixel size assumed 0.133 µm from a 9 µm median nucleus (benchmarks/ish_accuracy.py).
     """
-    path = (Path(__file__).resolve().parents[3].parent / "shared" / "data" / "real"
-            / "her2_fish_dish_pcm" / "FISH" / "FISH1.jpg")
-    if not path.is_file():
-        pytest.skip(f"real data absent: {path}")
+    path = real_data("her2_fish_dish_pcm") / "FISH" / "FISH1.jpg"
     from PIL import Image
 
     from her2kit.imaging.ish.channels import fish_from_rgb

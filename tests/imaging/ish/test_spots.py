@@ -1,6 +1,5 @@
 """Spot detection: synthetic truth, the real smFISH field, thresholds, empty and bad input."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +9,6 @@ from her2kit.errors import Her2kitInputError, ImageInputError
 from her2kit.imaging.ish.spots import detect_spots, log_filter, valley_threshold
 from her2kit.synthetic.ish import generate_fish_field
 
-REAL = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "real"
 MATCH_RADIUS_PX = 2.0  # = 0.4 µm at 0.2 µm/px, two PSF sigmas
 
 
@@ -140,7 +138,7 @@ def test_bad_input(args, exc, match):
         detect_spots(image, **kwargs)
 
 
-def test_real_smfish_field_f1():
+def test_real_smfish_field_f1(real_data):
     """Real smFISH field, 268 hand-marked spots (czbiohub-sf/instapipeline).
 
     Per SOURCE.md the marks sit ~2 px right of and below the spots: subtract 2 px.
@@ -148,9 +146,7 @@ def test_real_smfish_field_f1():
     F1 0.952 (precision 0.98, recall 0.92) with sigma 1 px and the default valley
     threshold; the k_mad floor alone gives 0.919 (precision 0.88, recall 0.96).
     """
-    folder = REAL / "smfish_spots_insta_czbiohub"
-    if not folder.is_dir():
-        pytest.skip(f"real data folder absent: {folder}")
+    folder = real_data("smfish_spots_insta_czbiohub")
     from PIL import Image
 
     img = np.asarray(

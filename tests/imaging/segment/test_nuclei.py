@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +15,6 @@ from her2kit.imaging.segment.cells import expand_nuclei
 from her2kit.imaging.segment.nuclei import NucleusDetection, detect_nuclei, match_instances
 from her2kit.io.images import read_image
 from her2kit.synthetic.ihc import generate_ihc_region
-
-REAL = Path(__file__).parents[3] / ".." / "shared" / "data" / "real"
 
 
 @pytest.mark.parametrize("pixel_size_um", [0.25, 0.5, 1.0])
@@ -103,10 +100,8 @@ def _deepliif_truth(mask_rgb):
     return np.where(red, lr, 0) + np.where(blue, lb + nr, 0)
 
 
-def test_real_ki67_tiles_nucleus_f1():
-    folder = REAL / "ki67_ihc_nuclei_deepliif"
-    if not folder.is_dir():
-        pytest.skip(f"real data folder absent: {folder.resolve()}")
+def test_real_ki67_tiles_nucleus_f1(real_data):
+    folder = real_data("ki67_ihc_nuclei_deepliif")
     with open(folder / "LABELS.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     f1 = []

@@ -1,0 +1,223 @@
+"""Mutate named thresholds one at a time and check that a test turns red.
+
+Usage (from the repository root; ``make test`` does not run this)::
+
+    PYTHONPATH=$PWD/src .venv/bin/python scripts/mutate_constants.py            # every row
+    PYTHONPATH=$PWD/src .venv/bin/python scripts/mutate_constants.py complete_pct K_MAD
+    PYTHONPATH=$PWD/src .venv/bin/python scripts/mutate_constants.py --list
+
+Each row of :data:`MUTANTS` names a file, a piece of its text that must occur exactly
+once, the text that replaces it and the tests to run. For each row the tree (src/,
+tests/, pyproject.toml and the other tracked top-level files) is copied into a temporary
+folder next to a link to ../shared, the text is replaced *in the copy*, and the listed
+tests run there with ``pytest -x -q``. The working tree is never modified. A mutant is
+"killed" when the tests fail, "survived" when they pass; "error" means the mutant could
+not be made (text not found or found twice: re-point the row) or pytest could not run.
+The unmutated tests run first (in the same kind of copy); if they fail, nothing is
+reported. Exit status: 0 when every selected mutant is killed, 1 otherwise.
+
+When a constant moves (the refactor moves MIN_NUCLEI and the heterogeneity numbers into
+guideline/), change its row's file and text; nothing else here knows where it lives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Mutant(NamedTuple):
+    name: str  # constant or dataclass field, as a reader looks for it
+    path: str  # file, relative to the repository root
+    original: str  # text that must occur exactly once in the file
+    mutant: str  # replacement
+    tests: tuple[str, ...]  # test files or folders (src/ folders: their doctests)
+
+
+IHC_B = "tests/imaging/ihc/test_boundaries.py"
+ISH_B = "tests/imaging/ish/test_boundaries.py"
+SEG_B = "tests/imaging/segment/test_boundaries.py"
+PIPE_B = "tests/pipelines/test_boundaries.py"
+GUIDE = ("tests/guideline", "src/her2kit/guideline")
+MEMBRANE = "src/her2kit/imaging/ihc/membrane.py"
+SCORE = "src/her2kit/imaging/ihc/score.py"
+COUNT = "src/her2kit/imaging/ish/count.py"
+SPOTS = "src/her2kit/imaging/ish/spots.py"
+NUCLEI = "src/her2kit/imaging/segment/nuclei.py"
+PIPE_IHC = "src/her2kit/pipelines/ihc.py"
+VERSIONS = "src/her2kit/guideline/versions.py"
+
+# ------------------------------------------------------------------------- DATA TABLE
+MUTANTS: tuple[Mutant, ...] = (
+    # IHC membrane classes (MembraneThresholds fields)
+    Mutant("MembraneThresholds.faint_od", MEMBRANE, "faint_od: float = 0.05",
+           "faint_od: float = 0.06", (IHC_B,)),
+    Mutant("MembraneThresholds.moderate_od", MEMBRANE, "moderate_od: float = 0.14",
+           "moderate_od: float = 0.15", (IHC_B,)),
+    Mutant("MembraneThresholds.intense_od", MEMBRANE, "intense_od: float = 0.36",
+           "intense_od: float = 0.40", (IHC_B,)),
+    Mutant("MembraneThresholds.complete_pct", MEMBRANE, "complete_pct: float = 70.0",
+           "complete_pct: float = 75.0", (IHC_B,)),
+    Mutant("MembraneThresholds.min_stained_pct", MEMBRANE, "min_stained_pct: float = 12.5",
+           "min_stained_pct: float = 15.0", (IHC_B,)),
+    # IHC quality flags and the hand-off
+    Mutant("BLUR_EDGE_OD_PER_UM", SCORE, "BLUR_EDGE_OD_PER_UM = 0.12",
+           "BLUR_EDGE_OD_PER_UM = 0.135", (IHC_B,)),
+    Mutant("WEAK_COUNTERSTAIN_OD", SCORE, "WEAK_COUNTERSTAIN_OD = 0.15",
+           "WEAK_COUNTERSTAIN_OD = 0.16", (IHC_B,)),
+    Mutant("SATURATED_FRACTION", SCORE, "SATURATED_FRACTION = 0.01",
+           "SATURATED_FRACTION = 0.0105", (IHC_B,)),
+    Mutant("FEW_CELLS", PIPE_IHC, "FEW_CELLS = 100", "FEW_CELLS = 101", (PIPE_B,)),
+    Mutant("MIN_INTENSE_PCT", PIPE_IHC, "MIN_INTENSE_PCT = 1.0", "MIN_INTENSE_PCT = 1.5",
+           ("tests/pipelines/test_ihc.py",)),
+    # nucleus threshold bounds
+    Mutant("MIN_THRESHOLD_OD", NUCLEI, "MIN_THRESHOLD_OD = 0.08", "MIN_THRESHOLD_OD = 0.10",
+           (SEG_B,)),
+    Mutant("MAX_THRESHOLD_OD", NUCLEI, "MAX_THRESHOLD_OD = 0.40", "MAX_THRESHOLD_OD = 0.50",
+           (SEG_B,)),
+    # ISH spots, clusters, flags, pooling, heterogeneity
+    Mutant("DEFAULT_K_MAD", SPOTS, "DEFAULT_K_MAD = 5.0", "DEFAULT_K_MAD = 6.0", (ISH_B,)),
+    Mutant("CLUSTER_MIN_COPIES", COUNT, "CLUSTER_MIN_COPIES = 3.0",
+           "CLUSTER_MIN_COPIES = 3.1", (ISH_B,)),
+    Mutant("CLUSTER_AREA_FACTOR", COUNT, "CLUSTER_AREA_FACTOR = 2.0",
+           "CLUSTER_AREA_FACTOR = 2.5", (ISH_B,)),
+    Mutant("WEAK_SIGNAL_FRACTION", COUNT, "WEAK_SIGNAL_FRACTION = 0.25",
+           "WEAK_SIGNAL_FRACTION = 0.30", (ISH_B,)),
+    Mutant("WEAK_SIGNAL_FACTOR", COUNT, "WEAK_SIGNAL_FACTOR = 1.5",
+           "WEAK_SIGNAL_FACTOR = 1.2", (ISH_B,)),
+    Mutant("MIN_NUCLEI", COUNT, "MIN_NUCLEI = 20", "MIN_NUCLEI = 21", (ISH_B,)),
+    Mutant("HETEROGENEITY_FRACTION", COUNT, "HETEROGENEITY_FRACTION = 0.10",
+           "HETEROGENEITY_FRACTION = 0.12", (ISH_B,)),
+    Mutant("heterogeneity upper bound (<= 0.9)", COUNT, "< frac <= 0.9,",
+           "< frac <= 0.95,", (ISH_B,)),
+    Mutant("heterogeneity HER2 >= 6 rule", COUNT, "high = h >= 6", "high = h >= 7",
+           (ISH_B,)),
+    Mutant("heterogeneity ratio >= 2.0 rule", COUNT, "c, 1) >= 2.0)", "c, 1) >= 2.2)",
+           (ISH_B,)),
+    # the guideline's main thresholds (GuidelineVersion fields)
+    Mutant("GuidelineVersion.ish_ratio", VERSIONS, "ish_ratio: float = 2.0",
+           "ish_ratio: float = 2.2", GUIDE),
+    Mutant("GuidelineVersion.ish_her2_copies_low", VERSIONS,
+           "ish_her2_copies_low: float = 4.0", "ish_her2_copies_low: float = 4.5", GUIDE),
+    Mutant("GuidelineVersion.ish_her2_copies_high", VERSIONS,
+           "ish_her2_copies_high: float = 6.0", "ish_her2_copies_high: float = 6.5", GUIDE),
+    Mutant("GuidelineVersion.ihc_cell_fraction_pct", VERSIONS,
+           "ihc_cell_fraction_pct: float = 10.0", "ihc_cell_fraction_pct: float = 12.0", GUIDE),
+    Mutant("GuidelineVersion.min_cells_counted", VERSIONS, "min_cells_counted: int = 20",
+           "min_cells_counted: int = 21", GUIDE),
+)
+# ---------------------------------------------------------------------------------------
+
+# What is copied: enough to import her2kit from src/ and run the tests.
+_COPY = ("src", "tests", "scripts", "benchmarks", "examples", "pyproject.toml", "Makefile",
+         "constraints.txt", "README.md")
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".hypothesis")
+
+
+def _copy_tree(dest: Path) -> Path:
+    """A copy of the tree at ``dest/wt`` with ``dest/shared`` linking to ../shared."""
+    root = dest / "wt"
+    root.mkdir()
+    for name in _COPY:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, root / name, ignore=_IGNORE)
+        elif src.is_file():
+            shutil.copy2(src, root / name)
+    shared = REPO.parent / "shared"
+    if shared.exists():
+        (dest / "shared").symlink_to(shared, target_is_directory=True)
+    return root
+
+
+def _pytest(root: Path, tests: tuple[str, ...]) -> int:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(root / "src")
+    env.pop("HER2KIT_REQUIRE_REAL_DATA", None)
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+           "--no-header", *tests]
+    return subprocess.run(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, check=False).returncode
+
+
+def _apply(root: Path, m: Mutant) -> str | None:
+    """Write the mutant into the copy; the reason when it cannot be made."""
+    path = root / m.path
+    if not path.is_file():
+        return f"{m.path} not found"
+    text = path.read_text(encoding="utf-8")
+    n = text.count(m.original)
+    if n != 1:
+        return f"{m.original!r} occurs {n} times in {m.path}"
+    path.write_text(text.replace(m.original, m.mutant), encoding="utf-8")
+    return None
+
+
+def _value(text: str) -> str:
+    return text.rsplit("=", 1)[-1].strip().rstrip(",)") if "=" in text else text
+
+
+def run(mutants: tuple[Mutant, ...]) -> int:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="her2kit-mutate-") as tmp:
+        (Path(tmp) / "base").mkdir()
+        base = _copy_tree(Path(tmp) / "base")
+        tests = tuple(dict.fromkeys(t for m in mutants for t in m.tests))
+        t0 = time.perf_counter()
+        rc = _pytest(base, tests)
+        if rc != 0:
+            print(f"unmutated tests fail (pytest exit {rc}): {' '.join(tests)}", file=sys.stderr)
+            return 2
+        print(f"unmutated: {len(tests)} test paths pass ({time.perf_counter() - t0:.0f} s)")
+        for i, m in enumerate(mutants):
+            work = Path(tmp) / f"m{i}"
+            work.mkdir()
+            root = _copy_tree(work)
+            t0 = time.perf_counter()
+            why = _apply(root, m)
+            if why is not None:
+                outcome = "error"
+                print(f"  {m.name}: {why}", file=sys.stderr)
+            else:
+                rc = _pytest(root, m.tests)
+                outcome = {0: "survived", 1: "killed"}.get(rc, f"error (pytest {rc})")
+            rows.append((m.name, _value(m.original), _value(m.mutant), outcome,
+                         time.perf_counter() - t0))
+            print(f"  {m.name}: {outcome}", flush=True)
+            shutil.rmtree(work)
+    print()
+    print("| constant | original | mutant | result | seconds |")
+    print("|---|---|---|---|---|")
+    for name, orig, mut, outcome, secs in rows:
+        print(f"| `{name}` | {orig} | {mut} | {outcome} | {secs:.0f} |")
+    return 0 if all(r[3] == "killed" for r in rows) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*",
+                        help="run only rows whose name contains one of these strings")
+    parser.add_argument("--list", action="store_true", help="print the table and exit")
+    args = parser.parse_args(argv)
+    chosen = tuple(m for m in MUTANTS
+                   if not args.names or any(s in m.name for s in args.names))
+    if args.list:
+        for m in chosen:
+            print(f"{m.name}: {m.path}: {m.original!r} -> {m.mutant!r}  [{' '.join(m.tests)}]")
+        return 0
+    if not chosen:
+        parser.error("no row matches")
+    return run(chosen)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
