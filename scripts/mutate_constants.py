@@ -49,8 +49,10 @@ SEG_B = "tests/imaging/segment/test_boundaries.py"
 PIPE_B = "tests/pipelines/test_boundaries.py"
 GUIDE = ("tests/guideline", "src/her2kit/guideline")
 MEMBRANE = "src/her2kit/imaging/ihc/membrane.py"
-SCORE = "src/her2kit/imaging/ihc/score.py"
-COUNT = "src/her2kit/imaging/ish/count.py"
+SIGNALS = "src/her2kit/imaging/ish/signals.py"
+QUALITY = "src/her2kit/imaging/ihc/quality.py"
+ISH_QUALITY = "src/her2kit/guideline/ish_quality.py"
+ISH_Q_TESTS = (ISH_B, "tests/guideline/test_ish_quality.py")
 SPOTS = "src/her2kit/imaging/ish/spots.py"
 NUCLEI = "src/her2kit/imaging/segment/nuclei.py"
 PIPE_IHC = "src/her2kit/pipelines/ihc.py"
@@ -70,11 +72,11 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("MembraneThresholds.min_stained_pct", MEMBRANE, "min_stained_pct: float = 12.5",
            "min_stained_pct: float = 15.0", (IHC_B,)),
     # IHC quality flags and the hand-off
-    Mutant("BLUR_EDGE_OD_PER_UM", SCORE, "BLUR_EDGE_OD_PER_UM = 0.12",
+    Mutant("BLUR_EDGE_OD_PER_UM", QUALITY, "BLUR_EDGE_OD_PER_UM = 0.12",
            "BLUR_EDGE_OD_PER_UM = 0.135", (IHC_B,)),
-    Mutant("WEAK_COUNTERSTAIN_OD", SCORE, "WEAK_COUNTERSTAIN_OD = 0.15",
+    Mutant("WEAK_COUNTERSTAIN_OD", QUALITY, "WEAK_COUNTERSTAIN_OD = 0.15",
            "WEAK_COUNTERSTAIN_OD = 0.16", (IHC_B,)),
-    Mutant("SATURATED_FRACTION", SCORE, "SATURATED_FRACTION = 0.01",
+    Mutant("SATURATED_FRACTION", QUALITY, "SATURATED_FRACTION = 0.01",
            "SATURATED_FRACTION = 0.0105", (IHC_B,)),
     Mutant("FEW_CELLS", PIPE_IHC, "FEW_CELLS = 100", "FEW_CELLS = 101", (PIPE_B,)),
     Mutant("MIN_INTENSE_PCT", PIPE_IHC, "MIN_INTENSE_PCT = 1.0", "MIN_INTENSE_PCT = 1.5",
@@ -86,23 +88,24 @@ MUTANTS: tuple[Mutant, ...] = (
            (SEG_B,)),
     # ISH spots, clusters, flags, pooling, heterogeneity
     Mutant("DEFAULT_K_MAD", SPOTS, "DEFAULT_K_MAD = 5.0", "DEFAULT_K_MAD = 6.0", (ISH_B,)),
-    Mutant("CLUSTER_MIN_COPIES", COUNT, "CLUSTER_MIN_COPIES = 3.0",
+    Mutant("CLUSTER_MIN_COPIES", SIGNALS, "CLUSTER_MIN_COPIES = 3.0",
            "CLUSTER_MIN_COPIES = 3.1", (ISH_B,)),
-    Mutant("CLUSTER_AREA_FACTOR", COUNT, "CLUSTER_AREA_FACTOR = 2.0",
+    Mutant("CLUSTER_AREA_FACTOR", SIGNALS, "CLUSTER_AREA_FACTOR = 2.0",
            "CLUSTER_AREA_FACTOR = 2.5", (ISH_B,)),
-    Mutant("WEAK_SIGNAL_FRACTION", COUNT, "WEAK_SIGNAL_FRACTION = 0.25",
-           "WEAK_SIGNAL_FRACTION = 0.30", (ISH_B,)),
-    Mutant("WEAK_SIGNAL_FACTOR", COUNT, "WEAK_SIGNAL_FACTOR = 1.5",
+    Mutant("GuidelineVersion.ish_weak_signals_reject_pct (was WEAK_SIGNAL_FRACTION)", VERSIONS,
+           "ish_weak_signals_reject_pct: float = 25.0",
+           "ish_weak_signals_reject_pct: float = 30.0", ISH_Q_TESTS),
+    Mutant("WEAK_SIGNAL_FACTOR", SIGNALS, "WEAK_SIGNAL_FACTOR = 1.5",
            "WEAK_SIGNAL_FACTOR = 1.2", (ISH_B,)),
-    Mutant("MIN_NUCLEI", COUNT, "MIN_NUCLEI = 20", "MIN_NUCLEI = 21", (ISH_B,)),
-    Mutant("HETEROGENEITY_FRACTION", COUNT, "HETEROGENEITY_FRACTION = 0.10",
-           "HETEROGENEITY_FRACTION = 0.12", (ISH_B,)),
-    Mutant("heterogeneity upper bound (<= 0.9)", COUNT, "< frac <= 0.9,",
-           "< frac <= 0.95,", (ISH_B,)),
-    Mutant("heterogeneity HER2 >= 6 rule", COUNT, "high = h >= 6", "high = h >= 7",
-           (ISH_B,)),
-    Mutant("heterogeneity ratio >= 2.0 rule", COUNT, "c, 1) >= 2.0)", "c, 1) >= 2.2)",
-           (ISH_B,)),
+    Mutant("GuidelineVersion.ish_heterogeneity_pct (was HETEROGENEITY_FRACTION)", VERSIONS,
+           "ish_heterogeneity_pct: float = 10.0", "ish_heterogeneity_pct: float = 12.0",
+           ISH_Q_TESTS),
+    Mutant("HETEROGENEITY_MAX_FRACTION", ISH_QUALITY, "HETEROGENEITY_MAX_FRACTION = 0.9",
+           "HETEROGENEITY_MAX_FRACTION = 0.95", ISH_Q_TESTS),
+    Mutant("heterogeneity HER2 >= 6 rule", ISH_QUALITY, "if her2 >= g.ish_her2_copies_high:",
+           "if her2 >= g.ish_her2_copies_high + 1:", ISH_Q_TESTS),
+    Mutant("heterogeneity ratio >= 2.0 rule", ISH_QUALITY, "her2 / cep17 >= g.ish_ratio",
+           "her2 / cep17 >= g.ish_ratio + 0.2", ISH_Q_TESTS),
     # the guideline's main thresholds (GuidelineVersion fields)
     Mutant("GuidelineVersion.ish_ratio", VERSIONS, "ish_ratio: float = 2.0",
            "ish_ratio: float = 2.2", GUIDE),
@@ -113,7 +116,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("GuidelineVersion.ihc_cell_fraction_pct", VERSIONS,
            "ihc_cell_fraction_pct: float = 10.0", "ihc_cell_fraction_pct: float = 12.0", GUIDE),
     Mutant("GuidelineVersion.min_cells_counted", VERSIONS, "min_cells_counted: int = 20",
-           "min_cells_counted: int = 21", GUIDE),
+           "min_cells_counted: int = 21", (*GUIDE, ISH_B)),
 )
 # ---------------------------------------------------------------------------------------
 

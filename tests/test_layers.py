@@ -28,7 +28,7 @@ CONTRACTS = (
 )
 # Broken today, on purpose: the cli helper moves the imaging calls of `score-ihc`,
 # `count-ish` and `stains` into pipelines. strict: the day it holds, this marker must go.
-NOT_YET = {"cli-through-pipelines": "cli still calls imaging directly (issue 9, cli helper)"}
+NOT_YET: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 # The entry points under test, imported in one place (re-point here when they move).
 from her2kit.imaging.color.hdab import STANDARD_HDAB_MATRIX
-from her2kit.imaging.ihc.score import score_ihc_image
+from her2kit.imaging.ihc.score import IhcOptions, score_ihc_image
 from her2kit.pipelines.ihc import ihc_document
 
 HEM_RGB = np.array([0.650, 0.704, 0.286])
@@ -31,8 +31,8 @@ def _region(n_nuclei, *, spacing_px=20, radius_px=5, hem_od=0.5):
 
 @pytest.mark.parametrize(("n", "few"), [(99, True), (100, False), (101, False)])
 def test_few_cells_below_100(n, few):
-    res = score_ihc_image(_region(n), pixel_size_um=1.0, stain_matrix=STANDARD_HDAB_MATRIX,
-                          estimate_stains=False)
+    res = score_ihc_image(_region(n), pixel_size_um=1.0, options=IhcOptions(
+                              stain_matrix=STANDARD_HDAB_MATRIX, estimate_stains=False))
     assert res.n_cells_counted == n
     doc = ihc_document(res, image="drawn.png", pixel_size_um=1.0, pixel_size_source="test")
     assert doc["evidence"]["cells_counted"] == n

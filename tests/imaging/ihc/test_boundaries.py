@@ -17,7 +17,7 @@ import pytest
 # The entry points under test, imported in one place (re-point here when they move).
 from her2kit.imaging.color.hdab import STANDARD_HDAB_MATRIX
 from her2kit.imaging.ihc.membrane import MembraneMeasures, classify_membranes
-from her2kit.imaging.ihc.score import score_ihc_image
+from her2kit.imaging.ihc.score import IhcOptions, score_ihc_image
 
 HEM_RGB = np.array([0.650, 0.704, 0.286])  # OD per unit hematoxylin (Ruifrok & Johnston)
 DAB_RGB = np.array([0.268, 0.570, 0.776])
@@ -101,8 +101,8 @@ def _rgb(hem_od, dab_od=None):
 
 
 def _score(rgb, pixel_size_um):
-    return score_ihc_image(rgb, pixel_size_um=pixel_size_um, stain_matrix=STANDARD_HDAB_MATRIX,
-                           estimate_stains=False)
+    return score_ihc_image(rgb, pixel_size_um=pixel_size_um, options=IhcOptions(
+                               stain_matrix=STANDARD_HDAB_MATRIX, estimate_stains=False))
 
 
 def _disks(hem_od, *, n_rows, n_cols, spacing_px=20, radius_px=5, last_row=None):

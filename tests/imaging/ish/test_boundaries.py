@@ -18,11 +18,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from her2kit.imaging.ish import FishOptions, count_fish, pool_fields
+
 # The entry points under test, imported in one place (re-point here when they move).
 from her2kit.imaging.ish.channels import fish_from_arrays
-from her2kit.imaging.ish.count import count_fish, pool_fields
 from her2kit.imaging.ish.spots import detect_spots
-from her2kit.pipelines.ish import ish_document
+from her2kit.pipelines.ish import heterogeneity, ish_document, quality_flags
 
 PX_UM = 0.2
 SPOT_SIGMA_PX = 0.25 / PX_UM
@@ -63,7 +64,8 @@ def _two_each(her2_height=CLEAR, cep17_height=CLEAR):
 
 
 def _count(fish):
-    return count_fish(fish, threshold_her2=THRESHOLD, threshold_cep17=THRESHOLD)
+    return count_fish(fish, options=FishOptions(threshold_her2=THRESHOLD,
+                                                threshold_cep17=THRESHOLD))
 
 
 def _nucleus_at(result, centre):
@@ -84,7 +86,7 @@ def test_weak_signal_share_flags_above_25_percent(n_weak, flagged):
     res = _count(_field(signals)[0])
     assert res.n_counted == 25
     assert (res.her2_mean, res.cep17_mean) == (2.0, 2.0)  # weak signals still count
-    assert ("weak_signals" in res.quality_flags) is flagged
+    assert ("weak_signals" in quality_flags(res)) is flagged
 
 
 # ------------------------------------------------------- clusters: 3 copies, area 2 singles
@@ -140,7 +142,7 @@ def test_field_needs_20_counted_nuclei(n, call, group):
                for _ in range(n)]
     res = _count(_field(signals)[0])
     assert (res.n_counted, res.her2_mean, res.cep17_mean) == (n, 4.0, 2.0)
-    assert ("too_few_nuclei" in res.quality_flags) is (n < 20)
+    assert ("too_few_nuclei" in quality_flags(res)) is (n < 20)
     doc = ish_document(res, image="drawn.tif", assay="fish", pixel_size_um=PX_UM,
                        pixel_size_source="test")
     assert (doc["ish"]["call"], doc["ish"]["group"], doc["ish"]["cells_counted"]) == (
@@ -148,19 +150,21 @@ def test_field_needs_20_counted_nuclei(n, call, group):
 
 
 # ------------------------------------------------- pooling: 19 / 20 / 21 counted nuclei
-def _fake_field(counts, *, flags=()):
+def _fake_field(counts):
     nuclei = tuple(SimpleNamespace(her2=h, cep17=c) for h, c in counts)
-    return SimpleNamespace(assay="fish", probe="dual", counted=nuclei, quality_flags=flags)
+    return SimpleNamespace(assay="fish", probe="dual", counted=nuclei, n_counted=len(nuclei),
+                           weak_signal_fraction=None, outside_signal_fraction=None,
+                           image_flags=())
 
 
 @pytest.mark.parametrize(("n", "too_few"), [(19, True), (20, False), (21, False)])
 def test_pooled_nuclei_minimum_is_20(n, too_few):
     # ASCO/CAP: count at least 20 cells [S1 p.4]; fields are pooled before judging it.
-    first = _fake_field([(2, 2)] * (n // 2), flags=("too_few_nuclei",))
-    second = _fake_field([(2, 2)] * (n - n // 2), flags=("too_few_nuclei",))
+    first = _fake_field([(2, 2)] * (n // 2))
+    second = _fake_field([(2, 2)] * (n - n // 2))
     pooled = pool_fields([first, second], ["a.tif", "b.tif"])
     assert pooled.n_counted == n
-    assert ("too_few_nuclei" in pooled.quality_flags) is too_few
+    assert ("too_few_nuclei" in quality_flags(pooled)) is too_few
 
 
 # ------------------------------------ heterogeneity: a second population >10 % (and ≤90 %)
@@ -171,7 +175,7 @@ def test_heterogeneity_second_population_share(n_high, flagged):
     # 100 nuclei; "high" ones have HER2 8 / CEP17 2. A second population of >10 % of
     # tumour cells triggers a separate count [S1 p.4]; above 90 % it is the population.
     counts = [(8, 2)] * n_high + [(2, 2)] * (100 - n_high)
-    het = pool_fields([_fake_field(counts)], ["f"]).heterogeneity
+    het = heterogeneity(pool_fields([_fake_field(counts)], ["f"]))
     assert het.n_high == n_high
     assert het.fraction_high == n_high / 100
     assert het.flagged is flagged
@@ -189,6 +193,6 @@ def test_heterogeneity_high_nucleus_rule(her2, cep17, high):
     # A nucleus is "high" (amplified) when HER2 >= 6, or HER2 >= 4 with HER2/CEP17 >= 2.0:
     # the per-cell form of ISH Groups 1 and 3 [S1 p.9].
     counts = [(her2, cep17)] * 20 + [(2, 2)] * 80
-    het = pool_fields([_fake_field(counts)], ["f"]).heterogeneity
+    het = heterogeneity(pool_fields([_fake_field(counts)], ["f"]))
     assert het.n_high == (20 if high else 0)
     assert het.flagged is high
