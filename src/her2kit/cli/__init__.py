@@ -131,13 +131,28 @@ def classify(
             case = CaseFile.model_validate(flags)
         except ValidationError as exc:
             raise Her2kitInputError(validation_error_line(exc)) from None
-    result = classify_case(case, guideline=g)
+    if case.image_analysis:  # the same integrated result as the report (issue 12)
+        from her2kit.report.integrate import integrated_case
+
+        case, result, _ = integrated_case(case, guideline=g, base_dir=_case_dir(case_file))
+    else:
+        result = classify_case(case, guideline=g)
     if as_json:
         typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:
         from her2kit.cli.render import print_summary
+        from her2kit.report.wording import ish_result_text
 
         print_summary(result)
+        if result.ish is not None:
+            typer.echo(f"ISH result (CAP template): {ish_result_text(result)}")
+
+
+def _case_dir(case_file: str | None):
+    """The folder that a case's relative image-analysis paths are taken from."""
+    from pathlib import Path
+
+    return Path(case_file).resolve().parent if case_file not in (None, "-") else Path.cwd()
 
 
 def _load_case_file(case_file: str):
@@ -222,11 +237,12 @@ def trials(
     information for a conversation with the care team, not an eligibility check.
     """
     _require_extra("report", "httpx")
-    from her2kit.guideline import classify as classify_case
+    from her2kit.report.integrate import integrated_case
     from her2kit.report.trials import build_trials_query, search_trials
 
-    case = _load_case_file(case_file)
-    query = build_trials_query(classify_case(case, guideline=guideline), case)
+    case, result, _ = integrated_case(_load_case_file(case_file), guideline=guideline,
+                                      base_dir=_case_dir(case_file))
+    query = build_trials_query(result, case)
     if dry_run:
         typer.echo(json.dumps({"query": query.model_dump(mode="json"), "params": query.params},
                               indent=2) if as_json else f"query: {query.summary}")

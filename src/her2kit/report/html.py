@@ -17,12 +17,12 @@ __all__ = [
     "appendix_rows",
     "flatten_evidence",
     "identification",
-    "readable_label",
-    "status_line",
     "lab_report_html",
     "patient_summary_html",
+    "readable_label",
     "report_charts",
     "specimen_text",
+    "status_line",
 ]
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -55,7 +55,7 @@ _WORDS = {"ihc": "IHC", "ish": "ISH", "dab": "DAB", "roi": "ROI", "her2": "HER2"
 
 
 def readable_label(key: str) -> str:
-    """A dotted evidence key as words: "parameters.spot_sigma_um" → "Parameters: spot sigma (µm)"."""
+    """A dotted key in words: "parameters.spot_sigma_um" → "Parameters: spot sigma (µm)"."""
     parts = []
     for piece in key.split("."):
         unit = ""

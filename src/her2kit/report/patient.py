@@ -149,7 +149,8 @@ def _meaning(report: LabReport) -> tuple[str, str]:
             + " and ".join(why or ["the tests met the guideline's cut-off for positive"])
             + ". Drugs that target HER2 work well for this kind of cancer." + use)
     if her2.status == "equivocal":
-        return "not final yet — another test is under way", (
+        term = " (equivocal)" if r.ish is None else ""
+        return f"not final yet{term} — another test is under way", (
             "The result is not final yet. This happens often, and the guideline says what to "
             f"do next: {_pending_plain(report)}. Your doctor will tell you the final result.")
     if her2.status == "indeterminate":

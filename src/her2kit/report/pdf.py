@@ -221,7 +221,7 @@ def _lab_evidence(doc: _Pdf, report: LabReport) -> None:
     doc.heading("Versions")
     from her2kit.guideline import get_guideline
 
-    doc.rows([("Guideline", r.guideline_title),
+    doc.rows([("Guideline", f"{r.guideline_title} ({r.guideline})"),
               ("Sources", "; ".join(get_guideline(r.guideline).sources)),
               ("ER/PgR guideline", "ASCO/CAP 2020 (Allison KH et al. J Clin Oncol 2020)"),
               ("her2kit", r.her2kit_version)])

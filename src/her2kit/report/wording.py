@@ -45,8 +45,8 @@ AWAITED = MappingProxyType({
     "ihc_workup": "HER2 IHC on the same tissue, reviewed together with the ISH slides",
     "blinded_recount": "blinded recount of at least 20 cells by an additional observer",
     "dual_probe_ish": "dual-probe ISH on the same tissue",
-    "adjudicate": "adjudication per laboratory procedure (the blinded recount gave another "
-                  "ISH group)",
+    "adjudicate": "adjudication per laboratory procedure, as the blinded recount gave another "
+                  "ISH group",
     "repeat_test": "a repeat test",
 })
 
