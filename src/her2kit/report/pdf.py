@@ -104,6 +104,7 @@ class _Pdf:
         pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT", fill=fill is not None,
                        align="L")
         pdf.set_text_color(0, 0, 0)
+        pdf.set_fill_color(255, 255, 255)
         pdf.set_font("DejaVu", size=BODY_PT)
 
     def box(self, title: str, lines: list[str], fill: tuple[int, int, int]) -> None:
@@ -215,9 +216,6 @@ def _lab_evidence(doc: _Pdf, report: LabReport) -> None:
                 if Path(o).is_file():
                     doc.image(Path(o).read_bytes(), width_mm=110)
     r = report.result
-    doc.heading("Why: the rules that fired")
-    for i, line in enumerate(r.rationale, 1):
-        doc.para(f"{i}. {line}")
     doc.heading("Versions")
     from her2kit.guideline import get_guideline
 
@@ -245,8 +243,11 @@ def lab_report_pdf(report: LabReport) -> bytes:
                  "out. her2kit is decision support; the pathologist's sign-out is the "
                  "diagnosis.", bold=True)
         doc.para("Pathologist: ______________________________    Date: ________________")
+    doc.pdf.add_page()
+    doc.heading("Appendix: the rules that fired (technical)")
+    for i, line in enumerate(report.result.rationale, 1):
+        doc.para(f"{i}. {line}", size=9)
     if report.images:
-        doc.pdf.add_page()
         doc.heading("Appendix: image-analysis parameters")
         for im in report.images:
             doc.para(f"{im.kind}: {im.image or im.path}", bold=True)
