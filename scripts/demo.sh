@@ -44,6 +44,16 @@ case["image_analysis"] = ["ihc/score-ihc.json"]
 PY
 $her2kit report "$out/demo-case.json" --out "$out/report"
 echo
+echo "== her2kit report: the extra example cases in examples/report/ (pending recount, metastatic,"
+echo "   image analysis, missing facts, heterogeneity, failed controls)"
+for case in examples/report/*.json; do
+  name=$(basename "$case" .json)
+  case "$name" in lab|demo-case) continue ;; esac
+  echo "--- $name"
+  $her2kit report "$case" --out "$out/report/examples" > /dev/null
+done
+echo "Their reports: $out/report/examples/"
+echo
 echo "Open $out/report/DEMO-2026-0117-lab.html (or the PDFs) to read the reports;"
 echo "the IHC overlay is $out/ihc/overlay.png, the QuPath cells $out/ihc/cells.geojson,"
 echo "and the FISH overlay $out/ish/overlay.png."

@@ -9,7 +9,7 @@ lists what is missing instead of printing blanks.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Annotated, Literal
 
@@ -22,6 +22,9 @@ __all__ = [
     "AssayFacts",
     "CaseFile",
     "ControlFacts",
+    "LabFacts",
+    "PatientFacts",
+    "SignOut",
     "SpecimenFacts",
     "TumourFacts",
 ]
@@ -92,17 +95,58 @@ class ControlFacts(_Facts):
     pr_internal: ControlStatus | None = None
 
 
-class TumourFacts(_Facts):
-    """AJCC 8th edition categories and histology, when known."""
+TCategory = Literal["Tis", "T0", "T1mi", "T1a", "T1b", "T1c", "T1", "T2", "T3", "T4", "T4a",
+                    "T4b", "T4c", "T4d", "TX"]
+NCategory = Literal["N0", "N0(i+)", "N1mi", "N1", "N1a", "N1b", "N1c", "N2", "N2a", "N2b", "N3",
+                    "N3a", "N3b", "N3c", "NX"]
 
-    pT: Literal["Tis", "T0", "T1mi", "T1a", "T1b", "T1c", "T1", "T2", "T3", "T4", "T4a", "T4b",
-                "T4c", "T4d", "TX"] | None = None
-    pN: Literal["N0", "N0(i+)", "N1mi", "N1", "N1a", "N1b", "N1c", "N2", "N2a", "N2b", "N3",
-                "N3a", "N3b", "N3c", "NX"] | None = None
+
+class TumourFacts(_Facts):
+    """AJCC 8th edition categories, histology and the disease setting, when known.
+
+    ``pT``/``pN`` are pathologic categories: the report stages them only when
+    the specimen is a resection (excision, mastectomy). ``cT``/``cN`` are the
+    clinical categories (examination and imaging), the only stage a biopsy can
+    carry. ``setting`` is where the disease is (early, locally advanced,
+    metastatic): the patient summary depends on it.
+    """
+
+    pT: TCategory | None = None
+    pN: NCategory | None = None
+    cT: TCategory | None = None
+    cN: NCategory | None = None
     M: Literal["M0", "cM0(i+)", "M1"] | None = None
+    metastatic_sites: tuple[str, ...] = ()
     grade: Literal[1, 2, 3] | None = None
     histologic_type: str | None = None
-    setting: Literal["early", "metastatic", "recurrent", "unknown"] | None = None
+    setting: Literal["early", "locally advanced", "metastatic", "recurrent", "unknown"] | None \
+        = None
+
+
+class PatientFacts(_Facts):
+    """Who the report is about; each is printed on every page, or listed as missing."""
+
+    name: str | None = None
+    birth_date: date | None = None
+    mrn: str | None = None  # medical record number
+
+
+class LabFacts(_Facts):
+    """The performing laboratory, as every page names it (a lab settings file's content)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    address: Annotated[str, Field(min_length=1)]
+    # A CLIA number is 10 characters: two digits, "D", seven digits.
+    clia: Annotated[str, Field(pattern=r"^\d{2}D\d{7}$")]
+    director: str | None = None
+    phone: str | None = None
+
+
+class SignOut(_Facts):
+    """The pathologist's sign-out: until it is recorded, every report is preliminary."""
+
+    by: Annotated[str, Field(min_length=1)]
+    at: datetime
 
 
 class ReportedStatus(_Facts):
@@ -117,7 +161,14 @@ class CaseFile(Case):
     """Everything a CASE.json may hold: the :class:`~her2kit.guideline.Case` plus facts."""
 
     patient_id: str | None = None
+    patient: PatientFacts | None = None
     accession: str | None = None
+    ordering_physician: str | None = None
+    received_on: date | None = None
+    # The performing laboratory: a lab settings JSON file (path relative to the case
+    # file, shared by all cases of a lab), or the same object inline.
+    lab: str | LabFacts | None = None
+    sign_out: SignOut | None = None
     specimen: SpecimenFacts | None = None
     assays: AssayFacts | None = None
     controls: ControlFacts | None = None

@@ -52,7 +52,7 @@ def test_every_cap_field_appears_when_its_data_is_given():
     }
     for key, value in expected.items():
         assert f[key] == value, key
-    assert f[("HER2 by ISH", "Heterogeneity")].startswith("Not reported")
+    assert f[("HER2 by ISH", "Heterogeneity")] == "Not identified"
 
 
 def test_complete_case_has_nothing_missing_and_passes_preanalytics():

@@ -212,6 +212,15 @@ def test_er_low_positive_is_coded_positive_with_low_positive_text() -> None:
     assert "ER low positive" in report["conclusion"]
 
 
+HER2_TEXT = {
+    "05-ihc-2plus-reflex-ish": "HER2 Equivocal (awaiting reflex ISH on the same specimen)",
+    "09-group4-ihc2plus-recount-changes-group": "HER2 Pending (awaiting adjudication per "
+    "laboratory procedure, as the blinded recount gave another ISH group)",
+    "12-single-probe-workup": "HER2 Pending (awaiting dual-probe ISH on the same tissue)",
+    "15-ish-rejected-weak-signals": "HER2 Indeterminate (awaiting a repeat test)",
+}
+
+
 @pytest.mark.parametrize(
     ("name", "status"),
     [
@@ -225,7 +234,8 @@ def test_equivocal_and_indeterminate_have_no_answer_code(name: str, status: str)
     result, bundle = _bundle(_case(name))
     assert result.her2.status == status
     (her2,) = _by_code(bundle)["48676-1"]
-    assert her2["valueCodeableConcept"] == {"text": f"HER2 {status}"}
+    # The status line the lab report states, with what is awaited (issue 12).
+    assert her2["valueCodeableConcept"] == {"text": HER2_TEXT[name]}
     assert not any(c["code"] in ANSWER_CODES for c in _codings(bundle))
     notes = " ".join(n["text"] for n in her2["note"])
     assert f"No LOINC answer code is confirmed for '{status}'" in notes
@@ -288,7 +298,8 @@ def test_ish_group_1_values() -> None:
     assert _component(ish, "74861-6")["valueQuantity"]["value"] == 2.0
     assert _component(ish, "49683-6")["valueQuantity"]["value"] == 2.6
     assert _component(ish, "Number of observers")["valueInteger"] == 2
-    assert ish["valueCodeableConcept"] == {"text": "ISH positive (Group 1), dual-probe"}
+    # The result the lab report states, in the CAP template's words (issue 12).
+    assert ish["valueCodeableConcept"] == {"text": "Positive (Group 1)"}
 
 
 def test_heterogeneity_population_share() -> None:

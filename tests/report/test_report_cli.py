@@ -94,7 +94,7 @@ def test_image_analysis_result_is_pulled_in(tmp_path):
                "--format", "html", "--audience", "lab")
     assert proc.returncode == 0, proc.stderr
     html = (tmp_path / "o" / "DEMO-2026-0117-lab.html").read_text()
-    assert "score-ihc: region.png" in html and "thresholds.faint_od" in html
+    assert "score-ihc: region.png" in html and "Thresholds: faint (OD)" in html
     assert html.count("data:image/png;base64,") == 3  # chart, histogram, overlay
 
 

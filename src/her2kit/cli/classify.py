@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from her2kit.cli.options import JsonOption, load_case_file
+from her2kit.cli.options import JsonOption, classify_case_file, load_case_file
 from her2kit.errors import Her2kitInputError
 
 __all__ = ["case_from_flags", "classify"]
@@ -68,7 +68,6 @@ def classify(
     from pydantic import ValidationError
 
     from her2kit.casefile import CaseFile
-    from her2kit.guideline import classify as classify_case
     from her2kit.guideline import get_guideline
     from her2kit.io.jsonio import validation_error_line
 
@@ -88,7 +87,7 @@ def classify(
             case = CaseFile.model_validate(flags)
         except ValidationError as exc:
             raise Her2kitInputError(validation_error_line(exc)) from None
-    result = classify_case(case, guideline=g)
+    case, result = classify_case_file(case, case_file=case_file, guideline=g)
     if as_json:
         typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:

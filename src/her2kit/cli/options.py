@@ -15,10 +15,26 @@ import typer
 from her2kit.errors import Her2kitError, Her2kitInputError, ServiceUnavailableError
 
 __all__ = [
-    "EXIT_BAD_INPUT", "EXIT_OFFLINE", "CaseArgument", "FileMppOption", "GuidelineOption",
-    "JsonOption", "OutJsonOption", "OverlayOption", "RoiOption", "channel_map",
-    "check_suffixes", "exit_status", "finish_image_command", "load_case_file", "print_error",
-    "progress", "require_extra", "require_table_extra",
+    "EXIT_BAD_INPUT",
+    "EXIT_OFFLINE",
+    "CaseArgument",
+    "FileMppOption",
+    "GuidelineOption",
+    "JsonOption",
+    "OutJsonOption",
+    "OverlayOption",
+    "RoiOption",
+    "case_dir",
+    "channel_map",
+    "check_suffixes",
+    "classify_case_file",
+    "exit_status",
+    "finish_image_command",
+    "load_case_file",
+    "print_error",
+    "progress",
+    "require_extra",
+    "require_table_extra",
 ]
 
 EXIT_BAD_INPUT = 2
@@ -70,6 +86,28 @@ def require_table_extra(path: str | None) -> None:
 
     if path is not None and Path(path).suffix.lower() == ".parquet":
         require_extra("parquet", "pyarrow")
+
+
+def case_dir(case_file: str | None):
+    """The folder that a case's relative image-analysis paths are taken from."""
+    from pathlib import Path
+
+    return Path(case_file).resolve().parent if case_file not in (None, "-") else Path.cwd()
+
+
+def classify_case_file(case, *, case_file: str | None, guideline):
+    """The case (with any image-analysis results merged in) and its classification: the
+    same integrated result as the report's, so ``classify``, ``trials`` and ``report``
+    never disagree on one case."""
+    if case.image_analysis:
+        from her2kit.report.integrate import integrated_case
+
+        case, result, _ = integrated_case(case, guideline=guideline,
+                                          base_dir=case_dir(case_file))
+        return case, result
+    from her2kit.guideline import classify as classify_case
+
+    return case, classify_case(case, guideline=guideline)
 
 
 def load_case_file(case_file: str):

@@ -54,6 +54,10 @@ def print_summary(result: ClassifyResult, console: Console | None = None) -> Non
         ish = getattr(result, name)
         if ish is not None:
             out.print(escape(_ish_line(label, ish)))
+    if result.ish is not None:  # the CAP template's own result option, as the report says it
+        from her2kit.report.wording import ish_result_text
+
+        out.print(escape(f"  ISH result (CAP template): {ish_result_text(result)}"))
     for rec in (result.er, result.pr):
         if rec is not None:
             allred = f", Allred {rec.allred}" if rec.allred is not None else ""

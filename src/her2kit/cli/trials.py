@@ -11,6 +11,7 @@ from her2kit.cli.options import (
     CaseArgument,
     GuidelineOption,
     JsonOption,
+    classify_case_file,
     load_case_file,
     require_extra,
 )
@@ -36,11 +37,11 @@ def trials(
     information for a conversation with the care team, not an eligibility check.
     """
     require_extra("report", "httpx")
-    from her2kit.guideline import classify as classify_case
     from her2kit.report.trials import build_trials_query, search_trials
 
-    case = load_case_file(case_file)
-    query = build_trials_query(classify_case(case, guideline=guideline), case)
+    case, result = classify_case_file(load_case_file(case_file), case_file=case_file,
+                                      guideline=guideline)
+    query = build_trials_query(result, case)
     if dry_run:
         typer.echo(json.dumps({"query": query.model_dump(mode="json"), "params": query.params},
                               indent=2) if as_json else f"query: {query.summary}")

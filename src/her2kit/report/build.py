@@ -10,17 +10,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from her2kit.casefile import ASSAYS, Assay, CaseFile
+from her2kit.casefile import ASSAYS, Assay, CaseFile, LabFacts, SignOut
 from her2kit.errors import Her2kitInputError
-from her2kit.guideline import ClassifyResult, classify, get_guideline
-from her2kit.io.jsonio import validation_error_line
-from her2kit.report.evidence import ImageEvidence, load_image_evidence
+from her2kit.guideline import ClassifyResult, get_guideline
+from her2kit.guideline.results import IshResult
+from her2kit.report.alerts import case_warnings
+from her2kit.report.evidence import ImageEvidence
+from her2kit.report.integrate import integrated_case
+from her2kit.report.lab import load_lab_settings
 from her2kit.report.preanalytics import PreanalyticCheck, check_preanalytics
-from her2kit.report.stage import AnatomicStage, anatomic_stage
+from her2kit.report.stage import StageBlock, case_stage
+from her2kit.report.wording import her2_status_text, ihc_result_text, ish_result_text
 
 __all__ = ["CapField", "LabReport", "build_report"]
 
@@ -45,11 +49,24 @@ class LabReport(BaseModel):
     cap_fields: list[CapField]
     methods: list[CapField]
     preanalytics: list[PreanalyticCheck]
-    stage: AnatomicStage
-    missing: list[str]
+    stage: StageBlock
+    missing: list[str]  # "field.path: what is missing" (the pages show the words only)
     conflicts: list[str]
+    warnings: list[str]
     images: list[ImageEvidence]
+    lab: LabFacts | None
+    status: Literal["preliminary", "final"]
+    sign_out: SignOut | None
     generated_at: datetime
+
+    @property
+    def missing_text(self) -> list[str]:
+        """The missing facts in words, without field paths (for clinical pages)."""
+        out = []
+        for m in self.missing:
+            words = m.split(": ", 1)[-1]
+            out.append(words[:1].upper() + words[1:])
+        return out
 
 
 def _assay_text(assay: Assay | None, test: str) -> tuple[str | None, str | None]:
@@ -72,104 +89,114 @@ def _assay_text(assay: Assay | None, test: str) -> tuple[str | None, str | None]
     return f"{assay.name} ({maker})", status
 
 
-def _merge_images(case: CaseFile, base_dir: Path | None) -> tuple[CaseFile, list[ImageEvidence]]:
-    images = [load_image_evidence(p, base_dir=base_dir) for p in case.image_analysis]
-    raw = case.model_dump(exclude_none=True)
-    for ev in images:
-        for block, value in ev.case_input.items():
-            if block not in raw:
-                raw[block] = value
-                continue
-            if block == "ihc":
-                mine = case.ihc
-                theirs_score = _classify_block({"ihc": value}).ihc.score
-                mine_score = _classify_block({"ihc": mine.model_dump(exclude_none=True)}).ihc.score
-                if theirs_score != mine_score:
-                    raise Her2kitInputError(
-                        f"image-analysis result gives IHC {theirs_score} but the case has IHC "
-                        f"{mine_score}: the file does not match the case", field=ev.path)
-            else:
-                theirs = _classify_block({"ish": value}).ish
-                mine_ish = _classify_block({"ish": raw["ish"]}).ish
-                if (theirs.cells_counted, theirs.her2_mean, theirs.cep17_mean) != (
-                        mine_ish.cells_counted, mine_ish.her2_mean, mine_ish.cep17_mean):
-                    raise Her2kitInputError(
-                        "image-analysis ISH counts differ from the case's ISH counts: the file "
-                        "does not match the case", field=ev.path)
-    try:
-        return CaseFile.model_validate(raw), images
-    except ValidationError as exc:
-        raise Her2kitInputError(validation_error_line(exc)) from None
-
-
-def _classify_block(block: dict[str, Any]) -> ClassifyResult:
-    from her2kit.guideline import Case
-
-    try:
-        return classify(Case.model_validate(block))
-    except ValidationError as exc:
-        raise Her2kitInputError(validation_error_line(exc)) from None
-
-
 def _pct(x: float | None) -> str | None:
     return None if x is None else f"{x:g}%"
 
 
-def _ish_cap_result(result: ClassifyResult) -> str | None:
-    ish, her2 = result.ish, result.her2
-    if ish is None or her2 is None:
-        return None
-    if ish.call == "indeterminate":
-        return "Cannot be determined (indeterminate): " + "; ".join(ish.rejected_because)
-    status = her2.status.capitalize()
-    if ish.group is None:
-        return f"{status} ({ish.probe}-probe ISH {ish.call.replace('_', ' ')})"
-    if ish.group in (2, 3, 4) and result.ihc is not None and result.ihc.score is not None:
-        return f"{status} (Group {ish.group} with IHC {result.ihc.score})"
-    return f"{status} (Group {ish.group})"
-
-
-def _cap_fields(case: CaseFile, result: ClassifyResult) -> list[CapField]:
-    f: list[CapField] = []
-    ihc = result.ihc
-    if ihc is not None:
-        f.append(CapField(section="HER2 by IHC", label="Result", value=ihc.label))
-        if ihc.score in ("2+", "3+") or ihc.percent_complete_intense is not None:
-            f.append(CapField(
-                section="HER2 by IHC",
-                label="Percentage of cells with uniform intense complete membrane staining",
-                value=_pct(ihc.percent_complete_intense)))
-    ish = result.ish
-    if ish is not None:
-        observers = case.ish_observers or (2 if result.ish_recount is not None else 1)
+def _ish_counts(ish: IshResult, who: str) -> list[CapField]:
+    sec = "HER2 by ISH"
+    f = [
+        CapField(section=sec, label=f"{who}: number of invasive tumor cells counted",
+                 value=str(ish.cells_counted)),
+        CapField(section=sec, label=f"{who}: average number of HER2 signals per cell",
+                 value=f"{ish.her2_mean:.2f}"),
+    ]
+    if ish.probe == "dual":
         f += [
-            CapField(section="HER2 by ISH", label="Result", value=_ish_cap_result(result)),
-            CapField(section="HER2 by ISH", label="Number of observers", value=str(observers)),
-            CapField(section="HER2 by ISH", label="Number of invasive tumor cells counted",
-                     value=str(ish.cells_counted)),
-            CapField(section="HER2 by ISH", label="Average number of HER2 signals per cell",
-                     value=f"{ish.her2_mean:.2f}"),
+            CapField(section=sec, label=f"{who}: average number of CEP17 signals per cell",
+                     value=f"{ish.cep17_mean:.2f}" if ish.cep17_mean is not None else None),
+            CapField(section=sec, label=f"{who}: HER2/CEP17 ratio",
+                     value=f"{ish.ratio:.2f}" if ish.ratio is not None else None),
         ]
-        if ish.probe == "dual":
-            f += [
-                CapField(section="HER2 by ISH", label="Average number of CEP17 signals per cell",
-                         value=f"{ish.cep17_mean:.2f}" if ish.cep17_mean is not None else None),
-                CapField(section="HER2 by ISH", label="HER2/CEP17 ratio",
-                         value=f"{ish.ratio:.2f}" if ish.ratio is not None else None),
-            ]
-        sub = result.ish_subpopulation
+    if ish.group is not None:
+        f.append(CapField(section=sec, label=f"{who}: ISH group", value=f"Group {ish.group}"))
+    return f
+
+
+def _clone(assay: Assay | None) -> str | None:
+    """The antibody clone: given, or the one a known kit names in brackets ("(4B5)")."""
+    if assay is None:
+        return None
+    if assay.clone is not None:
+        return assay.clone
+    if assay.name in ASSAYS and assay.name.endswith(")"):
+        return assay.name.rsplit("(", 1)[1].rstrip(")")
+    return None
+
+
+def _ihc_fields(case: CaseFile, result: ClassifyResult) -> list[CapField]:
+    ihc = result.ihc
+    sec = "HER2 by IHC"
+    f = [CapField(section=sec, label="Result", value=ihc_result_text(result))]
+    if ihc is None:
+        return f
+    if ihc.score in ("2+", "3+") or ihc.percent_complete_intense is not None:
         f.append(CapField(
-            section="HER2 by ISH", label="Heterogeneity",
-            value=(f"Present: {sub.percent_of_tumour:g}% of cells counted separately "
-                   f"(HER2 {sub.her2_mean:.2f}/cell"
-                   + (f", ratio {sub.ratio:.2f}, Group {sub.group}" if sub.ratio is not None
-                      else "") + ")")
-            if sub is not None else "Not reported (no separately counted population)"))
-    if result.her2 is not None:
-        f.append(CapField(section="HER2", label="Final HER2 status (integrated)",
-                          value=result.her2.status.capitalize()))
-    for rec, controls in ((result.er, case.controls.er_internal if case.controls else None),
-                          (result.pr, case.controls.pr_internal if case.controls else None)):
+            section=sec,
+            label="Percentage of cells with uniform intense complete membrane staining",
+            value=_pct(ihc.percent_complete_intense)))
+    if ihc.score == "2+" and ihc.percent is not None:
+        p = ihc.percent
+        pattern = ("Weak to moderate complete membrane staining in >10% of tumor cells"
+                   if p["complete_weak_moderate"] + p["complete_intense"] > 10 else
+                   "Moderate to intense incomplete (basolateral) membrane staining"
+                   if p["incomplete_moderate_intense"] > 10 else
+                   "Intense complete membrane staining in ≤10% of tumor cells")
+        f.append(CapField(section=sec, label="Staining pattern (2+)", value=pattern))
+    f.append(CapField(section=sec, label="Antibody clone",
+                      value=_clone(case.assays.ihc if case.assays else None)))
+    c = case.controls
+    f += [CapField(section=sec, label="External control", value=c.ihc_external if c else None),
+          CapField(section=sec, label="Internal control", value=c.ihc_internal if c else None)]
+    return f
+
+
+def _ish_fields(case: CaseFile, result: ClassifyResult) -> list[CapField]:
+    sec = "HER2 by ISH"
+    ish = result.ish
+    f = [CapField(section=sec, label="Result", value=ish_result_text(result))]
+    if ish is None:
+        return f
+    observers = case.ish_observers or (2 if result.ish_recount is not None else 1)
+    f += [
+        CapField(section=sec, label="Number of observers", value=str(observers)),
+        CapField(section=sec, label="Number of invasive tumor cells counted",
+                 value=str(ish.cells_counted)),
+        CapField(section=sec, label="Average number of HER2 signals per cell",
+                 value=f"{ish.her2_mean:.2f}"),
+    ]
+    if ish.probe == "dual":
+        f += [
+            CapField(section=sec, label="Average number of CEP17 signals per cell",
+                     value=f"{ish.cep17_mean:.2f}" if ish.cep17_mean is not None else None),
+            CapField(section=sec, label="HER2/CEP17 ratio",
+                     value=f"{ish.ratio:.2f}" if ish.ratio is not None else None),
+        ]
+    if result.ish_recount is not None:
+        f += _ish_counts(result.ish_recount, "Second observer (blinded recount)")
+    if result.ish_workup is not None:
+        f += _ish_counts(result.ish_workup, "Dual-probe work-up")
+    sub = result.ish_subpopulation
+    if sub is not None:
+        f.append(CapField(
+            section=sec, label="Heterogeneity",
+            value=f"Present: {sub.percent_of_tumour:g}% of the cell population counted "
+                  "separately"))
+        f += _ish_counts(sub, "Separately counted population")
+        f.append(CapField(section=sec, label="IHC score in the separately counted population",
+                          value=None))
+    else:
+        f.append(CapField(section=sec, label="Heterogeneity", value="Not identified"))
+    f.append(CapField(section=sec, label="ISH controls",
+                      value=case.controls.ish if case.controls else None))
+    return f
+
+
+def _receptor_fields(case: CaseFile, result: ClassifyResult) -> list[CapField]:
+    f: list[CapField] = []
+    c = case.controls
+    for rec, control in ((result.er, c.er_internal if c else None),
+                         (result.pr, c.pr_internal if c else None)):
         if rec is None:
             continue
         name = "Estrogen receptor (ER)" if rec.receptor == "ER" else "Progesterone receptor (PgR)"
@@ -185,9 +212,24 @@ def _cap_fields(case: CaseFile, result: ClassifyResult) -> list[CapField]:
                      value=(f"{rec.allred} (proportion {rec.allred_proportion} + intensity "
                             f"{rec.allred_intensity})") if rec.allred is not None else None),
         ]
+        assay = (case.assays.er if rec.receptor == "ER" else case.assays.pr) if case.assays \
+            else None
+        f.append(CapField(section=name, label="Antibody clone", value=_clone(assay)))
         if rec.status != "positive" or (rec.receptor == "ER" and rec.percent <= 10):
-            f.append(CapField(section=name, label="Internal control cells", value=controls))
+            f.append(CapField(section=name, label="Internal control cells", value=control))
+        else:
+            f.append(CapField(section=name, label="Internal control cells",
+                              value=control or "not given (not required for this result)"))
     return f
+
+
+def _cap_fields(case: CaseFile, result: ClassifyResult) -> list[CapField]:
+    f: list[CapField] = []
+    if result.her2 is not None:
+        f += _ihc_fields(case, result) + _ish_fields(case, result)
+        f.append(CapField(section="HER2", label="Final HER2 status (integrated)",
+                          value=her2_status_text(result)))
+    return f + _receptor_fields(case, result)
 
 
 def _methods(case: CaseFile, result: ClassifyResult,
@@ -213,8 +255,24 @@ def _methods(case: CaseFile, result: ClassifyResult,
     return f, missing
 
 
+def _identification_missing(case: CaseFile) -> list[str]:
+    p = case.patient
+    out = []
+    for key, value, words in (
+            ("patient.name", p.name if p else None, "the patient's name"),
+            ("patient.birth_date", p.birth_date if p else None, "the patient's date of birth"),
+            ("patient.mrn", p.mrn if p else None, "the medical record number"),
+            ("accession", case.accession, "the accession number"),
+            ("ordering_physician", case.ordering_physician, "the ordering physician"),
+            ("received_on", case.received_on, "the date the specimen was received"),
+            ("lab", case.lab, "the performing laboratory (lab settings file)")):
+        if value is None:
+            out.append(f"{key}: {words}")
+    return out
+
+
 def _missing_facts(case: CaseFile, result: ClassifyResult) -> list[str]:
-    missing = []
+    missing = _identification_missing(case)
     s, c = case.specimen, case.controls
     if s is None or s.type is None:
         missing.append("specimen.type: the specimen type")
@@ -235,6 +293,14 @@ def _missing_facts(case: CaseFile, result: ClassifyResult) -> list[str]:
     if result.er is not None and result.er.percent <= 10 and (c is None or c.er_internal is None):
         missing.append("controls.er_internal: the internal control status (required for ER "
                        "0–10%)")
+    if result.pr is not None and (c is None or c.pr_internal is None):
+        missing.append("controls.pr_internal: the PgR internal control status")
+    a = case.assays
+    for test, done, words in (("ihc", result.ihc, "HER2 IHC"), ("er", result.er, "ER"),
+                              ("pr", result.pr, "PgR")):
+        assay = getattr(a, test) if a else None
+        if done is not None and assay is not None and _clone(assay) is None:
+            missing.append(f"assays.{test}.clone: the {words} antibody clone")
     return missing
 
 
@@ -278,17 +344,17 @@ def build_report(
         counts the engine refuses.
     """
     g = get_guideline(guideline)
-    case, images = _merge_images(case, base_dir)
-    result = classify(case, guideline=g)
+    case, result, images = integrated_case(case, guideline=g, base_dir=base_dir)
     methods, missing_assays = _methods(case, result, images)
-    stage_facts = case.tumour
-    stage = anatomic_stage(stage_facts.pT if stage_facts else None,
-                           stage_facts.pN if stage_facts else None,
-                           stage_facts.M if stage_facts else None)
+    stage = case_stage(case.tumour, case.specimen.type if case.specimen else None)
+    preanalytics = check_preanalytics(case.specimen)
     return LabReport(
         case=case, result=result, cap_fields=_cap_fields(case, result), methods=methods,
-        preanalytics=check_preanalytics(case.specimen), stage=stage,
+        preanalytics=preanalytics, stage=stage,
         missing=_missing_facts(case, result) + missing_assays,
-        conflicts=_conflicts(case, result), images=images,
-        generated_at=generated_at or datetime.now().astimezone(),
+        conflicts=_conflicts(case, result),
+        warnings=case_warnings(case, result, images, preanalytics, stage), images=images,
+        lab=load_lab_settings(case.lab, base_dir=base_dir),
+        status="final" if case.sign_out is not None else "preliminary",
+        sign_out=case.sign_out, generated_at=generated_at or datetime.now().astimezone(),
     )

@@ -74,5 +74,8 @@ def ish_ratio_histogram(per_nucleus: list[list[int]], *, ratio_cut: float = 2.0)
     ax.text(ratio_cut, ax.get_ylim()[1] * 0.9, f" ratio {ratio_cut:g}", fontsize=8)
     ax.set_xlabel("HER2/CEP17 ratio per nucleus")
     ax.set_ylabel("nuclei")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts are whole nuclei
     ax.set_title(f"Per-nucleus ratios ({len(ratios)} nuclei)", fontsize=10)
     return _png(fig)

@@ -34,8 +34,8 @@ Codes
     code for those methods is confirmed.
 
 Status
-    Every resource has status ``preliminary``: her2kit is decision support and a
-    pathologist reviews the slides and signs out the report.
+    Every resource has status ``preliminary`` until the case file records the
+    pathologist's sign-out (``sign_out: {by, at}``), then ``final``.
 
 The patient is identified only by ``case.patient_id`` (an identifier without
 system, no name or other demographics), in a ``Patient`` contained in each
@@ -57,6 +57,7 @@ from fhir.resources.R4B.observation import Observation
 from her2kit.casefile import ASSAYS, Assay, CaseFile
 from her2kit.errors import Her2kitInputError
 from her2kit.guideline.results import ClassifyResult, HormoneReceptorResult, IshResult
+from her2kit.report.wording import her2_status_text, ish_result_text
 
 __all__ = [
     "LOINC",
@@ -210,7 +211,8 @@ def build_fhir_bundle(
             field="case_id",
         )
 
-    ctx = _Context(case=case, issued=issued.isoformat(), bundle_id=bundle_id)
+    status = "final" if case.sign_out is not None else STATUS
+    ctx = _Context(case=case, issued=issued.isoformat(), bundle_id=bundle_id, status=status)
     observations: list[tuple[str, dict[str, Any]]] = []
 
     ihc_key = None
@@ -223,7 +225,10 @@ def build_fhir_bundle(
         if ish is not None:
             key = f"her2-{part.replace('_', '-')}"
             ish_keys.append(key)
-            observations.append((key, _ish_observation(ish, part, title, ctx)))
+            obs = _ish_observation(ish, part, title, ctx)
+            if part == "ish":  # the result the lab report states, in the CAP template's words
+                obs["valueCodeableConcept"] = {"text": ish_result_text(result)}
+            observations.append((key, obs))
     if result.her2 is not None:
         derived = [k for k in (ihc_key, *ish_keys) if k is not None]
         observations.append(("her2-interpretation", _her2_observation(result, derived, ctx)))
@@ -257,6 +262,7 @@ class _Context(NamedTuple):
     case: CaseFile
     issued: str
     bundle_id: str
+    status: str = STATUS
 
     def id(self, key: str) -> str:
         return str(uuid.uuid5(_UUID_NAMESPACE, f"{self.bundle_id}/{key}"))
@@ -314,7 +320,7 @@ def _base_observation(code: dict[str, Any], ctx: _Context) -> dict[str, Any]:
     obs: dict[str, Any] = {
         "resourceType": "Observation",
         "meta": {"profile": [MCODE_TUMOR_MARKER_TEST]},
-        "status": STATUS,
+        "status": ctx.status,
         "category": [
             {
                 "coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory"}],
@@ -484,7 +490,7 @@ def _her2_observation(
     assert her2 is not None
     obs = _base_observation(_concept(HER2_INTERPRETATION, "HER2 status"), ctx)
     answer = {"positive": ANSWER_POSITIVE, "negative": ANSWER_NEGATIVE}.get(her2.status)
-    text = f"HER2 {her2.status}"
+    text = f"HER2 {her2_status_text(result)}"
     if answer is None:
         obs["valueCodeableConcept"] = {"text": text}
     else:
@@ -553,7 +559,7 @@ def _diagnostic_report(
     report: dict[str, Any] = {
         "resourceType": "DiagnosticReport",
         "id": ctx.id("report"),
-        "status": STATUS,
+        "status": ctx.status,
         # No LOINC code for this panel is confirmed in her2kit's sources: text only.
         "code": {"text": "Breast biomarker results: HER2, ER and PgR (her2kit decision support)"},
     }

@@ -11,13 +11,18 @@ from her2kit.guideline import get_guideline
 from her2kit.report.build import LabReport
 from her2kit.report.charts import ihc_class_chart, ish_ratio_histogram
 from her2kit.report.patient import PatientSummary
+from her2kit.report.wording import awaited, her2_status_text
 
 __all__ = [
+    "appendix_rows",
     "flatten_evidence",
+    "identification",
     "lab_report_html",
     "patient_summary_html",
+    "readable_label",
     "report_charts",
     "specimen_text",
+    "status_line",
 ]
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -41,6 +46,65 @@ def flatten_evidence(evidence: dict[str, Any], prefix: str = "") -> list[tuple[s
         else:
             rows.append((name, str(value)))
     return rows
+
+
+_UNITS = (("_um2", " (µm²)"), ("_um", " (µm)"), ("_pct", " (%)"), ("_od", " (OD)"),
+          ("_h", " (h)"), ("_min", " (min)"), ("_s", " (s)"))
+_WORDS = {"ihc": "IHC", "ish": "ISH", "dab": "DAB", "roi": "ROI", "her2": "HER2",
+          "cep17": "CEP17", "mad": "MAD", "od": "OD", "h": "H", "k": "k", "z": "z"}
+
+
+def readable_label(key: str) -> str:
+    """A dotted key in words: "parameters.spot_sigma_um" → "Parameters: spot sigma (µm)"."""
+    parts = []
+    for piece in key.split("."):
+        unit = ""
+        for suffix, text in _UNITS:
+            if piece.endswith(suffix) and len(piece) > len(suffix):
+                piece, unit = piece[: -len(suffix)], text
+                break
+        words = [_WORDS.get(w, w) for w in piece.split("_")]
+        parts.append(" ".join(words) + unit)
+    text = ": ".join(parts)
+    return text[:1].upper() + text[1:]
+
+
+def appendix_rows(evidence: dict[str, Any]) -> list[tuple[str, str]]:
+    """Raw image-analysis parameters with readable labels, for the appendix."""
+    return [(readable_label(k), v) for k, v in flatten_evidence(evidence)]
+
+
+def status_line(report: LabReport) -> str:
+    """The report status as every page states it."""
+    if report.status == "final" and report.sign_out is not None:
+        return (f"FINAL — signed out by {report.sign_out.by} on "
+                f"{report.sign_out.at:%Y-%m-%d %H:%M}")
+    return "PRELIMINARY — NOT FOR CLINICAL USE (awaiting pathologist review and sign-out)"
+
+
+def identification(report: LabReport) -> list[tuple[str, str]]:
+    """The identification and status block: every item, or "missing" when not given."""
+    c = report.case
+    p = c.patient
+    lab = report.lab
+
+    def given(value: Any) -> str:
+        return "missing (not given in the case)" if value is None else str(value)
+
+    return [
+        ("Patient", given(p.name if p else None)),
+        ("Date of birth", given(p.birth_date if p else None)),
+        ("Medical record number", given(p.mrn if p else None)),
+        ("Accession", given(c.accession)),
+        ("Ordering physician", given(c.ordering_physician)),
+        ("Performing laboratory", given(
+            None if lab is None else f"{lab.name}, {lab.address}; CLIA {lab.clia}"
+            + (f"; director {lab.director}" if lab.director else ""))),
+        ("Collected / received", f"{given(c.specimen.collected_on if c.specimen else None)} / "
+                                 f"{given(c.received_on)}"),
+        ("Reported", report.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip()),
+        ("Report status", status_line(report)),
+    ]
 
 
 def report_charts(report: LabReport) -> list[tuple[str, bytes]]:
@@ -88,11 +152,14 @@ def lab_report_html(report: LabReport) -> str:
         images.append({
             "kind": im.kind, "image": im.image, "path": im.path,
             "overlays_b64": [_b64(o.read_bytes()) for o in overlays if o.is_file()],
-            "evidence": flatten_evidence(im.evidence),
+            "evidence": appendix_rows(im.evidence),
         })
     return env.get_template("lab.html.j2").render(
         case=report.case, result=report.result, cap_sections=sections, methods=report.methods,
-        preanalytics=report.preanalytics, stage=report.stage, missing=report.missing,
+        preanalytics=report.preanalytics, stage=report.stage, missing=report.missing_text,
+        warnings=report.warnings, ident=identification(report), status=report.status,
+        status_line=status_line(report), sign_out=report.sign_out,
+        her2_text=her2_status_text(report.result), next_steps=awaited(report.result),
         conflicts=report.conflicts, specimen_text=specimen_text(report),
         charts=[(t, _b64(png)) for t, png in report_charts(report)], images=images,
         sources=get_guideline(report.result.guideline).sources,

@@ -44,6 +44,8 @@ class PatientSummary(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     title: str
+    status: str  # "preliminary" or "final", as the lab report
+    status_note: str
     sections: list[Section]
     treatments: list[dict[str, Any]]
     treatments_disclaimer: str
@@ -56,7 +58,7 @@ class PatientSummary(BaseModel):
 
     def plain_text(self) -> str:
         """All prose of the summary, as scored for readability."""
-        parts = [self.title]
+        parts = [self.title, self.status_note]
         for s in self.sections:
             parts += [s.heading, *s.paragraphs]
         parts += [t["plain"] for t in self.treatments]
@@ -98,50 +100,120 @@ def _hr_status(report: LabReport) -> str | None:
     return "negative"
 
 
+# What each next step of the engine means for the patient, in plain words.
+PENDING_PLAIN = {
+    "reflex_ish": "a gene test (ISH) on the same tissue, to count the copies of the HER2 gene",
+    "ihc_workup": "a protein stain (IHC) on the same tissue, to look at it next to the gene test",
+    "blinded_recount": "a second count of the HER2 gene copies on the same slide, by another "
+                       "expert who does not see the first count",
+    "dual_probe_ish": "a second kind of gene test on the same tissue",
+    "adjudicate": "a review of the two gene counts, which did not agree, by the lab's experts",
+    "repeat_test": "the test is done again",
+}
+
+
+def _pending_plain(report: LabReport) -> str:
+    steps = [PENDING_PLAIN[s.code] for s in report.result.next_steps]
+    return "; ".join(steps) if steps else "a further test"
+
+
+def _setting(report: LabReport) -> str:
+    return report.stage.setting
+
+
 def _meaning(report: LabReport) -> tuple[str, str]:
     r = report.result
     her2 = r.her2
+    setting = _setting(report)
     if her2 is None:
         return "not tested", "HER2 was not part of these results."
     ihc = r.ihc.score if r.ihc else None
     if her2.status == "positive":
         why = []
         if ihc == "3+":
-            why.append("the IHC test showed strong HER2 staining all around many cancer cells "
-                       "(score 3+)")
+            why.append("the protein test (IHC) showed strong HER2 staining all around many "
+                       "cancer cells (score 3+)")
         if r.ish is not None and r.ish.call in ("positive", "needs_workup"):
             why.append(f"the gene test counted on average {r.ish.her2_mean:.1f} copies of the "
                        "HER2 gene in each cell" + (f", {r.ish.ratio:.1f} times the chromosome "
                                                    "17 count" if r.ish.ratio else ""))
+        if r.her2.rule == "heterogeneity_positive_subpopulation":
+            why.append("one group of cancer cells, more than 1 in 10, has many extra copies of "
+                       "the HER2 gene")
+        use = {"early": " They are often given before or after surgery.",
+               "locally advanced": " They are often given before surgery.",
+               "metastatic": " They are also used for cancer that has spread."}.get(setting, "")
         return "HER2-positive", (
             "Your cancer is HER2-positive. This means the cancer cells make too much of a "
-            "protein called HER2, which can make the cancer grow. We are sure because "
+            "protein called HER2, which can make the cancer grow. The tests showed this: "
             + " and ".join(why or ["the tests met the guideline's cut-off for positive"])
-            + ". Drugs that target HER2 work well for this kind of cancer.")
+            + ". Drugs that target HER2 work well for this kind of cancer." + use)
     if her2.status == "equivocal":
-        return "equivocal — another test has been ordered", (
-            "The result is not clear yet (equivocal). This happens often, and the guideline says "
-            "what to do next: another test has been ordered on your tissue. Your doctor will "
-            "tell you the final result.")
+        term = " (equivocal)" if r.ish is None else ""
+        return f"not final yet{term} — another test is under way", (
+            "The result is not final yet. This happens often, and the guideline says what to "
+            f"do next: {_pending_plain(report)}. Your doctor will tell you the final result.")
     if her2.status == "indeterminate":
         return "not readable — the test will be repeated", (
             "The test could not be read reliably, so it will be repeated. This says nothing "
             "good or bad about your cancer.")
+    spread = {"metastatic": " For cancer that has spread, a newer drug, T-DXd, can help some "
+                            "people with HER2-low cancer.",
+              "early": " A newer drug, T-DXd, is used for HER2-low cancer only if the cancer "
+                       "spreads. It is not part of the treatment of early cancer."
+              }.get(setting, " A newer drug, T-DXd, can help some people with HER2-low cancer "
+                             "that has spread.")
+    ultra = {"metastatic": " For cancer that has spread and is also hormone-receptor "
+                           "positive, this can matter for the choice of drugs.",
+             "early": " This can matter only if the cancer ever spreads; it does not change "
+                      "the treatment of early cancer."
+             }.get(setting, " This can matter for cancer that has spread and is also "
+                            "hormone-receptor positive.")
     label, text = {
         "low": ("HER2-low", "Your cancer is HER2-negative, but it has a little HER2 (HER2-low). "
                 "The cancer cells do not make too much HER2, so the classic HER2 drugs are not "
-                "used. A newer drug, T-DXd, can help some people with HER2-low cancer if the "
-                "cancer spreads."),
+                "used." + spread),
         "ultralow": ("HER2-ultralow", "Your cancer is HER2-negative, with very little HER2 "
-                     "(HER2-ultralow): a faint trace of HER2 was seen on a few cancer cells. "
-                     "This can matter if the cancer spreads and is also hormone-receptor "
-                     "positive."),
+                     "(HER2-ultralow): a faint trace of HER2 was seen on a few cancer cells."
+                     + ultra),
         "null": ("HER2-0", "Your cancer is HER2-negative with no HER2 seen (HER2-0). Drugs "
                  "that target HER2 are not used for this kind of cancer."),
         "unknown": ("HER2-negative", "Your cancer is HER2-negative: the cancer cells do not "
                     "make too much HER2."),
     }[her2.category]
     return label, text
+
+
+def _caveats(report: LabReport) -> list[str]:
+    """What makes the result less certain, from what the case carries, in plain words."""
+    r = report.result
+    out = []
+    for ev in report.images:
+        if ev.evidence.get("roi_used") is False:
+            out.append("A computer counted the cells in a picture of the slide before anyone "
+                       "marked where the cancer is, so it may have counted some normal cells "
+                       "too. The pathologist checks this.")
+        if "weak_signals" in (ev.evidence.get("quality_flags") or ()):
+            out.append("Some of the coloured dots in the gene test were faint, which makes "
+                       "them harder to count.")
+    ish = r.ish
+    # Borderline: within 0.2 of the ratio cut-off or 0.3 signals/cell of 4.0 or 6.0.
+    near_ratio = ish is not None and ish.ratio is not None and abs(ish.ratio - 2.0) <= 0.2
+    near_copies = ish is not None and any(abs(ish.her2_mean - c) <= 0.3 for c in (4.0, 6.0))
+    if near_ratio or near_copies:
+        out.append("The first gene count was close to a cut-off, so a small difference could "
+                   "move it to the other side.")
+    counted = [p.cells_counted for p in (ish, r.ish_recount, r.ish_subpopulation) if p]
+    if counted and min(counted) < 30:
+        out.append(f"Only {min(counted)} cells were counted in one of the gene counts (the "
+                   "guideline asks for at least 20), which is a small number.")
+    if r.ish_recount is not None and r.ish is not None and r.ish_recount.group == r.ish.group:
+        out.append("A second expert counted again without seeing the first count and got "
+                   "the same result, which makes it more certain.")
+    if report.status != "final":
+        out.append("A pathologist has not yet checked and signed this report. The result is "
+                   "not final until then.")
+    return out
 
 
 def _how_tested(report: LabReport) -> list[str]:
@@ -168,9 +240,15 @@ def _hormones(report: LabReport) -> list[str]:
         return ["Hormone receptors were not part of these results."]
     er = f"ER {r.er.status} ({r.er.percent:g}% of cells)" if r.er else "ER not tested"
     pr = f"PgR {r.pr.status} ({r.pr.percent:g}% of cells)" if r.pr else "PgR not tested"
+    setting = _setting(report)
+    when = {"early": " For early cancer it is often taken for 5 to 10 years after surgery.",
+            "locally advanced": " It is often taken for 5 to 10 years after surgery.",
+            "metastatic": " For cancer that has spread, hormone medicines are often used alone "
+                          "or with other drugs, for as long as they keep working."
+            }.get(setting, "")
     text = {
         "positive": "Your cancer is hormone-receptor-positive. Hormone (endocrine) therapy "
-                    "is usually part of the treatment.",
+                    "is usually part of the treatment." + when,
         "low positive": "Only a few cancer cells have the oestrogen receptor (ER low). Hormone "
                         "therapy may still help; ask your doctor about it.",
         "negative": "Your cancer is hormone-receptor-negative. Hormone therapy is not expected "
@@ -191,25 +269,72 @@ def _treatments(report: LabReport, knowledge: dict[str, Any]) -> list[dict[str, 
             continue
         if "hormone_receptor" in need and hr not in need["hormone_receptor"]:
             continue
+        # Setting: entries for cancer that has spread are not shown for early cancer,
+        # nor entries given around surgery for metastatic cancer; unknown shows all.
+        setting = _setting(report)
+        if "setting" in need and setting != "unknown" and setting not in need["setting"]:
+            continue
         rows.append(entry)
     return rows
+
+
+def _stage_answer(report: LabReport) -> str:
+    st = report.stage
+    if st.group == "IV":
+        where = f" (here: {', '.join(report.case.tumour.metastatic_sites)})" if (
+            report.case.tumour and report.case.tumour.metastatic_sites) else ""
+        return ("Stage IV. This means the cancer has spread to other parts of the body"
+                f"{where}. The stage comes from that spread, not from the size of the tumour. "
+                "Your doctor will explain what it means for you.")
+    if st.kind == "pathologic":
+        return (f"Stage {st.group}. It comes from the size of the tumour and the lymph nodes "
+                "that were removed at surgery (the pathologic stage). Your doctor will explain "
+                "what it means for you.")
+    if st.kind == "clinical":
+        return (f"Stage {st.group}, from exams and scans before surgery (the clinical stage). "
+                "It can change once the tumour and lymph nodes are removed and looked at. "
+                "Your doctor will explain it.")
+    if report.case.specimen and report.case.specimen.type not in (None, "excision",
+                                                                   "mastectomy"):
+        return ("This report gives no stage. It is about a biopsy, a small sample of the "
+                "tumour; the stage comes from exams and scans, or from surgery. Your doctor "
+                "will tell you the stage.")
+    return "This report gives no stage. Your doctor will tell you the stage."
+
+
+def _sure_answer(report: LabReport, label: str) -> str | None:
+    r = report.result
+    if r.her2 is None:
+        return None
+    if r.her2.status not in ("positive", "negative"):
+        return ("The result is not final yet, so no one can be sure yet. What is still being "
+                f"done: {_pending_plain(report)}.")
+    tests = ["IHC"] if r.ihc else []
+    if r.ish is not None:
+        tests.append(_assay_kind(report))
+    base = (f"The result ({label}) comes from {' and '.join(tests) or 'the tests'}, read by "
+            f"the rules of the {r.guideline_title}.")
+    caveats = _caveats(report)
+    if not caveats:
+        return base + " The pathologist has checked and signed it."
+    return base + " What to know about how certain it is: " + " ".join(caveats)
 
 
 def _questions(report: LabReport, label: str, meaning: str, trials_found: bool) -> list[Question]:
     r = report.result
     hr = _hr_status(report)
-    ish = r.ish
-    sure = None
-    if r.her2 is not None and r.her2.status in ("positive", "negative"):
-        tests = ["IHC"] if r.ihc else []
-        if ish is not None:
-            tests.append(_assay_kind(report))
-        sure = (f"The result ({label}) comes from {' and '.join(tests)}, read by the rules of "
-                f"the {r.guideline_title}. A pathologist checks it before it is final.")
+    setting = _setting(report)
     return [
-        Question(question="How are you sure of my HER2 result?", answer=sure),
+        Question(question="How are you sure of my HER2 result?",
+                 answer=_sure_answer(report, label)),
         Question(question="What does my HER2 result mean for my treatment?",
                  answer=meaning if r.her2 is not None else None),
+        Question(question="Where exactly is my cancer?",
+                 answer=("The tissue tested came from: "
+                         f"{report.case.specimen.site}." if report.case.specimen and
+                         report.case.specimen.site else None)),
+        Question(question="What is the stage of my cancer, and what does it mean?",
+                 answer=_stage_answer(report)),
         Question(question="Do I need hormone treatment?",
                  answer=None if hr is None else {
                      "positive": "Hormone therapy is usually part of treatment for "
@@ -219,17 +344,21 @@ def _questions(report: LabReport, label: str, meaning: str, trials_found: bool) 
                      "negative": "Hormone therapy is not expected to help a "
                                  "hormone-receptor-negative cancer."}[hr]),
         Question(question="What are my treatment options?", answer=None),
+        Question(question="Do I need chemotherapy, radiation or surgery?",
+                 answer=("This report cannot answer this. It depends on the stage, your health "
+                         "and the plan of your surgeon and oncologist."
+                         if setting != "metastatic" else
+                         "This report cannot answer this. For cancer that has spread, drug "
+                         "treatment is the main treatment; your oncologist will explain.")),
         Question(question="Is there a clinical trial I should consider?",
                  answer="Some open trials are listed above; ask your doctor whether any fit."
                  if trials_found else None),
-        Question(question="What is the stage of my cancer, and what does it mean?",
-                 answer=(f"The anatomic stage from the tumour size and lymph nodes is "
-                         f"{report.stage.group}. Your doctor will explain it.")
-                 if report.stage.group else None),
         Question(question="Will I need more tests?",
-                 answer=("Yes: " + " ".join(s.text for s in r.next_steps)) if r.next_steps
-                 else None),
+                 answer=(f"Yes: {_pending_plain(report)}.") if r.next_steps else None),
         Question(question="What side effects should I expect from the treatment?", answer=None),
+        Question(question="Will I be able to work? Will my insurance cover my treatment?",
+                 answer="This report cannot answer this; ask your care team. Many hospitals "
+                        "have a social worker or nurse who can help."),
     ]
 
 
@@ -265,6 +394,12 @@ def patient_summary(report: LabReport, *, trials: list[dict[str, Any]] | None = 
     trials = trials or []
     summary = PatientSummary(
         title="Your breast cancer test results, in plain words",
+        status=report.status,
+        status_note=("PRELIMINARY — NOT FOR CLINICAL USE. A pathologist has not yet checked "
+                     "and signed these results; they can still change."
+                     if report.status != "final" else
+                     f"Checked and signed by {report.sign_out.by} on "
+                     f"{report.sign_out.at:%Y-%m-%d}." if report.sign_out else ""),
         sections=sections, treatments=_treatments(report, knowledge),
         treatments_disclaimer=knowledge["disclaimer"], knowledge_version=knowledge["version"],
         trials=trials,

@@ -11,13 +11,22 @@ from itertools import groupby
 from pathlib import Path
 
 from her2kit.report.build import LabReport
-from her2kit.report.html import flatten_evidence, report_charts, specimen_text
+from her2kit.report.html import (
+    appendix_rows,
+    identification,
+    report_charts,
+    specimen_text,
+    status_line,
+)
 from her2kit.report.patient import PatientSummary
+from her2kit.report.wording import her2_status_text
 
 __all__ = ["lab_report_pdf", "patient_summary_pdf"]
 
-_STATUS_RGB = {"positive": (183, 28, 28), "negative": (27, 94, 32), "equivocal": (230, 81, 0),
+# No red/green pair: positive dark red, negative dark blue.
+_STATUS_RGB = {"positive": (183, 28, 28), "negative": (26, 79, 139), "equivocal": (138, 75, 0),
                "indeterminate": (106, 27, 154)}
+BODY_PT = 10.5
 
 
 def _font_dir() -> Path:
@@ -26,46 +35,92 @@ def _font_dir() -> Path:
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 
+def _fpdf_class():
+    from fpdf import FPDF
+
+    class _Paged(FPDF):
+        """FPDF with a running header (status mark, identification) and footer (page x of y)."""
+
+        head: tuple[str, ...] = ()
+        foot: str = ""
+
+        def header(self) -> None:
+            if not self.head:
+                return
+            self.set_font("DejaVu", "B", 9)
+            self.set_text_color(0, 0, 0)
+            for line in self.head:
+                self.multi_cell(0, 4.2, line, new_x="LMARGIN", new_y="NEXT")
+            self.set_draw_color(60, 60, 60)
+            self.line(self.l_margin, self.get_y() + 0.5, self.w - self.r_margin, self.get_y() + 0.5)
+            self.ln(3)
+            self.set_font("DejaVu", size=BODY_PT)
+
+        def footer(self) -> None:
+            self.set_y(-12)
+            self.set_font("DejaVu", size=8)
+            self.set_text_color(60, 60, 60)
+            self.cell(0, 5, f"{self.foot}    Page {self.page_no()} of {{nb}}", align="L")
+            self.set_text_color(0, 0, 0)
+
+    return _Paged
+
+
 class _Pdf:
     """A thin writer over fpdf2 with the report's few building blocks."""
 
-    def __init__(self, title: str) -> None:
-        from fpdf import FPDF
-
-        self.pdf = pdf = FPDF(format="A4")
+    def __init__(self, title: str, head: tuple[str, ...] = (), foot: str = "") -> None:
+        self.pdf = pdf = _fpdf_class()(format="A4")
+        pdf.head, pdf.foot = head, foot
         pdf.set_title(title)
         pdf.set_creator("her2kit")
         fonts = _font_dir()
         pdf.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
         pdf.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))
-        pdf.set_auto_page_break(auto=True, margin=15)
+        pdf.set_auto_page_break(auto=True, margin=16)
         pdf.add_page()
-        pdf.set_font("DejaVu", size=9)
+        pdf.set_font("DejaVu", size=BODY_PT)
 
     def heading(self, text: str, size: int = 12) -> None:
         pdf = self.pdf
+        if pdf.get_y() > pdf.h - 45:  # never a heading alone at the foot of a page
+            pdf.add_page()
         pdf.ln(2)
         pdf.set_font("DejaVu", "B", size)
-        pdf.multi_cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 7, text, new_x="LMARGIN", new_y="NEXT", align="L")
         pdf.set_draw_color(150, 150, 150)
         pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
         pdf.ln(1)
-        pdf.set_font("DejaVu", size=9)
+        pdf.set_font("DejaVu", size=BODY_PT)
 
     def para(self, text: str, *, bold: bool = False, rgb: tuple[int, int, int] | None = None,
-             size: int = 9) -> None:
+             size: float = BODY_PT, fill: tuple[int, int, int] | None = None) -> None:
         pdf = self.pdf
         pdf.set_font("DejaVu", "B" if bold else "", size)
         if rgb:
             pdf.set_text_color(*rgb)
-        pdf.multi_cell(0, 5, text, new_x="LMARGIN", new_y="NEXT")
+        if fill:
+            pdf.set_fill_color(*fill)
+        pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT", fill=fill is not None,
+                       align="L")
         pdf.set_text_color(0, 0, 0)
-        pdf.set_font("DejaVu", size=9)
+        pdf.set_fill_color(255, 255, 255)
+        pdf.set_font("DejaVu", size=BODY_PT)
+
+    def box(self, title: str, lines: list[str], fill: tuple[int, int, int]) -> None:
+        """A shaded box (warnings, conflicts): title and bullet lines."""
+        self.para(title, bold=True, fill=fill)
+        for line in lines:
+            self.para("• " + line, fill=fill)
+        self.pdf.ln(2)
 
     def rows(self, rows: list[tuple[str, str]]) -> None:
         pdf = self.pdf
+        # A short table is kept whole on one page, with its heading above it.
+        if len(rows) <= 12 and pdf.get_y() > pdf.h - 16 - 6 * len(rows):
+            pdf.add_page()
         with pdf.table(col_widths=(40, 60), text_align="LEFT", first_row_as_headings=False,
-                       line_height=4.6, borders_layout="HORIZONTAL_LINES") as table:
+                       line_height=5.2, borders_layout="HORIZONTAL_LINES") as table:
             for label, value in rows:
                 row = table.row()
                 row.cell(label)
@@ -77,74 +132,90 @@ class _Pdf:
         self.pdf.ln(1)
 
 
-def lab_report_pdf(report: LabReport) -> bytes:
-    """Render the lab report to PDF bytes."""
-    r, case = report.result, report.case
-    doc = _Pdf(f"HER2 biomarker report {case.case_id or ''}".strip())
-    doc.para("HER2 and hormone receptor biomarker report", bold=True, size=15)
-    ident = [f"Case {case.case_id}" if case.case_id else None,
-             f"Accession {case.accession}" if case.accession else None,
-             f"Patient {case.patient_id}" if case.patient_id else None,
-             "generated " + report.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip()]
-    doc.para(" · ".join(p for p in ident if p))
-    doc.para(r.disclaimer, rgb=(40, 70, 120))
-    if report.conflicts:
-        doc.heading("Conflicts to resolve before sign-out")
-        for c in report.conflicts:
-            doc.para("• " + c, rgb=_STATUS_RGB["positive"])
-    if report.missing:
-        doc.heading("Facts not given in the case file")
-        for m in report.missing:
-            doc.para("• " + m)
+def _running_head(report: LabReport) -> tuple[str, ...]:
+    ident = dict(identification(report))
+    mark = () if report.status == "final" else ("PRELIMINARY — NOT FOR CLINICAL USE",)
+    who = (f"{ident['Patient']} · DOB {ident['Date of birth']} · MRN "
+           f"{ident['Medical record number']} · Accession {ident['Accession']}")
+    return (*mark, who) if mark else (who, status_line(report))
 
+
+def _foot(report: LabReport) -> str:
+    lab = report.lab
+    lab_text = f"{lab.name} · CLIA {lab.clia}" if lab else "Performing laboratory: missing"
+    return f"{lab_text} · HER2 biomarker report {report.case.case_id or ''}".strip()
+
+
+def _lab_front(doc: _Pdf, report: LabReport) -> None:
+    r = report.result
+    doc.para("HER2 and hormone receptor biomarker report", bold=True, size=15)
+    doc.rows(identification(report))
+    doc.para(r.disclaimer, rgb=(40, 70, 120))
+    if report.warnings:
+        doc.box("Warnings — read before the results", report.warnings, (255, 236, 210))
+    if report.conflicts:
+        doc.box("Conflicts to resolve before sign-out", report.conflicts, (253, 226, 222))
     doc.heading("Summary")
     if r.her2 is not None:
         cat = "" if r.her2.category in ("unknown", "positive") else f" (HER2-{r.her2.category})"
-        doc.para(f"HER2: {r.her2.status.upper()}{cat}", bold=True, size=13,
-                 rgb=_STATUS_RGB[r.her2.status])
+        text = her2_status_text(r) or ""
+        if r.her2.status in ("positive", "negative"):
+            text = text.upper()
+        doc.para(f"HER2: {text}{cat}", bold=True, size=13, rgb=_STATUS_RGB[r.her2.status])
     for rec in (r.er, r.pr):
         if rec is not None:
             doc.para(f"{rec.receptor}: {rec.status} ({rec.percent:g}% of nuclei)")
 
+
+def _lab_body(doc: _Pdf, report: LabReport) -> None:
+    r, case = report.result, report.case
     for section, fields in groupby(report.cap_fields, key=lambda f: f.section):
         doc.heading(section)
         doc.rows([(f.label, f.value if f.value is not None else "not given") for f in fields])
     if r.next_steps:
         doc.heading("Next steps")
         for s in r.next_steps:
-            doc.para(f"• [{s.code}] {s.text}")
-    if r.comments:
+            doc.para(f"• {s.text}")
+    if r.comments or report.warnings:
         doc.heading("Comments")
-        for c in r.comments:
+        for c in [*report.warnings, *r.comments]:
             doc.para(c)
-
     doc.heading("Specimen and pre-analytics")
     rows = [("Specimen", specimen_text(report))]
-    rows += [(p.item, f"{p.value} — requirement {p.requirement} — met: {p.met}"
-              + (f" ({p.note})" if p.note else "")) for p in report.preanalytics]
+    t = case.tumour
+    if t is not None and t.histologic_type:
+        rows.append(("Histologic type", t.histologic_type))
+    if t is not None and t.grade:
+        rows.append(("Histologic grade", str(t.grade)))
+    rows += [(p.item, f"{p.value} — requirement {p.requirement} — met: {p.met}")
+             for p in report.preanalytics]
     doc.rows(rows)
     doc.heading("Methods")
     doc.rows([(f.label, f.value if f.value is not None else "not given") for f in report.methods])
     doc.heading("Stage (AJCC 8th edition)")
-    doc.rows([("Anatomic stage group",
-               f"{report.stage.group or 'not computed'} ({report.stage.reason})"),
-              ("Prognostic stage group", f"not computed ({report.stage.prognostic_note})")])
+    st = report.stage
+    label = f"{st.kind.capitalize()} stage group" if st.kind else "Stage group"
+    doc.rows([(label, f"{st.group or 'not stated'}"
+               + (f" ({st.categories})" if st.categories else "") + f" — {st.basis}; {st.reason}"),
+              ("Disease setting", st.setting),
+              ("Prognostic stage group", f"not computed ({st.prognostic_note})")])
+    if report.missing:
+        doc.box("Facts not given in the case file", report.missing_text, (255, 248, 225))
 
+
+def _lab_evidence(doc: _Pdf, report: LabReport) -> None:
     charts = report_charts(report)
     if charts or report.images:
         doc.heading("Image evidence")
-        for _, png in charts:
+        for title, png in charts:
             doc.image(png)
+            doc.para(title, size=9, rgb=(80, 80, 80))
         for im in report.images:
             doc.para(f"{im.kind}: {im.image or im.path}", bold=True)
             for o in im.overlays:
                 if Path(o).is_file():
                     doc.image(Path(o).read_bytes(), width_mm=110)
-            doc.rows(flatten_evidence(im.evidence))
-
-    doc.heading("Why: the rules that fired")
-    for i, line in enumerate(r.rationale, 1):
-        doc.para(f"{i}. {line}")
+    r = report.result
     doc.heading("Versions")
     from her2kit.guideline import get_guideline
 
@@ -152,17 +223,45 @@ def lab_report_pdf(report: LabReport) -> bytes:
               ("Sources", "; ".join(get_guideline(r.guideline).sources)),
               ("ER/PgR guideline", "ASCO/CAP 2020 (Allison KH et al. J Clin Oncol 2020)"),
               ("her2kit", r.her2kit_version)])
+
+
+def lab_report_pdf(report: LabReport) -> bytes:
+    """Render the lab report to PDF bytes (running header and footer on every page)."""
+    case = report.case
+    doc = _Pdf(f"HER2 biomarker report {case.case_id or ''}".strip(), head=_running_head(report),
+               foot=_foot(report))
+    _lab_front(doc, report)
+    _lab_body(doc, report)
+    _lab_evidence(doc, report)
     doc.heading("Sign-out")
-    doc.para("Reviewed and signed out by the pathologist. her2kit is decision support; the "
-             "pathologist's sign-out is the diagnosis.")
-    doc.para("Pathologist: ______________________________    Date: ________________")
+    if report.sign_out is not None:
+        doc.para(f"Signed out by {report.sign_out.by} on {report.sign_out.at:%Y-%m-%d %H:%M}. "
+                 "her2kit is decision support; the pathologist's sign-out is the diagnosis.")
+    else:
+        doc.para("Awaiting pathologist review and sign-out. This report is preliminary and not "
+                 "for clinical use until a pathologist has reviewed the slides and signed it "
+                 "out. her2kit is decision support; the pathologist's sign-out is the "
+                 "diagnosis.", bold=True)
+        doc.para("Pathologist: ______________________________    Date: ________________")
+    doc.pdf.add_page()
+    doc.heading("Appendix: the rules that fired (technical)")
+    for i, line in enumerate(report.result.rationale, 1):
+        doc.para(f"{i}. {line}", size=9)
+    if report.images:
+        doc.heading("Appendix: image-analysis parameters")
+        for im in report.images:
+            doc.para(f"{im.kind}: {im.image or im.path}", bold=True)
+            doc.rows(appendix_rows(im.evidence))
     return bytes(doc.pdf.output())
 
 
 def patient_summary_pdf(summary: PatientSummary) -> bytes:
     """Render the patient summary to PDF bytes (larger type, same content as the HTML)."""
-    doc = _Pdf(summary.title)
+    mark = ("PRELIMINARY — NOT FOR CLINICAL USE",) if summary.status != "final" else ()
+    doc = _Pdf(summary.title, head=mark, foot="Your breast cancer test results")
     doc.para(summary.title, bold=True, size=16)
+    if summary.status_note:
+        doc.para(summary.status_note, bold=True, size=12, fill=(255, 236, 210))
     doc.para(summary.closing, rgb=(40, 70, 120), size=11)
     for section in summary.sections:
         doc.heading(section.heading, size=13)
