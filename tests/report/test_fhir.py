@@ -223,6 +223,15 @@ def test_negative_case() -> None:
     assert _loinc(obs["85339-0"][0]["valueCodeableConcept"]) == "LA6577-6"
 
 
+def test_rejected_ihc_states_the_result_once_and_why() -> None:
+    case = _case("01-ihc-3plus-positive", ihc={"score": "2+",
+                                               "qc": {"controls_as_expected": False}})
+    _, bundle = _bundle(case)
+    (ihc,) = _by_code(bundle)["85319-2"]
+    assert ihc["valueCodeableConcept"] == {"text": "Cannot be determined"}
+    assert ihc["note"] == [{"text": "IHC rejected: controls are not as expected"}]
+
+
 def test_er_low_positive_is_coded_positive_with_low_positive_text() -> None:
     _, bundle = _bundle(_case("14-er-low-positive"))
     obs = _by_code(bundle)

@@ -24,6 +24,7 @@ import base64
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -348,3 +349,33 @@ def test_presented_form_is_the_pdf_of_the_same_run() -> None:
     alone = render_report(_case(path), formats={"fhir"}, audience="lab", base_dir=path.parent)
     bundle = json.loads(next(v for k, v in alone.items() if k.endswith("-fhir.json")))
     assert "presentedForm" not in bundle["entry"][0]["resource"]
+
+
+DEVELOPER_WORDS = re.compile(
+    r"LOINC|confirmed|sent as text|her2kit's sources|\b[a-z0-9]+_[a-z0-9_]+\b|\[[a-z_]+\]"
+    r"|asco-cap-20|controls\.")
+
+
+def _shown(node: Any) -> list[str]:
+    """The strings an EHR shows clinicians: texts, displays, notes, the conclusion."""
+    if isinstance(node, list):
+        return [s for item in node for s in _shown(item)]
+    if not isinstance(node, dict):
+        return []
+    out = []
+    for key, value in node.items():
+        if key in ("text", "display", "conclusion", "valueString", "title", "description") \
+                and isinstance(value, str):
+            out.append(value)
+        else:
+            out += _shown(value)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_no_development_notes_in_any_example(name: str,
+                                             bundles: dict[str, dict[str, Any]]) -> None:
+    """Issue 12: field paths, rule codes and coding caveats stay out of clinical fields,
+    the report's warnings included."""
+    for text in _shown(bundles[name]):
+        assert not DEVELOPER_WORDS.search(text), text

@@ -88,7 +88,7 @@ from fhir.resources.R4B.specimen import Specimen
 from her2kit.casefile import ASSAYS, Assay, CaseFile, LabFacts
 from her2kit.errors import Her2kitInputError
 from her2kit.guideline.results import ClassifyResult, HormoneReceptorResult, IshResult
-from her2kit.report.wording import her2_status_text, ish_result_text
+from her2kit.report.wording import her2_status_text, ihc_result_text, ish_result_text
 
 __all__ = [
     "LOINC",
@@ -471,8 +471,9 @@ def _ihc_observation(result: ClassifyResult, ctx: _Context) -> dict[str, Any]:
     ihc = result.ihc
     assert ihc is not None
     obs = _base_observation(_concept(HER2_IHC, "HER2 by immunohistochemistry"), ctx)
-    value = ihc.label if ihc.score is not None else f"Cannot be determined: {ihc.label}"
-    obs["valueCodeableConcept"] = {"text": value}
+    # The lab report's result line (a rejected IHC reads "Cannot be determined";
+    # why is in the note).
+    obs["valueCodeableConcept"] = {"text": ihc_result_text(result)}
     method = _method(ctx.case.assays.ihc if ctx.case.assays else None)
     if method:
         obs["method"] = method
