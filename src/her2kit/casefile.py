@@ -131,6 +131,11 @@ class PatientFacts(_Facts):
     mrn: str | None = None  # medical record number
 
 
+# An identifier system: urn:oid, urn:uuid or an http(s) URL (FHIR Identifier.system).
+_URI = (r"^(urn:oid:[0-2](\.(0|[1-9][0-9]*))+"
+        r"|urn:uuid:[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}|https?://\S+)$")
+
+
 class LabFacts(_Facts):
     """The performing laboratory, as every page names it (a lab settings file's content)."""
 
@@ -140,6 +145,9 @@ class LabFacts(_Facts):
     clia: Annotated[str, Field(pattern=r"^\d{2}D\d{7}$")]
     director: str | None = None
     phone: str | None = None
+    # The identifier system (a URI, e.g. the hospital's urn:oid) of the medical
+    # record numbers in this lab's cases; the FHIR Patient.identifier needs it.
+    mrn_system: Annotated[str, Field(pattern=_URI)] | None = None
 
 
 class SignOut(_Facts):

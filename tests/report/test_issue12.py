@@ -109,7 +109,10 @@ def test_unsigned_report_is_preliminary_on_every_page_and_in_fhir():
     assert all(PRELIM in p for p in pdf_text_pages(patient_summary_pdf(s)))
     assert PRELIM in patient_summary_html(s)
     bundle = build_fhir_bundle(r.result, r.case, issued=WHEN, bundle_id="t")
-    assert {e["resource"]["status"] for e in bundle["entry"]} == {"preliminary"}
+    # The results and the report (Patient, Specimen … have no status).
+    results = ("DiagnosticReport", "Observation")
+    assert {e["resource"]["status"] for e in bundle["entry"]
+            if e["resource"]["resourceType"] in results} == {"preliminary"}
 
 
 def test_signed_out_report_shows_who_and_when_and_is_final():
@@ -119,7 +122,10 @@ def test_signed_out_report_shows_who_and_when_and_is_final():
     assert "Signed out by Dr. P. Pathologist on 2026-11-24 15:30" in text
     assert "FINAL — signed out by Dr. P. Pathologist" in lab_report_html(r)
     bundle = build_fhir_bundle(r.result, r.case, issued=WHEN, bundle_id="t")
-    assert {e["resource"]["status"] for e in bundle["entry"]} == {"final"}
+    # The results and the report (Patient, Specimen … have no status).
+    results = ("DiagnosticReport", "Observation")
+    assert {e["resource"]["status"] for e in bundle["entry"]
+            if e["resource"]["resourceType"] in results} == {"final"}
     assert PRELIM not in patient_summary_html(patient_summary(r))
 
 

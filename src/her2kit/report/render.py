@@ -64,6 +64,9 @@ def render_report(
     if "fhir" in formats and lab:
         from her2kit.report.fhir import build_fhir_bundle
 
-        bundle = build_fhir_bundle(report.result, report.case, issued=report.generated_at)
+        # The lab PDF of this run, when there is one, goes in as presentedForm.
+        bundle = build_fhir_bundle(report.result, report.case, issued=report.generated_at,
+                                   lab=report.lab, warnings=report.warnings,
+                                   lab_report_pdf=files.get(f"{stem}-lab.pdf"))
         files[f"{stem}-fhir.json"] = json.dumps(bundle, indent=2, ensure_ascii=False).encode()
     return files
