@@ -1,4 +1,10 @@
-"""Smoothing and the coarse pixel grid that IHC cell geometry and ISH nuclei are computed on.
+"""Smoothing, running extrema, and the coarse pixel grid that IHC cell geometry and ISH
+nuclei are computed on.
+
+Generic array filters shared by :mod:`her2kit.imaging.segment`, :mod:`~her2kit.imaging.ihc`
+and :mod:`~her2kit.imaging.ish` (which is why they live here and not in one of them):
+:func:`smooth`, :func:`block_mean` / :func:`block_max` / :func:`upsample_labels`, and the
+running extrema :func:`running_1d_valid` / :func:`max_filter_nearest`.
 
 Why a coarse grid
 -----------------
@@ -20,7 +26,15 @@ import numpy as np
 from her2kit.errors import Her2kitInputError, ImageInputError
 from her2kit.imaging._validate import check_pixel_size, check_positive
 
-__all__ = ["block_factor", "block_max", "block_mean", "smooth", "upsample_labels"]
+__all__ = [
+    "block_factor",
+    "block_max",
+    "block_mean",
+    "max_filter_nearest",
+    "running_1d_valid",
+    "smooth",
+    "upsample_labels",
+]
 
 
 def block_factor(pixel_size_um: float, geometry_pixel_size_um: float) -> int:
@@ -193,3 +207,38 @@ def smooth(image, sigma_px: float) -> np.ndarray:
     out[:, 0] += tmp[:, 0]
     out[:, -1] += tmp[:, -1]
     return out
+
+
+def running_1d_valid(a: np.ndarray, axis: int, size: int, op=np.maximum) -> np.ndarray:
+    """Running maximum (or ``op=np.minimum``) over ``size`` samples along ``axis``,
+    'valid' (shrinks by size-1).
+
+    Windows double (1, 2, 4, ...) and the last step combines two overlapping ones, so
+    the cost is ~log2(size) array maxima.
+    """
+    m = a
+    width = 1
+    while 2 * width <= size:
+        n = m.shape[axis]
+        m = op(m[: n - width], m[width:]) if axis == 0 else op(m[:, : n - width], m[:, width:])
+        width *= 2
+    if width < size:
+        lag = size - width
+        n = m.shape[axis]
+        m = op(m[: n - lag], m[lag:]) if axis == 0 else op(m[:, : n - lag], m[:, lag:])
+    return m
+
+
+def max_filter_nearest(image: np.ndarray, size: int) -> np.ndarray:
+    """``scipy.ndimage.maximum_filter(image, size, mode="nearest")`` by array slicing.
+
+    Identical output for odd ``size`` (even sizes centre the window half a pixel
+    differently); ~2x faster on 2048² float32 for the small windows of spot detection.
+    """
+    size = int(size)
+    if size <= 1:
+        return np.array(image, copy=True)
+    r0 = (size - 1) // 2
+    r1 = size - 1 - r0
+    a = np.pad(image, ((r0, r1), (r0, r1)), mode="edge")
+    return running_1d_valid(running_1d_valid(a, 0, size), 1, size)

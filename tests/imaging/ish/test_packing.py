@@ -5,9 +5,9 @@ import pytest
 from scipy import ndimage as ndi
 from skimage.morphology import h_maxima
 
-from her2kit.imaging.filters import smooth
+from her2kit.imaging.filters import max_filter_nearest, smooth
 from her2kit.imaging.ish import selection, signals
-from her2kit.imaging.ish.spots import detect_spots, log_filter, max_filter_nearest
+from her2kit.imaging.ish.spots import detect_spots, log_filter
 from her2kit.imaging.segment import _packed, ish_nuclei
 
 
