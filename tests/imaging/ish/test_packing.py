@@ -60,7 +60,7 @@ def test_refine_outlines_packed_matches_full():
     lab, _ = ndi.label(coarse)
     edge = ndi.distance_transform_edt(coarse).astype(np.float32)
     boxes = [b for b in ndi.find_objects(lab) if b is not None]
-    kw = dict(f=2, px=0.2, smooth_um=0.5, threshold=0.5)
+    kw = dict(f=2, pixel_size_um=0.2, smooth_um=0.5, threshold=0.5)
     ref, _ = ish_nuclei._refine_outlines(full, lab.astype(np.int32), edge, **kw)
     out, _ = ish_nuclei._refine_outlines(full, lab.astype(np.int32), edge, boxes=boxes, **kw)
     assert np.array_equal(ref, out)

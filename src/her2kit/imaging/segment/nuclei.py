@@ -50,15 +50,17 @@ NUCLEAR_IMAGE_KINDS = ("hematoxylin_od", "dapi_intensity")
 class NucleusDetection:
     """Nuclei found in one image: the result type of every her2kit nucleus segmenter.
 
-    IHC (:func:`detect_nuclei` on hematoxylin OD) returns it; it is meant to be what the
-    ISH segmenter returns too (DAPI for FISH, hematoxylin for brightfield ISH), so that
-    the per-nucleus steps downstream read one type.
+    IHC (:func:`detect_nuclei`, hematoxylin OD) and ISH
+    (:func:`~her2kit.imaging.segment.ish_nuclei.segment_ish_nuclei`, DAPI for FISH or the
+    hematoxylin amount for brightfield ISH) both return it, so that the per-nucleus
+    steps downstream read one type.
 
     Attributes
     ----------
     labels : ndarray of int32, shape (rows, cols)
-        Instance labels, 0 = background, 1..n_nuclei consecutive, on the grid of
-        ``pixel_size_um`` (which may be coarser than the input image's).
+        Instance labels, 0 = background, 1..n_nuclei, on the grid of ``pixel_size_um``
+        (which may be coarser than the input image's). Consecutive from
+        :func:`detect_nuclei`; the ISH segmenter can leave an id empty (area 0).
     n_nuclei : int
         Number of nuclei.
     threshold : float
