@@ -74,8 +74,8 @@ def field_paths(path: str | Path | None, n: int) -> list[Path]:
     return [p.with_name(f"{p.stem}-field{i}{p.suffix}") for i in range(1, n + 1)]
 
 
-def _need_pixel_size(pixel_size: float | None, name: str) -> None:
-    if pixel_size is None:
+def _need_pixel_size(pixel_size_um: float | None, name: str) -> None:
+    if pixel_size_um is None:
         raise Her2kitInputError(
             f"{name}: the file does not record its pixel size; give --mpp (µm per pixel)",
             field="--mpp")

@@ -211,10 +211,10 @@ def _sample_counts(rng, n: int, mean: float, *, minimum: int) -> np.ndarray:
     return np.maximum(base + jitter, minimum).astype(int)
 
 
-def _points_in_nucleus(rng, param, px, k, labels, nid):
+def _points_in_nucleus(rng, param, pixel_size_um, k, labels, nid):
     """``k`` random interior points (row, col) at least the rim margin inside the ellipse."""
     r0, c0, a, b, theta = param
-    m = _RIM_MARGIN_UM / px
+    m = _RIM_MARGIN_UM / pixel_size_um
     ai, bi = max(a - m, 1.0), max(b - m, 1.0)
     rad = np.sqrt(rng.random(k))
     ang = rng.uniform(0, 2 * np.pi, k)
@@ -224,17 +224,18 @@ def _points_in_nucleus(rng, param, px, k, labels, nid):
     return np.column_stack([r0 + dy, c0 + dx])
 
 
-def _place_signals(rng, params, labels, px, her2, cep17, cluster_sizes, sep_um):
+def _place_signals(rng, params, labels, pixel_size_um, her2, cep17, cluster_sizes, sep_um):
     """Signals per nucleus with minimum separations; returns a SIGNAL_DTYPE array."""
     rows_out = []
-    sep = sep_um / px
-    csep = (_CLUSTER_RADIUS_UM + sep_um) / px
+    sep = sep_um / pixel_size_um
+    csep = (_CLUSTER_RADIUS_UM + sep_um) / pixel_size_um
     for i, param in enumerate(params):
         nid = i + 1
         wanted = [("her2", c, True) for c in cluster_sizes[i]]
         n_single_h = her2[i] - sum(cluster_sizes[i])
         wanted += [("her2", 1, False)] * n_single_h + [("cep17", 1, False)] * cep17[i]
-        cand = _points_in_nucleus(rng, param, px, 60 * max(len(wanted), 1) + 60, labels, nid)
+        cand = _points_in_nucleus(rng, param, pixel_size_um, 60 * max(len(wanted), 1) + 60,
+                                  labels, nid)
         placed: list[tuple[float, float, bool]] = []
         ci = 0
         for probe, copies, is_cluster in wanted:
@@ -265,14 +266,14 @@ def _place_signals(rng, params, labels, px, her2, cep17, cluster_sizes, sep_um):
     return sig[keep]
 
 
-def _expand_points(rng, signals, px):
+def _expand_points(rng, signals, pixel_size_um):
     """Explode clusters into their copies: (row, col, probe, nucleus_id, z, rel_weight)."""
     reps = np.where(signals["is_cluster"], signals["copies"], 1)
     idx = np.repeat(np.arange(len(signals)), reps)
     rows = signals["row"][idx].copy()
     cols = signals["col"][idx].copy()
     in_cluster = signals["is_cluster"][idx]
-    spread = _CLUSTER_SPREAD_UM / px
+    spread = _CLUSTER_SPREAD_UM / pixel_size_um
     rows[in_cluster] += rng.normal(0, spread, in_cluster.sum())
     cols[in_cluster] += rng.normal(0, spread, in_cluster.sum())
     # 20 % log-normal brightness variation between copies (probe binding varies).
@@ -334,7 +335,7 @@ def _counts_and_clusters(rng, n, scenario, counts, clusters, assay):
     return her2, cep17, cluster_sizes, name
 
 
-def _truth_nuclei(labels, params, signals, px, in_focus):
+def _truth_nuclei(labels, params, signals, pixel_size_um, in_focus):
     """The nucleus truth table (:data:`NUCLEUS_DTYPE`) from the labels and visible signals."""
     n = len(params)
     nuc = np.zeros(n, NUCLEUS_DTYPE)
@@ -344,7 +345,8 @@ def _truth_nuclei(labels, params, signals, px, in_focus):
     nuc["nucleus_id"] = ids
     nuc["row"] = [p[0] for p in params]
     nuc["col"] = [p[1] for p in params]
-    nuc["area_um2"] = np.bincount(labels.ravel(), minlength=n + 1)[1:] * px * px
+    nuc["area_um2"] = (np.bincount(labels.ravel(), minlength=n + 1)[1:]
+                       * pixel_size_um * pixel_size_um)
     edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     nuc["whole"] = ~np.isin(ids, edge)
     nuc["in_focus"] = in_focus

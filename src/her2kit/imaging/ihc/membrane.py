@@ -382,7 +382,7 @@ def _check_membrane_inputs(dab_od, cell_labels, nuclei_labels, pixel_size_um, f,
 def _membrane_signal(
     dab: np.ndarray,
     nuclei: np.ndarray,
-    p: float,
+    pixel_size_um: float,
     f: int,
     *,
     smooth_sigma_um: float,
@@ -395,8 +395,8 @@ def _membrane_signal(
     (when ``baseline_block_um``); the nucleus zone is the nuclei dilated by
     ``nucleus_margin_um`` (whole label pixels).
     """
-    pg = p * f  # µm per label pixel
-    sm = smooth(dab, smooth_sigma_um / p) if smooth_sigma_um > 0 else dab
+    pg = pixel_size_um * f  # µm per label pixel
+    sm = smooth(dab, smooth_sigma_um / pixel_size_um) if smooth_sigma_um > 0 else dab
     signal = block_max(sm, f)
     dab_mean = block_mean(dab, f)
     near_nucleus = nuclei > 0

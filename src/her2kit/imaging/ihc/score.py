@@ -387,10 +387,11 @@ class _CellGrid:
     cells: np.ndarray  # cell labels on the grid, int32
 
 
-def _segment_cells(hem: np.ndarray, dab: np.ndarray, p: float, o: IhcOptions) -> _CellGrid:
+def _segment_cells(hem: np.ndarray, dab: np.ndarray, pixel_size_um: float,
+                   o: IhcOptions) -> _CellGrid:
     """Stage 3: nuclei on the block-mean hematoxylin, then cells, on the geometry grid."""
-    f = block_factor(p, o.geometry_pixel_size_um)
-    pg = p * f  # µm per grid pixel
+    f = block_factor(pixel_size_um, o.geometry_pixel_size_um)
+    pg = pixel_size_um * f  # µm per grid pixel
     hem_g = block_mean(hem, f)
     dab_g = block_mean(dab, f)
     # Strongly brown pixels are left out of the nucleus threshold: their hematoxylin value

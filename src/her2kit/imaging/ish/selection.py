@@ -46,7 +46,7 @@ OVERSIZE_FACTOR = 2.2
 FOCUS_GRID_UM = 0.4
 
 
-def _focus_scores(nuclear, geo: NucleusGeometry, n, px, *, grid=None):
+def _focus_scores(nuclear, geo: NucleusGeometry, n, pixel_size_um, *, grid=None):
     """Band-pass texture / mean intensity inside each nucleus' interior (unitless).
 
     Computed on block means of ~0.4 µm (the block mean is the fine end of the band,
@@ -54,11 +54,11 @@ def _focus_scores(nuclear, geo: NucleusGeometry, n, px, *, grid=None):
     Gaussian; the interior is the nucleus less its outer 1 µm (the rim, a step in
     intensity, is the strongest band-pass feature in focus or not).
     """
-    ff = block_factor(px, FOCUS_GRID_UM)
-    pf = ff * px
-    s_fine = np.sqrt(max(0.0, 0.15**2 - (ff * ff - 1) / 12.0 * px * px)) / pf
+    ff = block_factor(pixel_size_um, FOCUS_GRID_UM)
+    pf = ff * pixel_size_um
+    s_fine = np.sqrt(max(0.0, 0.15**2 - (ff * ff - 1) / 12.0 * pixel_size_um * pixel_size_um)) / pf
     # Distance to the background on the segmentation grid, from the grid pixel's edge.
-    interior = (geo.edge_dist - 0.5) * (geo.factor * px) > 1.0
+    interior = (geo.edge_dist - 0.5) * (geo.factor * pixel_size_um) > 1.0
     lab = _resample(np.where(interior, geo.coarse, 0), geo.factor, ff, nuclear.shape).ravel()
     if grid is not None and ff == geo.factor and geo.boxes is not None:
         # The segmentation's block means, filtered in the nuclei's boxes only (exact
