@@ -43,8 +43,9 @@ build them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
@@ -76,7 +77,7 @@ __all__ = [
 #: inside each group: 1 ratio >=2 & HER2 >=4; 2 ratio >=2 & HER2 <4; 3 ratio <2 &
 #: HER2 >=6; 4 ratio <2 & 4 <= HER2 <6; 5 ratio <2 & HER2 <4. The realised means
 #: of a field scatter around the targets; the truth table holds the real counts.
-SCENARIOS: dict[str, tuple[float, float, bool]] = {
+SCENARIOS: Mapping[str, tuple[float, float, bool]] = MappingProxyType({
     "normal": (2.0, 2.0, False),
     "polysomy": (4.0, 3.7, False),
     "amplified": (14.0, 2.0, True),
@@ -85,7 +86,7 @@ SCENARIOS: dict[str, tuple[float, float, bool]] = {
     "group3": (7.6, 4.6, False),
     "group4": (5.0, 3.3, False),
     "group5": (2.2, 2.1, False),
-}
+})
 
 SIGNAL_DTYPE = np.dtype(
     [

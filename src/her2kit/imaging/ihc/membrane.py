@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
+from types import MappingProxyType
 
 import numpy as np
 
@@ -58,13 +59,13 @@ MEMBRANE_CLASSES: tuple[str, ...] = (
 STAINED_CLASSES: tuple[str, ...] = MEMBRANE_CLASSES[:4]
 
 # Intensity weight of each class for the H-score (0-300): 3 strong, 2 moderate, 1 weak.
-CLASS_H_SCORE_WEIGHT: Mapping[str, int] = {
+CLASS_H_SCORE_WEIGHT: Mapping[str, int] = MappingProxyType({
     "complete_intense": 3,
     "complete_weak_moderate": 2,
     "incomplete_moderate_intense": 2,
     "incomplete_faint": 1,
     "none": 0,
-}
+})
 
 
 @dataclass(frozen=True)

@@ -227,7 +227,7 @@ class IhcImageResult:
     pixel_size_um: float
     nuclei_labels: np.ndarray = field(repr=False)
     cell_labels: np.ndarray = field(repr=False)
-    parameters: Mapping[str, object] = field(default_factory=dict)
+    parameters: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def percent(self) -> dict[str, float]:
