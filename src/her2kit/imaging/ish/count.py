@@ -546,9 +546,9 @@ def count_brightfield_ish(
         µm per pixel.
     stains : mapping, optional
         Role (``nuclei``, ``her2``, ``cep17``) to stain name or OD vector. Default
-        :data:`~her2kit.imaging.color.ish.DUAL_ISH_STAINS` (black silver = HER2,
+        :data:`~her2kit.imaging.color.stains.DUAL_ISH_STAINS` (black silver = HER2,
         red = CEP17, Ventana convention) or
-        :data:`~her2kit.imaging.color.ish.CISH_STAINS`. Swap ``her2``/``cep17``
+        :data:`~her2kit.imaging.color.stains.CISH_STAINS`. Swap ``her2``/``cep17``
         here for a kit with the other convention; it is never guessed.
     roi_mask, nuclei_labels
         As in :func:`count_fish`.

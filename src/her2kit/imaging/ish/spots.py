@@ -63,7 +63,7 @@ __all__ = [
 #: number of noise maxima below one per megapixel for Gaussian noise while
 #: detecting a spot whose peak is ~10x the raw noise s.d. (the LoG averages over
 #: ~2*pi*sigma**2 pixels). Tuned on synthetic fields and checked on the real smFISH
-#: field (tests/imaging/test_ish_spots.py).
+#: field (tests/imaging/ish/test_spots.py).
 DEFAULT_K_MAD = 5.0
 
 #: A peak-height mode counts as a separate signal population when the density
