@@ -77,6 +77,25 @@ def _strided_reduce(a: np.ndarray, f: int, op) -> np.ndarray:
     return out
 
 
+def _block_reduce(image, factor, *, mean: bool) -> np.ndarray:
+    """:func:`block_mean` (``mean``) or :func:`block_max` of ``image`` (float32)."""
+    f = _check_factor(factor)
+    a = np.asarray(image, dtype=np.float32)
+    if f == 1:
+        return a.copy()
+    rows, cols = a.shape
+    if rows % f == 0 and cols % f == 0:
+        out = _strided_reduce(a, f, np.add if mean else np.maximum)
+        if mean:
+            out *= np.float32(1.0 / (f * f))
+        return out
+    if not mean:
+        return _blocks(a, f, -np.inf).max(axis=(1, 3))
+    total = _blocks(a, f, 0.0).sum(axis=(1, 3), dtype=np.float32)
+    count = _blocks(np.ones_like(a), f, 0.0).sum(axis=(1, 3), dtype=np.float32)
+    return total / count
+
+
 def block_mean(image, factor: int) -> np.ndarray:
     """Mean over ``factor × factor`` blocks (float32), ragged edge blocks over their pixels.
 
@@ -91,18 +110,7 @@ def block_mean(image, factor: int) -> np.ndarray:
     -------
     ndarray of float32, shape (ceil(rows / factor), ceil(cols / factor))
     """
-    f = _check_factor(factor)
-    a = np.asarray(image, dtype=np.float32)
-    if f == 1:
-        return a.copy()
-    rows, cols = a.shape
-    if rows % f == 0 and cols % f == 0:
-        out = _strided_reduce(a, f, np.add)
-        out *= np.float32(1.0 / (f * f))
-        return out
-    total = _blocks(a, f, 0.0).sum(axis=(1, 3), dtype=np.float32)
-    count = _blocks(np.ones_like(a), f, 0.0).sum(axis=(1, 3), dtype=np.float32)
-    return total / count
+    return _block_reduce(image, factor, mean=True)
 
 
 def block_max(image, factor: int) -> np.ndarray:
@@ -118,14 +126,7 @@ def block_max(image, factor: int) -> np.ndarray:
     -------
     ndarray of float32, shape (ceil(rows / factor), ceil(cols / factor))
     """
-    f = _check_factor(factor)
-    a = np.asarray(image, dtype=np.float32)
-    if f == 1:
-        return a.copy()
-    rows, cols = a.shape
-    if rows % f == 0 and cols % f == 0:
-        return _strided_reduce(a, f, np.maximum)
-    return _blocks(a, f, -np.inf).max(axis=(1, 3))
+    return _block_reduce(image, factor, mean=False)
 
 
 def upsample_labels(labels, factor: int, shape) -> np.ndarray:

@@ -39,7 +39,7 @@ from her2kit.imaging.color.ish import (
     estimate_ish_stains,
     separate_ish_stains,
 )
-from her2kit.imaging.color.stains import CISH_STAINS, DUAL_ISH_STAINS, STAIN_VECTORS
+from her2kit.imaging.color.stains import CISH_STAINS, DUAL_ISH_STAINS, STAIN_VECTORS, unit_vector
 from her2kit.imaging.ish.channels import FishImage, check_brightfield_rgb
 from her2kit.imaging.ish.results import IshImageResult
 from her2kit.imaging.ish.selection import SelectionOptions, select_nuclei_stage
@@ -118,6 +118,16 @@ class _CountOptions:
         return SelectionOptions(min_area_um2=self.min_area_um2, max_area_um2=self.max_area_um2,
                                 min_solidity=self.min_solidity,
                                 focus_min_ratio=self.focus_min_ratio)
+
+    def _count(self, nuclear, her2, cep17, *, assay, pixel_size_um, roi_mask, nuclei_labels,
+               parameters) -> IshImageResult:
+        """:func:`count_ish_channels` with this counter's stage options."""
+        return count_ish_channels(
+            nuclear, her2, cep17, assay=assay, pixel_size_um=pixel_size_um,
+            segmentation=self.segmentation_options(), signals=self.signal_options(),
+            selection=self.selection_options(), roi_mask=roi_mask,
+            nuclei_labels=nuclei_labels, parameters=parameters,
+        )
 
 
 @dataclass(frozen=True)
@@ -493,12 +503,8 @@ def count_fish(
         crosstalk_radius_um=float(options.crosstalk_radius_um),
         segmentation_grid_um=options.segmentation_grid_um,
     )
-    return count_ish_channels(
-        fish.dapi, fish.her2, fish.cep17, assay="fish", pixel_size_um=px,
-        segmentation=options.segmentation_options(), signals=options.signal_options(),
-        selection=options.selection_options(), roi_mask=roi_mask,
-        nuclei_labels=nuclei_labels, parameters=params,
-    )
+    return options._count(fish.dapi, fish.her2, fish.cep17, assay="fish", pixel_size_um=px,
+                          roi_mask=roi_mask, nuclei_labels=nuclei_labels, parameters=params)
 
 
 def _check_options(options, kind):
@@ -520,8 +526,7 @@ def _stain_vector(stain) -> tuple[float, float, float]:
     v = np.asarray(stain, dtype=float)
     if v.shape != (3,) or not np.all(np.isfinite(v)) or np.linalg.norm(v) == 0:
         raise ImageInputError("stain vectors must be 3 finite OD values", field="stains")
-    v = v / np.linalg.norm(v)
-    return (float(v[0]), float(v[1]), float(v[2]))
+    return unit_vector(v)
 
 
 def count_brightfield_ish(
@@ -596,11 +601,10 @@ def count_brightfield_ish(
         **{f"nuclei_{k}": v for k, v in options._nuclei_parameters().items()},
         single_signal_reference=options.single_signal_reference,
     )
-    return count_ish_channels(
+    return options._count(
         amounts["nuclei"], amounts["her2"], amounts.get("cep17") if assay == "dual-ish" else None,
-        assay=assay, pixel_size_um=px, segmentation=options.segmentation_options(),
-        signals=options.signal_options(), selection=options.selection_options(),
-        roi_mask=roi_mask, nuclei_labels=nuclei_labels, parameters=params,
+        assay=assay, pixel_size_um=px, roi_mask=roi_mask, nuclei_labels=nuclei_labels,
+        parameters=params,
     )
 
 

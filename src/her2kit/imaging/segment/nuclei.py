@@ -19,6 +19,7 @@ from skimage.segmentation import watershed
 from her2kit.errors import ImageInputError
 from her2kit.imaging._validate import check_pixel_size, check_positive
 from her2kit.imaging.filters import smooth
+from her2kit.imaging.segment._packed import _fill_holes
 
 __all__ = [
     "NUCLEAR_IMAGE_KINDS",
@@ -238,18 +239,6 @@ def detect_nuclei(
     remap[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
     labels = remap[labels]
     return NucleusDetection(labels, int(keep.sum()), thr, source, p, diam_um)
-
-
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    """Fill background components that do not touch the image border (one labelling)."""
-    bg, n = ndi.label(~mask)
-    if n == 0:
-        return mask
-    hole = np.ones(n + 1, bool)
-    hole[0] = False
-    for edge in (bg[0], bg[-1], bg[:, 0], bg[:, -1]):
-        hole[edge] = False
-    return mask | hole[bg]
 
 
 def _erode(m: np.ndarray, diagonal: bool) -> np.ndarray:
