@@ -37,7 +37,7 @@ the signal points (:func:`_signal_points`); each then renders its own image thro
 :mod:`her2kit.synthetic.optics` (FISH: :func:`_dapi_photons`, :func:`_fish_expected`,
 Poisson counts; brightfield: :func:`_hematoxylin_od`, :func:`_brightfield_od`,
 Beer-Lambert, camera noise). Options are frozen objects (:class:`FishFieldOptions`,
-:class:`BrightfieldIshOptions`, both :class:`IshLayoutOptions`); the keyword functions
+:class:`BrightfieldIshFieldOptions`, both :class:`IshLayoutOptions`); the keyword functions
 build them.
 """
 
@@ -61,7 +61,7 @@ __all__ = [
     "NUCLEUS_DTYPE",
     "SCENARIOS",
     "SIGNAL_DTYPE",
-    "BrightfieldIshOptions",
+    "BrightfieldIshFieldOptions",
     "FishFieldOptions",
     "IshLayoutOptions",
     "SyntheticIsh",
@@ -435,7 +435,7 @@ class FishFieldOptions(IshLayoutOptions):
 
 
 @dataclass(frozen=True)
-class BrightfieldIshOptions(IshLayoutOptions):
+class BrightfieldIshFieldOptions(IshLayoutOptions):
     """Everything that determines a brightfield ISH field.
 
     See :func:`generate_brightfield_ish_field`; ``psf_sigma_um`` defaults to 0.25 µm.
@@ -729,7 +729,7 @@ def render_fish_field(options: FishFieldOptions) -> SyntheticIsh:
 
 # --------------------------------------------------------------------------- brightfield
 def _hematoxylin_od(
-    layout: _Layout, options: BrightfieldIshOptions, rng: np.random.Generator
+    layout: _Layout, options: BrightfieldIshFieldOptions, rng: np.random.Generator
 ) -> np.ndarray:
     """Brightfield stage 3: hematoxylin OD: textured nuclei (some darker), focus, stroma."""
     px = options.pixel_size_um
@@ -750,7 +750,7 @@ def _hematoxylin_od(
 
 
 def _brightfield_od(
-    layout: _Layout, points: _Points, hema: np.ndarray, options: BrightfieldIshOptions
+    layout: _Layout, points: _Points, hema: np.ndarray, options: BrightfieldIshFieldOptions
 ) -> np.ndarray:
     """Brightfield stage 4: total OD: hematoxylin plus each probe's chromogen dots."""
     probes = {"her2": "silver" if options.assay == "dual-ish" else "dab", "cep17": "fast_red"}
@@ -824,10 +824,10 @@ def generate_brightfield_ish_field(
 
     Notes
     -----
-    The keywords are gathered into a :class:`BrightfieldIshOptions` (which validates
+    The keywords are gathered into a :class:`BrightfieldIshFieldOptions` (which validates
     them) and rendered by :func:`render_brightfield_ish_field`.
     """
-    options = BrightfieldIshOptions(
+    options = BrightfieldIshFieldOptions(
         shape_px=shape_px,
         pixel_size_um=pixel_size_um,
         n_nuclei=n_nuclei,
@@ -848,7 +848,7 @@ def generate_brightfield_ish_field(
     return render_brightfield_ish_field(options)
 
 
-def render_brightfield_ish_field(options: BrightfieldIshOptions) -> SyntheticIsh:
+def render_brightfield_ish_field(options: BrightfieldIshFieldOptions) -> SyntheticIsh:
     """Render the brightfield field that ``options`` describe.
 
     See :func:`generate_brightfield_ish_field`. Stages, in the order they draw from
@@ -857,7 +857,7 @@ def render_brightfield_ish_field(options: BrightfieldIshOptions) -> SyntheticIsh
 
     Parameters
     ----------
-    options : BrightfieldIshOptions
+    options : BrightfieldIshFieldOptions
         The validated recipe, seed included.
 
     Returns
