@@ -313,7 +313,7 @@ def measure_membranes(
     its nucleus centroid and ``np.maximum.at`` over the flat (cell, sector) index; ring
     means with ``np.bincount``.
     """
-    dab, cells, nuclei, p, f, s = _check_membrane_inputs(
+    dab, cells, nuclei, pixel_size_um, f, s = _check_membrane_inputs(
         dab_od, cell_labels, nuclei_labels, pixel_size_um, labels_downsample, n_sectors
     )
     n = int(cells.max()) if cells.size else 0
@@ -328,11 +328,11 @@ def measure_membranes(
             ring_width_um,
             np.zeros((0, s), np.float32) if ridge_sigma_um else None,
         )
-    pg = p * f  # µm per label pixel
+    pg = pixel_size_um * f  # µm per label pixel
     signal, dab_mean, near_nucleus = _membrane_signal(
         dab,
         nuclei,
-        p,
+        pixel_size_um,
         f,
         smooth_sigma_um=smooth_sigma_um,
         nucleus_margin_um=nucleus_margin_um,
@@ -365,7 +365,7 @@ def _check_membrane_inputs(dab_od, cell_labels, nuclei_labels, pixel_size_um, f,
     dab = np.asarray(dab_od, dtype=np.float32)
     cells = np.asarray(cell_labels)
     nuclei = np.asarray(nuclei_labels)
-    p = check_pixel_size(pixel_size_um)
+    pixel_size_um = check_pixel_size(pixel_size_um)
     if isinstance(f, bool) or not isinstance(f, int | np.integer) or f < 1:
         raise Her2kitInputError(f"expected an integer ≥ 1, got {f!r}", field="labels_downsample")
     f = int(f)
@@ -377,7 +377,7 @@ def _check_membrane_inputs(dab_od, cell_labels, nuclei_labels, pixel_size_um, f,
         )
     if not 4 <= int(n_sectors) <= 360:
         raise Her2kitInputError(f"expected 4–360, got {n_sectors}", field="n_sectors")
-    return dab, cells, nuclei, p, f, int(n_sectors)
+    return dab, cells, nuclei, pixel_size_um, f, int(n_sectors)
 
 
 def _membrane_signal(

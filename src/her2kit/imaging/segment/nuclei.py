@@ -172,10 +172,10 @@ def detect_nuclei(
         raise ImageInputError(
             f"expected a 2-D hematoxylin OD image, got shape {h.shape}", field="hematoxylin_od"
         )
-    p = check_pixel_size(pixel_size_um)
+    pixel_size_um = check_pixel_size(pixel_size_um)
     diam_um = check_positive(nucleus_diameter_um, name="nucleus_diameter_um", unit="µm")
     h = h.astype(np.float32, copy=False)
-    sigma = max(0.5, smooth_sigma_um / p)
+    sigma = max(0.5, smooth_sigma_um / pixel_size_um)
     hs = smooth(h, sigma)
     if threshold_od is None:
         step = max(1, hs.size // 250_000)
@@ -195,21 +195,21 @@ def detect_nuclei(
     else:
         thr, source = float(threshold_od), "given"
     mask = _fill_holes(hs > thr)
-    min_area_px = max(3, int(min_area_um2 / (p * p)))
+    min_area_px = max(3, int(min_area_um2 / (pixel_size_um * pixel_size_um)))
     comp, n_comp = ndi.label(mask)
     if n_comp == 0:
         empty = np.zeros(h.shape, np.int32)
-        return NucleusDetection(empty, 0, thr, source, p, diam_um)
+        return NucleusDetection(empty, 0, thr, source, pixel_size_um, diam_um)
     sizes = np.bincount(comp.ravel())
     small = sizes < min_area_px
     small[0] = True
     mask &= ~small[comp]
     comp[~mask] = 0
-    dist = _chamfer_distance(mask, max_steps=math.ceil(0.75 * diam_um / p))
+    dist = _chamfer_distance(mask, max_steps=math.ceil(0.75 * diam_um / pixel_size_um))
     # A light smoothing of the distance map removes the ridge noise of ragged outlines
     # that would otherwise seed one nucleus twice.
-    dist_s = smooth(dist, max(0.5, 0.08 * diam_um / p))
-    min_dist = max(1, math.floor(0.4 * diam_um / p))
+    dist_s = smooth(dist, max(0.5, 0.08 * diam_um / pixel_size_um))
+    min_dist = max(1, math.floor(0.4 * diam_um / pixel_size_um))
     # Seeds: local maxima of the distance map over a (2·min_dist+1)² window. A maximum
     # filter is separable and fast; connected maxima (plateaus) are one seed.
     peak = (dist_s >= _box_max(dist_s, min_dist)) & (dist_s > 0.5)
@@ -238,7 +238,7 @@ def detect_nuclei(
     remap = np.zeros(sizes.size, np.int32)
     remap[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
     labels = remap[labels]
-    return NucleusDetection(labels, int(keep.sum()), thr, source, p, diam_um)
+    return NucleusDetection(labels, int(keep.sum()), thr, source, pixel_size_um, diam_um)
 
 
 def _erode(m: np.ndarray, diagonal: bool) -> np.ndarray:
