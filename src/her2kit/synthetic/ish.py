@@ -491,18 +491,18 @@ def _lay_out_field(options: IshLayoutOptions, assay: str, rng: np.random.Generat
     Draws, in order: the nuclei (:func:`place_nuclei_without_overlap`), the counts and
     cluster sizes, the signal positions, and which nuclei are in focus.
     """
-    px = options.pixel_size_um
+    pixel_size_um = options.pixel_size_um
     n = options.n_nuclei if options.counts is None else len(options.counts)
     labels, params = place_nuclei_without_overlap(
-        options.shape_px, n, semi_axes_um=_SEMI_AXIS_RANGE_UM, pixel_size_um=px, rng=rng
+        options.shape_px, n, semi_axes_um=_SEMI_AXIS_RANGE_UM, pixel_size_um=pixel_size_um, rng=rng
     )
     her2, cep17, cluster_sizes, name = _counts_and_clusters(
         rng, n, options.scenario, options.counts, options.clusters, assay
     )
     sep_um = max(4.0 * options.psf_sigma_um, 0.6)
-    signals = _place_signals(rng, params, labels, px, her2, cep17, cluster_sizes, sep_um)
+    signals = _place_signals(rng, params, labels, pixel_size_um, her2, cep17, cluster_sizes, sep_um)
     in_focus = rng.random(n) >= float(options.out_of_focus_fraction)
-    nuclei = _truth_nuclei(labels, params, signals, px, in_focus)
+    nuclei = _truth_nuclei(labels, params, signals, pixel_size_um, in_focus)
     oof_ids = nuclei["nucleus_id"][~nuclei["in_focus"]]
     defocused = np.isin(labels, oof_ids) if len(oof_ids) else np.zeros(labels.shape, bool)
     return _Layout(labels, params, signals, nuclei, name, defocused)
@@ -516,10 +516,10 @@ def _signal_points(
     ``peak`` is in the unit of the image the points go into (photons above background
     for FISH, OD for brightfield); copies vary log-normally around it (20 %).
     """
-    px = options.pixel_size_um
-    sigma = options.psf_sigma_um / px
+    pixel_size_um = options.pixel_size_um
+    sigma = options.psf_sigma_um / pixel_size_um
     signals, nuclei = layout.signals, layout.nuclei
-    idx, prow, pcol, pweight = _expand_points(rng, signals, px)
+    idx, prow, pcol, pweight = _expand_points(rng, signals, pixel_size_um)
     # Splat weight so that a Gaussian of s.d. sigma peaks at ``peak``.
     pweight = pweight * peak * 2 * np.pi * sigma**2
     oof_ids = nuclei["nucleus_id"][~nuclei["in_focus"]]
@@ -531,7 +531,7 @@ def _probe_image(
     layout: _Layout, points: _Points, options: IshLayoutOptions, probe: str, dz: np.ndarray
 ) -> np.ndarray:
     """One probe's signals as a sum of Gaussians (s.d. grown by defocus and ``dz``)."""
-    px = options.pixel_size_um
+    pixel_size_um = options.pixel_size_um
     return optics.render_point_sources(
         layout.labels.shape,
         points.rows,
@@ -540,8 +540,8 @@ def _probe_image(
         selected=layout.signals["probe"][points.idx] == probe,
         defocused=points.defocused,
         dz=dz,
-        sigma_px=options.psf_sigma_um / px,
-        defocus_sigma_px=optics.DEFOCUS_SIGMA_UM / px,
+        sigma_px=options.psf_sigma_um / pixel_size_um,
+        defocus_sigma_px=optics.DEFOCUS_SIGMA_UM / pixel_size_um,
     )
 
 
@@ -564,12 +564,13 @@ def _result(layout: _Layout, image, channel_names, options: IshLayoutOptions, as
 # --------------------------------------------------------------------------- FISH
 def _dapi_photons(layout: _Layout, options: FishFieldOptions, rng: np.random.Generator):
     """FISH stage 3: expected DAPI photons: textured nuclei of varying brightness, focus blur."""
-    px = options.pixel_size_um
+    pixel_size_um = options.pixel_size_um
     labels = layout.labels
-    texture = smooth_texture(labels.shape, 0.4 / px, rng)
+    texture = smooth_texture(labels.shape, 0.4 / pixel_size_um, rng)
     nuc_bright = np.concatenate([[0.0], rng.lognormal(0, 0.15, len(layout.params))])[labels]
     dapi_clean = (labels > 0) * nuc_bright * np.clip(1 + 0.35 * texture, 0.2, None)
-    blurred = optics.focus_blur(dapi_clean, layout.defocused, sigma_um=0.25, pixel_size_um=px)
+    blurred = optics.focus_blur(dapi_clean, layout.defocused, sigma_um=0.25,
+                                pixel_size_um=pixel_size_um)
     return 1500.0 * blurred + 0.05 * 1500.0
 
 
@@ -732,17 +733,17 @@ def _hematoxylin_od(
     layout: _Layout, options: BrightfieldIshFieldOptions, rng: np.random.Generator
 ) -> np.ndarray:
     """Brightfield stage 3: hematoxylin OD: textured nuclei (some darker), focus, stroma."""
-    px = options.pixel_size_um
+    pixel_size_um = options.pixel_size_um
     labels = layout.labels
     shape = labels.shape
-    texture = smooth_texture(shape, 0.4 / px, rng)
+    texture = smooth_texture(shape, 0.4 / pixel_size_um, rng)
     level = np.full(int(labels.max()) + 1, float(options.nucleus_od))
     level[0] = 0.0
     if options.dark_nucleus_fraction > 0:
         dark = rng.random(level.size - 1) < float(options.dark_nucleus_fraction)
         level[np.flatnonzero(dark) + 1] *= 3.0
     nuc_od = level[labels] * np.clip(1 + 0.3 * texture, 0.2, None)
-    hema = optics.focus_blur(nuc_od, layout.defocused, sigma_um=0.3, pixel_size_um=px)
+    hema = optics.focus_blur(nuc_od, layout.defocused, sigma_um=0.3, pixel_size_um=pixel_size_um)
     hema += float(options.stroma_od)  # faint counterstain of the stroma
     if options.stroma_gradient_od:
         hema += float(options.stroma_gradient_od) * np.linspace(0.0, 1.0, shape[1])[None, :]

@@ -387,18 +387,18 @@ def count_ish_channels(
     ImageInputError
         ROI or labels of the wrong shape.
     """
-    px = pixel_size_um
     if roi_mask is not None:
         roi_mask = np.asarray(roi_mask)
         if roi_mask.shape != nuclear.shape:
             raise ImageInputError(f"expected shape {nuclear.shape}, got {roi_mask.shape}",
                                   field="roi_mask")
         roi_mask = roi_mask.astype(bool)
-    geo = segment_nuclei_stage(nuclear, pixel_size_um=px, options=segmentation,
+    geo = segment_nuclei_stage(nuclear, pixel_size_um=pixel_size_um, options=segmentation,
                                nuclei_labels=nuclei_labels)
-    sig = probe_signals_stage(her2_channel, cep17_channel, geo, assay=assay, pixel_size_um=px,
+    sig = probe_signals_stage(her2_channel, cep17_channel, geo, assay=assay,
+                              pixel_size_um=pixel_size_um,
                               options=signals)
-    sel = select_nuclei_stage(nuclear, geo, sig, pixel_size_um=px, options=selection,
+    sel = select_nuclei_stage(nuclear, geo, sig, pixel_size_um=pixel_size_um, options=selection,
                               roi_mask=roi_mask,
                               focus_on_grid=assay == "fish" and nuclei_labels is None)
     counted = [r for r in sel.nuclei if r.included]
@@ -421,7 +421,7 @@ def count_ish_channels(
         weak_signal_fraction=quality.weak_signal_fraction,
         outside_signal_fraction=quality.outside_signal_fraction,
         image_flags=quality.image_flags,
-        pixel_size_um=px,
+        pixel_size_um=pixel_size_um,
         parameters=MappingProxyType(_evidence(parameters, geo.threshold, sig, sel)),
     )
 
@@ -493,18 +493,20 @@ def count_fish(
             field="fish",
         )
     options = _check_options(options, FishOptions)
-    px = check_pixel_size(pixel_size_um if pixel_size_um is not None else fish.pixel_size_um)
+    pixel_size_um = check_pixel_size(
+        pixel_size_um if pixel_size_um is not None else fish.pixel_size_um)
     params = dict(
         assay="fish",
-        pixel_size_um=px,
+        pixel_size_um=pixel_size_um,
         **options._shared_parameters(),
         z_planes=fish.z_planes,
         z_projection=fish.projection,
         crosstalk_radius_um=float(options.crosstalk_radius_um),
         segmentation_grid_um=options.segmentation_grid_um,
     )
-    return options._count(fish.dapi, fish.her2, fish.cep17, assay="fish", pixel_size_um=px,
-                          roi_mask=roi_mask, nuclei_labels=nuclei_labels, parameters=params)
+    return options._count(fish.dapi, fish.her2, fish.cep17, assay="fish",
+                          pixel_size_um=pixel_size_um, roi_mask=roi_mask,
+                          nuclei_labels=nuclei_labels, parameters=params)
 
 
 def _check_options(options, kind):
@@ -576,7 +578,7 @@ def count_brightfield_ish(
     """
     if assay not in ("dual-ish", "cish"):
         raise Her2kitInputError(f"expected 'dual-ish' or 'cish', got {assay!r}", field="assay")
-    px = check_pixel_size(pixel_size_um)
+    pixel_size_um = check_pixel_size(pixel_size_um)
     options = _check_options(options, BrightfieldIshOptions)
     rgb = check_brightfield_rgb(rgb)
     stains = _check_stains(stains, assay)
@@ -590,7 +592,7 @@ def count_brightfield_ish(
                                     background_rgb=background_rgb)
     params = dict(
         assay=assay,
-        pixel_size_um=px,
+        pixel_size_um=pixel_size_um,
         **options._shared_parameters(),
         stains={k: (v if isinstance(v, str) else tuple(v)) for k, v in stains.items()},
         stain_vectors={k: tuple(round(float(x), 4) for x in v) for k, v in vectors.items()},
@@ -603,7 +605,7 @@ def count_brightfield_ish(
     )
     return options._count(
         amounts["nuclei"], amounts["her2"], amounts.get("cep17") if assay == "dual-ish" else None,
-        assay=assay, pixel_size_um=px, roi_mask=roi_mask, nuclei_labels=nuclei_labels,
+        assay=assay, pixel_size_um=pixel_size_um, roi_mask=roi_mask, nuclei_labels=nuclei_labels,
         parameters=params,
     )
 

@@ -256,7 +256,7 @@ def select_nuclei_stage(
     -------
     NucleusSelection
     """
-    geo, px, o = geometry, pixel_size_um, options
+    geo, o = geometry, options
     labels = geo.labels
     n = int(labels.max())
     her2, cep17 = signals.her2, signals.cep17
@@ -264,20 +264,21 @@ def select_nuclei_stage(
     c_cnt = _per_nucleus(cep17, n)[0] if cep17 is not None else np.zeros(n + 1, int)
     cent, solidity, fine_px = _centroids_solidity(geo, n, min_solidity=o.min_solidity)
     if geo.fine_factor == 1:  # the outline grid is the full resolution: same counts
-        areas = fine_px * px * px
+        areas = fine_px * pixel_size_um * pixel_size_um
     else:
         on = np.flatnonzero(labels)
-        areas = np.bincount(labels.ravel()[on], minlength=n + 1)[: n + 1] * px * px
+        areas = (np.bincount(labels.ravel()[on], minlength=n + 1)[: n + 1]
+                 * pixel_size_um * pixel_size_um)
     present = np.flatnonzero(areas > 0)
     present = present[present > 0]
     edge = np.zeros(n + 1, bool)
     edge[np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))] = True
-    focus = _focus_scores(nuclear, geo, n, px, grid=geo.grid if focus_on_grid else None)
+    focus = _focus_scores(nuclear, geo, n, pixel_size_um, grid=geo.grid if focus_on_grid else None)
     in_roi = None
     if roi_mask is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
             in_roi = np.bincount(labels.ravel(), weights=roi_mask.ravel(), minlength=n + 1)[
-                : n + 1] / (areas / (px * px))
+                : n + 1] / (areas / (pixel_size_um * pixel_size_um))
     interior_ok = [i for i in present if not edge[i] and areas[i] >= o.min_area_um2]
     med_area = float(np.median(areas[interior_ok])) if len(interior_ok) >= 5 else None
     f_ok = focus[interior_ok] if interior_ok else np.array([])

@@ -608,15 +608,15 @@ def probe_signals_stage(
     -------
     SignalsStage
     """
-    px, o = pixel_size_um, options
+    o = options
     labels = geometry.labels
     # Noise is measured in nuclear interiors: counting happens there, and the
     # nucleus rim (a step in autofluorescence) would inflate the estimate. The
     # distance is the grid's, from the grid pixel's outer edge.
-    interior = _upsample((geometry.edge_dist - 0.5) * (geometry.factor * px)
+    interior = _upsample((geometry.edge_dist - 0.5) * (geometry.factor * pixel_size_um)
                          > 2.0 * o.spot_sigma_um, geometry.factor, labels.shape)
     noise_mask = interior if interior.sum() > 100 else "foreground"
-    common = dict(pixel_size_um=px, spot_sigma_um=o.spot_sigma_um, k_mad=o.k_mad,
+    common = dict(pixel_size_um=pixel_size_um, spot_sigma_um=o.spot_sigma_um, k_mad=o.k_mad,
                   threshold_method=o.threshold_method, noise_mask=noise_mask)
     n_crosstalk = 0
     det_h = det_c = None
@@ -625,10 +625,12 @@ def probe_signals_stage(
                         **common)
         det_c = _detect(np.asarray(cep17_channel, np.float32), threshold=o.threshold_cep17,
                         **common)
-        det_h, det_c, n_crosstalk = _resolve_crosstalk(det_h, det_c, o.crosstalk_radius_um / px)
+        det_h, det_c, n_crosstalk = _resolve_crosstalk(det_h, det_c,
+                                                       o.crosstalk_radius_um / pixel_size_um)
     her2_ch = np.asarray(her2_channel, np.float32)
-    bg_her2 = _background(her2_ch, labels, pixel_size_um=px, cluster_max_um=o.cluster_max_um,
-                          sigma_px=o.spot_sigma_um / px)
+    bg_her2 = _background(her2_ch, labels, pixel_size_um=pixel_size_um,
+                          cluster_max_um=o.cluster_max_um,
+                          sigma_px=o.spot_sigma_um / pixel_size_um)
     ref = o.single_signal_reference
     her2 = _probe_signals(her2_ch, labels, probe="her2", threshold=o.threshold_her2, det=det_h,
                           bg=bg_her2, reference=ref, cluster_max_um=o.cluster_max_um, **common)

@@ -447,13 +447,13 @@ def detect_spots(
     >>> det.coords_px.round().tolist()
     [[10.0, 50.0], [32.0, 20.0]]
     """
-    px = check_pixel_size(pixel_size_um)
+    pixel_size_um = check_pixel_size(pixel_size_um)
     spot_sigma_um = check_positive(spot_sigma_um, name="spot_sigma_um", unit="µm")
     k_mad = check_positive(k_mad, name="k_mad", unit="noise s.d.")
     check_choice(threshold_method, THRESHOLD_METHODS, name="threshold_method")
-    sigma_px = spot_sigma_um / px
+    sigma_px = spot_sigma_um / pixel_size_um
     md_um = 2.0 * spot_sigma_um if min_distance_um is None else float(min_distance_um)
-    md_px = max(1, round(md_um / px))
+    md_px = max(1, round(md_um / pixel_size_um))
     if filtered is None:
         filtered = log_filter(image, sigma_px=sigma_px)
     else:

@@ -147,10 +147,9 @@ def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, thres
     touch, seed a watershed of the amount inside the foreground mask, so the
     outlines keep the (lower) global threshold's extent.
     """
-    px = pixel_size_um
     full = np.asarray(image, np.float32)
-    f = _grid_factor(px, grid_um)
-    pg = f * px  # µm per grid px
+    f = _grid_factor(pixel_size_um, grid_um)
+    pg = f * pixel_size_um  # µm per grid px
     grid = block_mean(full, f)
     seg = grid
     filtered = despeckle_um > 0 or background_um > 0
@@ -160,7 +159,7 @@ def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, thres
         k = _odd(background_um / pg)
         seg = seg - ndi.uniform_filter(_grey_opening(seg, k), k)
     # A block mean already smooths by ~f/sqrt(12) px; smooth by the rest of smooth_um.
-    rest = np.sqrt(max(0.0, smooth_um**2 - (f * f - 1) / 12.0 * px * px)) / pg
+    rest = np.sqrt(max(0.0, smooth_um**2 - (f * f - 1) / 12.0 * pixel_size_um * pixel_size_um)) / pg
     sm = smooth(seg, rest)
 
     def empty(thr):
@@ -207,7 +206,7 @@ def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, thres
     if filtered:
         fine, ff = labels, f
     else:
-        fine, ff = _refine_outlines(full, labels, edge_dist, f=f, pixel_size_um=px,
+        fine, ff = _refine_outlines(full, labels, edge_dist, f=f, pixel_size_um=pixel_size_um,
                                     smooth_um=smooth_um,
                                     threshold=thr, boxes=[bx for bx in boxes if bx is not None])
     # At ff == 1 the outline grid is the full resolution: share the array (no copy).
@@ -250,10 +249,10 @@ def _refine_outlines(full, labels, edge_dist, *, f, pixel_size_um, smooth_um, th
     measured to ~0.4 µm instead of the segmentation grid's ~0.8 µm."""
     if f % 2 or f < 2:
         return labels, f
-    px = pixel_size_um
     ff = f // 2
     grid = full if ff == 1 else block_mean(full, ff)
-    rest = np.sqrt(max(0.0, smooth_um**2 - (ff * ff - 1) / 12.0 * px * px)) / (ff * px)
+    rest = (np.sqrt(max(0.0, smooth_um**2 - (ff * ff - 1) / 12.0 * pixel_size_um * pixel_size_um))
+            / (ff * pixel_size_um))
     if boxes is None:
         fg = smooth(grid, rest) > threshold
         return _refine_step(_resample(labels, f, ff, full.shape),
@@ -369,13 +368,13 @@ def segment_ish_nuclei(
         ``nucleus_diameter_um`` None (nuclei are split by shape, not by a diameter);
         ``parameters`` the settings above and the grid's block size ``grid_factor``.
     """
-    px = check_pixel_size(pixel_size_um)
+    pixel_size_um = check_pixel_size(pixel_size_um)
     if grid_um is not None:
         check_positive(grid_um, name="grid_um", unit="µm")
     check_choice(image_kind, NUCLEAR_IMAGE_KINDS, name="image_kind")
     geo = _segment(
         image,
-        pixel_size_um=px,
+        pixel_size_um=pixel_size_um,
         smooth_um=smooth_um,
         min_area_um2=min_area_um2,
         split_h_um=split_h_um,
@@ -387,7 +386,7 @@ def segment_ish_nuclei(
         n_nuclei=int(geo.labels.max()),
         threshold=geo.threshold,
         threshold_source="otsu" if threshold is None else "given",
-        pixel_size_um=px,
+        pixel_size_um=pixel_size_um,
         nucleus_diameter_um=None,
         image_kind=image_kind,
         parameters=MappingProxyType({
@@ -425,23 +424,23 @@ def segment_nuclei_stage(
     ImageInputError
         ``nuclei_labels`` not integer or of another shape than ``nuclear``.
     """
-    px = pixel_size_um
     if nuclei_labels is not None:
         labels = np.asarray(nuclei_labels)
         if labels.shape != nuclear.shape or labels.dtype.kind not in "ui":
             raise ImageInputError(
                 f"expected integer labels of shape {nuclear.shape}", field="nuclei_labels"
             )
-        return _geometry_from_labels(labels.astype(np.int32), px)
+        return _geometry_from_labels(labels.astype(np.int32), pixel_size_um)
     seg_image = nuclear
     if options.closing_um > 0:
         # Chromogen dots over a nucleus leave dark-stain holes (or bumps) in the
         # hematoxylin amount; a grey closing a little wider than a dot fills
         # them so that dotted nuclei stay whole and convex.
         seg_image = ndi.grey_closing(np.asarray(nuclear, np.float32),
-                                     size=_odd(options.closing_um / px))
+                                     size=_odd(options.closing_um / pixel_size_um))
     o = options
-    return _segment(seg_image, pixel_size_um=px, min_area_um2=o.min_area_um2, threshold=None,
+    return _segment(seg_image, pixel_size_um=pixel_size_um, min_area_um2=o.min_area_um2,
+                    threshold=None,
                     smooth_um=o.smooth_um, split_h_um=o.split_h_um, grid_um=o.grid_um,
                     despeckle_um=o.despeckle_um, background_um=o.background_um,
                     threshold_factor=o.threshold_factor, core_fraction=o.core_fraction,
