@@ -105,11 +105,11 @@ def _count_fields(images, *, assay, channels, channel_files, stains, roi, mpp, b
                                 mpp=mpp, bit_depth=bit_depth)
         for name, read in progress(sources):
             field_image = read()
-            pixel_size = field_image.pixel_size_um
-            _need_pixel_size(pixel_size, name)
+            pixel_size_um = field_image.pixel_size_um
+            _need_pixel_size(pixel_size_um, name)
             mask = read_roi_mask(roi, field_image.dapi.shape[:2])
-            result = ish_mod.count_fish(field_image, pixel_size_um=pixel_size, roi_mask=mask)
-            fields.append(CountedField(name, pixel_size, "--mpp" if mpp is not None else "file",
+            result = ish_mod.count_fish(field_image, pixel_size_um=pixel_size_um, roi_mask=mask)
+            fields.append(CountedField(name, pixel_size_um, "--mpp" if mpp is not None else "file",
                                        result, field_image))
         return fields
     for name in progress(images):
