@@ -11,7 +11,7 @@ Real data are read in place from ``../shared/data/real/`` (never copied); a miss
 folder is reported, not faked. The IHC score is computed from the percentages by
 :func:`her2kit.guideline.ihc_from_percent` (ASCO/CAP 2018 breast rules).
 
-``--calibrate`` reproduces the choice of :data:`her2kit.imaging.membrane.DEFAULT_THRESHOLDS`
+``--calibrate`` reproduces the choice of :data:`her2kit.imaging.ihc.membrane.DEFAULT_THRESHOLDS`
 from the BCI sample tiles and synthetic regions (seeds 5000+, not the 1000+ regions
 scored below); the GEA cores play no part in it.
 """

@@ -25,6 +25,8 @@ CONTRACTS = (
     "viz-below-guideline",
     "report-without-imaging",
     "cli-through-pipelines",
+    "segment-below-ihc-ish",
+    "color-at-the-bottom",
 )
 # Broken today, on purpose: the cli helper moves the imaging calls of `score-ihc`,
 # `count-ish` and `stains` into pipelines. strict: the day it holds, this marker must go.

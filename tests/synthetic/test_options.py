@@ -10,7 +10,7 @@ import pytest
 from her2kit.errors import Her2kitInputError
 from her2kit.synthetic.ihc import IhcRegionOptions, generate_ihc_region, render_ihc_region
 from her2kit.synthetic.ish import (
-    BrightfieldIshOptions,
+    BrightfieldIshFieldOptions,
     FishFieldOptions,
     IshLayoutOptions,
     generate_brightfield_ish_field,
@@ -68,7 +68,7 @@ def test_fish_options_render_the_keyword_field():
 
 def test_brightfield_options_render_the_keyword_field():
     kw = {"shape_px": (128, 128), "n_nuclei": 3, "assay": "cish", "seed": 6}
-    options = BrightfieldIshOptions(**kw)
+    options = BrightfieldIshFieldOptions(**kw)
     assert options.psf_sigma_um == 0.25  # brightfield dots are wider than FISH's 0.2 µm
     assert FishFieldOptions().psf_sigma_um == 0.2
     a, b = render_brightfield_ish_field(options), generate_brightfield_ish_field(**kw)
@@ -83,8 +83,8 @@ def test_brightfield_options_render_the_keyword_field():
         (IshLayoutOptions, {"out_of_focus_fraction": 1.5}, "0-1"),
         (FishFieldOptions, {"snr": 0}, "must be > 0"),
         (FishFieldOptions, {"z_planes": 51}, "1-50"),
-        (BrightfieldIshOptions, {"assay": "fish"}, "dual-ish"),
-        (BrightfieldIshOptions, {"pixel_size_um": 3.0}, "0.02-2"),
+        (BrightfieldIshFieldOptions, {"assay": "fish"}, "dual-ish"),
+        (BrightfieldIshFieldOptions, {"pixel_size_um": 3.0}, "0.02-2"),
     ],
 )
 def test_ish_options_refuse_bad_values(cls, kwargs, message):

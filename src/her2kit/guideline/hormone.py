@@ -13,6 +13,7 @@ the band whose stated range they round into from above: >10 and ≤33 → 3,
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Literal
 
 from her2kit.errors import Her2kitInputError
@@ -29,7 +30,7 @@ __all__ = [
 ER_PR_GUIDELINE = "asco-cap-2020"
 ER_POSITIVE_ABOVE_PCT = 10.0  # ">10 %": positive; 1–10 %: low positive [S7, S9]
 RECEPTOR_POSITIVE_FROM_PCT = 1.0  # "≥1 %" positive (ER low positive; PgR positive) [S7]
-ALLRED_INTENSITY = {"none": 0, "weak": 1, "moderate": 2, "strong": 3}
+ALLRED_INTENSITY = MappingProxyType({"none": 0, "weak": 1, "moderate": 2, "strong": 3})
 
 # Paraphrase of the ASCO/CAP 2020 recommended comment for ER low positive
 # results [S7]; the exact wording is the guideline's.

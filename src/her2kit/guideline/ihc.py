@@ -25,6 +25,8 @@ How percentages are read (documented assumptions):
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from her2kit.errors import Her2kitInputError
 from her2kit.guideline.models import IhcInput, IhcPercent
 from her2kit.guideline.results import IhcResult
@@ -33,14 +35,15 @@ from her2kit.guideline.versions import GuidelineVersion, get_guideline
 __all__ = ["IHC_LABELS", "ihc_from_percent", "ihc_result"]
 
 # CAP breast biomarker template 1.6.1.0 wording [S9].
-IHC_LABELS = {
+IHC_LABELS = MappingProxyType({
     "0": "Negative (Score 0): no membrane staining",
     "0+": "Negative (Score 0+): incomplete, faint/barely perceptible staining in ≤10% of cells",
     "1+": "Negative (1+): incomplete, faint/barely perceptible staining in >10% of cells",
     "2+": "Equivocal (2+)",
     "3+": "Positive (3+): complete, intense circumferential staining in >10% of cells",
-}
-_STATUS = {"0": "negative", "0+": "negative", "1+": "negative", "2+": "equivocal", "3+": "positive"}
+})
+_STATUS = MappingProxyType(
+    {"0": "negative", "0+": "negative", "1+": "negative", "2+": "equivocal", "3+": "positive"})
 
 
 def _fmt(pct: float) -> str:

@@ -26,6 +26,7 @@ equivocal with IHC 2+ stays equivocal pending another test.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from her2kit import __version__
 from her2kit.guideline.comments import (
@@ -54,7 +55,7 @@ DISCLAIMER = (
     "A pathologist reviews the slides and signs out the report."
 )
 _NEGATIVE_SCORES = ("0", "0+", "1+")
-_CATEGORY_OF_NEGATIVE = {"0": "null", "0+": "ultralow", "1+": "low", "2+": "low"}
+_CATEGORY_OF_NEGATIVE = MappingProxyType({"0": "null", "0+": "ultralow", "1+": "low", "2+": "low"})
 
 
 @dataclass

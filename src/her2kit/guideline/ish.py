@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
+from types import MappingProxyType
 from typing import Literal
 
 from her2kit.errors import Her2kitInputError
@@ -26,14 +27,14 @@ from her2kit.guideline.versions import GuidelineVersion, get_guideline
 
 __all__ = ["dual_probe_group", "ish_result", "single_probe_call"]
 
-_GROUP_TEXT = {
+_GROUP_TEXT = MappingProxyType({
     1: "Group 1 (ratio ≥{r:.1f} and HER2 ≥{lo:.1f} signals/cell): ISH positive",
     2: "Group 2 (ratio ≥{r:.1f} and HER2 <{lo:.1f} signals/cell): needs concurrent IHC review",
     3: "Group 3 (ratio <{r:.1f} and HER2 ≥{hi:.1f} signals/cell): needs concurrent IHC review",
     4: "Group 4 (ratio <{r:.1f} and HER2 ≥{lo:.1f} and <{hi:.1f} signals/cell): "
     "needs concurrent IHC review",
     5: "Group 5 (ratio <{r:.1f} and HER2 <{lo:.1f} signals/cell): ISH negative",
-}
+})
 
 
 def dual_probe_group(

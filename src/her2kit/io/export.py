@@ -15,6 +15,7 @@ import io
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -27,13 +28,13 @@ __all__ = [
 ]
 
 # QuPath-friendly class names: the per-cell membrane class.
-_QUPATH_NAMES = {
+_QUPATH_NAMES = MappingProxyType({
     "complete_intense": "HER2 complete intense",
     "complete_weak_moderate": "HER2 complete weak-moderate",
     "incomplete_moderate_intense": "HER2 incomplete moderate-intense",
     "incomplete_faint": "HER2 incomplete faint",
     "none": "HER2 no membrane staining",
-}
+})
 
 
 def png_bytes(image: np.ndarray) -> bytes:

@@ -117,7 +117,7 @@ def read_fish_image(
     """
     p = Path(path)
     arr, axes, px_file, bits_file = _read_field_raster(p, max_pixels)
-    px = pixel_size_um if pixel_size_um is not None else px_file
+    pixel_size_um = pixel_size_um if pixel_size_um is not None else px_file
     if bit_depth is None:
         bit_depth = bits_file
     axes = axes.upper()
@@ -142,7 +142,7 @@ def read_fish_image(
                 "colour letters need an RGB image; use channel indices", field="channels"
             )
         rgb = np.moveaxis(arr, axes.index(ch_axis), -1)
-        return fish_from_rgb(rgb, channels=channels, pixel_size_um=px, source=str(p))
+        return fish_from_rgb(rgb, channels=channels, pixel_size_um=pixel_size_um, source=str(p))
     order = [a for a in "ZYX" if a in axes] + [ch_axis]
     arr = np.transpose(arr, [axes.index(a) for a in order])
     return fish_from_stack(
@@ -150,7 +150,7 @@ def read_fish_image(
         channels=channels,
         channel_axis=-1,
         z_axis=0 if "Z" in axes else None,
-        pixel_size_um=px,
+        pixel_size_um=pixel_size_um,
         bit_depth=bit_depth,
         source=str(p),
     )

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -25,7 +26,8 @@ __all__ = [
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 
-_UNIT_TO_UM = {"m": 1e6, "cm": 1e4, "mm": 1e3, "µm": 1.0, "um": 1.0, "nm": 1e-3, "Å": 1e-4}
+_UNIT_TO_UM = MappingProxyType(
+    {"m": 1e6, "cm": 1e4, "mm": 1e3, "µm": 1.0, "um": 1.0, "nm": 1e-3, "Å": 1e-4})
 
 
 def _ome_pixels_attribute(description: str | None, name: str) -> tuple[str, dict] | None:

@@ -74,8 +74,8 @@ def field_paths(path: str | Path | None, n: int) -> list[Path]:
     return [p.with_name(f"{p.stem}-field{i}{p.suffix}") for i in range(1, n + 1)]
 
 
-def _need_pixel_size(pixel_size: float | None, name: str) -> None:
-    if pixel_size is None:
+def _need_pixel_size(pixel_size_um: float | None, name: str) -> None:
+    if pixel_size_um is None:
         raise Her2kitInputError(
             f"{name}: the file does not record its pixel size; give --mpp (µm per pixel)",
             field="--mpp")
@@ -83,12 +83,12 @@ def _need_pixel_size(pixel_size: float | None, name: str) -> None:
 
 def _fish_sources(images, *, channels, channel_files, mpp, bit_depth):
     """(name, reader) per FISH field: one set of channel files, or multi-channel images."""
-    from her2kit.io import fish as ish_io
+    from her2kit.io import fish as fish_io
 
     if channel_files is not None:
-        return [(str(channel_files["her2"]), lambda: ish_io.read_fish_files(
+        return [(str(channel_files["her2"]), lambda: fish_io.read_fish_files(
             **channel_files, pixel_size_um=mpp, bit_depth=bit_depth))]
-    return [(im, lambda im=im: ish_io.read_fish_image(
+    return [(im, lambda im=im: fish_io.read_fish_image(
         im, channels=channels, pixel_size_um=mpp, bit_depth=bit_depth)) for im in images]
 
 
@@ -96,7 +96,7 @@ def _count_fields(images, *, assay, channels, channel_files, stains, roi, mpp, b
                   progress) -> list[CountedField]:
     """Read, outline and count every field, in order."""
     from her2kit.imaging import ish as ish_mod
-    from her2kit.io import fish as ish_io
+    from her2kit.io import fish as fish_io
     from her2kit.io.roi import read_roi_mask
 
     fields = []
@@ -105,15 +105,15 @@ def _count_fields(images, *, assay, channels, channel_files, stains, roi, mpp, b
                                 mpp=mpp, bit_depth=bit_depth)
         for name, read in progress(sources):
             field_image = read()
-            pixel_size = field_image.pixel_size_um
-            _need_pixel_size(pixel_size, name)
+            pixel_size_um = field_image.pixel_size_um
+            _need_pixel_size(pixel_size_um, name)
             mask = read_roi_mask(roi, field_image.dapi.shape[:2])
-            result = ish_mod.count_fish(field_image, pixel_size_um=pixel_size, roi_mask=mask)
-            fields.append(CountedField(name, pixel_size, "--mpp" if mpp is not None else "file",
+            result = ish_mod.count_fish(field_image, pixel_size_um=pixel_size_um, roi_mask=mask)
+            fields.append(CountedField(name, pixel_size_um, "--mpp" if mpp is not None else "file",
                                        result, field_image))
         return fields
     for name in progress(images):
-        rgb = ish_io.read_brightfield_ish(name)
+        rgb = fish_io.read_brightfield_ish(name)
         _need_pixel_size(mpp, name)
         mask = read_roi_mask(roi, rgb.shape[:2])
         result = ish_mod.count_brightfield_ish(rgb, assay=assay, pixel_size_um=mpp,

@@ -114,15 +114,15 @@ def score_ihc(
 
     get_guideline(guideline)
     loaded = read_image(image)
-    pixel_size, source = resolve_pixel_size(loaded.pixel_size_um, loaded.pixel_size_source,
+    pixel_size_um, source = resolve_pixel_size(loaded.pixel_size_um, loaded.pixel_size_source,
                                             mpp, name=str(image))
     mask = read_roi_mask(roi, loaded.image.shape[:2])
-    result = score_ihc_image(loaded.image, pixel_size_um=pixel_size, roi_mask=mask,
+    result = score_ihc_image(loaded.image, pixel_size_um=pixel_size_um, roi_mask=mask,
                              options=IhcOptions(estimate_stains=estimate_stains))
     if not 0 <= min_intense_pct <= 10:
         raise Her2kitInputError(f"expected 0–10, got {min_intense_pct:g}",
                                 field="--min-intense-pct")
-    doc = ihc_document(result, image=str(image), pixel_size_um=pixel_size,
+    doc = ihc_document(result, image=str(image), pixel_size_um=pixel_size_um,
                        pixel_size_source=source, guideline=guideline,
                        overlay=Path(overlay).name if overlay else None,
                        min_intense_pct=min_intense_pct)

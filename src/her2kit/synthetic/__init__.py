@@ -7,6 +7,6 @@ truth) that share :mod:`her2kit.synthetic.tissue` (random fields, non-overlappin
 elliptical nuclei) and :mod:`her2kit.synthetic.optics` (Beer-Lambert rendering of stain
 OD, illumination, blur and defocus, point-source PSFs, camera and photon noise, JPEG).
 Each generator takes keywords, or a frozen options object through its ``render_*``
-twin (``IhcRegionOptions``, ``FishFieldOptions``, ``BrightfieldIshOptions``); a seed
+twin (``IhcRegionOptions``, ``FishFieldOptions``, ``BrightfieldIshFieldOptions``); a seed
 and the options determine every pixel.
 """

@@ -207,7 +207,7 @@ class IhcRegionOptions:
     jpeg_quality: int | None = None
 
     def __post_init__(self) -> None:
-        p = check_pixel_size(self.pixel_size_um)
+        pixel_size_um = check_pixel_size(self.pixel_size_um)
         rows, cols = (int(v) for v in self.shape_px)
         if rows < 32 or cols < 32 or rows * cols > 64e6:
             raise Her2kitInputError(
@@ -229,7 +229,7 @@ class IhcRegionOptions:
         if given is not None:
             _check_fractions(given)
             object.__setattr__(self, "class_fractions", MappingProxyType(dict(given)))
-        object.__setattr__(self, "pixel_size_um", p)
+        object.__setattr__(self, "pixel_size_um", pixel_size_um)
         object.__setattr__(self, "shape_px", (rows, cols))
 
 
@@ -295,26 +295,26 @@ def _layout_cells(options: IhcRegionOptions, rng: np.random.Generator) -> _Tissu
         Tumour mask, nucleus and cell labels (a cell is its nucleus expanded by
         ``cell_expansion_um`` within a Voronoi limit, and only in tumour), cell count.
     """
-    p = options.pixel_size_um
+    pixel_size_um = options.pixel_size_um
     shape = options.shape_px
     rows, cols = shape
     # Smooth noise thresholded into tumour nests and stroma.
-    layout = smooth_noise(shape, 25.0 / p, rng)
+    layout = smooth_noise(shape, 25.0 / pixel_size_um, rng)
     tumour = (
         layout > np.quantile(layout, options.stroma_fraction)
         if options.stroma_fraction > 0
         else np.ones(shape, bool)
     )
-    centres = hex_grid_centres(shape, options.cell_diameter_um / p, rng)
+    centres = hex_grid_centres(shape, options.cell_diameter_um / pixel_size_um, rng)
     ci = np.clip(centres.astype(int), 0, [rows - 1, cols - 1])
     centres = centres[tumour[ci[:, 0], ci[:, 1]]]
     n = len(centres)
     dmin, dmax = (float(v) for v in options.nucleus_diameter_um)
-    major = rng.uniform(dmin, dmax, n) / p / 2
+    major = rng.uniform(dmin, dmax, n) / pixel_size_um / 2
     minor = major * rng.uniform(0.65, 1.0, n)
     theta = rng.uniform(0, math.pi, n)
     nuclei = paint_nuclei(shape, centres, major, minor, theta)
-    cells = expand_labels(nuclei, distance=options.cell_expansion_um / p)
+    cells = expand_labels(nuclei, distance=options.cell_expansion_um / pixel_size_um)
     cells[~(tumour | (nuclei > 0))] = 0
     return _Tissue(tumour, nuclei, cells, int(nuclei.max()) if nuclei.size else 0)
 
@@ -334,7 +334,7 @@ def _assign_classes(
     """
     n, nuclei, shape = tissue.n, tissue.nuclei, options.shape_px
     rows, cols = shape
-    p = options.pixel_size_um
+    pixel_size_um = options.pixel_size_um
     counts = np.floor(np.array([fractions[k] for k in MEMBRANE_CLASSES]) * n).astype(int)
     remainder = np.array([fractions[k] for k in MEMBRANE_CLASSES]) * n - counts
     for j in np.argsort(-remainder)[: n - counts.sum()]:
@@ -342,7 +342,7 @@ def _assign_classes(
     class_idx = np.repeat(np.arange(len(MEMBRANE_CLASSES)), counts)
     cent0 = np.array(ndi.center_of_mass(np.ones(shape), nuclei, np.arange(1, n + 1))).reshape(-1, 2)
     if options.patch_size_um > 0 and n:
-        field_ = smooth_noise(shape, options.patch_size_um / p / 2, rng)
+        field_ = smooth_noise(shape, options.patch_size_um / pixel_size_um / 2, rng)
         ci0 = np.clip(np.rint(cent0).astype(int), 0, [rows - 1, cols - 1])
         order = np.argsort(field_[ci0[:, 0], ci0[:, 1]], kind="stable")
         # Weakest classes on the low end of the field, strongest on the high end, so a
@@ -400,17 +400,17 @@ def _stain_hematoxylin(
     tissue: _Tissue, options: IhcRegionOptions, rng: np.random.Generator
 ) -> np.ndarray:
     """Stage 4b: hematoxylin OD (float32): textured nuclei, pale cytoplasm, fibrous stroma."""
-    p = options.pixel_size_um
+    pixel_size_um = options.pixel_size_um
     shape = options.shape_px
     nuclei, cells = tissue.nuclei, tissue.cells
     hem = np.zeros(shape, np.float32)
     nuc_od = rng.uniform(0.35, 0.7, tissue.n + 1).astype(np.float32)
-    texture = 1.0 + 0.18 * smooth_noise(shape, 0.6 / p, rng)
+    texture = 1.0 + 0.18 * smooth_noise(shape, 0.6 / pixel_size_um, rng)
     nmask = nuclei > 0
     hem[nmask] = nuc_od[nuclei[nmask]] * texture[nmask]
     hem[(cells > 0) & ~nmask] = 0.05
     stroma = ~(cells > 0)
-    fib = np.abs(smooth_noise(shape, 1.5 / p, rng))
+    fib = np.abs(smooth_noise(shape, 1.5 / pixel_size_um, rng))
     hem[stroma] = 0.04 + 0.07 * np.clip(fib[stroma], 0, 3)
     return hem
 
@@ -455,10 +455,10 @@ def _truth(
 ) -> SyntheticIhc:
     """Stage 6: the per-cell truth table, true percentages and parameters; freeze arrays."""
     n, nuclei, cells = tissue.n, tissue.nuclei, tissue.cells
-    p = options.pixel_size_um
+    pixel_size_um = options.pixel_size_um
     hem, dab = stains
     names = np.array(MEMBRANE_CLASSES)[membranes.class_idx] if n else np.array([], dtype="<U27")
-    nuc_area = np.bincount(nuclei.ravel(), minlength=n + 1)[1:] * p * p
+    nuc_area = np.bincount(nuclei.ravel(), minlength=n + 1)[1:] * pixel_size_um * pixel_size_um
     table = MappingProxyType(
         {
             "label": np.arange(1, n + 1).astype(np.int32),
@@ -475,7 +475,7 @@ def _truth(
     params = MappingProxyType(
         {
             "shape_px": options.shape_px,
-            "pixel_size_um": p,
+            "pixel_size_um": pixel_size_um,
             "class_fractions": dict(fractions),
             **{
                 k: getattr(options, k)
@@ -495,7 +495,8 @@ def _truth(
     )
     for arr in (image, nuclei, cells, hem, dab, matrix):
         arr.setflags(write=False)
-    return SyntheticIhc(image, p, nuclei, cells, table, percent, hem, dab, matrix, params)
+    return SyntheticIhc(image, pixel_size_um, nuclei, cells, table, percent, hem, dab, matrix,
+                        params)
 
 
 def render_ihc_region(options: IhcRegionOptions) -> SyntheticIhc:

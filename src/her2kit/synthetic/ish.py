@@ -37,14 +37,15 @@ the signal points (:func:`_signal_points`); each then renders its own image thro
 :mod:`her2kit.synthetic.optics` (FISH: :func:`_dapi_photons`, :func:`_fish_expected`,
 Poisson counts; brightfield: :func:`_hematoxylin_od`, :func:`_brightfield_od`,
 Beer-Lambert, camera noise). Options are frozen objects (:class:`FishFieldOptions`,
-:class:`BrightfieldIshOptions`, both :class:`IshLayoutOptions`); the keyword functions
+:class:`BrightfieldIshFieldOptions`, both :class:`IshLayoutOptions`); the keyword functions
 build them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
@@ -60,7 +61,7 @@ __all__ = [
     "NUCLEUS_DTYPE",
     "SCENARIOS",
     "SIGNAL_DTYPE",
-    "BrightfieldIshOptions",
+    "BrightfieldIshFieldOptions",
     "FishFieldOptions",
     "IshLayoutOptions",
     "SyntheticIsh",
@@ -76,7 +77,7 @@ __all__ = [
 #: inside each group: 1 ratio >=2 & HER2 >=4; 2 ratio >=2 & HER2 <4; 3 ratio <2 &
 #: HER2 >=6; 4 ratio <2 & 4 <= HER2 <6; 5 ratio <2 & HER2 <4. The realised means
 #: of a field scatter around the targets; the truth table holds the real counts.
-SCENARIOS: dict[str, tuple[float, float, bool]] = {
+SCENARIOS: Mapping[str, tuple[float, float, bool]] = MappingProxyType({
     "normal": (2.0, 2.0, False),
     "polysomy": (4.0, 3.7, False),
     "amplified": (14.0, 2.0, True),
@@ -85,7 +86,7 @@ SCENARIOS: dict[str, tuple[float, float, bool]] = {
     "group3": (7.6, 4.6, False),
     "group4": (5.0, 3.3, False),
     "group5": (2.2, 2.1, False),
-}
+})
 
 SIGNAL_DTYPE = np.dtype(
     [
@@ -211,10 +212,10 @@ def _sample_counts(rng, n: int, mean: float, *, minimum: int) -> np.ndarray:
     return np.maximum(base + jitter, minimum).astype(int)
 
 
-def _points_in_nucleus(rng, param, px, k, labels, nid):
+def _points_in_nucleus(rng, param, pixel_size_um, k, labels, nid):
     """``k`` random interior points (row, col) at least the rim margin inside the ellipse."""
     r0, c0, a, b, theta = param
-    m = _RIM_MARGIN_UM / px
+    m = _RIM_MARGIN_UM / pixel_size_um
     ai, bi = max(a - m, 1.0), max(b - m, 1.0)
     rad = np.sqrt(rng.random(k))
     ang = rng.uniform(0, 2 * np.pi, k)
@@ -224,17 +225,18 @@ def _points_in_nucleus(rng, param, px, k, labels, nid):
     return np.column_stack([r0 + dy, c0 + dx])
 
 
-def _place_signals(rng, params, labels, px, her2, cep17, cluster_sizes, sep_um):
+def _place_signals(rng, params, labels, pixel_size_um, her2, cep17, cluster_sizes, sep_um):
     """Signals per nucleus with minimum separations; returns a SIGNAL_DTYPE array."""
     rows_out = []
-    sep = sep_um / px
-    csep = (_CLUSTER_RADIUS_UM + sep_um) / px
+    sep = sep_um / pixel_size_um
+    csep = (_CLUSTER_RADIUS_UM + sep_um) / pixel_size_um
     for i, param in enumerate(params):
         nid = i + 1
         wanted = [("her2", c, True) for c in cluster_sizes[i]]
         n_single_h = her2[i] - sum(cluster_sizes[i])
         wanted += [("her2", 1, False)] * n_single_h + [("cep17", 1, False)] * cep17[i]
-        cand = _points_in_nucleus(rng, param, px, 60 * max(len(wanted), 1) + 60, labels, nid)
+        cand = _points_in_nucleus(rng, param, pixel_size_um, 60 * max(len(wanted), 1) + 60,
+                                  labels, nid)
         placed: list[tuple[float, float, bool]] = []
         ci = 0
         for probe, copies, is_cluster in wanted:
@@ -265,14 +267,14 @@ def _place_signals(rng, params, labels, px, her2, cep17, cluster_sizes, sep_um):
     return sig[keep]
 
 
-def _expand_points(rng, signals, px):
+def _expand_points(rng, signals, pixel_size_um):
     """Explode clusters into their copies: (row, col, probe, nucleus_id, z, rel_weight)."""
     reps = np.where(signals["is_cluster"], signals["copies"], 1)
     idx = np.repeat(np.arange(len(signals)), reps)
     rows = signals["row"][idx].copy()
     cols = signals["col"][idx].copy()
     in_cluster = signals["is_cluster"][idx]
-    spread = _CLUSTER_SPREAD_UM / px
+    spread = _CLUSTER_SPREAD_UM / pixel_size_um
     rows[in_cluster] += rng.normal(0, spread, in_cluster.sum())
     cols[in_cluster] += rng.normal(0, spread, in_cluster.sum())
     # 20 % log-normal brightness variation between copies (probe binding varies).
@@ -334,7 +336,7 @@ def _counts_and_clusters(rng, n, scenario, counts, clusters, assay):
     return her2, cep17, cluster_sizes, name
 
 
-def _truth_nuclei(labels, params, signals, px, in_focus):
+def _truth_nuclei(labels, params, signals, pixel_size_um, in_focus):
     """The nucleus truth table (:data:`NUCLEUS_DTYPE`) from the labels and visible signals."""
     n = len(params)
     nuc = np.zeros(n, NUCLEUS_DTYPE)
@@ -344,7 +346,8 @@ def _truth_nuclei(labels, params, signals, px, in_focus):
     nuc["nucleus_id"] = ids
     nuc["row"] = [p[0] for p in params]
     nuc["col"] = [p[1] for p in params]
-    nuc["area_um2"] = np.bincount(labels.ravel(), minlength=n + 1)[1:] * px * px
+    nuc["area_um2"] = (np.bincount(labels.ravel(), minlength=n + 1)[1:]
+                       * pixel_size_um * pixel_size_um)
     edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     nuc["whole"] = ~np.isin(ids, edge)
     nuc["in_focus"] = in_focus
@@ -432,7 +435,7 @@ class FishFieldOptions(IshLayoutOptions):
 
 
 @dataclass(frozen=True)
-class BrightfieldIshOptions(IshLayoutOptions):
+class BrightfieldIshFieldOptions(IshLayoutOptions):
     """Everything that determines a brightfield ISH field.
 
     See :func:`generate_brightfield_ish_field`; ``psf_sigma_um`` defaults to 0.25 µm.
@@ -488,18 +491,18 @@ def _lay_out_field(options: IshLayoutOptions, assay: str, rng: np.random.Generat
     Draws, in order: the nuclei (:func:`place_nuclei_without_overlap`), the counts and
     cluster sizes, the signal positions, and which nuclei are in focus.
     """
-    px = options.pixel_size_um
+    pixel_size_um = options.pixel_size_um
     n = options.n_nuclei if options.counts is None else len(options.counts)
     labels, params = place_nuclei_without_overlap(
-        options.shape_px, n, semi_axes_um=_SEMI_AXIS_RANGE_UM, pixel_size_um=px, rng=rng
+        options.shape_px, n, semi_axes_um=_SEMI_AXIS_RANGE_UM, pixel_size_um=pixel_size_um, rng=rng
     )
     her2, cep17, cluster_sizes, name = _counts_and_clusters(
         rng, n, options.scenario, options.counts, options.clusters, assay
     )
     sep_um = max(4.0 * options.psf_sigma_um, 0.6)
-    signals = _place_signals(rng, params, labels, px, her2, cep17, cluster_sizes, sep_um)
+    signals = _place_signals(rng, params, labels, pixel_size_um, her2, cep17, cluster_sizes, sep_um)
     in_focus = rng.random(n) >= float(options.out_of_focus_fraction)
-    nuclei = _truth_nuclei(labels, params, signals, px, in_focus)
+    nuclei = _truth_nuclei(labels, params, signals, pixel_size_um, in_focus)
     oof_ids = nuclei["nucleus_id"][~nuclei["in_focus"]]
     defocused = np.isin(labels, oof_ids) if len(oof_ids) else np.zeros(labels.shape, bool)
     return _Layout(labels, params, signals, nuclei, name, defocused)
@@ -513,10 +516,10 @@ def _signal_points(
     ``peak`` is in the unit of the image the points go into (photons above background
     for FISH, OD for brightfield); copies vary log-normally around it (20 %).
     """
-    px = options.pixel_size_um
-    sigma = options.psf_sigma_um / px
+    pixel_size_um = options.pixel_size_um
+    sigma = options.psf_sigma_um / pixel_size_um
     signals, nuclei = layout.signals, layout.nuclei
-    idx, prow, pcol, pweight = _expand_points(rng, signals, px)
+    idx, prow, pcol, pweight = _expand_points(rng, signals, pixel_size_um)
     # Splat weight so that a Gaussian of s.d. sigma peaks at ``peak``.
     pweight = pweight * peak * 2 * np.pi * sigma**2
     oof_ids = nuclei["nucleus_id"][~nuclei["in_focus"]]
@@ -528,7 +531,7 @@ def _probe_image(
     layout: _Layout, points: _Points, options: IshLayoutOptions, probe: str, dz: np.ndarray
 ) -> np.ndarray:
     """One probe's signals as a sum of Gaussians (s.d. grown by defocus and ``dz``)."""
-    px = options.pixel_size_um
+    pixel_size_um = options.pixel_size_um
     return optics.render_point_sources(
         layout.labels.shape,
         points.rows,
@@ -537,8 +540,8 @@ def _probe_image(
         selected=layout.signals["probe"][points.idx] == probe,
         defocused=points.defocused,
         dz=dz,
-        sigma_px=options.psf_sigma_um / px,
-        defocus_sigma_px=optics.DEFOCUS_SIGMA_UM / px,
+        sigma_px=options.psf_sigma_um / pixel_size_um,
+        defocus_sigma_px=optics.DEFOCUS_SIGMA_UM / pixel_size_um,
     )
 
 
@@ -561,12 +564,13 @@ def _result(layout: _Layout, image, channel_names, options: IshLayoutOptions, as
 # --------------------------------------------------------------------------- FISH
 def _dapi_photons(layout: _Layout, options: FishFieldOptions, rng: np.random.Generator):
     """FISH stage 3: expected DAPI photons: textured nuclei of varying brightness, focus blur."""
-    px = options.pixel_size_um
+    pixel_size_um = options.pixel_size_um
     labels = layout.labels
-    texture = smooth_texture(labels.shape, 0.4 / px, rng)
+    texture = smooth_texture(labels.shape, 0.4 / pixel_size_um, rng)
     nuc_bright = np.concatenate([[0.0], rng.lognormal(0, 0.15, len(layout.params))])[labels]
     dapi_clean = (labels > 0) * nuc_bright * np.clip(1 + 0.35 * texture, 0.2, None)
-    blurred = optics.focus_blur(dapi_clean, layout.defocused, sigma_um=0.25, pixel_size_um=px)
+    blurred = optics.focus_blur(dapi_clean, layout.defocused, sigma_um=0.25,
+                                pixel_size_um=pixel_size_um)
     return 1500.0 * blurred + 0.05 * 1500.0
 
 
@@ -726,20 +730,20 @@ def render_fish_field(options: FishFieldOptions) -> SyntheticIsh:
 
 # --------------------------------------------------------------------------- brightfield
 def _hematoxylin_od(
-    layout: _Layout, options: BrightfieldIshOptions, rng: np.random.Generator
+    layout: _Layout, options: BrightfieldIshFieldOptions, rng: np.random.Generator
 ) -> np.ndarray:
     """Brightfield stage 3: hematoxylin OD: textured nuclei (some darker), focus, stroma."""
-    px = options.pixel_size_um
+    pixel_size_um = options.pixel_size_um
     labels = layout.labels
     shape = labels.shape
-    texture = smooth_texture(shape, 0.4 / px, rng)
+    texture = smooth_texture(shape, 0.4 / pixel_size_um, rng)
     level = np.full(int(labels.max()) + 1, float(options.nucleus_od))
     level[0] = 0.0
     if options.dark_nucleus_fraction > 0:
         dark = rng.random(level.size - 1) < float(options.dark_nucleus_fraction)
         level[np.flatnonzero(dark) + 1] *= 3.0
     nuc_od = level[labels] * np.clip(1 + 0.3 * texture, 0.2, None)
-    hema = optics.focus_blur(nuc_od, layout.defocused, sigma_um=0.3, pixel_size_um=px)
+    hema = optics.focus_blur(nuc_od, layout.defocused, sigma_um=0.3, pixel_size_um=pixel_size_um)
     hema += float(options.stroma_od)  # faint counterstain of the stroma
     if options.stroma_gradient_od:
         hema += float(options.stroma_gradient_od) * np.linspace(0.0, 1.0, shape[1])[None, :]
@@ -747,7 +751,7 @@ def _hematoxylin_od(
 
 
 def _brightfield_od(
-    layout: _Layout, points: _Points, hema: np.ndarray, options: BrightfieldIshOptions
+    layout: _Layout, points: _Points, hema: np.ndarray, options: BrightfieldIshFieldOptions
 ) -> np.ndarray:
     """Brightfield stage 4: total OD: hematoxylin plus each probe's chromogen dots."""
     probes = {"her2": "silver" if options.assay == "dual-ish" else "dab", "cep17": "fast_red"}
@@ -821,10 +825,10 @@ def generate_brightfield_ish_field(
 
     Notes
     -----
-    The keywords are gathered into a :class:`BrightfieldIshOptions` (which validates
+    The keywords are gathered into a :class:`BrightfieldIshFieldOptions` (which validates
     them) and rendered by :func:`render_brightfield_ish_field`.
     """
-    options = BrightfieldIshOptions(
+    options = BrightfieldIshFieldOptions(
         shape_px=shape_px,
         pixel_size_um=pixel_size_um,
         n_nuclei=n_nuclei,
@@ -845,7 +849,7 @@ def generate_brightfield_ish_field(
     return render_brightfield_ish_field(options)
 
 
-def render_brightfield_ish_field(options: BrightfieldIshOptions) -> SyntheticIsh:
+def render_brightfield_ish_field(options: BrightfieldIshFieldOptions) -> SyntheticIsh:
     """Render the brightfield field that ``options`` describe.
 
     See :func:`generate_brightfield_ish_field`. Stages, in the order they draw from
@@ -854,7 +858,7 @@ def render_brightfield_ish_field(options: BrightfieldIshOptions) -> SyntheticIsh
 
     Parameters
     ----------
-    options : BrightfieldIshOptions
+    options : BrightfieldIshFieldOptions
         The validated recipe, seed included.
 
     Returns

@@ -211,7 +211,6 @@ def place_nuclei_without_overlap(
         Fewer than ``n`` fit: 400 tries per nucleus, or 2000 rejections in a row.
     """
     rows, cols = shape
-    px = pixel_size_um
     labels = np.zeros((rows, cols), np.int32)
     params = []
     tries = 0
@@ -222,7 +221,7 @@ def place_nuclei_without_overlap(
         tries += 1
         fails += 1
         a_um, b_um = np.sort(rng.uniform(*semi_axes_um, size=2))[::-1]
-        a, b = a_um / px, b_um / px
+        a, b = a_um / pixel_size_um, b_um / pixel_size_um
         theta = rng.uniform(0, np.pi)
         # Centres may sit up to 0.4 semi-axes outside the frame so some nuclei are cut.
         r0 = rng.uniform(-0.4 * b, rows + 0.4 * b)
@@ -246,7 +245,7 @@ def place_nuclei_without_overlap(
     if len(params) < n:
         raise Her2kitInputError(
             f"could place only {len(params)} of {n} nuclei in a {rows}x{cols} px field at "
-            f"{px} µm/px; use a larger field or fewer nuclei",
+            f"{pixel_size_um} µm/px; use a larger field or fewer nuclei",
             field="n_nuclei",
         )
     return labels, params

@@ -19,7 +19,7 @@ def render_overlay(rgb, result, *, legend: bool = True, outline_px: int = 1) -> 
     rgb : ndarray of uint8, shape (rows, cols, 3)
         The image that was scored.
     result : IhcImageResult
-        From :func:`her2kit.imaging.ihc.score_ihc_image` on ``rgb``.
+        From :func:`her2kit.imaging.ihc.score.score_ihc_image` on ``rgb``.
     legend : bool, optional
         Draw a legend box (class, colour, percentage of counted cells) at the top left.
     outline_px : int, optional

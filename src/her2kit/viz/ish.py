@@ -11,6 +11,8 @@ Drawn on the image itself (FISH composite or brightfield RGB):
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 from PIL import Image, ImageDraw
 from skimage.segmentation import find_boundaries
@@ -24,8 +26,8 @@ __all__ = ["fish_display_rgb", "render_ish_overlay"]
 _COUNTED = (255, 230, 0)
 _EXCLUDED = (150, 150, 150)
 _CLUSTER = (255, 0, 255)
-_FISH_COLOURS = {"her2": (255, 60, 60), "cep17": (60, 255, 60)}
-_BF_COLOURS = {"her2": (255, 140, 0), "cep17": (0, 190, 255)}
+_FISH_COLOURS = MappingProxyType({"her2": (255, 60, 60), "cep17": (60, 255, 60)})
+_BF_COLOURS = MappingProxyType({"her2": (255, 140, 0), "cep17": (0, 190, 255)})
 
 
 def fish_display_rgb(fish: FishImage, *, percentile: float = 99.8) -> np.ndarray:

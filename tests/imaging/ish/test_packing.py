@@ -5,9 +5,9 @@ import pytest
 from scipy import ndimage as ndi
 from skimage.morphology import h_maxima
 
-from her2kit.imaging.filters import smooth
+from her2kit.imaging.filters import max_filter_nearest, smooth
 from her2kit.imaging.ish import selection, signals
-from her2kit.imaging.ish.spots import detect_spots, log_filter, max_filter_nearest
+from her2kit.imaging.ish.spots import detect_spots, log_filter
 from her2kit.imaging.segment import _packed, ish_nuclei
 
 
@@ -60,7 +60,7 @@ def test_refine_outlines_packed_matches_full():
     lab, _ = ndi.label(coarse)
     edge = ndi.distance_transform_edt(coarse).astype(np.float32)
     boxes = [b for b in ndi.find_objects(lab) if b is not None]
-    kw = dict(f=2, px=0.2, smooth_um=0.5, threshold=0.5)
+    kw = dict(f=2, pixel_size_um=0.2, smooth_um=0.5, threshold=0.5)
     ref, _ = ish_nuclei._refine_outlines(full, lab.astype(np.int32), edge, **kw)
     out, _ = ish_nuclei._refine_outlines(full, lab.astype(np.int32), edge, boxes=boxes, **kw)
     assert np.array_equal(ref, out)

@@ -175,3 +175,23 @@ def test_nucleus_detection_of_a_fluorescence_image_has_no_od_threshold():
                            image_kind="dapi_intensity")
     assert det.threshold == 812.0 and np.isnan(det.threshold_od)
     assert det.areas_um2.shape == (0,) and det.centroids_rc.shape == (0, 2)
+
+
+def test_ish_segmenter_returns_the_nucleus_detection_type():
+    from her2kit.imaging.segment.ish_nuclei import segment_ish_nuclei
+
+    # Two bright discs (pixel centres within 10 px) at 0.2 µm/px on a dark field. Otsu
+    # sits halfway up the smoothed edge, which lies halfway between the last pixel in
+    # (10 px) and the first out (11 px): radius ~10.5 px = 2.1 µm, ~13.9 µm² each.
+    rr, cc = np.mgrid[:80, :120]
+    img = np.zeros((80, 120), np.float32)
+    for r0, c0 in ((40, 30), (40, 90)):
+        img[(rr - r0) ** 2 + (cc - c0) ** 2 <= 100] = 100.0
+    det = segment_ish_nuclei(img, pixel_size_um=0.2, grid_um=None, min_area_um2=5.0)
+    assert isinstance(det, NucleusDetection)
+    assert det.n_nuclei == 2 and det.labels.shape == (80, 120)
+    assert det.image_kind == "dapi_intensity" and np.isnan(det.threshold_od)
+    assert det.threshold_source == "otsu" and det.pixel_size_um == 0.2
+    assert det.nucleus_diameter_um is None and det.parameters["grid_factor"] == 1
+    np.testing.assert_allclose(det.areas_um2, [13.9, 13.9], atol=0.5)
+    np.testing.assert_allclose(sorted(det.centroids_rc[:, 1]), [30.0, 90.0], atol=0.5)

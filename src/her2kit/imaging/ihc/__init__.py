@@ -1,0 +1,2 @@
+"""IHC: membrane measures and classes (``membrane``), image quality (``quality``) and the
+per-region score (``score``)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
+from types import MappingProxyType
 
 import numpy as np
 
@@ -58,13 +59,13 @@ MEMBRANE_CLASSES: tuple[str, ...] = (
 STAINED_CLASSES: tuple[str, ...] = MEMBRANE_CLASSES[:4]
 
 # Intensity weight of each class for the H-score (0-300): 3 strong, 2 moderate, 1 weak.
-CLASS_H_SCORE_WEIGHT: Mapping[str, int] = {
+CLASS_H_SCORE_WEIGHT: Mapping[str, int] = MappingProxyType({
     "complete_intense": 3,
     "complete_weak_moderate": 2,
     "incomplete_moderate_intense": 2,
     "incomplete_faint": 1,
     "none": 0,
-}
+})
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,7 @@ def measure_membranes(
     its nucleus centroid and ``np.maximum.at`` over the flat (cell, sector) index; ring
     means with ``np.bincount``.
     """
-    dab, cells, nuclei, p, f, s = _check_membrane_inputs(
+    dab, cells, nuclei, pixel_size_um, f, s = _check_membrane_inputs(
         dab_od, cell_labels, nuclei_labels, pixel_size_um, labels_downsample, n_sectors
     )
     n = int(cells.max()) if cells.size else 0
@@ -327,11 +328,11 @@ def measure_membranes(
             ring_width_um,
             np.zeros((0, s), np.float32) if ridge_sigma_um else None,
         )
-    pg = p * f  # µm per label pixel
+    pg = pixel_size_um * f  # µm per label pixel
     signal, dab_mean, near_nucleus = _membrane_signal(
         dab,
         nuclei,
-        p,
+        pixel_size_um,
         f,
         smooth_sigma_um=smooth_sigma_um,
         nucleus_margin_um=nucleus_margin_um,
@@ -364,7 +365,7 @@ def _check_membrane_inputs(dab_od, cell_labels, nuclei_labels, pixel_size_um, f,
     dab = np.asarray(dab_od, dtype=np.float32)
     cells = np.asarray(cell_labels)
     nuclei = np.asarray(nuclei_labels)
-    p = check_pixel_size(pixel_size_um)
+    pixel_size_um = check_pixel_size(pixel_size_um)
     if isinstance(f, bool) or not isinstance(f, int | np.integer) or f < 1:
         raise Her2kitInputError(f"expected an integer ≥ 1, got {f!r}", field="labels_downsample")
     f = int(f)
@@ -376,13 +377,13 @@ def _check_membrane_inputs(dab_od, cell_labels, nuclei_labels, pixel_size_um, f,
         )
     if not 4 <= int(n_sectors) <= 360:
         raise Her2kitInputError(f"expected 4–360, got {n_sectors}", field="n_sectors")
-    return dab, cells, nuclei, p, f, int(n_sectors)
+    return dab, cells, nuclei, pixel_size_um, f, int(n_sectors)
 
 
 def _membrane_signal(
     dab: np.ndarray,
     nuclei: np.ndarray,
-    p: float,
+    pixel_size_um: float,
     f: int,
     *,
     smooth_sigma_um: float,
@@ -395,8 +396,8 @@ def _membrane_signal(
     (when ``baseline_block_um``); the nucleus zone is the nuclei dilated by
     ``nucleus_margin_um`` (whole label pixels).
     """
-    pg = p * f  # µm per label pixel
-    sm = smooth(dab, smooth_sigma_um / p) if smooth_sigma_um > 0 else dab
+    pg = pixel_size_um * f  # µm per label pixel
+    sm = smooth(dab, smooth_sigma_um / pixel_size_um) if smooth_sigma_um > 0 else dab
     signal = block_max(sm, f)
     dab_mean = block_mean(dab, f)
     near_nucleus = nuclei > 0

@@ -152,7 +152,7 @@ def quality_flags(
     )
 
 
-def _edge_sharpness(hem: np.ndarray, tissue: np.ndarray, p: float) -> float:
+def _edge_sharpness(hem: np.ndarray, tissue: np.ndarray, pixel_size_um: float) -> float:
     """95th percentile of the hematoxylin OD gradient (OD/µm) over tissue, in row bands."""
     rows = hem.shape[0]
     starts = range(0, max(1, rows - _SHARPNESS_BAND_ROWS + 1), _SHARPNESS_BAND_STEP)
@@ -161,9 +161,9 @@ def _edge_sharpness(hem: np.ndarray, tissue: np.ndarray, p: float) -> float:
         band = hem[r0 : r0 + _SHARPNESS_BAND_ROWS]
         if band.shape[0] < 2 or band.shape[1] < 2:
             continue
-        hs = smooth(band, max(0.5, 0.25 / p))
+        hs = smooth(band, max(0.5, 0.25 / pixel_size_um))
         gy, gx = np.gradient(hs)
-        grad = np.hypot(gy, gx) / p
+        grad = np.hypot(gy, gx) / pixel_size_um
         values.append(grad[tissue[r0 : r0 + _SHARPNESS_BAND_ROWS]])
     v = np.concatenate(values) if values else np.zeros(0, np.float32)
     return float(np.percentile(v, 95)) if v.size else 0.0

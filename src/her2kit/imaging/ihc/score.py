@@ -227,7 +227,7 @@ class IhcImageResult:
     pixel_size_um: float
     nuclei_labels: np.ndarray = field(repr=False)
     cell_labels: np.ndarray = field(repr=False)
-    parameters: Mapping[str, object] = field(default_factory=dict)
+    parameters: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def percent(self) -> dict[str, float]:
@@ -293,7 +293,7 @@ def score_ihc_image(
 
     The returned label images are at the input resolution (each grid pixel repeated).
     """
-    rgb, p, roi = _check_region(rgb, pixel_size_um, roi_mask, options)
+    rgb, pixel_size_um, roi = _check_region(rgb, pixel_size_um, roi_mask, options)
     o = options
     stains = separate_stains(
         rgb,
@@ -305,12 +305,12 @@ def score_ihc_image(
     tissue = tissue_mask(hem, dab)
     tissue_fraction = float(tissue.mean())
     check_not_blank(tissue_fraction)
-    grid = _segment_cells(hem, dab, p, o)
+    grid = _segment_cells(hem, dab, pixel_size_um, o)
     meas = measure_membranes(
         dab,
         grid.cells,
         grid.nuclei.labels,
-        pixel_size_um=p,
+        pixel_size_um=pixel_size_um,
         labels_downsample=grid.factor,
         n_sectors=o.n_sectors,
     )
@@ -324,7 +324,7 @@ def score_ihc_image(
         hem,
         tissue,
         tissue_fraction=tissue_fraction,
-        pixel_size_um=p,
+        pixel_size_um=pixel_size_um,
         nucleus_hematoxylin_od=float(np.median(grid.hem[nuclei_g > 0])) if n else float("nan"),
         n_nuclei=n,
     )
@@ -342,7 +342,7 @@ def score_ihc_image(
         thresholds=o.thresholds,
         nucleus_threshold_od=grid.nuclei.threshold_od,
         quality=quality,
-        pixel_size_um=p,
+        pixel_size_um=pixel_size_um,
         nuclei_labels=upsample_labels(nuclei_g, grid.factor, rgb.shape[:2]),
         cell_labels=upsample_labels(grid.cells, grid.factor, rgb.shape[:2]),
         parameters=_parameters(o, meas, stains, grid),
@@ -355,7 +355,7 @@ def _check_region(rgb, pixel_size_um, roi_mask, options):
     Returns ``(rgb, pixel_size_um, roi)`` with ``roi`` a boolean mask or None.
     """
     rgb = check_rgb_image(rgb, name="rgb")
-    p = check_pixel_size(pixel_size_um)
+    pixel_size_um = check_pixel_size(pixel_size_um)
     if not isinstance(options, IhcOptions):
         raise Her2kitInputError(
             f"expected an IhcOptions, got {type(options).__name__}", field="options"
@@ -373,7 +373,7 @@ def _check_region(rgb, pixel_size_um, roi_mask, options):
         stride=IHC_DARK_BACKGROUND_STRIDE,
         wording=IHC_RGB_WORDING,
     )
-    return rgb, p, roi
+    return rgb, pixel_size_um, roi
 
 
 @dataclass(frozen=True, eq=False)
@@ -387,10 +387,11 @@ class _CellGrid:
     cells: np.ndarray  # cell labels on the grid, int32
 
 
-def _segment_cells(hem: np.ndarray, dab: np.ndarray, p: float, o: IhcOptions) -> _CellGrid:
+def _segment_cells(hem: np.ndarray, dab: np.ndarray, pixel_size_um: float,
+                   o: IhcOptions) -> _CellGrid:
     """Stage 3: nuclei on the block-mean hematoxylin, then cells, on the geometry grid."""
-    f = block_factor(p, o.geometry_pixel_size_um)
-    pg = p * f  # µm per grid pixel
+    f = block_factor(pixel_size_um, o.geometry_pixel_size_um)
+    pg = pixel_size_um * f  # µm per grid pixel
     hem_g = block_mean(hem, f)
     dab_g = block_mean(dab, f)
     # Strongly brown pixels are left out of the nucleus threshold: their hematoxylin value

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
@@ -45,7 +46,7 @@ __all__ = [
 #: The three channel names a FISH input must provide, exactly once each.
 FISH_CHANNELS = ("dapi", "her2", "cep17")
 
-_RGB_LETTERS = {"r": 0, "red": 0, "g": 1, "green": 1, "b": 2, "blue": 2}
+_RGB_LETTERS = MappingProxyType({"r": 0, "red": 0, "g": 1, "green": 1, "b": 2, "blue": 2})
 _MIN_SIDE_PX = 16
 
 

@@ -39,7 +39,7 @@ from her2kit.imaging.color.ish import (
     estimate_ish_stains,
     separate_ish_stains,
 )
-from her2kit.imaging.color.stains import CISH_STAINS, DUAL_ISH_STAINS, STAIN_VECTORS
+from her2kit.imaging.color.stains import CISH_STAINS, DUAL_ISH_STAINS, STAIN_VECTORS, unit_vector
 from her2kit.imaging.ish.channels import FishImage, check_brightfield_rgb
 from her2kit.imaging.ish.results import IshImageResult
 from her2kit.imaging.ish.selection import SelectionOptions, select_nuclei_stage
@@ -118,6 +118,16 @@ class _CountOptions:
         return SelectionOptions(min_area_um2=self.min_area_um2, max_area_um2=self.max_area_um2,
                                 min_solidity=self.min_solidity,
                                 focus_min_ratio=self.focus_min_ratio)
+
+    def _count(self, nuclear, her2, cep17, *, assay, pixel_size_um, roi_mask, nuclei_labels,
+               parameters) -> IshImageResult:
+        """:func:`count_ish_channels` with this counter's stage options."""
+        return count_ish_channels(
+            nuclear, her2, cep17, assay=assay, pixel_size_um=pixel_size_um,
+            segmentation=self.segmentation_options(), signals=self.signal_options(),
+            selection=self.selection_options(), roi_mask=roi_mask,
+            nuclei_labels=nuclei_labels, parameters=parameters,
+        )
 
 
 @dataclass(frozen=True)
@@ -377,18 +387,18 @@ def count_ish_channels(
     ImageInputError
         ROI or labels of the wrong shape.
     """
-    px = pixel_size_um
     if roi_mask is not None:
         roi_mask = np.asarray(roi_mask)
         if roi_mask.shape != nuclear.shape:
             raise ImageInputError(f"expected shape {nuclear.shape}, got {roi_mask.shape}",
                                   field="roi_mask")
         roi_mask = roi_mask.astype(bool)
-    geo = segment_nuclei_stage(nuclear, pixel_size_um=px, options=segmentation,
+    geo = segment_nuclei_stage(nuclear, pixel_size_um=pixel_size_um, options=segmentation,
                                nuclei_labels=nuclei_labels)
-    sig = probe_signals_stage(her2_channel, cep17_channel, geo, assay=assay, pixel_size_um=px,
+    sig = probe_signals_stage(her2_channel, cep17_channel, geo, assay=assay,
+                              pixel_size_um=pixel_size_um,
                               options=signals)
-    sel = select_nuclei_stage(nuclear, geo, sig, pixel_size_um=px, options=selection,
+    sel = select_nuclei_stage(nuclear, geo, sig, pixel_size_um=pixel_size_um, options=selection,
                               roi_mask=roi_mask,
                               focus_on_grid=assay == "fish" and nuclei_labels is None)
     counted = [r for r in sel.nuclei if r.included]
@@ -411,7 +421,7 @@ def count_ish_channels(
         weak_signal_fraction=quality.weak_signal_fraction,
         outside_signal_fraction=quality.outside_signal_fraction,
         image_flags=quality.image_flags,
-        pixel_size_um=px,
+        pixel_size_um=pixel_size_um,
         parameters=MappingProxyType(_evidence(parameters, geo.threshold, sig, sel)),
     )
 
@@ -483,22 +493,20 @@ def count_fish(
             field="fish",
         )
     options = _check_options(options, FishOptions)
-    px = check_pixel_size(pixel_size_um if pixel_size_um is not None else fish.pixel_size_um)
+    pixel_size_um = check_pixel_size(
+        pixel_size_um if pixel_size_um is not None else fish.pixel_size_um)
     params = dict(
         assay="fish",
-        pixel_size_um=px,
+        pixel_size_um=pixel_size_um,
         **options._shared_parameters(),
         z_planes=fish.z_planes,
         z_projection=fish.projection,
         crosstalk_radius_um=float(options.crosstalk_radius_um),
         segmentation_grid_um=options.segmentation_grid_um,
     )
-    return count_ish_channels(
-        fish.dapi, fish.her2, fish.cep17, assay="fish", pixel_size_um=px,
-        segmentation=options.segmentation_options(), signals=options.signal_options(),
-        selection=options.selection_options(), roi_mask=roi_mask,
-        nuclei_labels=nuclei_labels, parameters=params,
-    )
+    return options._count(fish.dapi, fish.her2, fish.cep17, assay="fish",
+                          pixel_size_um=pixel_size_um, roi_mask=roi_mask,
+                          nuclei_labels=nuclei_labels, parameters=params)
 
 
 def _check_options(options, kind):
@@ -520,8 +528,7 @@ def _stain_vector(stain) -> tuple[float, float, float]:
     v = np.asarray(stain, dtype=float)
     if v.shape != (3,) or not np.all(np.isfinite(v)) or np.linalg.norm(v) == 0:
         raise ImageInputError("stain vectors must be 3 finite OD values", field="stains")
-    v = v / np.linalg.norm(v)
-    return (float(v[0]), float(v[1]), float(v[2]))
+    return unit_vector(v)
 
 
 def count_brightfield_ish(
@@ -546,9 +553,9 @@ def count_brightfield_ish(
         µm per pixel.
     stains : mapping, optional
         Role (``nuclei``, ``her2``, ``cep17``) to stain name or OD vector. Default
-        :data:`~her2kit.imaging.color.ish.DUAL_ISH_STAINS` (black silver = HER2,
+        :data:`~her2kit.imaging.color.stains.DUAL_ISH_STAINS` (black silver = HER2,
         red = CEP17, Ventana convention) or
-        :data:`~her2kit.imaging.color.ish.CISH_STAINS`. Swap ``her2``/``cep17``
+        :data:`~her2kit.imaging.color.stains.CISH_STAINS`. Swap ``her2``/``cep17``
         here for a kit with the other convention; it is never guessed.
     roi_mask, nuclei_labels
         As in :func:`count_fish`.
@@ -571,7 +578,7 @@ def count_brightfield_ish(
     """
     if assay not in ("dual-ish", "cish"):
         raise Her2kitInputError(f"expected 'dual-ish' or 'cish', got {assay!r}", field="assay")
-    px = check_pixel_size(pixel_size_um)
+    pixel_size_um = check_pixel_size(pixel_size_um)
     options = _check_options(options, BrightfieldIshOptions)
     rgb = check_brightfield_rgb(rgb)
     stains = _check_stains(stains, assay)
@@ -585,7 +592,7 @@ def count_brightfield_ish(
                                     background_rgb=background_rgb)
     params = dict(
         assay=assay,
-        pixel_size_um=px,
+        pixel_size_um=pixel_size_um,
         **options._shared_parameters(),
         stains={k: (v if isinstance(v, str) else tuple(v)) for k, v in stains.items()},
         stain_vectors={k: tuple(round(float(x), 4) for x in v) for k, v in vectors.items()},
@@ -596,11 +603,10 @@ def count_brightfield_ish(
         **{f"nuclei_{k}": v for k, v in options._nuclei_parameters().items()},
         single_signal_reference=options.single_signal_reference,
     )
-    return count_ish_channels(
+    return options._count(
         amounts["nuclei"], amounts["her2"], amounts.get("cep17") if assay == "dual-ish" else None,
-        assay=assay, pixel_size_um=px, segmentation=options.segmentation_options(),
-        signals=options.signal_options(), selection=options.selection_options(),
-        roi_mask=roi_mask, nuclei_labels=nuclei_labels, parameters=params,
+        assay=assay, pixel_size_um=pixel_size_um, roi_mask=roi_mask, nuclei_labels=nuclei_labels,
+        parameters=params,
     )
 
 

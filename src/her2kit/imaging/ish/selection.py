@@ -46,7 +46,7 @@ OVERSIZE_FACTOR = 2.2
 FOCUS_GRID_UM = 0.4
 
 
-def _focus_scores(nuclear, geo: NucleusGeometry, n, px, *, grid=None):
+def _focus_scores(nuclear, geo: NucleusGeometry, n, pixel_size_um, *, grid=None):
     """Band-pass texture / mean intensity inside each nucleus' interior (unitless).
 
     Computed on block means of ~0.4 µm (the block mean is the fine end of the band,
@@ -54,11 +54,11 @@ def _focus_scores(nuclear, geo: NucleusGeometry, n, px, *, grid=None):
     Gaussian; the interior is the nucleus less its outer 1 µm (the rim, a step in
     intensity, is the strongest band-pass feature in focus or not).
     """
-    ff = block_factor(px, FOCUS_GRID_UM)
-    pf = ff * px
-    s_fine = np.sqrt(max(0.0, 0.15**2 - (ff * ff - 1) / 12.0 * px * px)) / pf
+    ff = block_factor(pixel_size_um, FOCUS_GRID_UM)
+    pf = ff * pixel_size_um
+    s_fine = np.sqrt(max(0.0, 0.15**2 - (ff * ff - 1) / 12.0 * pixel_size_um * pixel_size_um)) / pf
     # Distance to the background on the segmentation grid, from the grid pixel's edge.
-    interior = (geo.edge_dist - 0.5) * (geo.factor * px) > 1.0
+    interior = (geo.edge_dist - 0.5) * (geo.factor * pixel_size_um) > 1.0
     lab = _resample(np.where(interior, geo.coarse, 0), geo.factor, ff, nuclear.shape).ravel()
     if grid is not None and ff == geo.factor and geo.boxes is not None:
         # The segmentation's block means, filtered in the nuclei's boxes only (exact
@@ -256,7 +256,7 @@ def select_nuclei_stage(
     -------
     NucleusSelection
     """
-    geo, px, o = geometry, pixel_size_um, options
+    geo, o = geometry, options
     labels = geo.labels
     n = int(labels.max())
     her2, cep17 = signals.her2, signals.cep17
@@ -264,20 +264,21 @@ def select_nuclei_stage(
     c_cnt = _per_nucleus(cep17, n)[0] if cep17 is not None else np.zeros(n + 1, int)
     cent, solidity, fine_px = _centroids_solidity(geo, n, min_solidity=o.min_solidity)
     if geo.fine_factor == 1:  # the outline grid is the full resolution: same counts
-        areas = fine_px * px * px
+        areas = fine_px * pixel_size_um * pixel_size_um
     else:
         on = np.flatnonzero(labels)
-        areas = np.bincount(labels.ravel()[on], minlength=n + 1)[: n + 1] * px * px
+        areas = (np.bincount(labels.ravel()[on], minlength=n + 1)[: n + 1]
+                 * pixel_size_um * pixel_size_um)
     present = np.flatnonzero(areas > 0)
     present = present[present > 0]
     edge = np.zeros(n + 1, bool)
     edge[np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))] = True
-    focus = _focus_scores(nuclear, geo, n, px, grid=geo.grid if focus_on_grid else None)
+    focus = _focus_scores(nuclear, geo, n, pixel_size_um, grid=geo.grid if focus_on_grid else None)
     in_roi = None
     if roi_mask is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
             in_roi = np.bincount(labels.ravel(), weights=roi_mask.ravel(), minlength=n + 1)[
-                : n + 1] / (areas / (px * px))
+                : n + 1] / (areas / (pixel_size_um * pixel_size_um))
     interior_ok = [i for i in present if not edge[i] and areas[i] >= o.min_area_um2]
     med_area = float(np.median(areas[interior_ok])) if len(interior_ok) >= 5 else None
     f_ok = focus[interior_ok] if interior_ok else np.array([])

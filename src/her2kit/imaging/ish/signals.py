@@ -75,16 +75,16 @@ REFERENCE_MODE_BANDWIDTH = 0.1
 SINGLE_SIGNAL_REFERENCES = ("clear-mode", "median")
 
 
-def _detect(ch, *, px, spot_sigma_um, threshold, k_mad, threshold_method, noise_mask):
+def _detect(ch, *, pixel_size_um, spot_sigma_um, threshold, k_mad, threshold_method, noise_mask):
     return detect_spots(
         ch,
-        pixel_size_um=px,
+        pixel_size_um=pixel_size_um,
         spot_sigma_um=spot_sigma_um,
         threshold=threshold,
         k_mad=k_mad,
         threshold_method=threshold_method,
         noise_mask=noise_mask,
-        filtered=log_filter(ch, sigma_px=spot_sigma_um / px),
+        filtered=log_filter(ch, sigma_px=spot_sigma_um / pixel_size_um),
     )
 
 
@@ -143,7 +143,7 @@ def _probe_signals(
     labels,
     *,
     probe,
-    px,
+    pixel_size_um,
     spot_sigma_um,
     threshold,
     k_mad,
@@ -166,11 +166,11 @@ def _probe_signals(
     see :func:`~her2kit.imaging.ish.count.count_brightfield_ish`).
     """
     ch = np.asarray(channel, np.float32)
-    sigma_px = spot_sigma_um / px
+    sigma_px = spot_sigma_um / pixel_size_um
     if det is None:
         det = _detect(
             ch,
-            px=px,
+            pixel_size_um=pixel_size_um,
             spot_sigma_um=spot_sigma_um,
             threshold=threshold,
             k_mad=k_mad,
@@ -187,7 +187,8 @@ def _probe_signals(
     # Background: grey opening with a square wider than any cluster, then smoothed;
     # what remains is signal above the local (nuclear) background.
     if bg is None:
-        bg = _background(ch, labels, px=px, cluster_max_um=cluster_max_um, sigma_px=sigma_px)
+        bg = _background(ch, labels, pixel_size_um=pixel_size_um,
+                         cluster_max_um=cluster_max_um, sigma_px=sigma_px)
     _, sm = _top_smooth(ch, bg, 0.5 * sigma_px, keep_top=False)
     clear_mode = reference == "clear-mode"
     mask_thr = _mask_threshold(sm[rr, cc], nid, det, clear_mode=clear_mode)
@@ -201,13 +202,15 @@ def _probe_signals(
     a1 = float(np.median(reg.area[one]))
     single = one & (reg.area <= 2.0 * a1)
     i1 = float(np.median(reg.integ[single]))
-    is_cluster = _is_cluster(reg, a1, i1, px=px, cluster_max_um=cluster_max_um,
-                             clear_mode=clear_mode)
-    clusters = _cluster_records(reg, is_cluster, i1, sm, labels, probe=probe, px=px)
+    is_cluster = _is_cluster(reg, a1, i1, pixel_size_um=pixel_size_um,
+                             cluster_max_um=cluster_max_um, clear_mode=clear_mode)
+    clusters = _cluster_records(reg, is_cluster, i1, sm, labels, probe=probe,
+                                pixel_size_um=pixel_size_um)
     if clusters:
         in_cluster = is_cluster[reg.spot_comp]
     return ProbeSignals(
-        probe, det, nid, in_cluster, clusters, i1, float(a1 * px * px), float(mask_thr)
+        probe, det, nid, in_cluster, clusters, i1,
+        float(a1 * pixel_size_um * pixel_size_um), float(mask_thr),
     )
 
 
@@ -267,7 +270,7 @@ def _regions(ch, bg, sm, mask_thr, rr, cc, nid, sigma_px) -> _Regions:
     return _Regions(comp, ncomp, on, comp_on, spot_comp, area, maxima, integ, inside)
 
 
-def _is_cluster(reg: _Regions, a1, i1, *, px, cluster_max_um, clear_mode) -> np.ndarray:
+def _is_cluster(reg: _Regions, a1, i1, *, pixel_size_um, cluster_max_um, clear_mode) -> np.ndarray:
     """Per region: a cluster (large enough, bright enough, more copies than maxima)."""
     est = reg.integ / i1
     area = reg.area
@@ -277,7 +280,8 @@ def _is_cluster(reg: _Regions, a1, i1, *, px, cluster_max_um, clear_mode) -> np.
         # Brightfield: a region larger than the largest cluster expected is
         # nuclear texture (dark hematoxylin in the silver amount) above the mask,
         # not a cluster; its maxima count one each.
-        & ((area * px * px <= np.pi * (0.5 * cluster_max_um) ** 2) | (not clear_mode))
+        & ((area * pixel_size_um * pixel_size_um <= np.pi * (0.5 * cluster_max_um) ** 2)
+           | (not clear_mode))
         & (est >= CLUSTER_MIN_COPIES)
         & (est >= reg.maxima + 1)
     )
@@ -285,7 +289,7 @@ def _is_cluster(reg: _Regions, a1, i1, *, px, cluster_max_um, clear_mode) -> np.
     return is_cluster
 
 
-def _cluster_records(reg: _Regions, is_cluster, i1, sm, labels, *, probe, px
+def _cluster_records(reg: _Regions, is_cluster, i1, sm, labels, *, probe, pixel_size_um
                      ) -> tuple[ClusterRecord, ...]:
     """One record per cluster region: centre, nucleus, area, intensity and copies."""
     cl_ids = np.flatnonzero(is_cluster)
@@ -310,7 +314,7 @@ def _cluster_records(reg: _Regions, is_cluster, i1, sm, labels, *, probe, px
                 r,
                 c,
                 int(labels[ri, ci]),
-                float(reg.area[cid] * px * px),
+                float(reg.area[cid] * pixel_size_um * pixel_size_um),
                 float(reg.integ[cid]),
                 copies,
                 int(reg.maxima[cid]),
@@ -438,7 +442,7 @@ class _Background:
         return np.repeat(blk, f, axis=1)[:, : self.shape[1]]
 
 
-def _background(ch, labels, *, px, cluster_max_um, sigma_px) -> _Background:
+def _background(ch, labels, *, pixel_size_um, cluster_max_um, sigma_px) -> _Background:
     """Local background of a probe channel, unbiased by noise (image units).
 
     A grey opening (minimum then maximum over a square ``w`` px wide, wider than
@@ -449,7 +453,7 @@ def _background(ch, labels, *, px, cluster_max_um, sigma_px) -> _Background:
     median of channel minus background over the nuclei (mostly background pixels),
     to subtract so that background integrates to ~0.
     """
-    w = _odd(max(2 * cluster_max_um / px, 6 * sigma_px))
+    w = _odd(max(2 * cluster_max_um / pixel_size_um, 6 * sigma_px))
     f = max(1, w // 5)
     k = _odd(w / f)
     grid = block_mean(ch, f)
@@ -604,15 +608,15 @@ def probe_signals_stage(
     -------
     SignalsStage
     """
-    px, o = pixel_size_um, options
+    o = options
     labels = geometry.labels
     # Noise is measured in nuclear interiors: counting happens there, and the
     # nucleus rim (a step in autofluorescence) would inflate the estimate. The
     # distance is the grid's, from the grid pixel's outer edge.
-    interior = _upsample((geometry.edge_dist - 0.5) * (geometry.factor * px)
+    interior = _upsample((geometry.edge_dist - 0.5) * (geometry.factor * pixel_size_um)
                          > 2.0 * o.spot_sigma_um, geometry.factor, labels.shape)
     noise_mask = interior if interior.sum() > 100 else "foreground"
-    common = dict(px=px, spot_sigma_um=o.spot_sigma_um, k_mad=o.k_mad,
+    common = dict(pixel_size_um=pixel_size_um, spot_sigma_um=o.spot_sigma_um, k_mad=o.k_mad,
                   threshold_method=o.threshold_method, noise_mask=noise_mask)
     n_crosstalk = 0
     det_h = det_c = None
@@ -621,10 +625,12 @@ def probe_signals_stage(
                         **common)
         det_c = _detect(np.asarray(cep17_channel, np.float32), threshold=o.threshold_cep17,
                         **common)
-        det_h, det_c, n_crosstalk = _resolve_crosstalk(det_h, det_c, o.crosstalk_radius_um / px)
+        det_h, det_c, n_crosstalk = _resolve_crosstalk(det_h, det_c,
+                                                       o.crosstalk_radius_um / pixel_size_um)
     her2_ch = np.asarray(her2_channel, np.float32)
-    bg_her2 = _background(her2_ch, labels, px=px, cluster_max_um=o.cluster_max_um,
-                          sigma_px=o.spot_sigma_um / px)
+    bg_her2 = _background(her2_ch, labels, pixel_size_um=pixel_size_um,
+                          cluster_max_um=o.cluster_max_um,
+                          sigma_px=o.spot_sigma_um / pixel_size_um)
     ref = o.single_signal_reference
     her2 = _probe_signals(her2_ch, labels, probe="her2", threshold=o.threshold_her2, det=det_h,
                           bg=bg_her2, reference=ref, cluster_max_um=o.cluster_max_um, **common)

@@ -45,6 +45,7 @@ from scipy import ndimage as ndi
 
 from her2kit.errors import Her2kitInputError, ImageInputError
 from her2kit.imaging._validate import check_choice, check_pixel_size, check_positive
+from her2kit.imaging.filters import max_filter_nearest
 
 __all__ = [
     "DEFAULT_K_MAD",
@@ -54,7 +55,6 @@ __all__ = [
     "detect_spots",
     "foreground_mask",
     "log_filter",
-    "max_filter_nearest",
     "robust_noise_sigma",
     "valley_threshold",
 ]
@@ -63,7 +63,7 @@ __all__ = [
 #: number of noise maxima below one per megapixel for Gaussian noise while
 #: detecting a spot whose peak is ~10x the raw noise s.d. (the LoG averages over
 #: ~2*pi*sigma**2 pixels). Tuned on synthetic fields and checked on the real smFISH
-#: field (tests/imaging/test_ish_spots.py).
+#: field (tests/imaging/ish/test_spots.py).
 DEFAULT_K_MAD = 5.0
 
 #: A peak-height mode counts as a separate signal population when the density
@@ -222,41 +222,6 @@ def _log_binomial(a: np.ndarray, sigma_px: float) -> np.ndarray:
         lap -= np.float32(4.0) * g[1:-1, 1:-1]
         np.multiply(lap, scale, out=out[i0:i1])
     return out
-
-
-def running_1d_valid(a: np.ndarray, axis: int, size: int, op=np.maximum) -> np.ndarray:
-    """Running maximum (or ``op=np.minimum``) over ``size`` samples along ``axis``,
-    'valid' (shrinks by size-1).
-
-    Windows double (1, 2, 4, ...) and the last step combines two overlapping ones, so
-    the cost is ~log2(size) array maxima.
-    """
-    m = a
-    width = 1
-    while 2 * width <= size:
-        n = m.shape[axis]
-        m = op(m[: n - width], m[width:]) if axis == 0 else op(m[:, : n - width], m[:, width:])
-        width *= 2
-    if width < size:
-        lag = size - width
-        n = m.shape[axis]
-        m = op(m[: n - lag], m[lag:]) if axis == 0 else op(m[:, : n - lag], m[:, lag:])
-    return m
-
-
-def max_filter_nearest(image: np.ndarray, size: int) -> np.ndarray:
-    """``scipy.ndimage.maximum_filter(image, size, mode="nearest")`` by array slicing.
-
-    Identical output for odd ``size`` (even sizes centre the window half a pixel
-    differently); ~2x faster on 2048² float32 for the small windows of spot detection.
-    """
-    size = int(size)
-    if size <= 1:
-        return np.array(image, copy=True)
-    r0 = (size - 1) // 2
-    r1 = size - 1 - r0
-    a = np.pad(image, ((r0, r1), (r0, r1)), mode="edge")
-    return running_1d_valid(running_1d_valid(a, 0, size), 1, size)
 
 
 def _window_maxima(filtered: np.ndarray, r: int, low: float) -> np.ndarray:
@@ -482,13 +447,13 @@ def detect_spots(
     >>> det.coords_px.round().tolist()
     [[10.0, 50.0], [32.0, 20.0]]
     """
-    px = check_pixel_size(pixel_size_um)
+    pixel_size_um = check_pixel_size(pixel_size_um)
     spot_sigma_um = check_positive(spot_sigma_um, name="spot_sigma_um", unit="µm")
     k_mad = check_positive(k_mad, name="k_mad", unit="noise s.d.")
     check_choice(threshold_method, THRESHOLD_METHODS, name="threshold_method")
-    sigma_px = spot_sigma_um / px
+    sigma_px = spot_sigma_um / pixel_size_um
     md_um = 2.0 * spot_sigma_um if min_distance_um is None else float(min_distance_um)
-    md_px = max(1, round(md_um / px))
+    md_px = max(1, round(md_um / pixel_size_um))
     if filtered is None:
         filtered = log_filter(image, sigma_px=sigma_px)
     else:

@@ -13,8 +13,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.morphology import h_maxima
 
-from her2kit.imaging.filters import smooth
-from her2kit.imaging.ish.spots import running_1d_valid
+from her2kit.imaging.filters import running_1d_valid, smooth
 
 
 def _odd(n: float) -> int:

@@ -107,7 +107,7 @@ def expand_nuclei(nuclei_labels, *, pixel_size_um: float, expansion_um: float = 
             f"expected a 2-D integer label image, got shape {labels.shape} dtype {labels.dtype}",
             field="nuclei_labels",
         )
-    p = check_pixel_size(pixel_size_um)
+    pixel_size_um = check_pixel_size(pixel_size_um)
     d = check_positive(expansion_um, name="expansion_um", unit="µm")
     lab = labels.astype(np.int32, copy=True)
     if not lab.any():
@@ -120,8 +120,8 @@ def expand_nuclei(nuclei_labels, *, pixel_size_um: float, expansion_um: float = 
     cent_r = np.bincount(fl, weights=flat // cols) / cnt
     cent_c = np.bincount(fl, weights=flat % cols) / cnt
     big = np.iinfo(np.int32).max
-    reach = _disc_dilate(lab > 0, d / p)
-    for step in range(math.ceil(d / p)):
+    reach = _disc_dilate(lab > 0, d / pixel_size_um)
+    for step in range(math.ceil(d / pixel_size_um)):
         empty = (lab == 0) & reach
         if not empty.any():
             break

@@ -8,14 +8,16 @@ Brightfield nuclei are segmented after a median that removes the chromogen dots 
 local background subtraction, at a threshold below Otsu's, and split at the valleys of
 the amount (:class:`SegmentationOptions`).
 
-:func:`segment_ish_nuclei` returns the labels; :func:`segment_nuclei_stage` is the
-counting stage, which also keeps the grid the selection measures on
-(:class:`NucleusGeometry`).
+:func:`segment_ish_nuclei` returns a :class:`~her2kit.imaging.segment.nuclei.NucleusDetection`,
+the result type of the IHC segmenter too. :func:`segment_nuclei_stage` is the counting
+stage: its :class:`NucleusGeometry` (not exported) also keeps the coarse and fine grids
+that signal assignment and nucleus selection measure on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -24,7 +26,7 @@ from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
 from her2kit.errors import ImageInputError
-from her2kit.imaging._validate import check_pixel_size, check_positive
+from her2kit.imaging._validate import check_choice, check_pixel_size, check_positive
 from her2kit.imaging.filters import block_factor, block_mean, smooth, upsample_labels
 from her2kit.imaging.segment._packed import (
     _box_size,
@@ -38,10 +40,10 @@ from her2kit.imaging.segment._packed import (
     _shelf,
     _smooth_boxes,
 )
+from her2kit.imaging.segment.nuclei import NUCLEAR_IMAGE_KINDS, NucleusDetection
 
 __all__ = [
     "GEOMETRY_GRID_UM",
-    "NucleusGeometry",
     "SegmentationOptions",
     "segment_ish_nuclei",
     "segment_nuclei_stage",
@@ -55,16 +57,17 @@ __all__ = [
 GEOMETRY_GRID_UM = 0.4
 
 
-def _grid_factor(px: float, grid_um: float | None) -> int:
-    return 1 if grid_um is None else block_factor(px, grid_um)
+def _grid_factor(pixel_size_um: float, grid_um: float | None) -> int:
+    return 1 if grid_um is None else block_factor(pixel_size_um, grid_um)
 
 
 @dataclass(frozen=True, eq=False)
 class NucleusGeometry:
     """Nuclei on the segmentation grid (``factor`` px blocks) and at full resolution.
 
-    The result of :func:`segment_nuclei_stage`; the selection measures areas, convexity
-    and focus on its grids.
+    The result of :func:`segment_nuclei_stage`, internal to the ISH counter (the public
+    result of a segmenter is :class:`~her2kit.imaging.segment.nuclei.NucleusDetection`);
+    the selection measures areas, convexity and focus on its grids.
     """
 
     labels: np.ndarray  # full resolution, int32
@@ -144,10 +147,9 @@ def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, thres
     touch, seed a watershed of the amount inside the foreground mask, so the
     outlines keep the (lower) global threshold's extent.
     """
-    px = pixel_size_um
     full = np.asarray(image, np.float32)
-    f = _grid_factor(px, grid_um)
-    pg = f * px  # µm per grid px
+    f = _grid_factor(pixel_size_um, grid_um)
+    pg = f * pixel_size_um  # µm per grid px
     grid = block_mean(full, f)
     seg = grid
     filtered = despeckle_um > 0 or background_um > 0
@@ -157,7 +159,7 @@ def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, thres
         k = _odd(background_um / pg)
         seg = seg - ndi.uniform_filter(_grey_opening(seg, k), k)
     # A block mean already smooths by ~f/sqrt(12) px; smooth by the rest of smooth_um.
-    rest = np.sqrt(max(0.0, smooth_um**2 - (f * f - 1) / 12.0 * px * px)) / pg
+    rest = np.sqrt(max(0.0, smooth_um**2 - (f * f - 1) / 12.0 * pixel_size_um * pixel_size_um)) / pg
     sm = smooth(seg, rest)
 
     def empty(thr):
@@ -204,7 +206,8 @@ def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, thres
     if filtered:
         fine, ff = labels, f
     else:
-        fine, ff = _refine_outlines(full, labels, edge_dist, f=f, px=px, smooth_um=smooth_um,
+        fine, ff = _refine_outlines(full, labels, edge_dist, f=f, pixel_size_um=pixel_size_um,
+                                    smooth_um=smooth_um,
                                     threshold=thr, boxes=[bx for bx in boxes if bx is not None])
     # At ff == 1 the outline grid is the full resolution: share the array (no copy).
     full_labels = fine if fine.shape == full.shape else upsample_labels(fine, ff, full.shape)
@@ -238,7 +241,8 @@ def _core_seeds(sm, mask, lab, shape_seeds, *, fraction, window, s_dist, h) -> n
     return out
 
 
-def _refine_outlines(full, labels, edge_dist, *, f, px, smooth_um, threshold, boxes=None):
+def _refine_outlines(full, labels, edge_dist, *, f, pixel_size_um, smooth_um, threshold,
+                     boxes=None):
     """Outlines redrawn on a grid twice as fine (when ``f`` is even): in the outermost
     ring of grid cells only the fine cells above the threshold stay, and fine cells
     above it just outside take their neighbour's label. Areas and convexity are then
@@ -247,7 +251,8 @@ def _refine_outlines(full, labels, edge_dist, *, f, px, smooth_um, threshold, bo
         return labels, f
     ff = f // 2
     grid = full if ff == 1 else block_mean(full, ff)
-    rest = np.sqrt(max(0.0, smooth_um**2 - (ff * ff - 1) / 12.0 * px * px)) / (ff * px)
+    rest = (np.sqrt(max(0.0, smooth_um**2 - (ff * ff - 1) / 12.0 * pixel_size_um * pixel_size_um))
+            / (ff * pixel_size_um))
     if boxes is None:
         fg = smooth(grid, rest) > threshold
         return _refine_step(_resample(labels, f, ff, full.shape),
@@ -307,9 +312,9 @@ def _refine_step(lab: np.ndarray, big: np.ndarray, fg: np.ndarray) -> np.ndarray
     return lab
 
 
-def _geometry_from_labels(labels: np.ndarray, px: float) -> NucleusGeometry:
+def _geometry_from_labels(labels: np.ndarray, pixel_size_um: float) -> NucleusGeometry:
     """A user's full-resolution labels, with their segmentation-grid version."""
-    f = _grid_factor(px, GEOMETRY_GRID_UM)
+    f = _grid_factor(pixel_size_um, GEOMETRY_GRID_UM)
     coarse = np.ascontiguousarray(labels[f // 2 :: f, f // 2 :: f]) if f > 1 else labels
     coarse = _pad_to(coarse, (-(-labels.shape[0] // f), -(-labels.shape[1] // f)))
     edge_dist = ndi.distance_transform_edt(coarse > 0).astype(np.float32)
@@ -325,7 +330,8 @@ def segment_ish_nuclei(
     split_h_um: float = 0.5,
     threshold: float | None = None,
     grid_um: float | None = GEOMETRY_GRID_UM,
-) -> np.ndarray:
+    image_kind: str = "dapi_intensity",
+) -> NucleusDetection:
     """Segment nuclei on DAPI (FISH) or hematoxylin amount (brightfield ISH).
 
     Parameters
@@ -349,25 +355,44 @@ def segment_ish_nuclei(
         number of pixels per block; :func:`~her2kit.imaging.filters.block_factor`)
         and repeat the labels back to full resolution; None segments at full
         resolution. Outlines are then exact to about half a grid pixel.
+    image_kind : {"dapi_intensity", "hematoxylin_od"}, optional
+        What ``image`` is (recorded in the result; the algorithm is the same).
 
     Returns
     -------
-    labels : (rows, cols) ndarray of int32
-        0 = background, 1..n nuclei.
+    NucleusDetection
+        ``labels`` (int32, full resolution, 0 = background) with ids 1..``n_nuclei``
+        (an id can be left empty when the outlines are redrawn on the finer grid: its
+        area is then 0); ``threshold`` on the smoothed image in its units (NaN for a
+        flat image), ``threshold_source`` ``"otsu"`` or ``"given"``,
+        ``nucleus_diameter_um`` None (nuclei are split by shape, not by a diameter);
+        ``parameters`` the settings above and the grid's block size ``grid_factor``.
     """
-    px = check_pixel_size(pixel_size_um)
+    pixel_size_um = check_pixel_size(pixel_size_um)
     if grid_um is not None:
         check_positive(grid_um, name="grid_um", unit="µm")
+    check_choice(image_kind, NUCLEAR_IMAGE_KINDS, name="image_kind")
     geo = _segment(
         image,
-        pixel_size_um=px,
+        pixel_size_um=pixel_size_um,
         smooth_um=smooth_um,
         min_area_um2=min_area_um2,
         split_h_um=split_h_um,
         threshold=threshold,
         grid_um=grid_um,
     )
-    return geo.labels
+    return NucleusDetection(
+        labels=geo.labels,
+        n_nuclei=int(geo.labels.max()),
+        threshold=geo.threshold,
+        threshold_source="otsu" if threshold is None else "given",
+        pixel_size_um=pixel_size_um,
+        nucleus_diameter_um=None,
+        image_kind=image_kind,
+        parameters=MappingProxyType({
+            "smooth_um": smooth_um, "min_area_um2": min_area_um2, "split_h_um": split_h_um,
+            "grid_um": grid_um, "grid_factor": geo.factor}),
+    )
 
 
 def segment_nuclei_stage(
@@ -399,23 +424,23 @@ def segment_nuclei_stage(
     ImageInputError
         ``nuclei_labels`` not integer or of another shape than ``nuclear``.
     """
-    px = pixel_size_um
     if nuclei_labels is not None:
         labels = np.asarray(nuclei_labels)
         if labels.shape != nuclear.shape or labels.dtype.kind not in "ui":
             raise ImageInputError(
                 f"expected integer labels of shape {nuclear.shape}", field="nuclei_labels"
             )
-        return _geometry_from_labels(labels.astype(np.int32), px)
+        return _geometry_from_labels(labels.astype(np.int32), pixel_size_um)
     seg_image = nuclear
     if options.closing_um > 0:
         # Chromogen dots over a nucleus leave dark-stain holes (or bumps) in the
         # hematoxylin amount; a grey closing a little wider than a dot fills
         # them so that dotted nuclei stay whole and convex.
         seg_image = ndi.grey_closing(np.asarray(nuclear, np.float32),
-                                     size=_odd(options.closing_um / px))
+                                     size=_odd(options.closing_um / pixel_size_um))
     o = options
-    return _segment(seg_image, pixel_size_um=px, min_area_um2=o.min_area_um2, threshold=None,
+    return _segment(seg_image, pixel_size_um=pixel_size_um, min_area_um2=o.min_area_um2,
+                    threshold=None,
                     smooth_um=o.smooth_um, split_h_um=o.split_h_um, grid_um=o.grid_um,
                     despeckle_um=o.despeckle_um, background_um=o.background_um,
                     threshold_factor=o.threshold_factor, core_fraction=o.core_fraction,

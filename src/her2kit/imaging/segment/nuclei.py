@@ -19,6 +19,7 @@ from skimage.segmentation import watershed
 from her2kit.errors import ImageInputError
 from her2kit.imaging._validate import check_pixel_size, check_positive
 from her2kit.imaging.filters import smooth
+from her2kit.imaging.segment._packed import _fill_holes
 
 __all__ = [
     "NUCLEAR_IMAGE_KINDS",
@@ -50,15 +51,17 @@ NUCLEAR_IMAGE_KINDS = ("hematoxylin_od", "dapi_intensity")
 class NucleusDetection:
     """Nuclei found in one image: the result type of every her2kit nucleus segmenter.
 
-    IHC (:func:`detect_nuclei` on hematoxylin OD) returns it; it is meant to be what the
-    ISH segmenter returns too (DAPI for FISH, hematoxylin for brightfield ISH), so that
-    the per-nucleus steps downstream read one type.
+    IHC (:func:`detect_nuclei`, hematoxylin OD) and ISH
+    (:func:`~her2kit.imaging.segment.ish_nuclei.segment_ish_nuclei`, DAPI for FISH or the
+    hematoxylin amount for brightfield ISH) both return it, so that the per-nucleus
+    steps downstream read one type.
 
     Attributes
     ----------
     labels : ndarray of int32, shape (rows, cols)
-        Instance labels, 0 = background, 1..n_nuclei consecutive, on the grid of
-        ``pixel_size_um`` (which may be coarser than the input image's).
+        Instance labels, 0 = background, 1..n_nuclei, on the grid of ``pixel_size_um``
+        (which may be coarser than the input image's). Consecutive from
+        :func:`detect_nuclei`; the ISH segmenter can leave an id empty (area 0).
     n_nuclei : int
         Number of nuclei.
     threshold : float
@@ -169,10 +172,10 @@ def detect_nuclei(
         raise ImageInputError(
             f"expected a 2-D hematoxylin OD image, got shape {h.shape}", field="hematoxylin_od"
         )
-    p = check_pixel_size(pixel_size_um)
+    pixel_size_um = check_pixel_size(pixel_size_um)
     diam_um = check_positive(nucleus_diameter_um, name="nucleus_diameter_um", unit="µm")
     h = h.astype(np.float32, copy=False)
-    sigma = max(0.5, smooth_sigma_um / p)
+    sigma = max(0.5, smooth_sigma_um / pixel_size_um)
     hs = smooth(h, sigma)
     if threshold_od is None:
         step = max(1, hs.size // 250_000)
@@ -192,21 +195,21 @@ def detect_nuclei(
     else:
         thr, source = float(threshold_od), "given"
     mask = _fill_holes(hs > thr)
-    min_area_px = max(3, int(min_area_um2 / (p * p)))
+    min_area_px = max(3, int(min_area_um2 / (pixel_size_um * pixel_size_um)))
     comp, n_comp = ndi.label(mask)
     if n_comp == 0:
         empty = np.zeros(h.shape, np.int32)
-        return NucleusDetection(empty, 0, thr, source, p, diam_um)
+        return NucleusDetection(empty, 0, thr, source, pixel_size_um, diam_um)
     sizes = np.bincount(comp.ravel())
     small = sizes < min_area_px
     small[0] = True
     mask &= ~small[comp]
     comp[~mask] = 0
-    dist = _chamfer_distance(mask, max_steps=math.ceil(0.75 * diam_um / p))
+    dist = _chamfer_distance(mask, max_steps=math.ceil(0.75 * diam_um / pixel_size_um))
     # A light smoothing of the distance map removes the ridge noise of ragged outlines
     # that would otherwise seed one nucleus twice.
-    dist_s = smooth(dist, max(0.5, 0.08 * diam_um / p))
-    min_dist = max(1, math.floor(0.4 * diam_um / p))
+    dist_s = smooth(dist, max(0.5, 0.08 * diam_um / pixel_size_um))
+    min_dist = max(1, math.floor(0.4 * diam_um / pixel_size_um))
     # Seeds: local maxima of the distance map over a (2·min_dist+1)² window. A maximum
     # filter is separable and fast; connected maxima (plateaus) are one seed.
     peak = (dist_s >= _box_max(dist_s, min_dist)) & (dist_s > 0.5)
@@ -235,19 +238,7 @@ def detect_nuclei(
     remap = np.zeros(sizes.size, np.int32)
     remap[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
     labels = remap[labels]
-    return NucleusDetection(labels, int(keep.sum()), thr, source, p, diam_um)
-
-
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    """Fill background components that do not touch the image border (one labelling)."""
-    bg, n = ndi.label(~mask)
-    if n == 0:
-        return mask
-    hole = np.ones(n + 1, bool)
-    hole[0] = False
-    for edge in (bg[0], bg[-1], bg[:, 0], bg[:, -1]):
-        hole[edge] = False
-    return mask | hole[bg]
+    return NucleusDetection(labels, int(keep.sum()), thr, source, pixel_size_um, diam_um)
 
 
 def _erode(m: np.ndarray, diagonal: bool) -> np.ndarray:
