@@ -247,6 +247,9 @@ class IhcImageResult:
         Label images (for overlays and GeoJSON export).
     parameters : Mapping
         Algorithm parameters used.
+    membrane_measures : MembraneMeasures or None
+        The per-cell sector measures the classes came from (for calibration: the
+        classes can be recomputed at other thresholds without re-measuring).
     """
 
     cells: CellTable
@@ -266,6 +269,7 @@ class IhcImageResult:
     nuclei_labels: np.ndarray = field(repr=False)
     cell_labels: np.ndarray = field(repr=False)
     parameters: Mapping[str, object] = field(default_factory=dict)
+    membrane_measures: MembraneMeasures | None = field(default=None, repr=False)
 
     @property
     def percent(self) -> dict[str, float]:
@@ -380,6 +384,7 @@ def score_ihc_image(
         nuclei_labels=upsample_labels(nuclei_g, grid.factor, rgb.shape[:2]),
         cell_labels=upsample_labels(grid.cells, grid.factor, rgb.shape[:2]),
         parameters=_parameters(o, meas, stains, grid, white),
+        membrane_measures=meas,
     )
 
 
