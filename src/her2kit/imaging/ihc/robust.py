@@ -167,7 +167,10 @@ def cell_cytoplasm_level(
     sel = np.flatnonzero(((cells > 0) & ~exclude).ravel())
     lab = cells.ravel()[sel].astype(np.int64)
     val = dab_grid.ravel()[sel].astype(np.float32)
-    order = np.lexsort((val, lab))
+    # One float64 sort on label + squashed value (values within (0, 1) after the clip keep
+    # their order inside a label), cheaper than a two-key lexsort.
+    key = lab + np.clip((val.astype(np.float64) + 1.0) / 8.0, 0.0, 0.999999)
+    order = np.argsort(key, kind="stable")
     lab, val = lab[order], val[order]
     cnt = np.bincount(lab, minlength=n + 1)[1 : n + 1]
     start = np.concatenate([[0], np.cumsum(cnt)[:-1]])

@@ -478,7 +478,7 @@ def _measure(dab: np.ndarray, grid: _CellGrid, p: float, o: IhcOptions) -> Membr
     m = round(1.5 / grid.pixel_size_um)
     zone = grid.nuclei.labels > 0
     if m > 0:
-        zone = ndi.binary_dilation(zone, np.ones((2 * m + 1, 2 * m + 1), bool))
+        zone = ndi.maximum_filter(zone.view(np.uint8), size=2 * m + 1).view(bool)
     level = cell_cytoplasm_level(block_mean(dab, grid.factor), grid.cells, zone,
                                  grid.nuclei.n_nuclei)
     return subtract_cell_level(meas, level)
