@@ -72,3 +72,22 @@ def test_unknown_robust_choice_is_refused():
     img = _glass_with_tissue()
     with pytest.raises(Her2kitInputError, match="white_point"):
         score_ihc_image(img, pixel_size_um=0.5, options=IhcOptions(white_point="yes"))
+
+
+def test_counterstain_scale_cancels_a_common_od_scale():
+    from her2kit.imaging.ihc.robust import REFERENCE_HEMATOXYLIN_OD, counterstain_scale
+
+    nuclei = np.zeros((40, 40), np.int32)
+    for k in range(40):  # 40 one-row nuclei of 40 px
+        nuclei[k] = k + 1
+    hem = np.full((40, 40), 0.2, np.float32)
+    dab = np.full((40, 40), 0.02, np.float32)
+    ref = counterstain_scale(hem, dab, nuclei, 40)
+    assert ref.reference_od == pytest.approx(0.2)
+    assert ref.scale == pytest.approx(REFERENCE_HEMATOXYLIN_OD / 0.2)
+    darker = counterstain_scale(hem * 1.5, dab * 1.5, nuclei, 40)
+    # DAB x 1.5 times the new scale equals DAB times the old one.
+    assert 1.5 * darker.scale == pytest.approx(ref.scale)
+    few_nuclei = np.where(nuclei <= 10, nuclei, 0)
+    few = counterstain_scale(hem, dab, few_nuclei, 10)
+    assert few.scale == 1.0 and few.flags == ("counterstain_reference_unavailable",)

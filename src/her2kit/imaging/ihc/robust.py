@@ -28,13 +28,16 @@ from her2kit.imaging._validate import check_rgb_image
 __all__ = [
     "GLASS_FLAT_STD",
     "MIN_GLASS_FRACTION",
+    "CounterstainReference",
     "WhitePoint",
     "cell_cytoplasm_level",
     "classify_arrays",
     "contrast_threshold",
+    "counterstain_scale",
     "dab_dominant",
     "estimate_white_point",
     "local_contrast_hematoxylin",
+    "scale_measures",
     "subtract_cell_level",
 ]
 
@@ -250,3 +253,74 @@ def classify_arrays(completeness_pct: np.ndarray, intensity_od: np.ndarray, thre
     from her2kit.imaging.ihc.membrane import _classify_arrays
 
     return _classify_arrays(np.asarray(completeness_pct), np.asarray(intensity_od), thresholds)
+
+
+# The counterstain reference: the median hematoxylin OD (grid block means) of the nuclei
+# whose mean DAB is below REFERENCE_MAX_DAB_OD is mapped to REFERENCE_HEMATOXYLIN_OD, the
+# middle of the shared scans' range (0.05-0.19 OD); the scale is bounded to SCALE_BOUNDS
+# and left at 1 (flagged) with fewer than MIN_REFERENCE_NUCLEI such nuclei.
+REFERENCE_HEMATOXYLIN_OD = 0.12
+REFERENCE_MAX_DAB_OD = 0.10
+MIN_REFERENCE_NUCLEI = 30
+SCALE_BOUNDS = (1 / 3, 3.0)
+
+
+@dataclass(frozen=True)
+class CounterstainReference:
+    """The per-image counterstain reference and the DAB scale it gives.
+
+    Attributes
+    ----------
+    reference_od : float
+        Median hematoxylin OD of the DAB-negative nuclei (NaN with none).
+    scale : float
+        Factor applied to membrane DAB OD: ``REFERENCE_HEMATOXYLIN_OD / reference_od``,
+        bounded to ``SCALE_BOUNDS``; 1 when unavailable.
+    n_nuclei : int
+        DAB-negative nuclei used.
+    flags : tuple of str
+        ``"counterstain_reference_unavailable"`` (too few DAB-negative nuclei) or
+        ``"counterstain_scale_bounded"``.
+    """
+
+    reference_od: float
+    scale: float
+    n_nuclei: int
+    flags: tuple[str, ...]
+
+
+def counterstain_scale(hem_grid: np.ndarray, dab_grid: np.ndarray, nuclei: np.ndarray,
+                       n: int) -> CounterstainReference:
+    """Scale for membrane DAB from the hematoxylin of DAB-negative nuclei (issue 10, 3).
+
+    An exposure or tone change scales DAB and hematoxylin OD alike, so DAB divided by a
+    per-image hematoxylin reference does not move with it.
+    """
+    if n == 0:
+        return CounterstainReference(float("nan"), 1.0, 0,
+                                     ("counterstain_reference_unavailable",))
+    lab = nuclei.ravel()
+    cnt = np.maximum(np.bincount(lab, minlength=n + 1)[1 : n + 1], 1)
+    h = np.bincount(lab, weights=hem_grid.ravel(), minlength=n + 1)[1 : n + 1] / cnt
+    d = np.bincount(lab, weights=dab_grid.ravel(), minlength=n + 1)[1 : n + 1] / cnt
+    neg = h[d < REFERENCE_MAX_DAB_OD]
+    if neg.size < MIN_REFERENCE_NUCLEI:
+        return CounterstainReference(float(np.median(neg)) if neg.size else float("nan"),
+                                     1.0, int(neg.size),
+                                     ("counterstain_reference_unavailable",))
+    ref = float(np.median(neg))
+    raw = REFERENCE_HEMATOXYLIN_OD / max(ref, 1e-3)
+    scale = float(np.clip(raw, *SCALE_BOUNDS))
+    flags = ("counterstain_scale_bounded",) if scale != raw else ()
+    return CounterstainReference(ref, scale, int(neg.size), flags)
+
+
+def scale_measures(measures, scale: float):
+    """Membrane measures with sector DAB and ridge OD multiplied by ``scale``."""
+    if scale == 1.0:
+        return measures
+    k = np.float32(scale)
+    ridge = measures.sector_ridge_od
+    return replace(measures, sector_dab_od=measures.sector_dab_od * k,
+                   ring_dab_od_p90=measures.ring_dab_od_p90 * k,
+                   sector_ridge_od=None if ridge is None else ridge * k)

@@ -48,9 +48,11 @@ from her2kit.imaging.ihc.quality import (
 from her2kit.imaging.ihc.robust import (
     cell_cytoplasm_level,
     contrast_threshold,
+    counterstain_scale,
     dab_dominant,
     estimate_white_point,
     local_contrast_hematoxylin,
+    scale_measures,
     subtract_cell_level,
 )
 from her2kit.imaging.segment.cells import expand_nuclei
@@ -111,6 +113,10 @@ class IhcOptions:
     nucleus_threshold : {"absolute", "local_contrast"}, optional
         ``"local_contrast"``: nuclei from the local-contrast hematoxylin with a
         data-driven threshold (:func:`~her2kit.imaging.ihc.robust.contrast_threshold`).
+    intensity_reference : {"none", "counterstain"}, optional
+        ``"counterstain"``: membrane DAB is scaled by the image's counterstain reference
+        (:func:`~her2kit.imaging.ihc.robust.counterstain_scale`), so that an exposure or
+        tone change, which scales DAB and hematoxylin OD alike, cancels.
 
     Notes
     -----
@@ -131,6 +137,7 @@ class IhcOptions:
     membrane_baseline: str = "block_min"
     nucleus_dab_exclusion: bool = False
     nucleus_threshold: str = "absolute"
+    intensity_reference: str = "none"
 
 
 #: The real-tissue options of issue 10 (``her2kit.imaging.ihc.robust``), all switched on.
@@ -139,6 +146,7 @@ ROBUST_CHOICES = MappingProxyType(
         "white_point": ("fixed", "auto"),
         "membrane_baseline": ("block_min", "cell_cytoplasm"),
         "nucleus_threshold": ("absolute", "local_contrast"),
+        "intensity_reference": ("none", "counterstain"),
     }
 )
 
@@ -350,6 +358,11 @@ def score_ihc_image(
     check_not_blank(tissue_fraction)
     grid = _segment_cells(hem, dab, p, o)
     meas = _measure(dab, grid, p, o)
+    ref = None
+    if o.intensity_reference == "counterstain":
+        ref = counterstain_scale(grid.hem, block_mean(dab, grid.factor), grid.nuclei.labels,
+                                 grid.nuclei.n_nuclei)
+        meas = scale_measures(meas, ref.scale)
     classes = classify_membranes(meas, thresholds=o.thresholds)
     table = _cell_table(meas, classes, grid, roi, rgb.shape[:2], o.thresholds)
     counts, percent_all, h_score = _class_percentages(classes, table.counted)
@@ -366,6 +379,8 @@ def score_ihc_image(
     )
     if white is not None:
         quality = replace(quality, white_point_flags=white.flags)
+    if ref is not None and ref.flags:
+        quality = replace(quality, white_point_flags=quality.white_point_flags + ref.flags)
     return IhcImageResult(
         cells=table,
         counts=MappingProxyType(counts),
@@ -383,7 +398,7 @@ def score_ihc_image(
         pixel_size_um=p,
         nuclei_labels=upsample_labels(nuclei_g, grid.factor, rgb.shape[:2]),
         cell_labels=upsample_labels(grid.cells, grid.factor, rgb.shape[:2]),
-        parameters=_parameters(o, meas, stains, grid, white),
+        parameters=_parameters(o, meas, stains, grid, white, ref),
         membrane_measures=meas,
     )
 
@@ -542,11 +557,12 @@ def _class_percentages(
 def _parameters(
     o: IhcOptions, meas: MembraneMeasures, stains: StainSeparation, grid: _CellGrid,
     white=None,
+    ref=None,
 ) -> Mapping[str, object]:
     """Stage 7: the algorithm parameters recorded in the result (and the JSON document)."""
     robust = {}
-    if (o.white_point, o.membrane_baseline, o.nucleus_dab_exclusion, o.nucleus_threshold) != (
-            "fixed", "block_min", False, "absolute"):
+    if (o.white_point, o.membrane_baseline, o.nucleus_dab_exclusion, o.nucleus_threshold,
+            o.intensity_reference) != ("fixed", "block_min", False, "absolute", "none"):
         # Recorded only when one is switched on, so the documents of the classical
         # scorer stay as they were.
         robust = {
@@ -556,7 +572,12 @@ def _parameters(
             "membrane_baseline": o.membrane_baseline,
             "nucleus_dab_exclusion": bool(o.nucleus_dab_exclusion),
             "nucleus_threshold": o.nucleus_threshold,
+            "intensity_reference": o.intensity_reference,
         }
+        if ref is not None:
+            robust["counterstain_reference_od"] = round(ref.reference_od, 4)
+            robust["counterstain_scale"] = round(ref.scale, 4)
+            robust["counterstain_reference_nuclei"] = ref.n_nuclei
     return MappingProxyType(
         {
             **robust,
