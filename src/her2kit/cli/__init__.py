@@ -1,8 +1,8 @@
 """The ``her2kit`` command line: parse, call the pipelines and reports, render. Nothing else.
 
 One module per command (``classify``, ``report``, ``trials``, ``score_ihc``, ``synth_ihc``,
-``count_ish``, ``synth_ish``); what they share (options, exit codes, parsing, output) is in
-:mod:`her2kit.cli.options`. Every :class:`~her2kit.errors.Her2kitError` is caught in
+``count_ish``, ``synth_ish``, ``calibrate``); what they share (options, exit codes, parsing,
+output) is in :mod:`her2kit.cli.options`. Every :class:`~her2kit.errors.Her2kitError` is caught in
 :func:`main` and printed as one line, ``her2kit: error: <message>``, on standard error,
 with exit status 2 (3 when an outside service cannot be reached); nothing is printed on
 standard output then.
@@ -16,7 +16,16 @@ from typing import Annotated
 import typer
 
 from her2kit import __version__
-from her2kit.cli import classify, count_ish, report, score_ihc, synth_ihc, synth_ish, trials
+from her2kit.cli import (
+    calibrate,
+    classify,
+    count_ish,
+    report,
+    score_ihc,
+    synth_ihc,
+    synth_ish,
+    trials,
+)
 from her2kit.cli.options import EXIT_BAD_INPUT, EXIT_OFFLINE, exit_status, print_error
 from her2kit.errors import Her2kitError
 
@@ -51,7 +60,7 @@ def _root(
 for _name, _command in (("classify", classify.classify), ("report", report.report),
                         ("trials", trials.trials), ("score-ihc", score_ihc.score_ihc),
                         ("synth-ihc", synth_ihc.synth_ihc), ("count-ish", count_ish.count_ish),
-                        ("synth-ish", synth_ish.synth_ish)):
+                        ("synth-ish", synth_ish.synth_ish), ("calibrate", calibrate.calibrate)):
     app.command(_name)(_command)
 
 

@@ -43,6 +43,13 @@ def score_ihc(
                             "pattern; 0 = literal guideline.")
     ] = 1.0,
     guideline: GuidelineOption = "asco-cap-2018",
+    calibration: Annotated[
+        str | None, typer.Option(help="A `her2kit calibrate` file, or 'default' (fitted on "
+                                 "the shared real images); default: classical thresholds.")
+    ] = None,
+    tissue: Annotated[
+        str, typer.Option(help="breast or gastric: the calibration's rule set.")
+    ] = "breast",
 ) -> None:
     """Score HER2 IHC membranes cell by cell and give the guideline's IHC score."""
     from her2kit.cli.render import print_ihc_image_summary
@@ -55,6 +62,7 @@ def score_ihc(
     require_table_extra(cells)
     job = run_score_ihc(image, mpp=mpp, roi=roi, estimate_stains=estimate_stains,
                         min_intense_pct=min_intense_pct, guideline=guideline,
-                        overlay=overlay, cells=cells, geojson=geojson)
+                        overlay=overlay, cells=cells, geojson=geojson,
+                        calibration=calibration, tissue=tissue)
     finish_image_command(job.document, dict(job.outputs), out_json=out_json, as_json=as_json,
                          printer=print_ihc_image_summary)

@@ -73,6 +73,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _quality(quality) -> dict[str, Any]:
+    """The quality evidence; the white-point flags only when there are some (a classical
+    result's document stays as it was before they existed)."""
+    q = _plain(asdict(quality))
+    if not q.get("white_point_flags"):
+        q.pop("white_point_flags", None)
+    return q
+
+
 def ihc_document(result, *, image: str, pixel_size_um: float, pixel_size_source: str,
                  guideline: str = "asco-cap-2018", overlay: str | None = None,
                  min_intense_pct: float = MIN_INTENSE_PCT) -> dict[str, Any]:
@@ -107,7 +116,7 @@ def ihc_document(result, *, image: str, pixel_size_um: float, pixel_size_source:
         "stain_fallback_reason": result.stain_fallback_reason,
         "thresholds": _plain(asdict(result.thresholds)),
         "nucleus_threshold_od": round(float(result.nucleus_threshold_od), 4),
-        "quality": _plain(asdict(result.quality)),
+        "quality": _quality(result.quality),
         "quality_flags": flags,
         "min_intense_pct": min_intense_pct,
         "parameters": _plain(dict(result.parameters)),

@@ -75,6 +75,8 @@ def score_ihc(
     overlay: str | Path | None = None,
     cells: str | Path | None = None,
     geojson: str | Path | None = None,
+    calibration: str | Path | None = None,
+    tissue: str = "breast",
 ) -> ScoreIhcJob:
     """Read an image, score HER2 membranes cell by cell, build the document and outputs.
 
@@ -95,6 +97,13 @@ def score_ihc(
     overlay, cells, geojson : str or Path, optional
         Outputs to produce: overlay PNG, per-cell table (``.csv``, or Parquet for
         ``.parquet``), QuPath GeoJSON. Only the overlay's file name enters the document.
+    calibration : str or Path, optional
+        A ``her2kit calibrate`` file, or ``"default"`` for the one shipped with her2kit
+        (fitted on the shared real images only); its thresholds for ``tissue`` and its
+        real-tissue options replace the classical scorer's, and the document's
+        ``evidence.calibration`` records them. None: the classical scorer.
+    tissue : {"breast", "gastric"}, optional
+        Which of the calibration's rule sets to use (gastric needs a calibration).
 
     Returns
     -------
@@ -117,8 +126,11 @@ def score_ihc(
     pixel_size_um, source = resolve_pixel_size(loaded.pixel_size_um, loaded.pixel_size_source,
                                             mpp, name=str(image))
     mask = read_roi_mask(roi, loaded.image.shape[:2])
+    options, cal_note = _calibrated_options(calibration, tissue)
+    if options is None:
+        options = IhcOptions(estimate_stains=estimate_stains)
     result = score_ihc_image(loaded.image, pixel_size_um=pixel_size_um, roi_mask=mask,
-                             options=IhcOptions(estimate_stains=estimate_stains))
+                             options=options)
     if not 0 <= min_intense_pct <= 10:
         raise Her2kitInputError(f"expected 0–10, got {min_intense_pct:g}",
                                 field="--min-intense-pct")
@@ -126,9 +138,37 @@ def score_ihc(
                        pixel_size_source=source, guideline=guideline,
                        overlay=Path(overlay).name if overlay else None,
                        min_intense_pct=min_intense_pct)
+    if cal_note is not None:
+        doc["evidence"]["calibration"] = cal_note
     return ScoreIhcJob(doc, MappingProxyType(_outputs(loaded.image, result, overlay=overlay,
                                                       cells=cells, geojson=geojson)),
                        loaded, result)
+
+
+def _calibrated_options(calibration, tissue: str):
+    """``(IhcOptions, evidence)`` from a calibration for ``tissue``; ``(None, None)``
+    without one (the classical scorer, breast only)."""
+    from her2kit.pipelines.calibrate import (
+        TISSUES,
+        calibration_from_dict,
+        options_from_calibration,
+    )
+
+    if tissue not in TISSUES:
+        raise Her2kitInputError(f"expected one of {TISSUES}, got {tissue!r}", field="--tissue")
+    if calibration is None:
+        if tissue != "breast":
+            raise Her2kitInputError("the classical thresholds are breast ones; give "
+                                    "--calibration for gastric scoring", field="--tissue")
+        return None, None
+    from her2kit.io.calibration import read_calibration
+
+    source = "default" if str(calibration) == "default" else str(calibration)
+    cal = calibration_from_dict(read_calibration(None if source == "default" else source))
+    options = options_from_calibration(cal, tissue)
+    note = {"source": source if source == "default" else Path(source).name, "tissue": tissue,
+            "thresholds": options.thresholds.as_dict(), "options": dict(cal.options)}
+    return options, note
 
 
 def _outputs(rgb, result, *, overlay, cells, geojson) -> dict[Path, bytes]:

@@ -60,6 +60,10 @@ class QualityFlags:
         Median hematoxylin OD inside detected nuclei (NaN with no nuclei).
     blur, saturation, little_tissue, weak_counterstain : bool
         Flags, from the module-level limits.
+    white_point_flags : tuple of str, optional
+        Flags of the per-image white point
+        (:attr:`her2kit.imaging.ihc.robust.WhitePoint.flags`); empty when the white point
+        was given.
     """
 
     tissue_fraction: float
@@ -70,12 +74,13 @@ class QualityFlags:
     saturation: bool
     little_tissue: bool
     weak_counterstain: bool
+    white_point_flags: tuple[str, ...] = ()
 
     @property
     def flags(self) -> tuple[str, ...]:
         """Names of the raised flags."""
         names = ("blur", "saturation", "little_tissue", "weak_counterstain")
-        return tuple(n for n in names if getattr(self, n))
+        return tuple(n for n in names if getattr(self, n)) + tuple(self.white_point_flags)
 
 
 def tissue_mask(hematoxylin_od: np.ndarray, dab_od: np.ndarray) -> np.ndarray:

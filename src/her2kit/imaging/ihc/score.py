@@ -11,10 +11,11 @@ Notes of :func:`score_ihc_image`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from her2kit.errors import Her2kitInputError, ImageInputError
 from her2kit.imaging._validate import (
@@ -44,11 +45,22 @@ from her2kit.imaging.ihc.quality import (
     quality_flags,
     tissue_mask,
 )
+from her2kit.imaging.ihc.robust import (
+    cell_cytoplasm_level,
+    contrast_threshold,
+    counterstain_scale,
+    dab_dominant,
+    estimate_white_point,
+    local_contrast_hematoxylin,
+    scale_measures,
+    subtract_cell_level,
+)
 from her2kit.imaging.segment.cells import expand_nuclei
 from her2kit.imaging.segment.nuclei import NucleusDetection, detect_nuclei
 
 __all__ = [
     "DEFAULT_IHC_OPTIONS",
+    "ROBUST_CHOICES",
     "CellTable",
     "IhcImageResult",
     "IhcOptions",
@@ -87,6 +99,24 @@ class IhcOptions:
         (block maxima). 1 µm resolves 6–12 µm nuclei with 6–12 px and is 4× (0.5 µm/px)
         to 16× (0.25 µm/px) cheaper than the full grid; measured on synthetic regions it
         costs no per-cell accuracy (``benchmarks/README.md``).
+    white_point : {"fixed", "auto"}, optional
+        ``"auto"``: the glass level is estimated per image
+        (:func:`~her2kit.imaging.ihc.robust.estimate_white_point`) and replaces
+        ``background_rgb``; its flags join the quality flags.
+    membrane_baseline : {"block_min", "cell_cytoplasm"}, optional
+        ``"cell_cytoplasm"``: membrane DAB is measured over the cell's own cytoplasm level
+        (:func:`~her2kit.imaging.ihc.robust.cell_cytoplasm_level`) instead of the minimum
+        of 20 µm blocks.
+    nucleus_dab_exclusion : bool, optional
+        Leave DAB-dominant pixels out of nucleus detection
+        (:func:`~her2kit.imaging.ihc.robust.dab_dominant`).
+    nucleus_threshold : {"absolute", "local_contrast"}, optional
+        ``"local_contrast"``: nuclei from the local-contrast hematoxylin with a
+        data-driven threshold (:func:`~her2kit.imaging.ihc.robust.contrast_threshold`).
+    intensity_reference : {"none", "counterstain"}, optional
+        ``"counterstain"``: membrane DAB is scaled by the image's counterstain reference
+        (:func:`~her2kit.imaging.ihc.robust.counterstain_scale`), so that an exposure or
+        tone change, which scales DAB and hematoxylin OD alike, cancels.
 
     Notes
     -----
@@ -103,6 +133,22 @@ class IhcOptions:
     cell_expansion_um: float = 4.0
     n_sectors: int = 24
     geometry_pixel_size_um: float = 1.0
+    white_point: str = "fixed"
+    membrane_baseline: str = "block_min"
+    nucleus_dab_exclusion: bool = False
+    nucleus_threshold: str = "absolute"
+    intensity_reference: str = "none"
+
+
+#: The real-tissue options of issue 10 (``her2kit.imaging.ihc.robust``), all switched on.
+ROBUST_CHOICES = MappingProxyType(
+    {
+        "white_point": ("fixed", "auto"),
+        "membrane_baseline": ("block_min", "cell_cytoplasm"),
+        "nucleus_threshold": ("absolute", "local_contrast"),
+        "intensity_reference": ("none", "counterstain"),
+    }
+)
 
 
 #: The default options, as one immutable instance.
@@ -209,6 +255,9 @@ class IhcImageResult:
         Label images (for overlays and GeoJSON export).
     parameters : Mapping
         Algorithm parameters used.
+    membrane_measures : MembraneMeasures or None
+        The per-cell sector measures the classes came from (for calibration: the
+        classes can be recomputed at other thresholds without re-measuring).
     """
 
     cells: CellTable
@@ -228,6 +277,7 @@ class IhcImageResult:
     nuclei_labels: np.ndarray = field(repr=False)
     cell_labels: np.ndarray = field(repr=False)
     parameters: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    membrane_measures: MembraneMeasures | None = field(default=None, repr=False)
 
     @property
     def percent(self) -> dict[str, float]:
@@ -295,25 +345,24 @@ def score_ihc_image(
     """
     rgb, pixel_size_um, roi = _check_region(rgb, pixel_size_um, roi_mask, options)
     o = options
+    white = estimate_white_point(rgb) if o.white_point == "auto" else None
     stains = separate_stains(
         rgb,
         stain_matrix=o.stain_matrix,
         estimate=o.estimate_stains,
-        background_rgb=o.background_rgb,
+        background_rgb=white.rgb if white is not None else o.background_rgb,
     )
     hem, dab = stains.hematoxylin_od, stains.dab_od
     tissue = tissue_mask(hem, dab)
     tissue_fraction = float(tissue.mean())
     check_not_blank(tissue_fraction)
     grid = _segment_cells(hem, dab, pixel_size_um, o)
-    meas = measure_membranes(
-        dab,
-        grid.cells,
-        grid.nuclei.labels,
-        pixel_size_um=pixel_size_um,
-        labels_downsample=grid.factor,
-        n_sectors=o.n_sectors,
-    )
+    meas = _measure(dab, grid, pixel_size_um, o)
+    ref = None
+    if o.intensity_reference == "counterstain":
+        ref = counterstain_scale(grid.hem, block_mean(dab, grid.factor), grid.nuclei.labels,
+                                 grid.nuclei.n_nuclei)
+        meas = scale_measures(meas, ref.scale)
     classes = classify_membranes(meas, thresholds=o.thresholds)
     table = _cell_table(meas, classes, grid, roi, rgb.shape[:2], o.thresholds)
     counts, percent_all, h_score = _class_percentages(classes, table.counted)
@@ -328,6 +377,10 @@ def score_ihc_image(
         nucleus_hematoxylin_od=float(np.median(grid.hem[nuclei_g > 0])) if n else float("nan"),
         n_nuclei=n,
     )
+    if white is not None:
+        quality = replace(quality, white_point_flags=white.flags)
+    if ref is not None and ref.flags:
+        quality = replace(quality, white_point_flags=quality.white_point_flags + ref.flags)
     return IhcImageResult(
         cells=table,
         counts=MappingProxyType(counts),
@@ -345,7 +398,8 @@ def score_ihc_image(
         pixel_size_um=pixel_size_um,
         nuclei_labels=upsample_labels(nuclei_g, grid.factor, rgb.shape[:2]),
         cell_labels=upsample_labels(grid.cells, grid.factor, rgb.shape[:2]),
-        parameters=_parameters(o, meas, stains, grid),
+        parameters=_parameters(o, meas, stains, grid, white, ref),
+        membrane_measures=meas,
     )
 
 
@@ -360,6 +414,12 @@ def _check_region(rgb, pixel_size_um, roi_mask, options):
         raise Her2kitInputError(
             f"expected an IhcOptions, got {type(options).__name__}", field="options"
         )
+    for name, choices in ROBUST_CHOICES.items():
+        if getattr(options, name) not in choices:
+            raise Her2kitInputError(
+                f"expected one of {choices}, got {getattr(options, name)!r}",
+                field=f"options.{name}",
+            )
     roi = None
     if roi_mask is not None:
         roi = check_mask(roi_mask, rgb.shape[:2], name="roi_mask")
@@ -396,14 +456,49 @@ def _segment_cells(hem: np.ndarray, dab: np.ndarray, pixel_size_um: float,
     dab_g = block_mean(dab, f)
     # Strongly brown pixels are left out of the nucleus threshold: their hematoxylin value
     # is mostly stain cross-talk, and many of them pull Otsu's threshold up.
+    nuc_img, thr, source = hem_g, None, None
+    if o.nucleus_dab_exclusion:
+        nuc_img = np.where(dab_dominant(hem_g, dab_g), np.float32(0), hem_g)
+    if o.nucleus_threshold == "local_contrast":
+        size = round(1.5 * o.nucleus_diameter_um / pg)
+        nuc_img = local_contrast_hematoxylin(nuc_img, size_px=size)
+        thr, source = contrast_threshold(nuc_img, sample_mask=(hem_g + dab_g) > 0.05)
     det = detect_nuclei(
-        hem_g,
+        nuc_img,
         pixel_size_um=pg,
         nucleus_diameter_um=o.nucleus_diameter_um,
         threshold_exclude=dab_g > DAB_EXCLUDE_OD,
+        threshold_od=thr,
     )
+    if source is not None:
+        det = replace(det, threshold_source=source)
     cells_g = expand_nuclei(det.labels, pixel_size_um=pg, expansion_um=o.cell_expansion_um)
     return _CellGrid(f, pg, hem_g, det, cells_g)
+
+
+def _measure(dab: np.ndarray, grid: _CellGrid, pixel_size_um: float, o: IhcOptions
+             ) -> MembraneMeasures:
+    """Stage 4: membrane measures, over the block-minimum or the cell-cytoplasm baseline."""
+    cytoplasm = o.membrane_baseline == "cell_cytoplasm"
+    meas = measure_membranes(
+        dab,
+        grid.cells,
+        grid.nuclei.labels,
+        pixel_size_um=pixel_size_um,
+        labels_downsample=grid.factor,
+        n_sectors=o.n_sectors,
+        **({"baseline_block_um": None} if cytoplasm else {}),
+    )
+    if not cytoplasm or grid.nuclei.n_nuclei == 0:
+        return meas
+    # The same nucleus zone as the sectors use (1.5 µm margin, whole grid pixels).
+    m = round(1.5 / grid.pixel_size_um)
+    zone = grid.nuclei.labels > 0
+    if m > 0:
+        zone = ndi.maximum_filter(zone.view(np.uint8), size=2 * m + 1).view(bool)
+    level = cell_cytoplasm_level(block_mean(dab, grid.factor), grid.cells, zone,
+                                 grid.nuclei.n_nuclei)
+    return subtract_cell_level(meas, level)
 
 
 def _cell_table(
@@ -462,11 +557,32 @@ def _class_percentages(
 
 
 def _parameters(
-    o: IhcOptions, meas: MembraneMeasures, stains: StainSeparation, grid: _CellGrid
+    o: IhcOptions, meas: MembraneMeasures, stains: StainSeparation, grid: _CellGrid,
+    white=None,
+    ref=None,
 ) -> Mapping[str, object]:
     """Stage 7: the algorithm parameters recorded in the result (and the JSON document)."""
+    robust = {}
+    if (o.white_point, o.membrane_baseline, o.nucleus_dab_exclusion, o.nucleus_threshold,
+            o.intensity_reference) != ("fixed", "block_min", False, "absolute", "none"):
+        # Recorded only when one is switched on, so the documents of the classical
+        # scorer stay as they were.
+        robust = {
+            "white_point": o.white_point,
+            "white_point_source": white.source if white is not None else "given",
+            "glass_fraction": round(white.glass_fraction, 4) if white is not None else None,
+            "membrane_baseline": o.membrane_baseline,
+            "nucleus_dab_exclusion": bool(o.nucleus_dab_exclusion),
+            "nucleus_threshold": o.nucleus_threshold,
+            "intensity_reference": o.intensity_reference,
+        }
+        if ref is not None:
+            robust["counterstain_reference_od"] = round(ref.reference_od, 4)
+            robust["counterstain_scale"] = round(ref.scale, 4)
+            robust["counterstain_reference_nuclei"] = ref.n_nuclei
     return MappingProxyType(
         {
+            **robust,
             "nucleus_diameter_um": float(o.nucleus_diameter_um),
             "cell_expansion_um": float(o.cell_expansion_um),
             "n_sectors": int(o.n_sectors),
