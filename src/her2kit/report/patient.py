@@ -20,11 +20,14 @@ from pydantic import BaseModel, ConfigDict
 
 from her2kit.report.build import LabReport
 
-__all__ = ["PatientSummary", "Question", "automated_readability_index", "load_answers",
-           "load_knowledge", "patient_summary"]
+__all__ = ["BASIS_WORDS", "PatientSummary", "Question", "automated_readability_index",
+           "load_answers", "load_knowledge", "patient_summary"]
 
 KNOWLEDGE = Path(__file__).with_name("knowledge") / "therapies.json"
 ANSWERS = Path(__file__).with_name("knowledge") / "patient_answers.json"
+# How the PDF and HTML introduce each answer, so the reader sees where it comes from.
+BASIS_WORDS = {"case": "From your results", "knowledge": "In general",
+               "care team": "Only your care team can answer"}
 
 
 class Question(BaseModel):
@@ -299,7 +302,9 @@ def _applies(need: dict[str, Any], report: LabReport, shown: frozenset[str] = fr
 def _treatments(report: LabReport, knowledge: dict[str, Any]) -> list[dict[str, Any]]:
     # Setting: entries for cancer that has spread are not shown for early cancer,
     # nor entries given around surgery for metastatic cancer; unknown shows all.
-    return [e for e in knowledge["entries"] if _applies(e["applies_to"], report)]
+    setting = _setting(report)
+    return [e | {"plain": e.get("plain_by_setting", {}).get(setting, e["plain"])}
+            for e in knowledge["entries"] if _applies(e["applies_to"], report)]
 
 
 def _stage_answer(report: LabReport) -> str:
