@@ -196,3 +196,16 @@ def test_reading_level_grade_5_to_7_by_two_methods(name):
     assert 5.0 <= s.readability["flesch_kincaid_grade"] <= 7.0  # textstat (syllables)
     assert 4.0 <= s.readability["automated_readability_index"] <= 7.0  # characters, our own
     assert not re.search(r"\bwe are sure\b", s.plain_text(), re.I)
+
+
+def test_how_sure_names_failed_preanalytics_and_a_rejected_ihc():
+    case = json.loads((EX / "failed-controls.json").read_text())
+    s = patient_summary(build_report(CaseFile.model_validate(case), generated_at=WHEN,
+                                     base_dir=EX))
+    sure = q(s, FIFTEEN[0]).answer
+    assert "fixing liquid" in sure and "less reliable" in sure  # fixation 80 h, cold 75 min
+    assert "protein test (IHC) could not be used" in sure
+    # A final negative result with nothing in the table does not say "until final".
+    assert s.treatments == [] and "until the result is final" not in s.treatments_note
+    assert "care team" in s.treatments_note
+    assert "until the result is final" in summary(PENDING, EARLY).treatments_note

@@ -64,6 +64,7 @@ class PatientSummary(BaseModel):
     sections: list[Section]
     treatments: list[dict[str, Any]]
     treatments_disclaimer: str
+    treatments_note: str = ""  # said when the table is empty, and why
     knowledge_version: str
     trials: list[dict[str, Any]]
     trials_note: str
@@ -217,6 +218,18 @@ def _caveats(report: LabReport) -> list[str]:
         if "weak_signals" in (ev.evidence.get("quality_flags") or ()):
             out.append("Some of the coloured dots in the gene test were faint, which makes "
                        "them harder to count.")
+    unmet = {c.item for c in report.preanalytics if c.met == "no"}
+    if unmet:
+        what = {"Fixative": "was not put in the usual fixing liquid",
+                "Fixation time": "stayed in its fixing liquid for a time outside the "
+                                 "guideline's range",
+                "Cold ischemia time": "waited too long before it was put in its fixing "
+                                      "liquid"}
+        out.append("The tissue " + " and ".join(what[i] for i in sorted(unmet) if i in what)
+                   + ". This can make the tests less reliable.")
+    if r.ihc is not None and r.ihc.rejected_because:
+        out.append("The protein test (IHC) could not be used, because its checks did not "
+                   "work as expected. The result comes from the other tests.")
     ish = r.ish
     # Borderline: within 0.2 of the ratio cut-off or 0.3 signals/cell of 4.0 or 6.0.
     near_ratio = ish is not None and ish.ratio is not None and abs(ish.ratio - 2.0) <= 0.2
@@ -542,6 +555,11 @@ def patient_summary(report: LabReport, *, trials: list[dict[str, Any]] | None = 
                      f"Checked and signed by {report.sign_out.by} on "
                      f"{report.sign_out.at:%Y-%m-%d}." if report.sign_out else ""),
         sections=sections, treatments=treatments,
+        treatments_note="" if treatments else (
+            "No treatment information is shown until the result is final."
+            if _final_category(report) is None and report.result.her2 is not None else
+            "The knowledge file lists no treatment for this result. Your care team can tell "
+            "you about your options."),
         treatments_disclaimer=knowledge["disclaimer"], knowledge_version=knowledge["version"],
         trials=trials,
         trials_note=("Studies found on ClinicalTrials.gov for this result (recruiting)."

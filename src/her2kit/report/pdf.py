@@ -92,7 +92,7 @@ class _Pdf:
         pdf.set_auto_page_break(auto=True, margin=16)
         pdf.add_page()
         pdf.set_font("DejaVu", size=BODY_PT)
-        self._heading: tuple[str, float] | None = None
+        self._headings: list[tuple[str, float]] = []  # waiting for what follows them
 
     # -- keeping things together ------------------------------------------------------
 
@@ -106,18 +106,15 @@ class _Pdf:
         return len(lines) * (line or size * 0.5)
 
     def _room(self, need_mm: float) -> None:
-        """Draw the waiting heading, with `need_mm` of what follows on the same page."""
+        """Draw the waiting headings, with `need_mm` of what follows on the same page."""
         pdf = self.pdf
-        head = 0.0
-        if self._heading is not None:
-            text, size = self._heading
-            head = 2 + self._text_height(text, size, bold=True, line=7) + 2
+        head = sum(2 + self._text_height(text, size, bold=True, line=7) + 2
+                   for text, size in self._headings)
         top = pdf.get_y() <= pdf.t_margin + 30  # at the top already: breaking would not help
         if pdf.get_y() + head + need_mm > pdf.page_break_trigger and not top:
             pdf.add_page()
-        if self._heading is not None:
-            text, size = self._heading
-            self._heading = None
+        waiting, self._headings = self._headings, []
+        for text, size in waiting:
             pdf.ln(2)
             pdf.set_font("DejaVu", "B", size)
             pdf.multi_cell(0, 7, text, new_x="LMARGIN", new_y="NEXT", align="L")
@@ -133,8 +130,7 @@ class _Pdf:
     # -- blocks ---------------------------------------------------------------------------
 
     def heading(self, text: str, size: float = 12) -> None:
-        self._room(0)  # a heading with nothing after it is drawn as it is
-        self._heading = (text, size)
+        self._headings.append((text, size))
 
     def para(self, text: str, *, bold: bool = False, rgb: tuple[int, int, int] | None = None,
              size: float = BODY_PT, fill: tuple[int, int, int] | None = None,
@@ -175,18 +171,31 @@ class _Pdf:
 
     def rows(self, rows: list[tuple[str, str]], *, col_widths: tuple[int, int] = (38, 62)
              ) -> None:
+        """A label/value table. A short one (≤ 12 rows) is kept whole with its heading; a
+        long one splits between rows only, its heading repeated as "(continued)"."""
         pdf = self.pdf
         widths = (pdf.epw * col_widths[0] / 100, pdf.epw * col_widths[1] / 100)
-        heights = [self._row_height(a, b, widths) for a, b in rows]
-        # A short table is kept whole with its heading; a long one splits between rows
-        # only (fpdf2 never splits a row), its heading on the page of its first rows.
-        self._room(sum(heights) if len(rows) <= 12 else sum(heights[:3]))
-        with pdf.table(col_widths=col_widths, text_align="LEFT", first_row_as_headings=False,
-                       line_height=5.2, borders_layout="HORIZONTAL_LINES") as table:
-            for label, value in rows:
-                row = table.row()
-                row.cell(label)
-                row.cell(value)
+        todo = [(row, self._row_height(*row, widths)) for row in rows]
+        heading = self._headings[-1] if self._headings else None
+        self._room(sum(h for _, h in todo) if len(todo) <= 12 else sum(h for _, h in todo[:3]))
+        while todo:
+            room, take = pdf.page_break_trigger - pdf.get_y(), 0
+            while take < len(todo) and (take == 0 or todo[take][1] <= room):
+                room -= todo[take][1]
+                take += 1
+            with pdf.table(col_widths=col_widths, text_align="LEFT",
+                           first_row_as_headings=False, line_height=5.2,
+                           borders_layout="HORIZONTAL_LINES") as table:
+                for (label, value), _ in todo[:take]:
+                    row = table.row()
+                    row.cell(label)
+                    row.cell(value)
+            todo = todo[take:]
+            if todo:
+                pdf.add_page()
+                if heading is not None:
+                    self._headings = [(f"{heading[0]} (continued)", heading[1])]
+                    self._room(0)
         pdf.ln(1)
 
     def figure(self, png: bytes, *, width_mm: float = 150, caption: str = "",
@@ -335,7 +344,7 @@ def lab_report_pdf(report: LabReport) -> bytes:
     if report.images:
         doc.heading("Appendix: image-analysis parameters")
         for im in report.images:
-            doc.para(f"{im.kind}: {im.image or im.path}", bold=True)
+            doc.heading(f"{im.kind}: {im.image or im.path}", size=BODY_PT)
             doc.rows(appendix_rows(im.evidence))
     return doc.finish()
 
@@ -363,7 +372,7 @@ def patient_summary_pdf(summary: PatientSummary) -> bytes:
                    (f"Studied in: {t['trials']}.", {"rgb": grey}),
                    (f"Source: {'; '.join(t['sources'])}.", {"rgb": grey})])
     if not summary.treatments:
-        doc.para("No treatment information is shown until the result is final.", size=11)
+        doc.para(summary.treatments_note, size=11)
     doc.para(f"Knowledge file version {summary.knowledge_version}.", rgb=grey)
     doc.heading("Is there a clinical trial I should consider?", size=13)
     doc.para(summary.trials_note, size=11)
