@@ -226,9 +226,10 @@ class _Pdf:
 
 
 def _running_head(report: LabReport) -> tuple[str, ...]:
-    ident = dict(identification(report))
+    # One line: "missing" said short here (page 1's block says it in full).
+    ident = {k: "missing" if v.startswith("missing (") else v for k, v in identification(report)}
     mark = () if report.status == "final" else ("PRELIMINARY — NOT FOR CLINICAL USE",)
-    who = (f"{ident['Patient']} · DOB {ident['Date of birth']} · MRN "
+    who = (f"Patient {ident['Patient']} · DOB {ident['Date of birth']} · MRN "
            f"{ident['Medical record number']} · Accession {ident['Accession']}")
     return (*mark, who) if mark else (who, status_line(report))
 
