@@ -9,15 +9,20 @@ from __future__ import annotations
 import io
 
 from her2kit.guideline.results import ClassifyResult
+from her2kit.report.legend import IHC_LEGEND
 
-__all__ = ["ihc_class_chart", "ish_ratio_histogram"]
+__all__ = ["CHART_FONT", "ihc_class_chart", "ihc_class_figure", "ish_ratio_figure",
+           "ish_ratio_histogram"]
 
-_CLASSES = [
-    ("complete_intense", "complete intense", "#8b0000"),
-    ("complete_weak_moderate", "complete weak–moderate", "#d2691e"),
-    ("incomplete_moderate_intense", "incomplete moderate–intense", "#daa520"),
-    ("incomplete_faint", "incomplete faint", "#c8b88a"),
-]
+# One font for every chart (the PDF's body font, bundled with matplotlib), one size for
+# labels and one for titles, set on each text (rcParams are global: not thread-safe).
+CHART_FONT = "DejaVu Sans"
+_TEXT = {"fontfamily": CHART_FONT, "fontsize": 9}
+_TITLE = {"fontfamily": CHART_FONT, "fontsize": 10}
+
+# The class colours are the overlay's, so a class has one colour in chart and overlay.
+_CLASSES = [(key, words, tuple(c / 255 for c in rgb)) for key, words, rgb in IHC_LEGEND
+            if key != "not_counted"]
 
 
 def _png(fig) -> bytes:
@@ -26,56 +31,74 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+def _figure(size: tuple[float, float]):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size)
+    ax = fig.add_subplot()
+    ax.tick_params(labelsize=_TEXT["fontsize"], labelfontfamily=CHART_FONT)
+    return fig, ax
+
+
 def ihc_class_chart(result: ClassifyResult) -> bytes | None:
+    """Bar chart of the percent of tumour cells per membrane class (PNG bytes), or ``None``."""
+    fig = ihc_class_figure(result)
+    return None if fig is None else _png(fig)
+
+
+def ish_ratio_histogram(per_nucleus: list[list[int]], *, ratio_cut: float = 2.0) -> bytes | None:
+    """Histogram of per-nucleus HER2/CEP17 ratios (PNG bytes), or ``None``."""
+    fig = ish_ratio_figure(per_nucleus, ratio_cut=ratio_cut)
+    return None if fig is None else _png(fig)
+
+
+def ihc_class_figure(result: ClassifyResult):
     """Bar chart of the percent of tumour cells per membrane class, with the 10 % line.
 
     Returns ``None`` when the IHC result has no class percentages (manual score).
     """
-    from matplotlib.figure import Figure
-
     ihc = result.ihc
     if ihc is None or ihc.percent is None:
         return None
     cut = ihc.thresholds["cell_fraction_pct"]
-    fig = Figure(figsize=(6.0, 2.4))
-    ax = fig.add_subplot()
+    fig, ax = _figure((6.0, 2.7))
     labels = [label for _, label, _ in _CLASSES]
-    values = [ihc.percent[key] for key, _, _ in _CLASSES]
-    bars = ax.barh(labels, values, color=[c for _, _, c in _CLASSES])
+    # "No staining" is what the four staining classes leave of 100 %.
+    stained = [ihc.percent[key] for key, _, _ in _CLASSES if key != "none"]
+    values = [*stained, max(0.0, 100.0 - sum(stained))]
+    bars = ax.barh(labels, values, color=[c for _, _, c in _CLASSES], edgecolor="black",
+                   linewidth=0.5)
     ax.axvline(cut, color="black", linestyle="--", linewidth=1)
-    ax.text(cut, 1.01, f"{cut:g}% threshold", fontsize=8, ha="center", va="bottom",
+    ax.text(cut, 1.01, f"{cut:g}% threshold", ha="center", va="bottom", **_TEXT,
             transform=ax.get_xaxis_transform())
     for bar, v in zip(bars, values, strict=True):
         ax.text(bar.get_width() + 1, bar.get_y() + bar.get_height() / 2, f"{v:.1f}%",
-                va="center", fontsize=8)
+                va="center", **_TEXT)
     ax.set_xlim(0, max(100.0, max(values) + 10))
     ax.invert_yaxis()
-    ax.set_xlabel("percent of invasive tumour cells")
-    ax.set_title(f"HER2 IHC membrane classes → score {ihc.score}", fontsize=10, pad=14)
-    return _png(fig)
+    ax.set_xlabel("percent of invasive tumour cells", **_TEXT)
+    ax.set_title(f"HER2 IHC membrane classes → score {ihc.score}", pad=14, **_TITLE)
+    return fig
 
 
-def ish_ratio_histogram(per_nucleus: list[list[int]], *, ratio_cut: float = 2.0) -> bytes | None:
+def ish_ratio_figure(per_nucleus: list[list[int]], *, ratio_cut: float = 2.0):
     """Histogram of per-nucleus HER2/CEP17 ratios, so heterogeneity is visible.
 
     Returns ``None`` without per-nucleus dual-probe counts.
     """
-    from matplotlib.figure import Figure
-
     ratios = [h / c for h, c in per_nucleus if c > 0] if per_nucleus else []
     if not ratios:
         return None
-    fig = Figure(figsize=(6.0, 2.4))
-    ax = fig.add_subplot()
+    fig, ax = _figure((6.0, 2.4))
     top = max(max(ratios), ratio_cut * 2)
     bins = [i * 0.25 for i in range(int(top / 0.25) + 2)]
     ax.hist(ratios, bins=bins, color="#4a6fa5", edgecolor="white")
     ax.axvline(ratio_cut, color="black", linestyle="--", linewidth=1)
-    ax.text(ratio_cut, ax.get_ylim()[1] * 0.9, f" ratio {ratio_cut:g}", fontsize=8)
-    ax.set_xlabel("HER2/CEP17 ratio per nucleus")
-    ax.set_ylabel("nuclei")
+    ax.text(ratio_cut, ax.get_ylim()[1] * 0.9, f" ratio {ratio_cut:g}", **_TEXT)
+    ax.set_xlabel("HER2/CEP17 ratio per nucleus", **_TEXT)
+    ax.set_ylabel("number of nuclei", **_TEXT)
     from matplotlib.ticker import MaxNLocator
 
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts are whole nuclei
-    ax.set_title(f"Per-nucleus ratios ({len(ratios)} nuclei)", fontsize=10)
-    return _png(fig)
+    ax.set_title(f"Per-nucleus ratios ({len(ratios)} nuclei)", **_TITLE)
+    return fig

@@ -33,6 +33,7 @@ class ImageEvidence(BaseModel):
     path: str
     image: str | None
     overlays: list[str] = []  # PNG paths: one, or one per field (count-ish over several)
+    assay: str | None = None  # count-ish: "fish" or a brightfield assay (the legend's colours)
     case_input: dict[str, Any]
     evidence: dict[str, Any]
     per_nucleus: list[list[int]] | None
@@ -74,7 +75,7 @@ def load_image_evidence(path: str | Path, *, base_dir: Path | None = None) -> Im
     return ImageEvidence(
         kind=kind, path=str(p), image=", ".join(doc["images"]) if isinstance(
             doc.get("images"), list) else doc.get("image"), overlays=overlays,
-        case_input=case_input,
+        case_input=case_input, assay=doc.get("assay"),
         evidence=doc.get("evidence") or {},
         per_nucleus=nuclei if isinstance(nuclei, list) and nuclei and isinstance(
             nuclei[0], list) else None,

@@ -10,7 +10,8 @@ from typing import Any
 from her2kit.guideline import get_guideline
 from her2kit.report.build import LabReport
 from her2kit.report.charts import ihc_class_chart, ish_ratio_histogram
-from her2kit.report.patient import PatientSummary
+from her2kit.report.legend import overlay_caption, overlay_legend
+from her2kit.report.patient import BASIS_WORDS, PatientSummary
 from her2kit.report.wording import awaited, her2_status_text
 
 __all__ = [
@@ -139,7 +140,7 @@ def _env():
 
 def patient_summary_html(summary: PatientSummary) -> str:
     """Render the patient summary to a self-contained HTML string."""
-    return _env().get_template("patient.html.j2").render(s=summary)
+    return _env().get_template("patient.html.j2").render(s=summary, basis_words=BASIS_WORDS)
 
 
 def lab_report_html(report: LabReport) -> str:
@@ -152,7 +153,8 @@ def lab_report_html(report: LabReport) -> str:
         images.append({
             "kind": im.kind, "image": im.image, "path": im.path,
             "overlays_b64": [_b64(o.read_bytes()) for o in overlays if o.is_file()],
-            "evidence": appendix_rows(im.evidence),
+            "evidence": appendix_rows(im.evidence), "legend": overlay_legend(im),
+            "caption": overlay_caption(im, overlays[0]) if overlays else "",
         })
     return env.get_template("lab.html.j2").render(
         case=report.case, result=report.result, cap_sections=sections, methods=report.methods,

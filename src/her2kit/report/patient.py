@@ -11,6 +11,7 @@ with textstat and reported.
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,16 +20,30 @@ from pydantic import BaseModel, ConfigDict
 
 from her2kit.report.build import LabReport
 
-__all__ = ["PatientSummary", "Question", "load_knowledge", "patient_summary"]
+__all__ = ["BASIS_WORDS", "PatientSummary", "Question", "automated_readability_index",
+           "load_answers", "load_knowledge", "patient_summary"]
 
 KNOWLEDGE = Path(__file__).with_name("knowledge") / "therapies.json"
+ANSWERS = Path(__file__).with_name("knowledge") / "patient_answers.json"
+# How the PDF and HTML introduce each answer, so the reader sees where it comes from.
+BASIS_WORDS = {"case": "From your results", "knowledge": "In general",
+               "care team": "Only your care team can answer"}
 
 
 class Question(BaseModel):
+    """One of the patient's questions, its answer, and where the answer comes from.
+
+    ``basis`` is "case" (this report's facts), "knowledge" (general, sourced
+    information from ``knowledge/patient_answers.json``, listed in ``sources``)
+    or "care team" (only the patient's doctors can answer; the answer says why).
+    """
+
     model_config = ConfigDict(frozen=True)
 
     question: str
     answer: str | None
+    basis: str = "case"
+    sources: tuple[str, ...] = ()
 
 
 class Section(BaseModel):
@@ -49,6 +64,7 @@ class PatientSummary(BaseModel):
     sections: list[Section]
     treatments: list[dict[str, Any]]
     treatments_disclaimer: str
+    treatments_note: str = ""  # said when the table is empty, and why
     knowledge_version: str
     trials: list[dict[str, Any]]
     trials_note: str
@@ -65,6 +81,12 @@ class PatientSummary(BaseModel):
         parts += [q.question + " " + (q.answer or "") for q in self.questions]
         parts.append(self.closing)
         return "\n".join(parts)
+
+
+@cache
+def load_answers(path: Path = ANSWERS) -> dict[str, Any]:
+    """The versioned general answers to patients' questions (every entry carries its sources)."""
+    return load_knowledge(path)
 
 
 @cache
@@ -196,6 +218,18 @@ def _caveats(report: LabReport) -> list[str]:
         if "weak_signals" in (ev.evidence.get("quality_flags") or ()):
             out.append("Some of the coloured dots in the gene test were faint, which makes "
                        "them harder to count.")
+    unmet = {c.item for c in report.preanalytics if c.met == "no"}
+    if unmet:
+        what = {"Fixative": "was not put in the usual fixing liquid",
+                "Fixation time": "stayed in its fixing liquid for a time outside the "
+                                 "guideline's range",
+                "Cold ischemia time": "waited too long before it was put in its fixing "
+                                      "liquid"}
+        out.append("The tissue " + " and ".join(what[i] for i in sorted(unmet) if i in what)
+                   + ". This can make the tests less reliable.")
+    if r.ihc is not None and r.ihc.rejected_because:
+        out.append("The protein test (IHC) could not be used, because its checks did not "
+                   "work as expected. The result comes from the other tests.")
     ish = r.ish
     # Borderline: within 0.2 of the ratio cut-off or 0.3 signals/cell of 4.0 or 6.0.
     near_ratio = ish is not None and ish.ratio is not None and abs(ish.ratio - 2.0) <= 0.2
@@ -257,25 +291,33 @@ def _hormones(report: LabReport) -> list[str]:
     return [f"{er}; {pr}.", text]
 
 
-def _treatments(report: LabReport, knowledge: dict[str, Any]) -> list[dict[str, Any]]:
+def _final_category(report: LabReport) -> str | None:
     her2 = report.result.her2
-    category = her2.category if her2 is not None and her2.status in ("positive", "negative") \
+    return her2.category if her2 is not None and her2.status in ("positive", "negative") \
         else None
-    hr = _hr_status(report)
-    rows = []
-    for entry in knowledge["entries"]:
-        need = entry["applies_to"]
-        if "her2_category" in need and category not in need["her2_category"]:
-            continue
-        if "hormone_receptor" in need and hr not in need["hormone_receptor"]:
-            continue
-        # Setting: entries for cancer that has spread are not shown for early cancer,
-        # nor entries given around surgery for metastatic cancer; unknown shows all.
-        setting = _setting(report)
-        if "setting" in need and setting != "unknown" and setting not in need["setting"]:
-            continue
-        rows.append(entry)
-    return rows
+
+
+def _applies(need: dict[str, Any], report: LabReport, shown: frozenset[str] = frozenset(),
+             *, unknown_setting_matches: bool = True) -> bool:
+    """Whether a knowledge entry's ``applies_to`` fits this case (and the treatments shown)."""
+    if "her2_category" in need and _final_category(report) not in need["her2_category"]:
+        return False
+    if "hormone_receptor" in need and _hr_status(report) not in need["hormone_receptor"]:
+        return False
+    if "therapy" in need and not shown & set(need["therapy"]):
+        return False
+    setting = _setting(report)
+    if "setting" in need and setting not in need["setting"]:
+        return setting == "unknown" and unknown_setting_matches
+    return True
+
+
+def _treatments(report: LabReport, knowledge: dict[str, Any]) -> list[dict[str, Any]]:
+    # Setting: entries for cancer that has spread are not shown for early cancer,
+    # nor entries given around surgery for metastatic cancer; unknown shows all.
+    setting = _setting(report)
+    return [e | {"plain": e.get("plain_by_setting", {}).get(setting, e["plain"])}
+            for e in knowledge["entries"] if _applies(e["applies_to"], report)]
 
 
 def _stage_answer(report: LabReport) -> str:
@@ -320,46 +362,155 @@ def _sure_answer(report: LabReport, label: str) -> str | None:
     return base + " What to know about how certain it is: " + " ".join(caveats)
 
 
-def _questions(report: LabReport, label: str, meaning: str, trials_found: bool) -> list[Question]:
+NOT_FINAL = ("Your HER2 result is not final yet, and the plan depends on it. Only your care "
+             "team can answer this once the result is final.")
+UNKNOWN_SETTING = ("This report does not say whether the cancer has spread, and the answer "
+                   "depends on it. Only your care team can answer this.")
+CARE_TEAM = {
+    "chemotherapy": "Whether you need chemotherapy depends on the stage, your health and "
+                    "what you want. This report cannot say; only your oncologist can.",
+    "radiation": "Whether you need radiation depends on your surgery and your stage. This "
+                 "report cannot say; only your surgeon and radiation doctor can.",
+    "surgery": "This depends on your surgeon's plan and on your wishes. This report cannot "
+               "say; only your surgeon can.",
+    "side_effects": "It depends on which treatment you get, and each person feels it "
+                    "differently. Your care team will tell you what to expect.",
+    "no_response": "Doctors check how well a treatment works, and if it does not, they "
+                   "change it. Only your care team can say what would come next for you.",
+}
+
+
+def _general(report: LabReport, key: str, answers: dict[str, Any], shown: frozenset[str],
+             *, needs_final: bool = False) -> tuple[str, str, tuple[str, ...]]:
+    """(answer, basis, sources) from the sourced answers file, else why the care team must."""
+    if needs_final and _final_category(report) is None and report.result.her2 is not None:
+        return NOT_FINAL, "care team", ()
+    hits = [e for e in answers["entries"] if e["question"] == key
+            and _applies(e["applies_to"], report, shown, unknown_setting_matches=False)]
+    if not hits:
+        if _setting(report) == "unknown" and key in ("radiation", "surgery", "no_response"):
+            return UNKNOWN_SETTING, "care team", ()
+        return CARE_TEAM[key], "care team", ()
+    text = " ".join(e["text"] for e in hits)
+    tail = {"side_effects": " Not everyone gets these. Your care team checks for them and "
+                            "can help.",
+            "no_response": " Your care team decides what fits you."}.get(
+        key, " This is general information, not advice for you; your care team decides "
+             "with you.")
+    return text + tail, "knowledge", tuple(src for e in hits for src in e["sources"])
+
+
+def _where(report: LabReport) -> str:
+    sp, t = report.case.specimen, report.case.tumour
+    sites = ", ".join(t.metastatic_sites) if t is not None and t.metastatic_sites else ""
+    spread = {"metastatic": f" The cancer has spread{' to: ' + sites if sites else ''}."
+                            " Your doctor knows from scans where else it may be.",
+              "early": " This report is about the tissue only; scans and exams tell your "
+                       "doctor the rest."}.get(_setting(report), "")
+    if sp is None or not sp.site:
+        return ("This report does not say where the tissue came from. Your care team knows "
+                "this from your exams and scans." + spread)
+    side = f" ({sp.laterality} side)" if sp.laterality in ("left", "right") and \
+        sp.laterality not in sp.site else ""
+    return f"The tissue tested came from: {sp.site}{side}." + spread
+
+
+def _treatment_options(report: LabReport, shown: frozenset[str]) -> tuple[str, str]:
+    if _final_category(report) is None:
+        return NOT_FINAL, "care team"
+    if not shown:
+        return ("This report lists no treatment for this result. Your options depend on "
+                "many things this report does not know. Only your care team can tell you."),\
+            "care team"
+    where = {"early": " for cancer that has not spread",
+             "locally advanced": " for cancer that has grown near the breast",
+             "metastatic": " for cancer that has spread"}.get(_setting(report), "")
+    return (f"The table above lists kinds of treatment studied{where} with a result like "
+            "yours. It is not a plan for you. Your options also depend on "
+            + ("your earlier treatment" if _setting(report) == "metastatic" else "your stage")
+            + ", your health and your wishes, so only your care team can say which fit you."),\
+        "knowledge"
+
+
+def _more_tests(report: LabReport) -> str:
+    if report.result.next_steps:
+        return f"Yes: {_pending_plain(report)}."
+    return ("This report asks for no more tests on this tissue. Your doctors may still order "
+            "other tests, such as scans or blood tests. Ask them which and why.")
+
+
+def _questions(report: LabReport, label: str, meaning: str, trials_found: bool,
+               answers: dict[str, Any], shown: frozenset[str]) -> list[Question]:
+    """The fifteen questions of the patient article, each answered (case, knowledge or why
+    only the care team can)."""
     r = report.result
     hr = _hr_status(report)
-    setting = _setting(report)
+
+    def general(question: str, key: str, *, needs_final: bool = False) -> Question:
+        text, basis, sources = _general(report, key, answers, shown, needs_final=needs_final)
+        return Question(question=question, answer=text, basis=basis, sources=sources)
+
+    options, options_basis = _treatment_options(report, shown)
+    care = "care team"
     return [
         Question(question="How are you sure of my HER2 result?",
                  answer=_sure_answer(report, label)),
         Question(question="What does my HER2 result mean for my treatment?",
                  answer=meaning if r.her2 is not None else None),
-        Question(question="Where exactly is my cancer?",
-                 answer=("The tissue tested came from: "
-                         f"{report.case.specimen.site}." if report.case.specimen and
-                         report.case.specimen.site else None)),
+        Question(question="Where exactly is my cancer?", answer=_where(report)),
         Question(question="What is the stage of my cancer, and what does it mean?",
                  answer=_stage_answer(report)),
+        Question(question="What are my treatment options?", answer=options,
+                 basis=options_basis),
+        general("Do I need chemotherapy?", "chemotherapy", needs_final=True),
+        general("Do I need radiation?", "radiation"),
         Question(question="Do I need hormone treatment?",
-                 answer=None if hr is None else {
+                 answer="Hormone receptors were not part of these results. Ask your care team."
+                 if hr is None else {
                      "positive": "Hormone therapy is usually part of treatment for "
                                  "hormone-receptor-positive cancer; your doctor will explain "
                                  "which one and for how long.",
                      "low positive": "Possibly: with low ER, the benefit is less certain.",
                      "negative": "Hormone therapy is not expected to help a "
                                  "hormone-receptor-negative cancer."}[hr]),
-        Question(question="What are my treatment options?", answer=None),
-        Question(question="Do I need chemotherapy, radiation or surgery?",
-                 answer=("This report cannot answer this. It depends on the stage, your health "
-                         "and the plan of your surgeon and oncologist."
-                         if setting != "metastatic" else
-                         "This report cannot answer this. For cancer that has spread, drug "
-                         "treatment is the main treatment; your oncologist will explain.")),
+        general("Do I need to have my breast removed?", "surgery"),
+        general("How will the treatment make me feel? What side effects can it have?",
+                "side_effects"),
+        Question(question="Will I be able to work?", basis=care,
+                 answer="This report cannot answer this: it depends on your treatment, your "
+                        "job and how you feel. Many people keep working during treatment, "
+                        "some with changes. Ask your care team; many hospitals have a social "
+                        "worker or nurse who can help."),
+        Question(question="Will my insurance cover my treatment?", basis=care,
+                 answer="This report cannot answer this: it depends on your plan and your "
+                        "treatment. Ask your insurer and your hospital's financial counsellor "
+                        "or social worker."),
+        general("What if my cancer doesn't respond to treatment?", "no_response",
+                needs_final=True),
         Question(question="Is there a clinical trial I should consider?",
                  answer="Some open trials are listed above; ask your doctor whether any fit."
-                 if trials_found else None),
-        Question(question="Will I need more tests?",
-                 answer=(f"Yes: {_pending_plain(report)}.") if r.next_steps else None),
-        Question(question="What side effects should I expect from the treatment?", answer=None),
-        Question(question="Will I be able to work? Will my insurance cover my treatment?",
-                 answer="This report cannot answer this; ask your care team. Many hospitals "
-                        "have a social worker or nurse who can help."),
+                 if trials_found else "This report did not search for trials. Your care team "
+                 "can tell you if a trial fits you, for example from ClinicalTrials.gov.",
+                 basis="case" if trials_found else care),
+        Question(question="Will I need more tests?", answer=_more_tests(report)),
     ]
+
+
+def automated_readability_index(text: str) -> float:
+    """The automated readability index (Senter & Smith 1967), computed here, not by textstat.
+
+    ARI = 4.71 × letters-and-digits per word + 0.5 × words per sentence − 21.43. A
+    sentence ends at ".", "!", "?" or a line break (headings and questions are lines);
+    a word is a whitespace-separated token with at least one letter or digit. ARI counts
+    characters, not syllables, so it is an independent check on Flesch–Kincaid.
+    """
+    sentences = [s for s in re.split(r"[.!?]+(?=\s|$)|\n", text)
+                 if any(c.isalnum() for c in s)]
+    words = [w for s in sentences for w in s.split() if any(c.isalnum() for c in w)]
+    if not words:
+        raise ValueError("no words to score")
+    chars = sum(c.isalnum() for w in words for c in w)
+    return 4.71 * chars / len(words) + 0.5 * len(words) / len(sentences) - 21.43
 
 
 def _readability(text: str) -> dict[str, float]:
@@ -368,6 +519,7 @@ def _readability(text: str) -> dict[str, float]:
     return {
         "flesch_reading_ease": round(float(textstat.flesch_reading_ease(text)), 1),
         "flesch_kincaid_grade": round(float(textstat.flesch_kincaid_grade(text)), 1),
+        "automated_readability_index": round(automated_readability_index(text), 1),
     }
 
 
@@ -385,6 +537,8 @@ def patient_summary(report: LabReport, *, trials: list[dict[str, Any]] | None = 
     """
     knowledge = knowledge or load_knowledge()
     label, meaning = _meaning(report)
+    treatments = _treatments(report, knowledge)
+    shown = frozenset(t["id"] for t in treatments)
     sections = [
         Section(heading="What was tested, and how?", paragraphs=_how_tested(report)),
         Section(heading=f"What does the result mean? {label}", paragraphs=[meaning]),
@@ -400,13 +554,18 @@ def patient_summary(report: LabReport, *, trials: list[dict[str, Any]] | None = 
                      if report.status != "final" else
                      f"Checked and signed by {report.sign_out.by} on "
                      f"{report.sign_out.at:%Y-%m-%d}." if report.sign_out else ""),
-        sections=sections, treatments=_treatments(report, knowledge),
+        sections=sections, treatments=treatments,
+        treatments_note="" if treatments else (
+            "No treatment information is shown until the result is final."
+            if _final_category(report) is None and report.result.her2 is not None else
+            "The knowledge file lists no treatment for this result. Your care team can tell "
+            "you about your options."),
         treatments_disclaimer=knowledge["disclaimer"], knowledge_version=knowledge["version"],
         trials=trials,
         trials_note=("Studies found on ClinicalTrials.gov for this result (recruiting)."
                      if trials else "No trial search was included. Your care team can help "
                      "you look for clinical trials, for example on ClinicalTrials.gov."),
-        questions=_questions(report, label, meaning, bool(trials)),
+        questions=_questions(report, label, meaning, bool(trials), load_answers(), shown),
         closing=("This summary is information for a talk with your care team. It is not "
                  "medical advice. Your pathologist checks the results, and your doctors "
                  "decide with you what to do."),

@@ -18,7 +18,8 @@ from her2kit.report.html import (
     specimen_text,
     status_line,
 )
-from her2kit.report.patient import PatientSummary
+from her2kit.report.legend import overlay_caption, overlay_legend
+from her2kit.report.patient import BASIS_WORDS, PatientSummary
 from her2kit.report.wording import her2_status_text
 
 __all__ = ["lab_report_pdf", "patient_summary_pdf"]
@@ -66,8 +67,19 @@ def _fpdf_class():
     return _Paged
 
 
+def _png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) in pixels from a PNG's IHDR chunk."""
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
 class _Pdf:
-    """A thin writer over fpdf2 with the report's few building blocks."""
+    """A thin writer over fpdf2 with the report's few building blocks.
+
+    A heading is not drawn at once: it waits for the block that follows it, and the
+    two go on one page (a page break before the heading when they would not fit), so
+    a heading never stands alone at the foot of a page. Short tables and figures with
+    their captions and legends are kept whole; long tables split between rows only.
+    """
 
     def __init__(self, title: str, head: tuple[str, ...] = (), foot: str = "") -> None:
         self.pdf = pdf = _fpdf_class()(format="A4")
@@ -80,22 +92,54 @@ class _Pdf:
         pdf.set_auto_page_break(auto=True, margin=16)
         pdf.add_page()
         pdf.set_font("DejaVu", size=BODY_PT)
+        self._headings: list[tuple[str, float]] = []  # waiting for what follows them
 
-    def heading(self, text: str, size: int = 12) -> None:
+    # -- keeping things together ------------------------------------------------------
+
+    def _text_height(self, text: str, size: float, width: float = 0, *,
+                     bold: bool = False, line: float | None = None) -> float:
         pdf = self.pdf
-        if pdf.get_y() > pdf.h - 45:  # never a heading alone at the foot of a page
-            pdf.add_page()
-        pdf.ln(2)
-        pdf.set_font("DejaVu", "B", size)
-        pdf.multi_cell(0, 7, text, new_x="LMARGIN", new_y="NEXT", align="L")
-        pdf.set_draw_color(150, 150, 150)
-        pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
-        pdf.ln(1)
+        pdf.set_font("DejaVu", "B" if bold else "", size)
+        lines = pdf.multi_cell(width or pdf.epw, line or size * 0.5, text, dry_run=True,
+                               output="LINES")
         pdf.set_font("DejaVu", size=BODY_PT)
+        return len(lines) * (line or size * 0.5)
+
+    def _room(self, need_mm: float) -> None:
+        """Draw the waiting headings, with `need_mm` of what follows on the same page."""
+        pdf = self.pdf
+        head = sum(2 + self._text_height(text, size, bold=True, line=7) + 2
+                   for text, size in self._headings)
+        top = pdf.get_y() <= pdf.t_margin + 30  # at the top already: breaking would not help
+        if pdf.get_y() + head + need_mm > pdf.page_break_trigger and not top:
+            pdf.add_page()
+        waiting, self._headings = self._headings, []
+        for text, size in waiting:
+            pdf.ln(2)
+            pdf.set_font("DejaVu", "B", size)
+            pdf.multi_cell(0, 7, text, new_x="LMARGIN", new_y="NEXT", align="L")
+            pdf.set_draw_color(150, 150, 150)
+            pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
+            pdf.ln(1)
+            pdf.set_font("DejaVu", size=BODY_PT)
+
+    def finish(self) -> bytes:
+        self._room(0)
+        return bytes(self.pdf.output())
+
+    # -- blocks ---------------------------------------------------------------------------
+
+    def heading(self, text: str, size: float = 12) -> None:
+        self._headings.append((text, size))
 
     def para(self, text: str, *, bold: bool = False, rgb: tuple[int, int, int] | None = None,
-             size: float = BODY_PT, fill: tuple[int, int, int] | None = None) -> None:
+             size: float = BODY_PT, fill: tuple[int, int, int] | None = None,
+             keep: float = 0) -> None:
+        """A left-aligned paragraph; with a heading waiting, its first lines (or `keep` mm
+        more) go on the heading's page."""
         pdf = self.pdf
+        first = min(self._text_height(text, size, bold=bold), 3 * size * 0.5)
+        self._room(first + keep)
         pdf.set_font("DejaVu", "B" if bold else "", size)
         if rgb:
             pdf.set_text_color(*rgb)
@@ -107,35 +151,85 @@ class _Pdf:
         pdf.set_fill_color(255, 255, 255)
         pdf.set_font("DejaVu", size=BODY_PT)
 
-    def box(self, title: str, lines: list[str], fill: tuple[int, int, int]) -> None:
-        """A shaded box (warnings, conflicts): title and bullet lines."""
-        self.para(title, bold=True, fill=fill)
-        for line in lines:
-            self.para("• " + line, fill=fill)
+    def block(self, parts: list[tuple[str, dict]]) -> None:
+        """Paragraphs kept together on one page: (text, para options) each."""
+        need = sum(self._text_height(t, o.get("size", BODY_PT), bold=o.get("bold", False))
+                   for t, o in parts) + 2
+        self._room(need)
+        for t, o in parts:
+            self.para(t, **o)
         self.pdf.ln(2)
 
-    def rows(self, rows: list[tuple[str, str]]) -> None:
+    def box(self, title: str, lines: list[str], fill: tuple[int, int, int]) -> None:
+        """A shaded box (warnings, conflicts): title and bullet lines, kept together."""
+        self.block([(title, {"bold": True, "fill": fill}),
+                    *(("• " + line, {"fill": fill}) for line in lines)])
+
+    def _row_height(self, label: str, value: str, widths: tuple[float, float]) -> float:
+        return max(self._text_height(label, BODY_PT, widths[0] - 2, line=5.2),
+                   self._text_height(value, BODY_PT, widths[1] - 2, line=5.2)) + 2.2
+
+    def rows(self, rows: list[tuple[str, str]], *, col_widths: tuple[int, int] = (38, 62)
+             ) -> None:
+        """A label/value table. A short one (≤ 12 rows) is kept whole with its heading; a
+        long one splits between rows only, its heading repeated as "(continued)"."""
         pdf = self.pdf
-        # A short table is kept whole on one page, with its heading above it.
-        if len(rows) <= 12 and pdf.get_y() > pdf.h - 16 - 6 * len(rows):
-            pdf.add_page()
-        with pdf.table(col_widths=(40, 60), text_align="LEFT", first_row_as_headings=False,
-                       line_height=5.2, borders_layout="HORIZONTAL_LINES") as table:
-            for label, value in rows:
-                row = table.row()
-                row.cell(label)
-                row.cell(value)
+        widths = (pdf.epw * col_widths[0] / 100, pdf.epw * col_widths[1] / 100)
+        todo = [(row, self._row_height(*row, widths)) for row in rows]
+        heading = self._headings[-1] if self._headings else None
+        self._room(sum(h for _, h in todo) if len(todo) <= 12 else sum(h for _, h in todo[:3]))
+        while todo:
+            room, take = pdf.page_break_trigger - pdf.get_y(), 0
+            while take < len(todo) and (take == 0 or todo[take][1] <= room):
+                room -= todo[take][1]
+                take += 1
+            with pdf.table(col_widths=col_widths, text_align="LEFT",
+                           first_row_as_headings=False, line_height=5.2,
+                           borders_layout="HORIZONTAL_LINES") as table:
+                for (label, value), _ in todo[:take]:
+                    row = table.row()
+                    row.cell(label)
+                    row.cell(value)
+            todo = todo[take:]
+            if todo:
+                pdf.add_page()
+                if heading is not None:
+                    self._headings = [(f"{heading[0]} (continued)", heading[1])]
+                    self._room(0)
         pdf.ln(1)
 
-    def image(self, png: bytes, width_mm: float = 150) -> None:
-        self.pdf.image(io.BytesIO(png), w=width_mm)
-        self.pdf.ln(1)
+    def figure(self, png: bytes, *, width_mm: float = 150, caption: str = "",
+               legend: list[tuple[tuple[int, int, int], str]] = ()) -> None:
+        """An image with its caption and legend (colour swatch and words in body type),
+        drawn in the page and kept on one page with them."""
+        pdf = self.pdf
+        w_px, h_px = _png_size(png)
+        height = width_mm * h_px / w_px
+        line = BODY_PT * 0.5
+        need = height + 2 + (self._text_height(caption, BODY_PT) if caption else 0) \
+            + len(legend) * (line + 0.6)
+        self._room(need)
+        pdf.image(io.BytesIO(png), w=width_mm, h=height)
+        pdf.ln(1)
+        if caption:
+            self.para(caption, rgb=(60, 60, 60))
+        for rgb, words in legend:
+            y = pdf.get_y()
+            pdf.set_fill_color(*rgb)
+            pdf.set_draw_color(0, 0, 0)
+            pdf.rect(pdf.l_margin, y + 0.8, 4, 3.4, style="DF")
+            pdf.set_x(pdf.l_margin + 6)
+            pdf.multi_cell(0, line, words, new_x="LMARGIN", new_y="NEXT", align="L")
+            pdf.set_y(pdf.get_y() + 0.6)
+        pdf.set_fill_color(255, 255, 255)
+        pdf.ln(2)
 
 
 def _running_head(report: LabReport) -> tuple[str, ...]:
-    ident = dict(identification(report))
+    # One line: "missing" said short here (page 1's block says it in full).
+    ident = {k: "missing" if v.startswith("missing (") else v for k, v in identification(report)}
     mark = () if report.status == "final" else ("PRELIMINARY — NOT FOR CLINICAL USE",)
-    who = (f"{ident['Patient']} · DOB {ident['Date of birth']} · MRN "
+    who = (f"Patient {ident['Patient']} · DOB {ident['Date of birth']} · MRN "
            f"{ident['Medical record number']} · Accession {ident['Accession']}")
     return (*mark, who) if mark else (who, status_line(report))
 
@@ -208,13 +302,14 @@ def _lab_evidence(doc: _Pdf, report: LabReport) -> None:
     if charts or report.images:
         doc.heading("Image evidence")
         for title, png in charts:
-            doc.image(png)
-            doc.para(title, size=9, rgb=(80, 80, 80))
+            doc.figure(png, caption=title)
         for im in report.images:
-            doc.para(f"{im.kind}: {im.image or im.path}", bold=True)
-            for o in im.overlays:
-                if Path(o).is_file():
-                    doc.image(Path(o).read_bytes(), width_mm=110)
+            overlays = [Path(o) for o in im.overlays if Path(o).is_file()]
+            if not overlays:
+                doc.para(f"{im.kind}: {im.image or im.path} (no overlay image)", bold=True)
+            for o in overlays:
+                doc.figure(o.read_bytes(), width_mm=110, caption=overlay_caption(im, o),
+                           legend=overlay_legend(im))
     r = report.result
     doc.heading("Versions")
     from her2kit.guideline import get_guideline
@@ -246,13 +341,13 @@ def lab_report_pdf(report: LabReport) -> bytes:
     doc.pdf.add_page()
     doc.heading("Appendix: the rules that fired (technical)")
     for i, line in enumerate(report.result.rationale, 1):
-        doc.para(f"{i}. {line}", size=9)
+        doc.para(f"{i}. {line}")
     if report.images:
         doc.heading("Appendix: image-analysis parameters")
         for im in report.images:
-            doc.para(f"{im.kind}: {im.image or im.path}", bold=True)
+            doc.heading(f"{im.kind}: {im.image or im.path}", size=BODY_PT)
             doc.rows(appendix_rows(im.evidence))
-    return bytes(doc.pdf.output())
+    return doc.finish()
 
 
 def patient_summary_pdf(summary: PatientSummary) -> bytes:
@@ -261,7 +356,8 @@ def patient_summary_pdf(summary: PatientSummary) -> bytes:
     doc = _Pdf(summary.title, head=mark, foot="Your breast cancer test results")
     doc.para(summary.title, bold=True, size=16)
     if summary.status_note:
-        doc.para(summary.status_note, bold=True, size=12, fill=(255, 236, 210))
+        doc.para(summary.status_note, bold=True, size=12,
+                 fill=(255, 236, 210) if summary.status != "final" else None)
     doc.para(summary.closing, rgb=(40, 70, 120), size=11)
     for section in summary.sections:
         doc.heading(section.heading, size=13)
@@ -269,22 +365,31 @@ def patient_summary_pdf(summary: PatientSummary) -> bytes:
             doc.para(p, size=11)
     doc.heading("What kinds of treatment do doctors usually consider?", size=13)
     doc.para(summary.treatments_disclaimer, size=11)
-    if summary.treatments:
-        doc.rows([(t["treatment"], f"{t['plain']} Studied in: {t['trials']}. "
-                   f"Source: {'; '.join(t['sources'])}") for t in summary.treatments])
-    doc.para(f"Knowledge file version {summary.knowledge_version}.", size=8)
+    grey = (70, 70, 70)
+    # One block per treatment, full width (a two-column table squeezed the long text).
+    for t in summary.treatments:
+        doc.block([(t["treatment"], {"bold": True, "size": 11}),
+                   (t["plain"], {"size": 11}),
+                   (f"Studied in: {t['trials']}.", {"rgb": grey}),
+                   (f"Source: {'; '.join(t['sources'])}.", {"rgb": grey})])
+    if not summary.treatments:
+        doc.para(summary.treatments_note, size=11)
+    doc.para(f"Knowledge file version {summary.knowledge_version}.", rgb=grey)
     doc.heading("Is there a clinical trial I should consider?", size=13)
     doc.para(summary.trials_note, size=11)
     for t in summary.trials:
-        doc.para(f"• {t['nct_id']}: {t['title']} ({t.get('url', '')})", size=10)
-    doc.heading("Questions to ask your doctor", size=13)
+        doc.para(f"• {t['nct_id']}: {t['title']} ({t.get('url', '')})", size=11)
+    doc.heading("Questions to ask your doctor, and what this report can say", size=13)
     for q in summary.questions:
+        parts = [(f"{'✓' if q.answer else '☐'} {q.question}",
+                  {"bold": True, "size": 11, "rgb": (26, 79, 139)})]
         if q.answer:
-            doc.para(f"✓ {q.question}", bold=True, size=11, rgb=(27, 94, 32))
-            doc.para(q.answer, size=11)
-        else:
-            doc.para(f"☐ {q.question}", size=11)
+            parts.append((f"{BASIS_WORDS[q.basis]}: {q.answer}", {"size": 11}))
+        if q.sources:
+            parts.append(("Sources: " + "; ".join(q.sources) + ".", {"rgb": grey}))
+        doc.block(parts)
     r = summary.readability
-    doc.para(f"Reading level: Flesch reading ease {r['flesch_reading_ease']}, "
-             f"Flesch–Kincaid grade {r['flesch_kincaid_grade']} (measured with textstat).", size=8)
-    return bytes(doc.pdf.output())
+    doc.para(f"Reading level: Flesch–Kincaid grade {r['flesch_kincaid_grade']} and Flesch "
+             f"reading ease {r['flesch_reading_ease']} (textstat); automated readability "
+             f"index {r['automated_readability_index']} (computed by her2kit).", rgb=grey)
+    return doc.finish()
