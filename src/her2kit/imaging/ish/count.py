@@ -260,6 +260,14 @@ min_solidity, focus_min_ratio, cluster_max_um
         single dots were estimated as 4-15 copy clusters on the PCM_fish_dish
         fields. The mask threshold (half that height) and the single-signal
         intensity and area are in :attr:`IshImageResult.her2` / ``.cep17``.
+    silver_twin_radius_um : float
+        Dual ISH: a red detection closer than this, µm, to a silver detection, and
+        weaker than it relative to each probe's typical dot, is the silver dot's
+        twin in the red amount (silver is nearly neutral) and is dropped; the
+        dropped twins are added to ``parameters["crosstalk_dropped"]``. Default
+        0.5 µm (about 1.5 spot s.d.; the twins found on the hand-counted DISH1
+        reference lie 2-5 px = 0.1-0.3 µm from the silver dot). 0 = off (the
+        counts before issue 11).
 
     Raises
     ------
@@ -277,10 +285,13 @@ min_solidity, focus_min_ratio, cluster_max_um
     nuclei_core_fraction: float = 0.5
     nuclei_core_window_um: float = 9.0
     single_signal_reference: str = "clear-mode"
+    silver_twin_radius_um: float = 0.5
+    red_min_relative: float = 0.35
+    silver_single_percentile: float = 75.0
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("nuclei_despeckle_um", "nuclei_background_um"):
+        for name in ("nuclei_despeckle_um", "nuclei_background_um", "silver_twin_radius_um"):
             v = getattr(self, name)
             if not float(v) >= 0:
                 raise Her2kitInputError(f"expected >= 0 µm, got {v!r}", field=name)
@@ -331,6 +342,9 @@ min_solidity, focus_min_ratio, cluster_max_um
             threshold_method=self.threshold_method, threshold_her2=self.threshold_her2,
             threshold_cep17=self.threshold_cep17, cluster_max_um=self.cluster_max_um,
             single_signal_reference=self.single_signal_reference,
+            silver_twin_radius_um=self.silver_twin_radius_um,
+            red_min_relative=self.red_min_relative,
+            silver_single_percentile=self.silver_single_percentile,
         )
 
 
@@ -595,6 +609,9 @@ def count_brightfield_ish(
         segmentation_grid_um=options.segmentation_grid_um,
         **{f"nuclei_{k}": v for k, v in options._nuclei_parameters().items()},
         single_signal_reference=options.single_signal_reference,
+        silver_twin_radius_um=float(options.silver_twin_radius_um),
+        red_min_relative=float(options.red_min_relative),
+        silver_single_percentile=float(options.silver_single_percentile),
     )
     return count_ish_channels(
         amounts["nuclei"], amounts["her2"], amounts.get("cep17") if assay == "dual-ish" else None,
