@@ -309,8 +309,7 @@ min_solidity, focus_min_ratio, cluster_max_um
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("nuclei_despeckle_um", "nuclei_background_um", "silver_twin_radius_um",
-                     "red_min_relative"):
+        for name in ("nuclei_despeckle_um", "nuclei_background_um", "silver_twin_radius_um"):
             v = getattr(self, name)
             if not float(v) >= 0:
                 raise Her2kitInputError(f"expected >= 0 µm, got {v!r}", field=name)
@@ -324,6 +323,9 @@ min_solidity, focus_min_ratio, cluster_max_um
         check_positive(self.nuclei_core_window_um, name="nuclei_core_window_um", unit="µm")
         check_choice(self.single_signal_reference, SINGLE_SIGNAL_REFERENCES,
                      name="single_signal_reference")
+        if not float(self.red_min_relative) >= 0:
+            raise Her2kitInputError(f"expected >= 0 (x the strong red dots), got "
+                                    f"{self.red_min_relative!r}", field="red_min_relative")
         if not 0 <= self.silver_single_percentile <= 100:
             raise Her2kitInputError(
                 f"expected 0 <= value <= 100, got {self.silver_single_percentile}",
