@@ -94,3 +94,27 @@ def test_held_back_fields_meet_issue_targets(real_data):
     her2, cep17, ratios = _agreement(real_data, HELD_BACK)
     assert her2 >= 0.8 and cep17 >= 0.8
     assert all(_ratio_ok(*v) for v in ratios.values()), ratios
+
+
+def test_issue_11_options_off_give_the_earlier_counts(real_data):
+    # The earlier counts of DISH1 at 0.065 µm/px: tests/data/golden/dish-real-1 before
+    # issue 11 (26 nuclei counted, HER2 60 / 26, CEP17 57 / 26).
+    from her2kit.imaging.ish import BrightfieldIshOptions
+
+    rgb = read_brightfield_ish(real_data("her2_fish_dish_pcm") / "DISH" / "DISH1.jpg")
+    old = BrightfieldIshOptions(silver_twin_radius_um=0, red_min_relative=0,
+                                silver_single_percentile=50, min_solidity=0.9)
+    res = count_brightfield_ish(rgb, assay="dual-ish", pixel_size_um=PIXEL_SIZE_UM,
+                                options=old)
+    assert res.n_counted == 26
+    assert res.her2_mean == pytest.approx(60 / 26) and res.cep17_mean == pytest.approx(57 / 26)
+
+
+def test_issue_11_options_are_validated():
+    from her2kit.errors import Her2kitInputError
+    from her2kit.imaging.ish import BrightfieldIshOptions
+
+    for bad in (dict(silver_twin_radius_um=-0.1), dict(red_min_relative=-1),
+                dict(silver_single_percentile=101)):
+        with pytest.raises(Her2kitInputError, match=next(iter(bad))):
+            BrightfieldIshOptions(**bad)
