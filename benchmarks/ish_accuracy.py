@@ -22,6 +22,10 @@ Sections
    truth; pixel size is not stated, so it is ASSUMED (see the table).
 6. The same fields against the REF_* nucleus outlines drawn by a person on selected
    nuclei (approximate nucleus reference): reference nuclei found and counted.
+7. The Dual ISH fields against the hand-counted reference (tests/data/ish_reference,
+   the project's own counts by eye, not an expert's; benchmarks/ish_reference.py):
+   per-nucleus HER2 / CEP17 agreement, cluster copies, field ratios, tuning fields
+   and held-back fields apart.
 
 Real data is read in place from ``../shared/data/real`` and never copied; overlays
 of the real fields go to a temporary folder (``--out``), not the repository.
@@ -535,6 +539,70 @@ def section_real_reference() -> None:
           f"{tot[3]} nuclei counted in all")
 
 
+#: µm/px ASSUMED for the Dual ISH fields (``_ref_px`` of their REF_DISH outlines, 0.065).
+DISH_PIXEL_SIZE_UM = 0.065
+
+
+def _hand_rows(options, fields):
+    """Section 7's numbers per field: comparison dict plus the whole-field result."""
+    from benchmarks.ish_reference import compare_field, read_reference
+
+    rows = []
+    for name in fields:
+        rgb = read_brightfield_ish(REAL / "her2_fish_dish_pcm" / "DISH" / f"{name}.jpg")
+        res = count_brightfield_ish(rgb, assay="dual-ish", pixel_size_um=DISH_PIXEL_SIZE_UM,
+                                    options=options)
+        rows.append((name, compare_field(read_reference(name), res.labels, res.nuclei), res))
+    return rows
+
+
+def section_hand_reference(options=None) -> dict:
+    """Section 7: the Dual ISH fields against the hand-counted reference."""
+    from benchmarks.ish_reference import HELD_BACK_FIELDS, TUNING_FIELDS, ratio_agrees
+
+    print("\n## 7. Dual ISH against the hand-counted reference (tests/data/ish_reference)")
+    if not (REAL / "her2_fish_dish_pcm").is_dir():
+        print("real data folder absent")
+        return {}
+    print("Reference = the project's own counts by eye on enlarged crops (not an expert's). "
+          f"Pixel size ASSUMED {DISH_PIXEL_SIZE_UM} µm.\nA reference nucleus is found when "
+          "its centre lies in a counter nucleus; HER2/CEP17 ok = within ±1 (nuclei without "
+          "clusters); cluster ok = both within 30 %.\nRatio (found) = counter's means over "
+          "the found reference nuclei; ratio ok = same side of 2.0 as the reference and "
+          "within 15 %.\nField ratio = the counter's own whole-field ratio (its counted "
+          "nuclei).")
+    print("| part | field | ref nuclei | found | counted | HER2 ok | CEP17 ok | cluster ok | "
+          "ref HER2 / CEP17 / ratio | found HER2 / CEP17 / ratio | ratio ok | field ratio "
+          "(nuclei counted) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|---|---|---|")
+    summary = {}
+    for part, fields in (("tuning", TUNING_FIELDS), ("held back", HELD_BACK_FIELDS)):
+        tot = np.zeros(6, int)
+        n_ratio_ok = 0
+        for name, m, res in _hand_rows(options, fields):
+            ok = ratio_agrees(m["ratio"], m["ref_ratio"])
+            n_ratio_ok += ok
+            tot += [m["n_plain"], m["her2_ok"], m["cep17_ok"], m["n_cluster"], m["cluster_ok"],
+                    m["found"]]
+
+            def f(v):
+                return "-" if v is None else f"{v:.2f}"
+            print(f"| {part} | {name} | {m['n_ref']} | {m['found']} | {m['counted']} | "
+                  f"{m['her2_ok']}/{m['n_plain']} | {m['cep17_ok']}/{m['n_plain']} | "
+                  f"{m['cluster_ok']}/{m['n_cluster']} | {f(m['ref_her2'])} / "
+                  f"{f(m['ref_cep17'])} / {f(m['ref_ratio'])} | {f(m['her2'])} / "
+                  f"{f(m['cep17'])} / {f(m['ratio'])} | {'yes' if ok else 'NO'} | "
+                  f"{f(res.ratio)} ({res.n_counted}) |")
+        n_plain = max(tot[0], 1)
+        summary[part] = dict(her2_ok=tot[1] / n_plain, cep17_ok=tot[2] / n_plain,
+                             cluster_ok=tot[4] / max(tot[3], 1), ratio_ok=n_ratio_ok,
+                             n_fields=len(fields))
+        print(f"| {part} | all | | {tot[5]} | | {100 * tot[1] / n_plain:.0f} % | "
+              f"{100 * tot[2] / n_plain:.0f} % | {tot[4]}/{tot[3]} | | | "
+              f"{n_ratio_ok}/{len(fields)} | |")
+    return summary
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.ish_accuracy", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -542,7 +610,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--bigfish-python", default=os.environ.get(
         "HER2KIT_BIGFISH_PYTHON", "/tmp/venv-bigfish/bin/python"))
-    ap.add_argument("--sections", default="1,2,3,4,5,6",
+    ap.add_argument("--sections", default="1,2,3,4,5,6,7",
                     help="comma-separated sections to run (1-2 are one section)")
     ap.add_argument("--out", type=Path,
                     default=Path(tempfile.gettempdir()) / "her2kit_ish_overlays")
@@ -562,6 +630,8 @@ def main(argv: list[str] | None = None) -> int:
         section_real_her2(args.out)
     if "6" in want:
         section_real_reference()
+    if "7" in want:
+        section_hand_reference()
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     return 0
 

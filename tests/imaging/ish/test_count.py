@@ -383,10 +383,14 @@ def test_brightfield_cluster_copies_with_clear_mode_reference():
                    if d[j] <= 3.0 else 1.0)
     assert len(truth) and np.mean(np.asarray(rel) <= 0.25) >= 0.9, rel
     old = count_brightfield_ish(syn.image, assay="dual-ish", pixel_size_um=PX,
-                                options=BrightfieldIshOptions(single_signal_reference="median"))
+                                options=BrightfieldIshOptions(single_signal_reference="median",
+                                                              silver_single_percentile=50.0))
     assert old.parameters["single_signal_reference"] == "median"
-    # One population of signals: both references give the same counts.
-    assert [n.her2 for n in old.counted] == [n.her2 for n in res.counted]
+    # One population of signals: both references give the same counts (the single
+    # dot's intensity taken the same way in both, the median of isolated singles).
+    mode50 = count_brightfield_ish(syn.image, assay="dual-ish", pixel_size_um=PX,
+                                   options=BrightfieldIshOptions(silver_single_percentile=50.0))
+    assert [n.her2 for n in old.counted] == [n.her2 for n in mode50.counted]
     with pytest.raises(Her2kitInputError):
         count_brightfield_ish(syn.image, assay="dual-ish", pixel_size_um=PX,
                               options=BrightfieldIshOptions(single_signal_reference="mode"))

@@ -1,0 +1,120 @@
+"""The Dual ISH counter against the project's hand-counted reference (issue 11).
+
+tests/data/ish_reference holds counts made by eye on enlarged crops of the
+PCM_fish_dish Dual ISH fields (README.md there; the project's own counts, not an
+expert's). DISH1 and DISH3 were used to choose the options, DISH2, DISH4 and DISH5
+are held back. The thresholds below are the issue's targets (80 % of the nuclei
+without clusters within ±1 signal; ratio within 15 % and on the same side of 2.0),
+not numbers read from the counter. The matching is written here again, apart from
+benchmarks/ish_reference.py, so that the benchmark's rules are checked too.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from her2kit.imaging.ish import count_brightfield_ish
+from her2kit.io.fish import read_brightfield_ish
+
+REF = Path(__file__).resolve().parents[2] / "data" / "ish_reference"
+TUNING, HELD_BACK = ("DISH1", "DISH3"), ("DISH2", "DISH4", "DISH5")
+PIXEL_SIZE_UM = 0.065  # ASSUMED (benchmarks/ish_accuracy.py, _ref_px of REF_DISH)
+
+
+def _rows(field):
+    with open(REF / f"{field}.csv", newline="") as fh:
+        return [{k: int(v) for k, v in r.items()} for r in csv.DictReader(fh)]
+
+
+def test_reference_tables_are_well_formed():
+    assert sorted(p.stem for p in REF.glob("*.csv")) == sorted(TUNING + HELD_BACK)
+    assert "not an expert" in (REF / "README.md").read_text()
+    n = 0
+    for field in TUNING + HELD_BACK:
+        rows = _rows(field)
+        n += len(rows)
+        assert len(rows) >= 12, field
+        for r in rows:  # the DISH fields are 1600 x 1200 px (SOURCE.md)
+            assert 0 <= r["row"] < 1200 and 0 <= r["col"] < 1600, (field, r)
+            assert 0 <= r["her2"] <= 30 and 0 <= r["cep17"] <= 30 and r["cluster"] in (0, 1)
+        centres = np.array([[r["row"], r["col"]] for r in rows], float)
+        d = np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1))
+        assert (d + 1e3 * np.eye(len(rows))).min() >= 40, field  # no nucleus twice
+    assert n >= 90
+
+
+def _agreement(real_data, fields):
+    folder = real_data("her2_fish_dish_pcm") / "DISH"
+    plain = her2_ok = cep17_ok = 0
+    ratios = {}
+    for field in fields:
+        res = count_brightfield_ish(read_brightfield_ish(folder / f"{field}.jpg"),
+                                    assay="dual-ish", pixel_size_um=PIXEL_SIZE_UM)
+        by_id = {n.nucleus_id: n for n in res.nuclei}
+        got, ref = [], []
+        for r in _rows(field):
+            n = by_id.get(int(res.labels[r["row"], r["col"]]))
+            if n is None:
+                continue
+            got.append((n.her2, n.cep17))
+            ref.append((r["her2"], r["cep17"]))
+            if not r["cluster"]:
+                plain += 1
+                her2_ok += abs(n.her2 - r["her2"]) <= 1
+                cep17_ok += abs(n.cep17 - r["cep17"]) <= 1
+        g, t = np.mean(got, axis=0), np.mean([(r["her2"], r["cep17"]) for r in _rows(field)],
+                                             axis=0)
+        ratios[field] = (g[0] / g[1], t[0] / t[1])
+    return her2_ok / plain, cep17_ok / plain, ratios
+
+
+def _ratio_ok(got, ref):
+    return (got >= 2.0) == (ref >= 2.0) and abs(got - ref) <= 0.15 * ref
+
+
+def test_tuning_fields_per_nucleus_within_one(real_data):
+    her2, cep17, ratios = _agreement(real_data, TUNING)
+    assert her2 >= 0.8 and cep17 >= 0.8, (her2, cep17)
+    assert _ratio_ok(*ratios["DISH1"]), ratios
+
+
+def test_held_back_fields_cep17_within_one(real_data):
+    _, cep17, _ = _agreement(real_data, HELD_BACK)
+    assert cep17 >= 0.8, cep17
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11 open: small grey silver dots (DISH4, DISH5) "
+                   "are missed, and CEP17 means run low on DISH2/DISH4; "
+                   "benchmarks/README.md, hand-counted reference")
+def test_held_back_fields_meet_issue_targets(real_data):
+    her2, cep17, ratios = _agreement(real_data, HELD_BACK)
+    assert her2 >= 0.8 and cep17 >= 0.8
+    assert all(_ratio_ok(*v) for v in ratios.values()), ratios
+
+
+def test_issue_11_options_off_give_the_earlier_counts(real_data):
+    # The earlier counts of DISH1 at 0.065 µm/px: tests/data/golden/dish-real-1 before
+    # issue 11 (26 nuclei counted, HER2 60 / 26, CEP17 57 / 26).
+    from her2kit.imaging.ish import BrightfieldIshOptions
+
+    rgb = read_brightfield_ish(real_data("her2_fish_dish_pcm") / "DISH" / "DISH1.jpg")
+    old = BrightfieldIshOptions(silver_twin_radius_um=0, red_min_relative=0,
+                                silver_single_percentile=50, min_solidity=0.9)
+    res = count_brightfield_ish(rgb, assay="dual-ish", pixel_size_um=PIXEL_SIZE_UM,
+                                options=old)
+    assert res.n_counted == 26
+    assert res.her2_mean == pytest.approx(60 / 26) and res.cep17_mean == pytest.approx(57 / 26)
+
+
+def test_issue_11_options_are_validated():
+    from her2kit.errors import Her2kitInputError
+    from her2kit.imaging.ish import BrightfieldIshOptions
+
+    for bad in (dict(silver_twin_radius_um=-0.1), dict(red_min_relative=-1),
+                dict(silver_single_percentile=101)):
+        with pytest.raises(Her2kitInputError, match=next(iter(bad))):
+            BrightfieldIshOptions(**bad)
