@@ -172,7 +172,8 @@ def read_fish_files(
     Raises
     ------
     ImageInputError
-        Unreadable file, a colour file where a grey one is expected, mismatched sizes.
+        Unreadable file, a colour file where a grey one is expected, mismatched sizes,
+        files stating different pixel sizes (more than 1 % apart).
     """
     arrays = {}
     px_found = None
@@ -195,10 +196,17 @@ def read_fish_files(
             # Each file's own stated depth is checked against its data.
             _check_plane(arr, name, bit_depth=bits_file)
         arrays[name] = arr
-        px_found = px_found or px_file
+        if px_file is not None and px_found is not None and \
+                abs(px_file - px_found[0]) > 0.01 * px_found[0]:
+            # One field has one pixel size: files that disagree are not one field.
+            raise ImageInputError(
+                f"{p.name} states {px_file:g} µm per pixel, {px_found[1]} {px_found[0]:g}",
+                field=name)
+        px_found = px_found or ((px_file, p.name) if px_file is not None else None)
     return fish_from_arrays(
         **arrays,
-        pixel_size_um=pixel_size_um if pixel_size_um is not None else px_found,
+        pixel_size_um=pixel_size_um if pixel_size_um is not None else (
+            px_found[0] if px_found is not None else None),
         bit_depth=bit_depth,
         source=str(Path(dapi).parent),
     )

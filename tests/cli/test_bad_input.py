@@ -1,0 +1,203 @@
+"""Hostile and careless input (issue 13), one table per command.
+
+Every case runs the CLI in-process and asserts: the exit status, exactly one line on
+standard error naming the field or path, nothing on standard output, and no new or
+changed file under the input and output folders (listing and content hashes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from her2kit.cli import main
+
+BAD = 2
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    capsys.readouterr()
+    try:
+        main(argv)
+        rc = 0
+    except SystemExit as exc:
+        rc = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def snapshot(*folders: Path) -> dict[str, str]:
+    seen = {}
+    for folder in folders:
+        for root, dirs, files in os.walk(folder):
+            for name in dirs + files:
+                p = Path(root, name)
+                if p.is_symlink() or not p.is_file():
+                    seen[str(p)] = "dir" if p.is_dir() else "other"
+                else:
+                    seen[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return seen
+
+
+def ome_stack(path: Path, names=("dapi", "her2", "cep17"), size_um=0.2, shape=(64, 64)):
+    rng = np.random.default_rng(0)
+    data = rng.integers(10, 4000, size=(len(names), *shape), dtype=np.uint16)
+    tifffile.imwrite(path, data, ome=True, photometric="minisblack", metadata={
+        "axes": "CYX", "Channel": {"Name": list(names)}, "PhysicalSizeX": size_um,
+        "PhysicalSizeY": size_um})
+
+
+def grey_tiff(path: Path, seed: int, size_um: float | None = 0.2):
+    data = np.random.default_rng(seed).integers(10, 4000, size=(64, 64), dtype=np.uint16)
+    meta = {"axes": "YX"} | ({"PhysicalSizeX": size_um, "PhysicalSizeY": size_um}
+                             if size_um else {})
+    tifffile.imwrite(path, data, ome=True, metadata=meta)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> Path:
+    """One folder of small inputs, built once; cases must leave it unchanged."""
+    d = tmp_path_factory.mktemp("inputs")
+    rgb = np.full((64, 64, 3), 220, np.uint8)
+    rgb[20:40, 20:40] = (150, 100, 60)
+    Image.fromarray(rgb).save(d / "ihc.png")
+    ome_stack(d / "fish.ome.tif")
+    (d / "sub").mkdir()
+    os.symlink(d / "fish.ome.tif", d / "link.ome.tif")
+    (d / "copy.ome.tif").write_bytes((d / "fish.ome.tif").read_bytes())
+    grey_tiff(d / "dapi.ome.tif", 1)
+    grey_tiff(d / "her2.ome.tif", 2)
+    grey_tiff(d / "cep17.ome.tif", 3)
+    grey_tiff(d / "cep17-03.ome.tif", 3, size_um=0.3)
+    (d / "case.json").write_text('{"ihc": {"score": "2+"}}')
+    (d / "dup.json").write_text('{"ihc": {"score": "0"}, "ihc": {"score": "3+"}}')
+    (d / "dup-inner.json").write_text('{"ihc": {"score": "0", "score": "3+"}}')
+    (d / "deep.json").write_text("[" * 10000 + "]" * 10000)
+    (d / "deep-object.json").write_text('{"a":' * 5000 + "1" + "}" * 5000)
+    (d / "huge-mean.json").write_text(
+        '{"ish": {"probe": "dual", "her2_mean": 1e26, "cep17_mean": 1, "cells_counted": 20}}')
+    (d / "inf-mean.json").write_text(
+        '{"ish": {"probe": "dual", "her2_mean": 1e309, "cep17_mean": 1, "cells_counted": 20}}')
+    (d / "tiny-cep17.json").write_text(
+        '{"ish": {"probe": "dual", "her2_mean": 4, "cep17_mean": 1e-300, "cells_counted": 20}}')
+    (d / "huge-nucleus.json").write_text(
+        '{"ish": {"probe": "dual", "nuclei": [[100000000000000000000000000000, 1]]}}')
+    (d / "roi.geojson").write_text(json.dumps({"type": "Polygon", "coordinates": [
+        [[5, 5], [60, 5], [60, 60], [5, 60], [5, 5]]]}))
+    (d / "roi-dup.geojson").write_text(
+        '{"type": "Polygon", "type": "Point", "coordinates": [[[5, 5], [60, 5], [60, 60]]]}')
+    (d / "big.json").write_bytes(b'{"ihc": {"score": "2+"}, "pad": "' + b" " * (33 << 20)
+                                 + b'"}')
+    os.mkfifo(d / "fifo.json")
+    return d
+
+
+@pytest.fixture
+def out(tmp_path) -> Path:
+    return tmp_path
+
+
+Argv = Callable[[Path, Path], list[str]]
+FISH = ["--channels", "dapi=0,her2=1,cep17=2"]
+
+CASES: list[tuple[str, Argv, str]] = [
+    # (id, argv from (inputs, out), text the one stderr line must contain)
+    # 1: one field under several names is counted once, or refused
+    ("count-same-field-spelled-twice", lambda i, o: [
+        "count-ish", str(i / "fish.ome.tif"), str(i / "sub" / ".." / "fish.ome.tif"), *FISH],
+     "IMAGE"),
+    ("count-same-field-via-symlink", lambda i, o: [
+        "count-ish", str(i / "fish.ome.tif"), str(i / "link.ome.tif"), *FISH], "same file"),
+    ("count-same-field-copied", lambda i, o: [
+        "count-ish", str(i / "fish.ome.tif"), str(i / "copy.ome.tif"), *FISH], "same content"),
+    # 3: --mpp against the file's own pixel size
+    ("count-mpp-contradicts-file", lambda i, o: [
+        "count-ish", str(i / "fish.ome.tif"), *FISH, "--mpp", "0.3"], "--mpp"),
+    ("count-mpp-nan", lambda i, o: [
+        "count-ish", str(i / "fish.ome.tif"), *FISH, "--mpp", "nan"], "--mpp"),
+    ("score-mpp-nan", lambda i, o: ["score-ihc", str(i / "ihc.png"), "--mpp", "nan"], "--mpp"),
+    ("count-channel-files-pixel-sizes-differ", lambda i, o: [
+        "count-ish", "--dapi", str(i / "dapi.ome.tif"), "--her2", str(i / "her2.ome.tif"),
+        "--cep17", str(i / "cep17-03.ome.tif")], "cep17"),
+    # 4: duplicate keys
+    ("classify-duplicate-key", lambda i, o: ["classify", str(i / "dup.json")], "duplicate key"),
+    ("classify-duplicate-inner-key", lambda i, o: ["classify", str(i / "dup-inner.json")],
+     "duplicate key 'score'"),
+    ("report-duplicate-key", lambda i, o: ["report", str(i / "dup.json"), "--out", str(o)],
+     "duplicate key"),
+    ("score-roi-duplicate-key", lambda i, o: [
+        "score-ihc", str(i / "ihc.png"), "--mpp", "0.5", "--roi", str(i / "roi-dup.geojson")],
+     "duplicate key"),
+    # 5: an output equal to an input or to another output
+    ("score-overlay-is-the-image", lambda i, o: [
+        "score-ihc", str(i / "ihc.png"), "--mpp", "0.5", "--overlay", str(i / "ihc.png")],
+     "--overlay"),
+    ("score-out-is-the-roi", lambda i, o: [
+        "score-ihc", str(i / "ihc.png"), "--mpp", "0.5", "--roi", str(i / "roi.geojson"),
+        "--geojson", str(i / "roi.geojson")], "--geojson"),
+    ("score-geojson-and-out-one-file", lambda i, o: [
+        "score-ihc", str(i / "ihc.png"), "--mpp", "0.5", "--geojson", str(o / "a.json"),
+        "--out", str(o / "a.json")], "--out"),
+    ("count-nuclei-over-channel-file", lambda i, o: [
+        "count-ish", "--dapi", str(i / "dapi.ome.tif"), "--her2", str(i / "her2.ome.tif"),
+        "--cep17", str(i / "cep17.ome.tif"), "--out", str(i / "sub" / ".." / "case.json"),
+        "--roi", str(i / "case.json")], "--out"),
+    # 10, 11: deep nesting, huge numbers
+    ("classify-deeply-nested-list", lambda i, o: ["classify", str(i / "deep.json")], "nested"),
+    ("classify-deeply-nested-object", lambda i, o: ["classify", str(i / "deep-object.json")],
+     "nested"),
+    ("report-deeply-nested", lambda i, o: ["report", str(i / "deep.json"), "--out", str(o)],
+     "nested"),
+    ("score-roi-deeply-nested", lambda i, o: [
+        "score-ihc", str(i / "ihc.png"), "--mpp", "0.5", "--roi", str(i / "deep.json")],
+     "nested"),
+    ("classify-huge-mean", lambda i, o: ["classify", str(i / "huge-mean.json")], "her2_mean"),
+    ("classify-infinite-mean", lambda i, o: ["classify", str(i / "inf-mean.json")],
+     "her2_mean"),
+    ("classify-tiny-cep17-mean", lambda i, o: ["classify", str(i / "tiny-cep17.json")],
+     "cep17_mean"),
+    ("classify-huge-nucleus-count", lambda i, o: ["classify", str(i / "huge-nucleus.json")],
+     "ish.nuclei"),
+    ("classify-flag-infinite-mean", lambda i, o: [
+        "classify", "--her2-mean", "inf", "--cep17-mean", "1", "--cells", "20"], "her2_mean"),
+    ("classify-flag-huge-mean", lambda i, o: [
+        "classify", "--her2-mean", "1e26", "--cep17-mean", "1", "--cells", "20"], "her2_mean"),
+    # 16: only regular files, and not too large
+    ("classify-dev-zero", lambda i, o: ["classify", "/dev/zero"], "not a regular file"),
+    ("classify-fifo", lambda i, o: ["classify", str(i / "fifo.json")], "not a regular file"),
+    ("classify-directory", lambda i, o: ["classify", str(i)], "directory"),
+    ("classify-too-large", lambda i, o: ["classify", str(i / "big.json")], "limit"),
+    ("report-dev-zero", lambda i, o: ["report", "/dev/zero", "--out", str(o)],
+     "not a regular file"),
+    ("score-roi-dev-zero", lambda i, o: [
+        "score-ihc", str(i / "ihc.png"), "--mpp", "0.5", "--roi", "/dev/zero"],
+     "not a regular file"),
+    # 21: one file as several FISH channels
+    ("count-same-file-two-channels", lambda i, o: [
+        "count-ish", "--dapi", str(i / "dapi.ome.tif"), "--her2", str(i / "dapi.ome.tif"),
+        "--cep17", str(i / "cep17.ome.tif")], "--her2"),
+    ("count-same-file-three-channels", lambda i, o: [
+        "count-ish", "--dapi", str(i / "dapi.ome.tif"), "--her2", str(i / "link.ome.tif"),
+        "--cep17", str(i / "dapi.ome.tif")], "same file"),
+]
+
+
+@pytest.mark.parametrize(("argv", "needle"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_refused_in_one_line_and_touches_nothing(argv, needle, inputs, out,
+                                                              capsys):
+    before = snapshot(inputs, out)
+    rc, stdout, stderr = run_cli(argv(inputs, out), capsys)
+    assert rc == BAD, stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("her2kit: error: ") and needle in lines[0], lines[0]
+    assert stdout == ""
+    assert snapshot(inputs, out) == before
