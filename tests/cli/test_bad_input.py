@@ -7,6 +7,7 @@ changed file under the input and output folders (listing and content hashes).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -69,6 +70,10 @@ def inputs(tmp_path_factory) -> Path:
     rgb = np.full((64, 64, 3), 220, np.uint8)
     rgb[20:40, 20:40] = (150, 100, 60)
     Image.fromarray(rgb).save(d / "ihc.png")
+    with contextlib.suppress(SystemExit):  # status 0
+        main(["synth-ihc", str(d / "region.png"), "--size", "192", "--score", "2+", "--seed",
+              "1"])
+    assert (d / "region.png").is_file()
     ome_stack(d / "fish.ome.tif")
     (d / "sub").mkdir()
     os.symlink(d / "fish.ome.tif", d / "link.ome.tif")
@@ -97,7 +102,29 @@ def inputs(tmp_path_factory) -> Path:
     (d / "big.json").write_bytes(b'{"ihc": {"score": "2+"}, "pad": "' + b" " * (33 << 20)
                                  + b'"}')
     os.mkfifo(d / "fifo.json")
+    os.mkfifo(d / "fifo.png")
+    (d / "folder.png").mkdir()
+    Image.new("CMYK", (64, 64), (0, 50, 100, 0)).save(d / "cmyk.jpg")
+    full = (d / "fish.ome.tif").read_bytes()
+    (d / "truncated.ome.tif").write_bytes(full[: len(full) * 2 // 3])
+    for name, geometry in {
+        "roi-null": {"type": "MultiPolygon", "coordinates": None},
+        "roi-number": {"type": "MultiPolygon", "coordinates": 5},
+        "roi-too-deep": {"type": "MultiPolygon", "coordinates": [[[[[5, 5], [60, 5], [9, 9]]]]]},
+        "roi-bool": {"type": "Polygon", "coordinates": [[[True, 5], [60, 5], [60, 60]]]},
+        "roi-string": {"type": "Polygon", "coordinates": [[[5, "5"], [60, 5], [60, 60]]]},
+        "roi-ring-number": {"type": "Polygon", "coordinates": [7]},
+    }.items():
+        (d / f"{name}.geojson").write_text(json.dumps(geometry))
+    (d / "roi-infinite.geojson").write_text(
+        '{"type": "Polygon", "coordinates": [[[1e400, 5], [60, 5], [60, 60]]]}')
     return d
+
+
+def folder(path: Path) -> str:
+    """Make `path` a folder (where an output file should go) and return it."""
+    path.mkdir()
+    return str(path)
 
 
 @pytest.fixture
@@ -187,17 +214,75 @@ CASES: list[tuple[str, Argv, str]] = [
     ("count-same-file-three-channels", lambda i, o: [
         "count-ish", "--dapi", str(i / "dapi.ome.tif"), "--her2", str(i / "link.ome.tif"),
         "--cep17", str(i / "dapi.ome.tif")], "same file"),
+    # 2: colour letters only for RGB composites; a map must agree with the channel names
+    ("count-letters-on-a-stack", lambda i, o: [
+        "count-ish", str(i / "fish.ome.tif"), "--channels", "dapi=B,her2=R,cep17=G"],
+     "colour letters"),
+    ("count-map-contradicts-channel-names", lambda i, o: [
+        "count-ish", str(i / "fish.ome.tif"), "--channels", "dapi=0,her2=2,cep17=1"],
+     "contradicts"),
+    ("count-unknown-channel-name", lambda i, o: [
+        "count-ish", str(i / "fish.ome.tif"), "--channels", "dapi=dapi,her2=her2,cep17=cy5"],
+     "no channel named"),
+    # 12: ROI GeoJSON validated before use
+    *[(f"score-{n}", lambda i, o, n=n: [
+        "score-ihc", str(i / "ihc.png"), "--mpp", "0.5", "--roi", str(i / f"{n}.geojson")],
+       "features[0].geometry.coordinates")
+      for n in ("roi-null", "roi-number", "roi-too-deep", "roi-bool", "roi-string",
+                "roi-ring-number", "roi-infinite")],
+    # 15: odd numbers in options
+    ("count-superscript-channel", lambda i, o: [
+        "count-ish", str(i / "fish.ome.tif"), "--channels", "dapi=0,her2=1,cep17=²"], "²"),
+    ("synth-ish-negative-seed", lambda i, o: [
+        "synth-ish", str(o / "f.ome.tif"), "--seed", "-1", "--size", "64"], "--seed"),
+    ("synth-ihc-negative-seed", lambda i, o: [
+        "synth-ihc", str(o / "r.png"), "--seed", "-1", "--size", "64"], "--seed"),
+    ("synth-ish-huge-size", lambda i, o: [
+        "synth-ish", str(o / "f.ome.tif"), "--size", "100000"], "--size"),
+    # 22: the right cause named
+    ("score-image-is-a-folder", lambda i, o: ["score-ihc", str(i), "--mpp", "0.5"],
+     "is a directory"),
+    ("score-image-is-a-fifo", lambda i, o: ["score-ihc", str(i / "fifo.png"), "--mpp", "0.5"],
+     "not a regular file"),
+    ("score-image-is-dev-zero", lambda i, o: ["score-ihc", "/dev/zero", "--mpp", "0.5"],
+     "not a regular file"),
+    ("count-image-is-a-folder", lambda i, o: ["count-ish", str(i), *FISH], "is a directory"),
+    ("score-cmyk-jpeg", lambda i, o: ["score-ihc", str(i / "cmyk.jpg"), "--mpp", "0.5"],
+     "CMYK"),
+    ("count-cmyk-jpeg", lambda i, o: [
+        "count-ish", str(i / "cmyk.jpg"), "--assay", "cish", "--mpp", "0.2"], "CMYK"),
+    ("count-truncated-ome-tiff", lambda i, o: ["count-ish", str(i / "truncated.ome.tif"), *FISH],
+     "truncated or corrupt"),
+    ("score-overlay-is-a-folder", lambda i, o: [
+        "score-ihc", str(i / "region.png"), "--mpp", "0.5", "--cells", str(o / "c.csv"),
+        "--overlay", folder(o / "ov.png")], "ov.png: cannot write (is a directory)"),
+    # 6: a later destination that cannot be replaced: nothing of this run is written
+    ("report-one-output-is-a-folder", lambda i, o: [
+        "report", str(i / "case.json"), "--out", str(o)] if folder(o / "case-report.json")
+     else [], "case-report.json: cannot write (is a directory)"),
+    # 23: usage errors in one line; JPEG quality checked
+    ("usage-unknown-option", lambda i, o: ["score-ihc", str(i / "ihc.png"), "--bogus"],
+     "No such option: --bogus"),
+    ("usage-bad-number", lambda i, o: ["score-ihc", str(i / "ihc.png"), "--mpp", "abc"],
+     "--mpp"),
+    ("usage-missing-argument", lambda i, o: ["score-ihc"], "IMAGE"),
+    ("usage-unknown-command", lambda i, o: ["scoreihc"], "scoreihc"),
+    *[(f"synth-ihc-jpeg-quality-{q}", lambda i, o, q=q: [
+        "synth-ihc", str(o / "r.png"), "--size", "64", "--jpeg-quality", q], "--jpeg-quality")
+      for q in ("0", "101", "-5")],
 ]
 
 
 @pytest.mark.parametrize(("argv", "needle"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_is_refused_in_one_line_and_touches_nothing(argv, needle, inputs, out,
                                                               capsys):
+    args = argv(inputs, out)  # may prepare the output folder (a folder where a file goes)
     before = snapshot(inputs, out)
-    rc, stdout, stderr = run_cli(argv(inputs, out), capsys)
+    rc, stdout, stderr = run_cli(args, capsys)
     assert rc == BAD, stderr
     lines = stderr.splitlines()
     assert len(lines) == 1, stderr
     assert lines[0].startswith("her2kit: error: ") and needle in lines[0], lines[0]
+    assert ".her2kit-" not in lines[0]  # the user's paths, never the temporary files
     assert stdout == ""
     assert snapshot(inputs, out) == before

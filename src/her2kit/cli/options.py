@@ -17,8 +17,8 @@ from her2kit.errors import Her2kitError, Her2kitInputError, ServiceUnavailableEr
 __all__ = [
     "EXIT_BAD_INPUT", "EXIT_OFFLINE", "CaseArgument", "FileMppOption", "GuidelineOption",
     "JsonOption", "OutJsonOption", "OverlayOption", "RoiOption", "channel_map",
-    "check_suffixes", "exit_status", "finish_image_command", "load_case_file", "print_error",
-    "progress", "require_extra", "require_table_extra",
+    "check_range", "check_suffixes", "exit_status", "finish_image_command", "load_case_file",
+    "print_error", "progress", "require_extra", "require_table_extra",
 ]
 
 EXIT_BAD_INPUT = 2
@@ -88,6 +88,13 @@ def load_case_file(case_file: str):
         raise Her2kitInputError(validation_error_line(exc)) from None
 
 
+def check_range(value: int | None, lo: int, hi: int | None, flag: str, *, unit: str = "") -> None:
+    """Refuse an integer option outside ``lo``–``hi`` (no upper bound for None), before work."""
+    if value is not None and (value < lo or (hi is not None and value > hi)):
+        span = f"{lo}–{hi}" if hi is not None else f"{lo} or more"
+        raise Her2kitInputError(f"expected {span}{unit}, got {value}", field=flag)
+
+
 def check_suffixes(*outputs: tuple[str | None, tuple[str, ...], str]) -> None:
     """Refuse an output path whose type the command cannot write, before any work."""
     from pathlib import Path
@@ -98,7 +105,8 @@ def check_suffixes(*outputs: tuple[str | None, tuple[str, ...], str]) -> None:
 
 
 def channel_map(text: str | None) -> dict[str, int | str] | None:
-    """Parse ``her2=R,cep17=G,dapi=B`` (colour letters) or ``dapi=0,her2=1,cep17=2``."""
+    """Parse ``her2=R,cep17=G,dapi=B`` (colour letters of an RGB composite),
+    ``dapi=0,her2=1,cep17=2`` (channel indices) or ``dapi=DAPI,...`` (OME channel names)."""
     if text is None:
         return None
     mapping: dict[str, int | str] = {}
@@ -110,7 +118,8 @@ def channel_map(text: str | None) -> dict[str, int | str] | None:
                 field="--channels")
         if name in mapping:
             raise Her2kitInputError(f"{name} is mapped twice", field="--channels")
-        mapping[name] = int(value) if value.isdigit() else value.upper()
+        # isdecimal and isascii: "²" is a digit to str.isdigit, not a number to int().
+        mapping[name] = int(value) if value.isascii() and value.isdecimal() else value.upper()
     return mapping
 
 

@@ -9,6 +9,7 @@ screens and printers).
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,8 @@ import numpy as np
 from her2kit.errors import ImageInputError
 
 __all__ = [
-    "RasterFile", "ome_pixel_size_um", "ome_significant_bits", "open_raster", "require_file",
+    "RasterFile", "ome_channel_names", "ome_declared_planes", "ome_pixel_size_um",
+    "ome_significant_bits", "open_raster", "require_file",
     "tiff_resolution_pixel_size_um",
 ]
 
@@ -53,6 +55,33 @@ def ome_pixel_size_um(description: str | None) -> float | None:
     if factor is None or not size > 0:
         return None
     return size * factor
+
+
+def ome_channel_names(description: str | None) -> tuple[str | None, ...]:
+    """The ``Name`` of each ``Channel`` of the first OME-XML ``Pixels`` element, in order
+    (None for an unnamed channel); empty when not OME-XML."""
+    if not description or "<OME" not in description[:2000]:
+        return ()
+    try:
+        root = ET.fromstring(description)
+    except ET.ParseError:
+        return ()
+    for el in root.iter():
+        if el.tag.endswith("Pixels"):
+            return tuple(ch.attrib.get("Name") for ch in el if ch.tag.endswith("Channel"))
+    return ()
+
+
+def ome_declared_planes(description: str | None) -> int | None:
+    """Planes (``SizeC x SizeZ x SizeT``) the first OME-XML ``Pixels`` element declares,
+    or None when not OME-XML or not stated."""
+    found = _ome_pixels_attribute(description, "SizeC")
+    if found is None:
+        return None
+    try:
+        return int(np.prod([int(found[1].get(k, 1)) for k in ("SizeC", "SizeZ", "SizeT")]))
+    except ValueError:
+        return None
 
 
 def ome_significant_bits(description: str | None) -> int | None:
@@ -97,9 +126,20 @@ class RasterFile:
         The open ``tifffile.TiffFile`` or ``PIL.Image.Image`` (the other is None).
     """
 
-    def __init__(self, path: Path, *, tiff=None, pil=None) -> None:
+    def __init__(self, path: Path, *, tiff=None, pil=None, log=None) -> None:
         self.path, self.tiff, self.pil = path, tiff, pil
         self.is_tiff = tiff is not None
+        self._log = log if log is not None else []
+
+    def check_not_truncated(self, *, field: str) -> None:
+        """Refuse a TIFF whose structure points past its end (a truncated copy): tifffile
+        then only logs, and reads the pages it found as if they were the whole file."""
+        if self.is_tiff:
+            len(self.tiff.pages)  # walks the chain of pages, logging broken offsets
+        broken = [m for m in self._log if "offset" in m]
+        if broken:
+            raise ImageInputError(
+                f"cannot read {self.path.name}: truncated or corrupt ({broken[0]})", field=field)
 
     # -- TIFF: first page (a plain image) or first series (stacks, OME axes)
     def first_page_plane_pixels(self) -> int:
@@ -142,6 +182,17 @@ class RasterFile:
         return np.asarray(im)
 
 
+class _ListHandler(logging.Handler):
+    """Collects the messages tifffile logs (it logs, rather than raises, on broken offsets)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 @contextmanager
 def open_raster(path: Path, *, field: str) -> Iterator[RasterFile]:
     """Open ``path`` (TIFF by suffix, else Pillow) without decoding its pixels.
@@ -156,22 +207,42 @@ def open_raster(path: Path, *, field: str) -> Iterator[RasterFile]:
     if path.suffix.lower() in TIFF_SUFFIXES:
         import tifffile
 
-        with tifffile.TiffFile(path) as tf:
-            yield RasterFile(path, tiff=tf)
+        handler = _ListHandler()
+        logger = logging.getLogger("tifffile")
+        logger.addHandler(handler)
+        try:
+            with tifffile.TiffFile(path) as tf:
+                yield RasterFile(path, tiff=tf, log=handler.messages)
+        finally:
+            logger.removeHandler(handler)
         return
     import warnings
 
     from PIL import Image
 
     with warnings.catch_warnings():
-        # The readers' own limits apply; Pillow's bomb warning would be a second line.
+        # The readers' own limits apply; Pillow's bomb warning would be a second line. It
+        # can come at decoding (frames of an animated PNG or GIF) too, so it is silenced
+        # while the file is open, not only while it is opened.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        im = Image.open(path)
-    with im:
-        yield RasterFile(path, pil=im)
+        with Image.open(path) as im:
+            yield RasterFile(path, pil=im)
 
 
 def require_file(path: Path, *, field: str) -> None:
-    """Raise ``no such file`` (ImageInputError with ``field``) unless ``path`` is a file."""
-    if not path.is_file():
-        raise ImageInputError(f"no such file: {path}", field=field)
+    """Raise ImageInputError (with ``field``) naming the cause unless ``path`` is a regular
+    file: ``no such file``, a directory, or a device, FIFO or socket (which could block
+    or never end)."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ImageInputError(f"no such file: {path}", field=field) from None
+    except OSError as exc:
+        raise ImageInputError(f"cannot read {path}: {exc.strerror}", field=field) from None
+    if stat.S_ISDIR(mode):
+        raise ImageInputError(f"{path} is a directory, not an image file", field=field)
+    if not stat.S_ISREG(mode):
+        raise ImageInputError(f"{path} is not a regular file (a device, FIFO or socket)",
+                              field=field)
