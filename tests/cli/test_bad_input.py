@@ -116,9 +116,30 @@ def inputs(tmp_path_factory) -> Path:
         "roi-ring-number": {"type": "Polygon", "coordinates": [7]},
     }.items():
         (d / f"{name}.geojson").write_text(json.dumps(geometry))
+    png16(d / "rgb16.png", np.full((64, 64, 3), 40000, np.uint16))
+    composite = np.zeros((64, 64, 3), np.uint8)
+    composite[..., 2] = np.random.default_rng(0).integers(0, 200, (64, 64))
+    Image.fromarray(composite).save(d / "composite.png")
     (d / "roi-infinite.geojson").write_text(
         '{"type": "Polygon", "coordinates": [[[1e400, 5], [60, 5], [60, 60]]]}')
     return d
+
+
+def png16(path: Path, rgb: np.ndarray) -> None:
+    """A 16-bit RGB PNG (Pillow cannot write one)."""
+    import struct
+    import zlib
+
+    h, w, _ = rgb.shape
+    raw = b"".join(b"\x00" + rgb[r].astype(">u2").tobytes() for r in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)  # 16 bits, colour type 2: RGB
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 def folder(path: Path) -> str:
@@ -260,6 +281,18 @@ CASES: list[tuple[str, Argv, str]] = [
     ("report-one-output-is-a-folder", lambda i, o: [
         "report", str(i / "case.json"), "--out", str(o)] if folder(o / "case-report.json")
      else [], "case-report.json: cannot write (is a directory)"),
+    # 20: 16-bit RGB PNGs refused like 16-bit TIFFs; --bit-depth checked on composites
+    ("score-16-bit-rgb-png", lambda i, o: ["score-ihc", str(i / "rgb16.png"), "--mpp", "0.5"],
+     "16-bit RGB PNG"),
+    ("count-16-bit-rgb-png", lambda i, o: [
+        "count-ish", str(i / "rgb16.png"), "--channels", "her2=R,cep17=G,dapi=B", "--mpp",
+        "0.2"], "16-bit RGB PNG"),
+    ("count-composite-deeper-than-its-samples", lambda i, o: [
+        "count-ish", str(i / "composite.png"), "--channels", "her2=R,cep17=G,dapi=B", "--mpp",
+        "0.2", "--bit-depth", "12"], "12-bit"),
+    ("count-composite-values-above-bit-depth", lambda i, o: [
+        "count-ish", str(i / "composite.png"), "--channels", "her2=R,cep17=G,dapi=B", "--mpp",
+        "0.2", "--bit-depth", "6"], "6-bit"),
     # 23: usage errors in one line; JPEG quality checked
     ("usage-unknown-option", lambda i, o: ["score-ihc", str(i / "ihc.png"), "--bogus"],
      "No such option: --bogus"),
@@ -286,3 +319,61 @@ def test_bad_input_is_refused_in_one_line_and_touches_nothing(argv, needle, inpu
     assert ".her2kit-" not in lines[0]  # the user's paths, never the temporary files
     assert stdout == ""
     assert snapshot(inputs, out) == before
+
+
+def test_closed_standard_output_is_an_error_not_a_lost_result(inputs, tmp_path):
+    """Item 24: ``score-ihc --json >&-`` must not exit 0 with the result lost."""
+    import subprocess
+    import sys
+
+    code = ("import os, sys; os.close(1); sys.stdout = None; from her2kit.cli import main; "
+            f"main(['score-ihc', {str(inputs / 'region.png')!r}, '--mpp', '0.5', '--json', "
+            f"'--out', {str(tmp_path / 'r.json')!r}])")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == BAD
+    assert len(proc.stderr.splitlines()) == 1 and "standard output" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_closed_standard_output_from_the_shell(inputs, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("sh") is None:
+        pytest.skip("no sh")
+    cmd = (f"{sys.executable} -m her2kit score-ihc {inputs / 'region.png'} --mpp 0.5 "
+           "--json >&-")
+    proc = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=120,
+                          env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)})
+    assert proc.returncode != 0
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+
+
+def test_a_large_png_header_raises_no_pillow_warning(tmp_path):
+    """Item 25: Pillow's DecompressionBombWarning never reaches standard error."""
+    import warnings
+
+    from her2kit.io.raster import open_raster
+
+    path = tmp_path / "large.png"
+    Image.new("1", (10000, 9500)).save(path)  # 95 Mpx, above Pillow's warning threshold
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with open_raster(path, field="image") as raster:
+            assert raster.size_px == (10000, 9500)
+            raster.read_pil()
+
+
+def test_planar_tiff_pixels_are_rows_times_columns(tmp_path):
+    """Item 17: a planar (samples, rows, cols) TIFF counts rows x cols, not samples x rows."""
+    from her2kit.errors import ImageInputError
+    from her2kit.io.images import read_image
+
+    path = tmp_path / "planar.tif"
+    tifffile.imwrite(path, np.full((3, 200, 200), 200, np.uint8), photometric="rgb",
+                     planarconfig="separate")
+    with pytest.raises(ImageInputError, match="image has 40000 pixels, more than the limit"):
+        read_image(path, max_pixels=10_000)
+    assert read_image(path, max_pixels=40_000).image.shape == (200, 200, 3)

@@ -95,6 +95,10 @@ def _read_field_raster(path: Path, max_pixels: int = MAX_FIELD_PIXELS, names: li
                     names.extend(ome_channel_names(ome))
                 return arr, axes, ome_pixel_size_um(ome), ome_significant_bits(ome)
             _check_not_cmyk(path, raster.pil.mode)
+            if raster.pil_stored_bits() == 16:
+                raise ImageInputError(
+                    f"{path.name} is a 16-bit RGB PNG, which would be read as 8 bits; save "
+                    "the composite as a 16-bit TIFF", field="path")
             width, height = raster.size_px
             _check_size(path, width * height, width * height * len(raster.pil.getbands()),
                         max_pixels)
@@ -118,6 +122,18 @@ def _probe_named(name: str | None) -> str | None:
     key = "".join(ch for ch in (name or "").lower() if ch.isalnum())
     found = [p for p, words in _PROBE_WORDS.items() if any(w in key for w in words)]
     return found[0] if len(found) == 1 else None
+
+
+def _check_composite_depth(rgb: np.ndarray, bit_depth: int, file_name: str) -> None:
+    """A stated camera depth must fit the composite's samples and its values."""
+    stored = rgb.dtype.itemsize * 8
+    if rgb.dtype.kind == "u" and isinstance(bit_depth, int) and bit_depth > stored:
+        raise ImageInputError(
+            f"{file_name} holds {stored}-bit RGB samples: they cannot hold the stated "
+            f"{bit_depth}-bit depth (a rescaled export; count the camera's own files)",
+            field="bit_depth")
+    for i in range(min(rgb.shape[-1], 3)):
+        _check_plane(rgb[..., i], "image", bit_depth=bit_depth)
 
 
 def _stack_channels(channels: Mapping[str, int | str], names: list[str | None], n: int,
@@ -227,6 +243,8 @@ def read_fish_image(
                 "colour letters need an RGB image; use channel indices", field="channels"
             )
         rgb = np.moveaxis(arr, axes.index(ch_axis), -1)
+        if bit_depth is not None:
+            _check_composite_depth(rgb, bit_depth, p.name)
         return fish_from_rgb(rgb, channels=channels, pixel_size_um=px, source=str(p))
     order = [a for a in "ZYX" if a in axes] + [ch_axis]
     arr = np.transpose(arr, [axes.index(a) for a in order])

@@ -104,6 +104,11 @@ def read_image(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     if suffix in (".png", ".jpg", ".jpeg"):
         try:
             with open_raster(p, field="image") as raster:
+                if raster.pil_stored_bits() == 16:
+                    raise ImageInputError(
+                        f"{p.name} is a 16-bit RGB PNG, which would be read as 8 bits; "
+                        "her2kit never rescales intensities implicitly, convert to 8-bit RGB "
+                        "yourself", field="image")
                 if raster.pil.mode == "CMYK":
                     raise ImageInputError(f"{p.name} is a CMYK (print) image; export it as "
                                           "RGB", field="image")

@@ -143,7 +143,10 @@ class RasterFile:
 
     # -- TIFF: first page (a plain image) or first series (stacks, OME axes)
     def first_page_plane_pixels(self) -> int:
-        return int(np.prod(self.tiff.pages[0].shape[:2]))
+        """Rows x columns of the first page, from its tags: its shape would be (samples,
+        rows, cols) for a planar TIFF, and rows x cols would then count samples x rows."""
+        page = self.tiff.pages[0]
+        return int(page.imagelength) * int(page.imagewidth) * max(int(page.imagedepth), 1)
 
     def first_page_pixel_size_um(self) -> tuple[float | None, str]:
         """µm per pixel and its source (``ome``, ``tiff-resolution`` or ``none``)."""
@@ -168,6 +171,12 @@ class RasterFile:
         return self.tiff.ome_metadata if self.tiff.is_ome else None
 
     # -- Pillow
+    def pil_stored_bits(self) -> int:
+        """Bits per sample as stored: 16 for a 16-bit PNG, which Pillow opens as 8-bit
+        ``RGB`` (it drops the low byte of each sample), else 8."""
+        rawmodes = [str(t.args if hasattr(t, "args") else t[3]) for t in self.pil.tile or []]
+        return 16 if any(";16" in m for m in rawmodes) and self.pil.mode == "RGB" else 8
+
     @property
     def size_px(self) -> tuple[int, int]:
         """(width, height) of a Pillow image."""
