@@ -85,6 +85,7 @@ def inputs(tmp_path_factory) -> Path:
     (d / "case.json").write_text('{"ihc": {"score": "2+"}}')
     (d / "dup.json").write_text('{"ihc": {"score": "0"}, "ihc": {"score": "3+"}}')
     (d / "dup-inner.json").write_text('{"ihc": {"score": "0", "score": "3+"}}')
+    (d / "newline-key.json").write_text('{"ihc": {"score": "2+"}, "a\\nb\\u001b": 1}')
     (d / "deep.json").write_text("[" * 10000 + "]" * 10000)
     (d / "deep-object.json").write_text('{"a":' * 5000 + "1" + "}" * 5000)
     (d / "huge-mean.json").write_text(
@@ -198,6 +199,8 @@ CASES: list[tuple[str, Argv, str]] = [
         "count-ish", "--dapi", str(i / "dapi.ome.tif"), "--her2", str(i / "her2.ome.tif"),
         "--cep17", str(i / "cep17.ome.tif"), "--out", str(i / "sub" / ".." / "case.json"),
         "--roi", str(i / "case.json")], "--out"),
+    ("classify-newline-in-a-key", lambda i, o: ["classify", str(i / "newline-key.json")],
+     "a\\nb\\x1b: unknown key"),
     # 10, 11: deep nesting, huge numbers
     ("classify-deeply-nested-list", lambda i, o: ["classify", str(i / "deep.json")], "nested"),
     ("classify-deeply-nested-object", lambda i, o: ["classify", str(i / "deep-object.json")],

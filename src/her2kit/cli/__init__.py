@@ -18,7 +18,7 @@ import typer
 
 from her2kit import __version__
 from her2kit.cli import classify, count_ish, report, score_ihc, synth_ihc, synth_ish, trials
-from her2kit.cli.options import EXIT_BAD_INPUT, EXIT_OFFLINE, exit_status, print_error
+from her2kit.cli.options import EXIT_BAD_INPUT, EXIT_OFFLINE, exit_status, one_line, print_error
 from her2kit.errors import Her2kitError
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_OFFLINE", "app", "main"]
@@ -87,7 +87,8 @@ def _run(argv: list[str] | None) -> int:
             return exc.exit_code
         ctx = getattr(exc, "ctx", None)
         where = f"{ctx.info_name}: " if ctx is not None and ctx.parent is not None else ""
-        print(f"her2kit: error: {where}{_one_line(exc.format_message())}", file=sys.stderr)
+        print(f"her2kit: error: {where}{one_line(_one_line(exc.format_message()))}",
+              file=sys.stderr)
         return getattr(exc, "exit_code", EXIT_BAD_INPUT)
     if sys.stdout is not None:
         sys.stdout.flush()

@@ -18,7 +18,7 @@ __all__ = [
     "EXIT_BAD_INPUT", "EXIT_OFFLINE", "CaseArgument", "FileMppOption", "GuidelineOption",
     "JsonOption", "OutJsonOption", "OverlayOption", "RoiOption", "channel_map",
     "check_range", "check_suffixes", "exit_status", "finish_image_command", "load_case_file",
-    "print_error", "progress", "require_extra", "require_table_extra",
+    "one_line", "print_error", "progress", "require_extra", "require_table_extra",
 ]
 
 EXIT_BAD_INPUT = 2
@@ -48,8 +48,18 @@ def exit_status(exc: Her2kitError) -> int:
 
 
 def print_error(exc: Her2kitError) -> None:
-    """The CLI's contract: one line, ``her2kit: error: <message>``, on standard error."""
-    print(f"her2kit: error: {exc}", file=sys.stderr)
+    """The CLI's contract: one line, ``her2kit: error: <message>``, on standard error.
+
+    Characters that would break the line or drive the terminal (a newline or an escape
+    in a key or a file name) are shown escaped."""
+    print(f"her2kit: error: {one_line(str(exc))}", file=sys.stderr)
+
+
+def one_line(text: str) -> str:
+    """``text`` with non-printable characters (newlines, escapes) written as escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def require_extra(extra: str, *modules: str) -> None:
