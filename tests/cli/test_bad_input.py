@@ -83,6 +83,7 @@ def inputs(tmp_path_factory) -> Path:
     grey_tiff(d / "cep17.ome.tif", 3)
     grey_tiff(d / "cep17-03.ome.tif", 3, size_um=0.3)
     (d / "case.json").write_text('{"ihc": {"score": "2+"}}')
+    (d / "case-report.json").write_text('{"ihc": {"score": "2+"}}')
     (d / "dup.json").write_text('{"ihc": {"score": "0"}, "ihc": {"score": "3+"}}')
     (d / "dup-inner.json").write_text('{"ihc": {"score": "0", "score": "3+"}}')
     (d / "newline-key.json").write_text('{"ihc": {"score": "2+"}, "a\\nb\\u001b": 1}')
@@ -201,6 +202,9 @@ CASES: list[tuple[str, Argv, str]] = [
         "--roi", str(i / "case.json")], "--out"),
     ("classify-newline-in-a-key", lambda i, o: ["classify", str(i / "newline-key.json")],
      "a\\nb\\x1b: unknown key"),
+    ("report-output-over-the-case", lambda i, o: [
+        "report", str(i / "case-report.json"), "--format", "json", "--out", str(i)],
+     "would overwrite the input CASE.json"),
     # 10, 11: deep nesting, huge numbers
     ("classify-deeply-nested-list", lambda i, o: ["classify", str(i / "deep.json")], "nested"),
     ("classify-deeply-nested-object", lambda i, o: ["classify", str(i / "deep-object.json")],
