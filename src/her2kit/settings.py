@@ -38,6 +38,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ish_max_samples_per_pixel", 10, "samples/px",
             "A FISH z-stack or multi-channel file may hold this many samples (planes x "
             "channels) per allowed plane pixel."),
+    Setting("json_max_bytes", 32 * 1024 * 1024, "bytes",
+            "Largest JSON file (case, result, ROI, trials) read: a whole-slide count of a few "
+            "hundred thousand nuclei is a few MB; parsing costs ~30x the file size in memory."),
     Setting("report_out_dir", "out/report", "path",
             "Folder `her2kit report` writes into when --out is not given."),
     Setting("trials_timeout_s", 10.0, "s",

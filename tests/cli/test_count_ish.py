@@ -111,6 +111,7 @@ def bad_inputs(tmp_path, fish):
     Image.fromarray(dark).save(tmp_path / "dark.png")
     tifffile.imwrite(tmp_path / "a.tif", rng.integers(0, 4000, (256, 256), dtype=np.uint16))
     tifffile.imwrite(tmp_path / "b.tif", rng.integers(0, 4000, (200, 256), dtype=np.uint16))
+    tifffile.imwrite(tmp_path / "c.tif", rng.integers(0, 4000, (256, 256), dtype=np.uint16))
     (tmp_path / "broken.ome.tif").write_bytes(fish.read_bytes()[:500])
     # 12-bit camera stated in the OME metadata, 16-bit values in the data.
     tifffile.imwrite(tmp_path / "bits.ome.tif", np.full((3, 64, 64), 5000, np.uint16), ome=True,
@@ -130,7 +131,7 @@ def bad_inputs(tmp_path, fish):
         (("{d}/bright.png", "--channels", "her2=R,cep17=G,dapi=B", "--mpp", "0.2"),
          "brightfield"),
         (("{d}/dark.png", "--assay", "dual-ish", "--mpp", "0.2"), "fluorescence"),
-        (("--dapi", "{d}/a.tif", "--her2", "{d}/a.tif", "--cep17", "{d}/b.tif", "--mpp", "0.2"),
+        (("--dapi", "{d}/a.tif", "--her2", "{d}/c.tif", "--cep17", "{d}/b.tif", "--mpp", "0.2"),
          "size"),
         (("{d}/broken.ome.tif", "--channels", "dapi=0,her2=1,cep17=2"), "cannot read"),
         (("{d}/huge.tif", "--channels", "dapi=0,her2=1,cep17=2", "--mpp", "0.2"),

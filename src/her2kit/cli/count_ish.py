@@ -106,6 +106,15 @@ def count_ish(
     fields = _field_options(images, assay=assay, channels=channels, stains=stains, dapi=dapi,
                             her2=her2, cep17=cep17, roi=roi, bit_depth=bit_depth)
     require_table_extra(nuclei)
+    from her2kit.io.paths import refuse_output_clashes
+    from her2kit.pipelines.count_ish import field_paths
+
+    n_fields = len(images) or 1
+    refuse_output_clashes(
+        [("IMAGE", im) for im in images] + [("--dapi", dapi), ("--her2", her2),
+                                             ("--cep17", cep17), ("--roi", roi)],
+        [("--overlay", p) for p in field_paths(overlay, n_fields)]
+        + [("--nuclei", nuclei), ("--out", out_json)])
     job = run_count_ish(images, assay=assay, **fields, roi=roi, mpp=mpp, bit_depth=bit_depth,
                         guideline=guideline, overlay=overlay, nuclei=nuclei,
                         progress=lambda items: progress(items, "counting fields"))

@@ -26,11 +26,13 @@ __all__ = [
     "RoiOption",
     "case_dir",
     "channel_map",
+    "check_range",
     "check_suffixes",
     "classify_case_file",
     "exit_status",
     "finish_image_command",
     "load_case_file",
+    "one_line",
     "print_error",
     "progress",
     "require_extra",
@@ -64,8 +66,18 @@ def exit_status(exc: Her2kitError) -> int:
 
 
 def print_error(exc: Her2kitError) -> None:
-    """The CLI's contract: one line, ``her2kit: error: <message>``, on standard error."""
-    print(f"her2kit: error: {exc}", file=sys.stderr)
+    """The CLI's contract: one line, ``her2kit: error: <message>``, on standard error.
+
+    Characters that would break the line or drive the terminal (a newline or an escape
+    in a key or a file name) are shown escaped."""
+    print(f"her2kit: error: {one_line(str(exc))}", file=sys.stderr)
+
+
+def one_line(text: str) -> str:
+    """``text`` with non-printable characters (newlines, escapes) written as escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def require_extra(extra: str, *modules: str) -> None:
@@ -126,6 +138,13 @@ def load_case_file(case_file: str):
         raise Her2kitInputError(validation_error_line(exc)) from None
 
 
+def check_range(value: int | None, lo: int, hi: int | None, flag: str, *, unit: str = "") -> None:
+    """Refuse an integer option outside ``lo``–``hi`` (no upper bound for None), before work."""
+    if value is not None and (value < lo or (hi is not None and value > hi)):
+        span = f"{lo}–{hi}" if hi is not None else f"{lo} or more"
+        raise Her2kitInputError(f"expected {span}{unit}, got {value}", field=flag)
+
+
 def check_suffixes(*outputs: tuple[str | None, tuple[str, ...], str]) -> None:
     """Refuse an output path whose type the command cannot write, before any work."""
     from pathlib import Path
@@ -136,7 +155,8 @@ def check_suffixes(*outputs: tuple[str | None, tuple[str, ...], str]) -> None:
 
 
 def channel_map(text: str | None) -> dict[str, int | str] | None:
-    """Parse ``her2=R,cep17=G,dapi=B`` (colour letters) or ``dapi=0,her2=1,cep17=2``."""
+    """Parse ``her2=R,cep17=G,dapi=B`` (colour letters of an RGB composite),
+    ``dapi=0,her2=1,cep17=2`` (channel indices) or ``dapi=DAPI,...`` (OME channel names)."""
     if text is None:
         return None
     mapping: dict[str, int | str] = {}
@@ -148,7 +168,8 @@ def channel_map(text: str | None) -> dict[str, int | str] | None:
                 field="--channels")
         if name in mapping:
             raise Her2kitInputError(f"{name} is mapped twice", field="--channels")
-        mapping[name] = int(value) if value.isdigit() else value.upper()
+        # isdecimal and isascii: "²" is a digit to str.isdigit, not a number to int().
+        mapping[name] = int(value) if value.isascii() and value.isdecimal() else value.upper()
     return mapping
 
 

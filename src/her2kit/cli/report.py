@@ -67,5 +67,11 @@ def report(
     files = render_report(case, formats=formats if fmt == "all" else {fmt},
                           audience=audience, guideline=guideline, base_dir=base_dir,
                           trials=trials)
+    from her2kit.io.paths import refuse_output_clashes
+
+    # An output named like the case or the trials file (`--out` beside them) must not
+    # replace it.
+    refuse_output_clashes([("CASE.json", case_file), ("--trials", trials_file)],
+                          [("--out", Path(out) / name) for name in files])
     for path in write_files_atomically(out, files):
         typer.echo(str(path))

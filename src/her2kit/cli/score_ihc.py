@@ -60,6 +60,11 @@ def score_ihc(
     check_suffixes((overlay, (".png",), "--overlay"), (cells, (".csv", ".parquet"), "--cells"),
                    (geojson, (".geojson", ".json"), "--geojson"), (out_json, (".json",), "--out"))
     require_table_extra(cells)
+    from her2kit.io.paths import refuse_output_clashes
+
+    refuse_output_clashes([("IMAGE", image), ("--roi", roi)],
+                          [("--overlay", overlay), ("--cells", cells), ("--geojson", geojson),
+                           ("--out", out_json)])
     job = run_score_ihc(image, mpp=mpp, roi=roi, estimate_stains=estimate_stains,
                         min_intense_pct=min_intense_pct, guideline=guideline,
                         overlay=overlay, cells=cells, geojson=geojson,

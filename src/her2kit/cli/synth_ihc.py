@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from her2kit.cli.options import check_range
 from her2kit.errors import Her2kitInputError
 
 __all__ = ["synth_ihc"]
@@ -32,6 +33,8 @@ def synth_ihc(
     from her2kit.io.export import csv_bytes, png_bytes, tiff_bytes
     from her2kit.synthetic.ihc import SCORES, generate_ihc_region
 
+    check_range(seed, 0, None, "--seed")
+    check_range(jpeg_quality, 1, 100, "--jpeg-quality")
     if score not in SCORES:
         raise Her2kitInputError(f"unknown score {score!r}; use one of {', '.join(SCORES)}",
                                 field="--score")

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from her2kit.cli.options import check_range
 from her2kit.errors import Her2kitInputError
 
 __all__ = ["synth_ish"]
@@ -38,6 +39,9 @@ def synth_ish(
         generate_fish_field,
     )
 
+    check_range(seed, 0, None, "--seed")
+    # As synth-ihc: 8000² px is 64 Mpx; 100000² would allocate tens of GB first.
+    check_range(size, 32, 8000, "--size", unit=" px per side")
     if scenario not in SCENARIOS:
         raise Her2kitInputError(f"unknown scenario {scenario!r}; use one of "
                                 f"{', '.join(SCENARIOS)}", field="--scenario")

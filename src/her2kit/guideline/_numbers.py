@@ -8,8 +8,10 @@ do that reliably (``round(2.675, 2) == 2.67``), hence :mod:`decimal`.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
+
+from her2kit.errors import Her2kitInputError
 
 __all__ = ["REPORTED_PLACES", "decimal_places", "round_half_up", "to_decimal"]
 
@@ -34,8 +36,19 @@ def to_decimal(value: float | int | Fraction | Decimal) -> Decimal:
 
 
 def round_half_up(value: float | int | Fraction | Decimal) -> Decimal:
-    """Round to two decimals, halves away from zero, as reports are written."""
-    return to_decimal(value).quantize(_QUANTUM, rounding=ROUND_HALF_UP)
+    """Round to two decimals, halves away from zero, as reports are written.
+
+    Raises
+    ------
+    Her2kitInputError
+        A value too large (or not finite) to write with two decimals in 28 digits.
+    """
+    exact = to_decimal(value)
+    try:
+        return exact.quantize(_QUANTUM, rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        raise Her2kitInputError(f"{exact} cannot be reported: not a finite number below "
+                                "1e25") from None
 
 
 def decimal_places(value: float | int) -> int:

@@ -28,6 +28,12 @@ __all__ = [
 Count = Annotated[int, Strict(), Field(ge=0)]
 Number = Annotated[float, Strict()]
 Percent = Annotated[float, Strict(), Field(ge=0, le=100)]
+#: Most signals per nucleus (and so the largest mean and ratio) accepted: amplified
+#: nuclei hold tens of copies, clusters are estimated at ~20; more is a typing error,
+#: and the exact decimal rounding of reports has 28 significant digits (1e26 overflows it).
+MAX_SIGNALS = 1000
+Signals = Annotated[int, Strict(), Field(ge=0, le=MAX_SIGNALS)]
+Mean = Annotated[float, Strict(), Field(ge=0, le=MAX_SIGNALS)]
 IhcScoreLabel = Literal["0", "0+", "1+", "2+", "3+"]
 Intensity = Literal["none", "weak", "moderate", "strong"]
 
@@ -110,11 +116,11 @@ class IshInput(_Model):
     """
 
     probe: Literal["dual", "single"]
-    nuclei: list[list[Count] | Count] | None = None
+    nuclei: list[list[Signals] | Signals] | None = None
     cells_counted: Count | None = None
-    her2_mean: Annotated[Number, Field(ge=0)] | None = None
-    cep17_mean: Annotated[Number, Field(ge=0)] | None = None
-    ratio: Annotated[Number, Field(ge=0)] | None = None
+    her2_mean: Mean | None = None
+    cep17_mean: Mean | None = None
+    ratio: Mean | None = None
     qc: IshQc = IshQc()
 
     @model_validator(mode="after")
@@ -129,6 +135,10 @@ class IshInput(_Model):
                 raise ValueError("dual-probe ISH needs 'cep17_mean'")
         if self.probe == "single" and (self.cep17_mean is not None or self.ratio is not None):
             raise ValueError("single-probe ISH has no CEP17: drop 'cep17_mean' and 'ratio'")
+        if (self.her2_mean is not None and self.cep17_mean
+                and self.her2_mean > MAX_SIGNALS * self.cep17_mean):
+            raise ValueError(f"her2_mean / cep17_mean is over {MAX_SIGNALS}: check "
+                             f"cep17_mean (got {self.cep17_mean!r})")
         return self
 
 

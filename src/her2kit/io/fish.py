@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -17,7 +18,13 @@ from her2kit.imaging.ish.channels import (
     fish_from_rgb,
     fish_from_stack,
 )
-from her2kit.io.raster import ome_pixel_size_um, ome_significant_bits, open_raster
+from her2kit.io.raster import (
+    ome_channel_names,
+    ome_declared_planes,
+    ome_pixel_size_um,
+    ome_significant_bits,
+    open_raster,
+)
 from her2kit.settings import value
 
 __all__ = ["MAX_FIELD_PIXELS", "read_brightfield_ish", "read_fish_files", "read_fish_image"]
@@ -51,19 +58,47 @@ def _check_size(path: Path, plane_px: int, samples: int, max_pixels: int) -> Non
         )
 
 
-def _read_field_raster(path: Path, max_pixels: int = MAX_FIELD_PIXELS):
+def _check_complete(path: Path, ome: str | None, axes: str, shape: tuple[int, ...]) -> None:
+    """Refuse an OME-TIFF holding fewer planes than its metadata declares (a truncated
+    copy), which tifffile would otherwise read as a plain one-plane image."""
+    declared = ome_declared_planes(ome)
+    held = int(np.prod([n for a, n in zip(axes.upper(), shape, strict=True)
+                        if a not in "YXS"], dtype=np.int64))
+    if declared is not None and held < declared:
+        raise ImageInputError(
+            f"{path.name} is truncated or incomplete: its OME metadata declares {declared} "
+            f"planes, the file holds {held}", field="path")
+
+
+def _check_not_cmyk(path: Path, mode: str) -> None:
+    if mode == "CMYK":
+        raise ImageInputError(f"{path.name} is a CMYK (print) image; export it as RGB",
+                              field="path")
+
+
+def _read_field_raster(path: Path, max_pixels: int = MAX_FIELD_PIXELS, names: list | None = None):
     """Return (array, axes, pixel_size_um or None, stated bit depth or None) for a
-    TIFF/OME-TIFF (OME ``PhysicalSizeX`` and ``SignificantBits``), PNG or JPEG."""
+    TIFF/OME-TIFF (OME ``PhysicalSizeX`` and ``SignificantBits``), PNG or JPEG; the OME
+    channel names are appended to ``names`` when given."""
     try:
         with open_raster(path, field="path") as raster:
             if raster.is_tiff:
+                raster.check_not_truncated(field="path")
                 axes, shape_ = raster.series_axes_shape()
                 shape = dict(zip(axes.upper(), shape_, strict=True))
                 _check_size(path, int(shape.get("Y", 1)) * int(shape.get("X", 1)),
                             int(np.prod(shape_, dtype=np.int64)), max_pixels)
-                arr = raster.read_series()
                 ome = raster.ome_metadata()
+                _check_complete(path, ome, axes, shape_)
+                arr = raster.read_series()
+                if names is not None:
+                    names.extend(ome_channel_names(ome))
                 return arr, axes, ome_pixel_size_um(ome), ome_significant_bits(ome)
+            _check_not_cmyk(path, raster.pil.mode)
+            if raster.pil_stored_bits() == 16:
+                raise ImageInputError(
+                    f"{path.name} is a 16-bit RGB PNG, which would be read as 8 bits; save "
+                    "the composite as a 16-bit TIFF", field="path")
             width, height = raster.size_px
             _check_size(path, width * height, width * height * len(raster.pil.getbands()),
                         max_pixels)
@@ -75,6 +110,64 @@ def _read_field_raster(path: Path, max_pixels: int = MAX_FIELD_PIXELS):
         raise ImageInputError(
             f"cannot read {path.name}: {type(exc).__name__}: {exc}", field="path"
         ) from None
+
+
+#: Words that identify a probe in an OME channel name (lower case, no spaces or dashes).
+_PROBE_WORDS = MappingProxyType({"dapi": ("dapi", "hoechst"), "her2": ("her2", "erbb2"),
+                                 "cep17": ("cep17", "chr17", "cen17")})
+
+
+def _probe_named(name: str | None) -> str | None:
+    """The probe an OME channel name identifies, or None."""
+    key = "".join(ch for ch in (name or "").lower() if ch.isalnum())
+    found = [p for p, words in _PROBE_WORDS.items() if any(w in key for w in words)]
+    return found[0] if len(found) == 1 else None
+
+
+def _check_composite_depth(rgb: np.ndarray, bit_depth: int, file_name: str) -> None:
+    """A stated camera depth must fit the composite's samples and its values."""
+    stored = rgb.dtype.itemsize * 8
+    if rgb.dtype.kind == "u" and isinstance(bit_depth, int) and bit_depth > stored:
+        raise ImageInputError(
+            f"{file_name} holds {stored}-bit RGB samples: they cannot hold the stated "
+            f"{bit_depth}-bit depth (a rescaled export; count the camera's own files)",
+            field="bit_depth")
+    for i in range(min(rgb.shape[-1], 3)):
+        _check_plane(rgb[..., i], "image", bit_depth=bit_depth)
+
+
+def _stack_channels(channels: Mapping[str, int | str], names: list[str | None], n: int,
+                    file_name: str) -> dict[str, int]:
+    """Probe → channel index on a multi-channel stack, from indices or the OME channel
+    names; refused: colour letters, unknown names, a map that contradicts the names."""
+    lowered = [(nm or "").strip().lower() for nm in names] if len(names) == n else []
+    out: dict[str, int] = {}
+    for probe, given in channels.items():
+        if isinstance(given, int):
+            out[probe] = given
+            continue
+        if given.strip().lower() in lowered:
+            out[probe] = lowered.index(given.strip().lower())
+            continue
+        if given.strip().lower() in ("r", "g", "b", "red", "green", "blue"):
+            raise ImageInputError(
+                f"colour letters ({probe}={given}) name an RGB composite's colours; "
+                f"{file_name} is a {n}-channel stack: use channel indices or its channel "
+                f"names ({_names_text(names)})", field="channels")
+        raise ImageInputError(f"{file_name} has no channel named {given!r} (channels: "
+                              f"{_names_text(names)})", field="channels")
+    if len(names) == n:
+        for probe, index in out.items():
+            held = _probe_named(names[index]) if 0 <= index < n else None
+            if held is not None and held != probe:
+                raise ImageInputError(
+                    f"{probe}={index} contradicts {file_name}, whose channel {index} is named "
+                    f"{names[index]!r}", field="channels")
+    return out
+
+
+def _names_text(names: list[str | None]) -> str:
+    return ", ".join(f"{i}={nm}" for i, nm in enumerate(names) if nm) or "unnamed"
 
 
 def read_fish_image(
@@ -93,8 +186,10 @@ def read_fish_image(
         ``.tif``/``.tiff`` (axes from the file, e.g. ``CYX``, ``ZCYX``, ``YXS``) or an
         RGB ``.png``/``.jpg`` composite.
     channels : mapping
-        Probe name to channel index (``{"dapi": 0, "her2": 1, "cep17": 2}``) for
-        multi-channel TIFFs, or to a colour letter (``{"her2": "R", ...}``) for RGB.
+        Probe name to channel index (``{"dapi": 0, "her2": 1, "cep17": 2}``) or to an
+        OME channel name for multi-channel TIFFs, or to a colour letter
+        (``{"her2": "R", ...}``) for RGB composites only. A map that contradicts the
+        OME channel names (``her2`` on the channel named ``DAPI``) is refused.
     pixel_size_um : float, optional
         Overrides the OME ``PhysicalSizeX`` when given.
     bit_depth : int, optional
@@ -113,10 +208,12 @@ def read_fish_image(
     Raises
     ------
     ImageInputError
-        Unreadable file, unsupported axes, bad channel mapping, brightfield image.
+        Unreadable file, unsupported axes, bad channel mapping (colour letters on a
+        stack, a map contradicting the channel names), brightfield image.
     """
     p = Path(path)
-    arr, axes, px_file, bits_file = _read_field_raster(p, max_pixels)
+    names: list[str | None] = []
+    arr, axes, px_file, bits_file = _read_field_raster(p, max_pixels, names)
     pixel_size_um = pixel_size_um if pixel_size_um is not None else px_file
     if bit_depth is None:
         bit_depth = bits_file
@@ -136,12 +233,18 @@ def read_fish_image(
             f"{p.name} has one channel (axes {axes}); give one file per channel", field="path"
         )
     letters = all(isinstance(v, str) for v in channels.values())
-    if letters:
+    if ch_axis == "C":
+        # A stack's channels are numbered, not coloured: colour letters would silently
+        # pick channels 0/1/2, whatever the file says they hold.
+        channels = _stack_channels(channels, names, arr.shape[axes.index("C")], p.name)
+    elif letters:
         if "Z" in axes or arr.shape[axes.index(ch_axis)] not in (3, 4):
             raise ImageInputError(
                 "colour letters need an RGB image; use channel indices", field="channels"
             )
         rgb = np.moveaxis(arr, axes.index(ch_axis), -1)
+        if bit_depth is not None:
+            _check_composite_depth(rgb, bit_depth, p.name)
         return fish_from_rgb(rgb, channels=channels, pixel_size_um=pixel_size_um, source=str(p))
     order = [a for a in "ZYX" if a in axes] + [ch_axis]
     arr = np.transpose(arr, [axes.index(a) for a in order])
@@ -172,7 +275,8 @@ def read_fish_files(
     Raises
     ------
     ImageInputError
-        Unreadable file, a colour file where a grey one is expected, mismatched sizes.
+        Unreadable file, a colour file where a grey one is expected, mismatched sizes,
+        files stating different pixel sizes (more than 1 % apart).
     """
     arrays = {}
     px_found = None
@@ -195,10 +299,17 @@ def read_fish_files(
             # Each file's own stated depth is checked against its data.
             _check_plane(arr, name, bit_depth=bits_file)
         arrays[name] = arr
-        px_found = px_found or px_file
+        if px_file is not None and px_found is not None and \
+                abs(px_file - px_found[0]) > 0.01 * px_found[0]:
+            # One field has one pixel size: files that disagree are not one field.
+            raise ImageInputError(
+                f"{p.name} states {px_file:g} µm per pixel, {px_found[1]} {px_found[0]:g}",
+                field=name)
+        px_found = px_found or ((px_file, p.name) if px_file is not None else None)
     return fish_from_arrays(
         **arrays,
-        pixel_size_um=pixel_size_um if pixel_size_um is not None else px_found,
+        pixel_size_um=pixel_size_um if pixel_size_um is not None else (
+            px_found[0] if px_found is not None else None),
         bit_depth=bit_depth,
         source=str(Path(dapi).parent),
     )

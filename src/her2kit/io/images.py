@@ -88,6 +88,7 @@ def read_image(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     if suffix in TIFF_SUFFIXES:
         try:
             with open_raster(p, field="image") as raster:
+                raster.check_not_truncated(field="image")
                 n = raster.first_page_plane_pixels()
                 if n > max_pixels:
                     raise _too_large(n, max_pixels)
@@ -103,6 +104,14 @@ def read_image(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     if suffix in (".png", ".jpg", ".jpeg"):
         try:
             with open_raster(p, field="image") as raster:
+                if raster.pil_stored_bits() == 16:
+                    raise ImageInputError(
+                        f"{p.name} is a 16-bit RGB PNG, which would be read as 8 bits; "
+                        "her2kit never rescales intensities implicitly, convert to 8-bit RGB "
+                        "yourself", field="image")
+                if raster.pil.mode == "CMYK":
+                    raise ImageInputError(f"{p.name} is a CMYK (print) image; export it as "
+                                          "RGB", field="image")
                 width, height = raster.size_px
                 if width * height > max_pixels:
                     raise _too_large(width * height, max_pixels)

@@ -9,6 +9,7 @@ screens and printers).
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +21,8 @@ import numpy as np
 from her2kit.errors import ImageInputError
 
 __all__ = [
-    "RasterFile", "ome_pixel_size_um", "ome_significant_bits", "open_raster", "require_file",
+    "RasterFile", "ome_channel_names", "ome_declared_planes", "ome_pixel_size_um",
+    "ome_significant_bits", "open_raster", "require_file",
     "tiff_resolution_pixel_size_um",
 ]
 
@@ -55,6 +57,33 @@ def ome_pixel_size_um(description: str | None) -> float | None:
     if factor is None or not size > 0:
         return None
     return size * factor
+
+
+def ome_channel_names(description: str | None) -> tuple[str | None, ...]:
+    """The ``Name`` of each ``Channel`` of the first OME-XML ``Pixels`` element, in order
+    (None for an unnamed channel); empty when not OME-XML."""
+    if not description or "<OME" not in description[:2000]:
+        return ()
+    try:
+        root = ET.fromstring(description)
+    except ET.ParseError:
+        return ()
+    for el in root.iter():
+        if el.tag.endswith("Pixels"):
+            return tuple(ch.attrib.get("Name") for ch in el if ch.tag.endswith("Channel"))
+    return ()
+
+
+def ome_declared_planes(description: str | None) -> int | None:
+    """Planes (``SizeC x SizeZ x SizeT``) the first OME-XML ``Pixels`` element declares,
+    or None when not OME-XML or not stated."""
+    found = _ome_pixels_attribute(description, "SizeC")
+    if found is None:
+        return None
+    try:
+        return int(np.prod([int(found[1].get(k, 1)) for k in ("SizeC", "SizeZ", "SizeT")]))
+    except ValueError:
+        return None
 
 
 def ome_significant_bits(description: str | None) -> int | None:
@@ -99,13 +128,27 @@ class RasterFile:
         The open ``tifffile.TiffFile`` or ``PIL.Image.Image`` (the other is None).
     """
 
-    def __init__(self, path: Path, *, tiff=None, pil=None) -> None:
+    def __init__(self, path: Path, *, tiff=None, pil=None, log=None) -> None:
         self.path, self.tiff, self.pil = path, tiff, pil
         self.is_tiff = tiff is not None
+        self._log = log if log is not None else []
+
+    def check_not_truncated(self, *, field: str) -> None:
+        """Refuse a TIFF whose structure points past its end (a truncated copy): tifffile
+        then only logs, and reads the pages it found as if they were the whole file."""
+        if self.is_tiff:
+            len(self.tiff.pages)  # walks the chain of pages, logging broken offsets
+        broken = [m for m in self._log if "offset" in m]
+        if broken:
+            raise ImageInputError(
+                f"cannot read {self.path.name}: truncated or corrupt ({broken[0]})", field=field)
 
     # -- TIFF: first page (a plain image) or first series (stacks, OME axes)
     def first_page_plane_pixels(self) -> int:
-        return int(np.prod(self.tiff.pages[0].shape[:2]))
+        """Rows x columns of the first page, from its tags: its shape would be (samples,
+        rows, cols) for a planar TIFF, and rows x cols would then count samples x rows."""
+        page = self.tiff.pages[0]
+        return int(page.imagelength) * int(page.imagewidth) * max(int(page.imagedepth), 1)
 
     def first_page_pixel_size_um(self) -> tuple[float | None, str]:
         """µm per pixel and its source (``ome``, ``tiff-resolution`` or ``none``)."""
@@ -130,6 +173,12 @@ class RasterFile:
         return self.tiff.ome_metadata if self.tiff.is_ome else None
 
     # -- Pillow
+    def pil_stored_bits(self) -> int:
+        """Bits per sample as stored: 16 for a 16-bit PNG, which Pillow opens as 8-bit
+        ``RGB`` (it drops the low byte of each sample), else 8."""
+        rawmodes = [str(t.args if hasattr(t, "args") else t[3]) for t in self.pil.tile or []]
+        return 16 if any(";16" in m for m in rawmodes) and self.pil.mode == "RGB" else 8
+
     @property
     def size_px(self) -> tuple[int, int]:
         """(width, height) of a Pillow image."""
@@ -142,6 +191,17 @@ class RasterFile:
             im = im.convert("RGBA" if "transparency" in im.info else "RGB")
         im.load()
         return np.asarray(im)
+
+
+class _ListHandler(logging.Handler):
+    """Collects the messages tifffile logs (it logs, rather than raises, on broken offsets)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 @contextmanager
@@ -158,22 +218,42 @@ def open_raster(path: Path, *, field: str) -> Iterator[RasterFile]:
     if path.suffix.lower() in TIFF_SUFFIXES:
         import tifffile
 
-        with tifffile.TiffFile(path) as tf:
-            yield RasterFile(path, tiff=tf)
+        handler = _ListHandler()
+        logger = logging.getLogger("tifffile")
+        logger.addHandler(handler)
+        try:
+            with tifffile.TiffFile(path) as tf:
+                yield RasterFile(path, tiff=tf, log=handler.messages)
+        finally:
+            logger.removeHandler(handler)
         return
     import warnings
 
     from PIL import Image
 
     with warnings.catch_warnings():
-        # The readers' own limits apply; Pillow's bomb warning would be a second line.
+        # The readers' own limits apply; Pillow's bomb warning would be a second line. It
+        # can come at decoding (frames of an animated PNG or GIF) too, so it is silenced
+        # while the file is open, not only while it is opened.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        im = Image.open(path)
-    with im:
-        yield RasterFile(path, pil=im)
+        with Image.open(path) as im:
+            yield RasterFile(path, pil=im)
 
 
 def require_file(path: Path, *, field: str) -> None:
-    """Raise ``no such file`` (ImageInputError with ``field``) unless ``path`` is a file."""
-    if not path.is_file():
-        raise ImageInputError(f"no such file: {path}", field=field)
+    """Raise ImageInputError (with ``field``) naming the cause unless ``path`` is a regular
+    file: ``no such file``, a directory, or a device, FIFO or socket (which could block
+    or never end)."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ImageInputError(f"no such file: {path}", field=field) from None
+    except OSError as exc:
+        raise ImageInputError(f"cannot read {path}: {exc.strerror}", field=field) from None
+    if stat.S_ISDIR(mode):
+        raise ImageInputError(f"{path} is a directory, not an image file", field=field)
+    if not stat.S_ISREG(mode):
+        raise ImageInputError(f"{path} is not a regular file (a device, FIFO or socket)",
+                              field=field)

@@ -15,7 +15,7 @@ from skimage.draw import polygon as draw_polygon
 
 from her2kit.errors import Her2kitInputError
 
-__all__ = ["read_roi_mask", "roi_mask_from_geojson"]
+__all__ = ["MAX_ROI_COORDINATE", "MAX_ROI_VERTICES", "read_roi_mask", "roi_mask_from_geojson"]
 
 
 def _features(doc: Any) -> list[dict[str, Any]]:
@@ -33,13 +33,56 @@ def _features(doc: Any) -> list[dict[str, Any]]:
     raise Her2kitInputError(f"unsupported GeoJSON type {kind!r}", field="roi")
 
 
-def _polygons(geometry: dict[str, Any]) -> list[list[list[list[float]]]]:
+#: Most polygon vertices accepted in one ROI file (all rings together): a hand-drawn
+#: tumour outline has hundreds to a few thousand; rasterising costs grow with vertices.
+MAX_ROI_VERTICES = 100_000
+#: Largest coordinate magnitude, px (a whole slide at 40x is ~200,000 px across).
+MAX_ROI_COORDINATE = 1e7
+
+
+def _position(value: Any, where: str) -> tuple[float, float]:
+    if (not isinstance(value, list) or len(value) not in (2, 3)
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)):
+        raise Her2kitInputError(f"{where}: expected a position [x, y] of numbers, got "
+                                f"{_short(value)}", field="roi")
+    x, y = float(value[0]), float(value[1])
+    if not (abs(x) <= MAX_ROI_COORDINATE and abs(y) <= MAX_ROI_COORDINATE):
+        raise Her2kitInputError(
+            f"{where}: coordinate outside ±{MAX_ROI_COORDINATE:g} px (got {_short(value)})",
+            field="roi")
+    return x, y
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _rings(coords: Any, where: str) -> list[np.ndarray]:
+    """A Polygon's coordinates → one (n, 2) array of (x, y) per ring, validated."""
+    if not isinstance(coords, list) or not coords:
+        raise Her2kitInputError(f"{where}: expected a list of rings, got {_short(coords)}",
+                                field="roi")
+    rings = []
+    for i, ring in enumerate(coords):
+        if not isinstance(ring, list) or len(ring) < 3:
+            raise Her2kitInputError(f"{where}[{i}]: a polygon ring has fewer than 3 "
+                                    f"positions ({_short(ring)})", field="roi")
+        rings.append(np.array([_position(p, f"{where}[{i}][{j}]") for j, p in enumerate(ring)],
+                              dtype=float))
+    return rings
+
+
+def _polygons(geometry: dict[str, Any], where: str) -> list[list[np.ndarray]]:
     kind = geometry.get("type")
     coords = geometry.get("coordinates")
     if kind == "Polygon":
-        return [coords]
+        return [_rings(coords, f"{where}.coordinates")]
     if kind == "MultiPolygon":
-        return list(coords)
+        if not isinstance(coords, list):
+            raise Her2kitInputError(f"{where}.coordinates: expected a list of polygons, got "
+                                    f"{_short(coords)}", field="roi")
+        return [_rings(c, f"{where}.coordinates[{i}]") for i, c in enumerate(coords)]
     raise Her2kitInputError(
         f"ROI geometry {kind!r} has no area; use Polygon or MultiPolygon", field="roi")
 
@@ -62,27 +105,27 @@ def roi_mask_from_geojson(doc: Any, shape: tuple[int, int]) -> np.ndarray:
     Raises
     ------
     Her2kitInputError
-        No polygon, malformed coordinates, or a region that lies wholly
-        outside the image.
+        No polygon, malformed coordinates (naming where: ``features[0].geometry
+        .coordinates[0][2]``), more than ``MAX_ROI_VERTICES`` vertices, or a region that
+        lies wholly outside the image.
     """
-    mask = np.zeros(shape, dtype=bool)
-    n_polygons = 0
-    for feature in _features(doc):
+    polygons = []
+    for k, feature in enumerate(_features(doc)):
         geometry = feature.get("geometry")
         if not isinstance(geometry, dict):
             raise Her2kitInputError("a feature has no geometry", field="roi")
-        for rings in _polygons(geometry):
-            try:
-                arrays = [np.asarray(r, dtype=float)[:, :2] for r in rings]
-            except (ValueError, IndexError, TypeError):
-                raise Her2kitInputError("malformed polygon coordinates", field="roi") from None
-            for i, ring in enumerate(arrays):
-                if len(ring) < 3 or not np.isfinite(ring).all():
-                    raise Her2kitInputError("a polygon ring has fewer than 3 finite points",
-                                            field="roi")
-                rr, cc = draw_polygon(ring[:, 1], ring[:, 0], shape=shape)
-                mask[rr, cc] = i == 0  # outer ring adds, holes remove
-            n_polygons += 1
+        polygons.extend(_polygons(geometry, f"features[{k}].geometry"))
+    n_vertices = sum(len(r) for rings in polygons for r in rings)
+    if n_vertices > MAX_ROI_VERTICES:
+        raise Her2kitInputError(f"{n_vertices} polygon vertices, more than the limit "
+                                f"{MAX_ROI_VERTICES} (simplify the outline)", field="roi")
+    mask = np.zeros(shape, dtype=bool)
+    n_polygons = 0
+    for rings in polygons:
+        for i, ring in enumerate(rings):
+            rr, cc = draw_polygon(ring[:, 1], ring[:, 0], shape=shape)
+            mask[rr, cc] = i == 0  # outer ring adds, holes remove
+        n_polygons += 1
     if n_polygons == 0:
         raise Her2kitInputError("no polygon in the ROI file", field="roi")
     if not mask.any():

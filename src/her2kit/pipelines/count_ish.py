@@ -81,15 +81,29 @@ def _need_pixel_size(pixel_size_um: float | None, name: str) -> None:
             field="--mpp")
 
 
-def _fish_sources(images, *, channels, channel_files, mpp, bit_depth):
-    """(name, reader) per FISH field: one set of channel files, or multi-channel images."""
+def _fish_sources(images, *, channels, channel_files, bit_depth):
+    """(name, reader) per FISH field: one set of channel files, or multi-channel images.
+    The readers return the files' own pixel size, checked against ``--mpp`` after."""
     from her2kit.io import fish as fish_io
 
     if channel_files is not None:
         return [(str(channel_files["her2"]), lambda: fish_io.read_fish_files(
-            **channel_files, pixel_size_um=mpp, bit_depth=bit_depth))]
+            **channel_files, bit_depth=bit_depth))]
     return [(im, lambda im=im: fish_io.read_fish_image(
-        im, channels=channels, pixel_size_um=mpp, bit_depth=bit_depth)) for im in images]
+        im, channels=channels, bit_depth=bit_depth)) for im in images]
+
+
+def _with_mpp(field_image, mpp: float | None, name: str):
+    """The field with ``--mpp`` as its pixel size, refused when the file states another
+    (more than 1 % apart), as score-ihc does: a wrong size moves every area cut-off."""
+    import dataclasses
+
+    from her2kit.pipelines.score_ihc import resolve_pixel_size
+
+    if mpp is None:
+        return field_image
+    resolve_pixel_size(field_image.pixel_size_um, "file", mpp, name=name)
+    return dataclasses.replace(field_image, pixel_size_um=mpp)
 
 
 def _count_fields(images, *, assay, channels, channel_files, stains, roi, mpp, bit_depth,
@@ -102,9 +116,9 @@ def _count_fields(images, *, assay, channels, channel_files, stains, roi, mpp, b
     fields = []
     if assay == "fish":
         sources = _fish_sources(images, channels=channels, channel_files=channel_files,
-                                mpp=mpp, bit_depth=bit_depth)
+                                bit_depth=bit_depth)
         for name, read in progress(sources):
-            field_image = read()
+            field_image = _with_mpp(read(), mpp, name)
             pixel_size_um = field_image.pixel_size_um
             _need_pixel_size(pixel_size_um, name)
             mask = read_roi_mask(roi, field_image.dapi.shape[:2])
@@ -155,7 +169,8 @@ def count_ish(
     roi : str, optional
         GeoJSON of invasive tumour polygons (one field only).
     mpp : float, optional
-        µm per pixel; brightfield needs it, FISH uses it over the file's.
+        µm per pixel; brightfield needs it; for FISH it must agree (1 %) with the
+        file's, when the file states one.
     bit_depth : int, optional
         FISH camera bit depth, checked against the data.
     guideline : str, optional
@@ -173,16 +188,25 @@ def count_ish(
     Raises
     ------
     Her2kitInputError
-        Unknown assay or guideline, unreadable field, no pixel size, bad ROI.
+        Unknown assay or guideline, unreadable field, no pixel size, bad ROI, one
+        file given as two fields or two channels.
     """
     from her2kit.guideline import get_guideline
     from her2kit.imaging import ish as ish_mod
+    from her2kit.io.paths import refuse_same_inputs
     from her2kit.pipelines.ish import ish_document
+    from her2kit.pipelines.score_ihc import check_mpp
 
     get_guideline(guideline)
     check_assay(assay)
     if not images and channel_files is None:
         raise Her2kitInputError("give at least one IMAGE", field="IMAGE")
+    # A field named twice (another spelling, a link, a copy) would be counted twice.
+    check_mpp(mpp)
+    refuse_same_inputs([("IMAGE", im) for im in images], what="field")
+    if channel_files is not None:
+        refuse_same_inputs([(f"--{k}", channel_files[k]) for k in ("dapi", "her2", "cep17")],
+                           what="FISH channel")
     fields = _count_fields(list(images), assay=assay, channels=channels,
                            channel_files=channel_files, stains=stains, roi=roi, mpp=mpp,
                            bit_depth=bit_depth, progress=progress)

@@ -9,6 +9,7 @@ exits. A caller-given pixel size is labelled ``--mpp`` in the document and in me
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 from her2kit.errors import Her2kitInputError
 
-__all__ = ["ScoreIhcJob", "resolve_pixel_size", "score_ihc"]
+__all__ = ["ScoreIhcJob", "check_mpp", "resolve_pixel_size", "score_ihc"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +44,14 @@ class ScoreIhcJob:
     result: Any
 
 
+def check_mpp(mpp: float | None) -> None:
+    """Refuse a caller-given pixel size that is not a finite number (NaN compares false
+    with everything, so it would pass every later check unseen)."""
+    if mpp is not None and not math.isfinite(mpp):
+        raise Her2kitInputError(f"expected a finite number of µm per pixel, got {mpp}",
+                                field="--mpp")
+
+
 def resolve_pixel_size(file_um: float | None, file_source: str, mpp: float | None, *,
                        name: str) -> tuple[float, str]:
     """µm per pixel and its source: the file's, checked against ``mpp`` (1 %), else ``mpp``.
@@ -50,8 +59,9 @@ def resolve_pixel_size(file_um: float | None, file_source: str, mpp: float | Non
     Raises
     ------
     Her2kitInputError
-        ``mpp`` contradicts the file, or neither gives a pixel size.
+        ``mpp`` is not finite or contradicts the file, or neither gives a pixel size.
     """
+    check_mpp(mpp)
     if file_um is not None:
         if mpp is not None and abs(mpp - file_um) > 0.01 * file_um:
             raise Her2kitInputError(
@@ -122,6 +132,7 @@ def score_ihc(
     from her2kit.pipelines.ihc import ihc_document
 
     get_guideline(guideline)
+    check_mpp(mpp)
     loaded = read_image(image)
     pixel_size_um, source = resolve_pixel_size(loaded.pixel_size_um, loaded.pixel_size_source,
                                             mpp, name=str(image))
