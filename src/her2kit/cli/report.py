@@ -32,12 +32,9 @@ def _read_trials(trials_file: str | None) -> list | None:
     if trials_file is None:
         return None
     from her2kit.io.jsonio import read_json_object
+    from her2kit.report.trials import saved_studies
 
-    trials = read_json_object(trials_file).get("studies")
-    if not isinstance(trials, list):
-        raise Her2kitInputError("no 'studies' list: not a `her2kit trials --json` file",
-                                field=trials_file)
-    return trials
+    return saved_studies(read_json_object(trials_file).get("studies"), source=trials_file)
 
 
 def report(

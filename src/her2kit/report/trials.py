@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import (
@@ -392,3 +393,46 @@ def _first_error(exc: Exception) -> str:
         where = ".".join(str(x) for x in err["loc"]) or "the document"
         return f"{where}: {err['msg']}"
     return _one_line(exc)
+
+
+def saved_studies(raw: Any, *, source: str) -> list[dict[str, Any]]:
+    """Check the ``studies`` of a ``her2kit trials --json`` file before a report shows them.
+
+    Each study must be an object with an NCT number (``NCT`` and eight digits), a text
+    title and a link that can only open the registry's page of that study: ``https://``,
+    a host, a path ending in the NCT number, no query or fragment. Anything else (a
+    ``javascript:`` or ``data:`` URL, a study without ``nct_id``, a list where an object
+    belongs) is refused in one line naming the study, never rendered as a live link.
+
+    Parameters
+    ----------
+    raw : object
+        The file's ``studies`` value.
+    source : str
+        The file, named in errors.
+
+    Returns
+    -------
+    list of dict
+        The studies, as given.
+    """
+    if not isinstance(raw, list):
+        raise Her2kitInputError("no 'studies' list: not a `her2kit trials --json` file",
+                                field=source)
+    for i, study in enumerate(raw):
+        where = f"{source}: studies[{i}]"
+        if not isinstance(study, dict):
+            raise Her2kitInputError("a study must be an object", field=where)
+        nct_id = study.get("nct_id")
+        if not isinstance(nct_id, str) or not _NCT_ID.match(nct_id):
+            raise Her2kitInputError(f"nct_id {nct_id!r} is not an NCT number", field=where)
+        if not isinstance(study.get("title"), str):
+            raise Her2kitInputError("title must be text", field=where)
+        url = study.get("url")
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if (parts is None or parts.scheme != "https" or not parts.netloc or parts.query
+                or parts.fragment or not parts.path.rstrip("/").endswith("/" + nct_id)):
+            raise Her2kitInputError(
+                f"url {url!r} is not an https:// link to the registry's page of {nct_id}",
+                field=where)
+    return raw
