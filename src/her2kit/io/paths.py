@@ -15,7 +15,7 @@ from pathlib import Path
 
 from her2kit.errors import Her2kitInputError
 
-__all__ = ["refuse_output_clashes", "refuse_same_inputs"]
+__all__ = ["png_beside", "refuse_output_clashes", "refuse_same_inputs"]
 
 _CHUNK = 1 << 20
 
@@ -121,3 +121,26 @@ def refuse_output_clashes(inputs: Iterable[tuple[str, str | Path | None]],
                 raise Her2kitInputError(f"{path} {what} {other_flag} {other}", field=flag)
         for key in keys:
             known[key] = (flag, path, "output")
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_beside(name: str, result_path: Path) -> Path:
+    """The path of an overlay a result file names, refused unless it is a PNG beside it.
+
+    ``score-ihc`` and ``count-ish`` record only the overlay's file name, beside the JSON
+    they write; anything else in that field (an absolute path, ``../``, a file that is not
+    a PNG) would make the report embed a file her2kit did not write, so it is one line.
+    """
+    if Path(name).name != name or name in (".", "..") or not name.lower().endswith(".png"):
+        raise Her2kitInputError(
+            f"overlay {name!r} is not the file name of a PNG beside the result file",
+            field=str(result_path))
+    path = result_path.parent / name
+    if path.exists():
+        with open(path, "rb") as f:
+            head = f.read(len(_PNG_SIGNATURE)) if path.is_file() else b""
+        if head != _PNG_SIGNATURE:
+            raise Her2kitInputError(f"overlay {name!r} is not a PNG file", field=str(result_path))
+    return path

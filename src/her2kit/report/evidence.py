@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from her2kit.errors import Her2kitInputError
 from her2kit.io.jsonio import read_json_object
+from her2kit.io.paths import png_beside
 
 __all__ = ["ImageEvidence", "load_image_evidence"]
 
@@ -69,8 +70,7 @@ def load_image_evidence(path: str | Path, *, base_dir: Path | None = None) -> Im
     listed = doc.get("overlays")
     if not isinstance(listed, list):
         listed = [doc.get("overlay")]
-    overlays = [str(Path(o) if Path(o).is_absolute() else p.parent / o)
-                for o in listed if isinstance(o, str)]
+    overlays = [str(png_beside(o, p)) for o in listed if isinstance(o, str)]
     nuclei = case_input.get("ish", {}).get("nuclei")
     return ImageEvidence(
         kind=kind, path=str(p), image=", ".join(doc["images"]) if isinstance(
