@@ -45,6 +45,25 @@ def _fpdf_class():
         head: tuple[str, ...] = ()
         foot: str = ""
 
+        def normalize_text(self, text: str) -> str:
+            # fpdf2 drops a character its font has no glyph for (with a log line only), so
+            # `UNI-名前-🧬` would print as `UNI--`: a different identifier. Refuse instead,
+            # naming the character; nothing is written (the outputs are all-or-nothing).
+            text = super().normalize_text(text)
+            font = self.current_font
+            cmap = getattr(font, "cmap", None)
+            if cmap:
+                for ch in text:
+                    if ch not in "\n\r\t" and ord(ch) not in cmap:
+                        from her2kit.errors import Her2kitInputError
+
+                        raise Her2kitInputError(
+                            f"the PDF font ({font.fontkey}) has no glyph for {ch!r} "
+                            f"(U+{ord(ch):04X}) in {text[:60]!r}; the PDF would print another "
+                            "text (write the HTML with --format html, or use characters the "
+                            "font has)", field="pdf")
+            return text
+
         def header(self) -> None:
             if not self.head:
                 return
