@@ -41,7 +41,7 @@ class PreanalyticCheck(BaseModel):
 
 
 def check_preanalytics(specimen: SpecimenFacts | None) -> list[PreanalyticCheck]:
-    """Check fixative, fixation time and cold ischaemia time of a specimen."""
+    """Check fixative, fixation time, cold ischaemia time and (when recorded) decalcification."""
     s = specimen or SpecimenFacts()
     lo, hi = FIXATION_HOURS
     checks = []
@@ -67,13 +67,12 @@ def check_preanalytics(specimen: SpecimenFacts | None) -> list[PreanalyticCheck]
         note="The 60-min limit is widely cited as ASCO/CAP's; its wording in the HER2 "
              "guideline is unconfirmed.",
     ))
-    checks.append(_decalcification_check(s))
+    if s.decalcified is not None:  # a row only where the case records it
+        checks.append(_decalcification_check(s))
     return checks
 
 
 def _decalcification_text(s: SpecimenFacts) -> str:
-    if s.decalcified is None:
-        return "not recorded"
     if not s.decalcified:
         return "Not decalcified"
     method = s.decalcification_method
@@ -88,7 +87,7 @@ def _decalcification_check(s: SpecimenFacts) -> PreanalyticCheck:
         met: Literal["yes", "no", "not recorded"] = "yes"
     elif method in DECALCIFICATION_ACIDS:
         met = "no"
-    else:  # not recorded, or decalcified by an unknown / other method
+    else:  # decalcified by an unknown or other method
         met = "not recorded"
     return PreanalyticCheck(
         item=DECALCIFICATION_ITEM, value=_decalcification_text(s),
