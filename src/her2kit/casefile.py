@@ -13,19 +13,22 @@ from datetime import date, datetime
 from types import MappingProxyType
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
-from her2kit.guideline.models import Case
+from her2kit.guideline.models import Case, IhcScoreLabel, Percent
 
 __all__ = [
     "ASSAYS",
+    "DECALCIFICATION_ACIDS",
     "AssayFacts",
     "CaseFile",
     "ControlFacts",
+    "IhcHeterogeneity",
     "LabFacts",
     "PatientFacts",
     "SignOut",
     "SpecimenFacts",
+    "SubpopulationFacts",
     "TumourFacts",
 ]
 
@@ -82,6 +85,23 @@ class SpecimenFacts(_Facts):
     fixation_time_h: Hours | None = None
     cold_ischemia_min: Hours | None = None
     collected_on: date | None = None
+    # Decalcification (bone metastases, calcified tissue): the CAP template asks for it
+    # because acid decalcification can make HER2, ER and PgR results unreliable.
+    decalcified: bool | None = None
+    decalcification_method: Literal["EDTA", "formic acid", "hydrochloric acid",
+                                    "nitric acid", "other acid", "other",
+                                    "unknown"] | None = None
+
+    @model_validator(mode="after")
+    def _method_needs_decalcified(self) -> SpecimenFacts:
+        if self.decalcification_method is not None and self.decalcified is not True:
+            raise ValueError("'decalcification_method' is given only with "
+                             "'decalcified': true")
+        return self
+
+
+#: The decalcification methods that are acids (the report's comment applies to these).
+DECALCIFICATION_ACIDS = ("formic acid", "hydrochloric acid", "nitric acid", "other acid")
 
 
 ControlStatus = Literal["as expected", "not as expected", "absent", "not applicable"]
@@ -99,6 +119,40 @@ TCategory = Literal["Tis", "T0", "T1mi", "T1a", "T1b", "T1c", "T1", "T2", "T3", 
                     "T4b", "T4c", "T4d", "TX"]
 NCategory = Literal["N0", "N0(i+)", "N1mi", "N1", "N1a", "N1b", "N1c", "N2", "N2a", "N2b", "N3",
                     "N3a", "N3b", "N3c", "NX"]
+
+
+class IhcHeterogeneity(_Facts):
+    """HER2 IHC heterogeneous staining, as the CAP template's fields.
+
+    ``"clustered"``: a discrete population with 3+ staining, ``percent_3plus``
+    of the invasive cancer (the template asks for >10 %), and the score of the
+    remaining (non-3+) areas. ``"not identified"`` carries neither.
+    """
+
+    status: Literal["clustered", "not identified"]
+    percent_3plus: Percent | None = None
+    remaining_score: Literal["0", "0+", "1+", "2+"] | None = None
+
+    @model_validator(mode="after")
+    def _clustered_fields(self) -> IhcHeterogeneity:
+        given = (self.percent_3plus, self.remaining_score)
+        if self.status == "clustered":
+            if any(v is None for v in given):
+                raise ValueError("clustered heterogeneity needs 'percent_3plus' and "
+                                 "'remaining_score'")
+            if self.percent_3plus is not None and self.percent_3plus <= 10:
+                raise ValueError("clustered heterogeneity is reported when the 3+ population "
+                                 f"is >10% of the cancer (got {self.percent_3plus:g}%)")
+        elif any(v is not None for v in given):
+            raise ValueError("'percent_3plus' and 'remaining_score' belong to clustered "
+                             "heterogeneity only")
+        return self
+
+
+class SubpopulationFacts(_Facts):
+    """Report facts of the separately counted ISH population (``ish_subpopulation``)."""
+
+    ihc_score: IhcScoreLabel | None = None  # the HER2 IHC score in that area
 
 
 class TumourFacts(_Facts):
@@ -184,3 +238,15 @@ class CaseFile(Case):
     tumour: TumourFacts | None = None
     image_analysis: tuple[str, ...] = ()
     reported_status: ReportedStatus | None = None
+    ihc_heterogeneity: IhcHeterogeneity | None = None
+    ish_subpopulation_facts: SubpopulationFacts | None = None
+
+    @model_validator(mode="after")
+    def _facts_need_their_test(self) -> CaseFile:
+        # The IHC result may come from an image-analysis result (``image_analysis``).
+        if self.ihc_heterogeneity is not None and self.ihc is None and not self.image_analysis:
+            raise ValueError("'ihc_heterogeneity' needs the HER2 IHC result in 'ihc'")
+        if self.ish_subpopulation_facts is not None and self.ish_subpopulation is None:
+            raise ValueError("'ish_subpopulation_facts' needs the count in "
+                             "'ish_subpopulation'")
+        return self

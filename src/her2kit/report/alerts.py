@@ -11,7 +11,11 @@ from __future__ import annotations
 from her2kit.casefile import CaseFile
 from her2kit.guideline.results import ClassifyResult
 from her2kit.report.evidence import ImageEvidence
-from her2kit.report.preanalytics import PreanalyticCheck
+from her2kit.report.preanalytics import (
+    DECALCIFICATION_ITEM,
+    PreanalyticCheck,
+    decalcification_comment,
+)
 from her2kit.report.stage import StageBlock
 
 __all__ = ["QUALITY_FLAG_TEXT", "case_warnings"]
@@ -68,10 +72,13 @@ def case_warnings(case: CaseFile, result: ClassifyResult, images: list[ImageEvid
         for why in getattr(part, "rejected_because", None) or ():
             out.append(f"{name} rejected: {why}.")
     for p in preanalytics:
-        if p.met == "no":
+        if p.met == "no" and p.item != DECALCIFICATION_ITEM:  # its own comment, below
             out.append(f"{p.item} {p.value} does not meet the requirement ({p.requirement}): "
                        "state this exception in the report and interpret the results with "
                        "caution.")
+    decal = decalcification_comment(case.specimen)
+    if decal is not None:
+        out.append(decal)
     c = case.controls
     for key, label in _CONTROLS:
         status = getattr(c, key) if c is not None else None

@@ -124,6 +124,15 @@ def _clone(assay: Assay | None) -> str | None:
     return None
 
 
+def _ihc_heterogeneity_text(case: CaseFile) -> str | None:
+    """The CAP "Heterogeneous staining" row of a case that reports it."""
+    h = case.ihc_heterogeneity
+    if h is None or h.status == "not identified":
+        return "Not identified"
+    return (f"Present: clustered, {h.percent_3plus:g}% 3+; remaining areas score "
+            f"{h.remaining_score}")
+
+
 def _ihc_fields(case: CaseFile, result: ClassifyResult) -> list[CapField]:
     ihc = result.ihc
     sec = "HER2 by IHC"
@@ -143,6 +152,9 @@ def _ihc_fields(case: CaseFile, result: ClassifyResult) -> list[CapField]:
                    if p["incomplete_moderate_intense"] > 10 else
                    "Intense complete membrane staining in ≤10% of tumor cells")
         f.append(CapField(section=sec, label="Staining pattern (2+)", value=pattern))
+    if case.ihc_heterogeneity is not None:  # not reported: no row
+        f.append(CapField(section=sec, label="Heterogeneous staining",
+                          value=_ihc_heterogeneity_text(case)))
     f.append(CapField(section=sec, label="Antibody clone",
                       value=_clone(case.assays.ihc if case.assays else None)))
     c = case.controls
@@ -183,8 +195,9 @@ def _ish_fields(case: CaseFile, result: ClassifyResult) -> list[CapField]:
             value=f"Present: {sub.percent_of_tumour:g}% of the cell population counted "
                   "separately"))
         f += _ish_counts(sub, "Separately counted population")
+        facts = case.ish_subpopulation_facts
         f.append(CapField(section=sec, label="IHC score in the separately counted population",
-                          value=None))
+                          value=facts.ihc_score if facts else None))
     else:
         f.append(CapField(section=sec, label="Heterogeneity", value="Not identified"))
     f.append(CapField(section=sec, label="ISH controls",
@@ -307,6 +320,14 @@ def _missing_facts(case: CaseFile, result: ClassifyResult) -> list[str]:
 def _conflicts(case: CaseFile, result: ClassifyResult) -> list[str]:
     rs = case.reported_status
     out = []
+    h = case.ihc_heterogeneity
+    # A clustered 3+ population over 10% of the cancer is, by the 2018 definition of 3+
+    # (complete intense staining in >10% of cells), an IHC 3+ result [S1].
+    if h is not None and h.status == "clustered" and result.ihc is not None and (
+            result.ihc.score != "3+"):
+        out.append(f"Clustered heterogeneity with {h.percent_3plus:g}% 3+ staining is given, "
+                   f"but the HER2 IHC result is {result.ihc.score}: a 3+ population in >10% "
+                   "of the cancer makes the result 3+; review before sign-out.")
     if rs is None:
         return out
     pairs = (("HER2", rs.her2, result.her2.status if result.her2 else None),

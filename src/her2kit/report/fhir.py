@@ -730,6 +730,12 @@ def _specimen(ctx: _Context) -> dict[str, Any]:
         if s.fixation_time_h is not None:
             fixed += f" for {s.fixation_time_h:g} h"
         specimen["processing"] = [{"description": fixed}]
+    if s.decalcified is not None:
+        method = s.decalcification_method
+        decal = ("Not decalcified" if not s.decalcified else
+                 "Decalcified" + (f" ({method})" if method and method != "unknown"
+                                  else " (method not known)"))
+        specimen.setdefault("processing", []).append({"description": decal})
     if s.block is not None:
         specimen["container"] = [{"identifier": [{"value": s.block}],
                                   "description": "Tissue block"}]
