@@ -171,7 +171,9 @@ class Case(_Model):
     @model_validator(mode="after")
     def _something_to_classify(self) -> Case:
         parts = (self.ihc, self.ish, self.er, self.pr)
-        if all(p is None for p in parts):
+        # A case file may take its IHC or ISH block from image-analysis results
+        # (``CaseFile.image_analysis``), merged in before classification.
+        if all(p is None for p in parts) and not getattr(self, "image_analysis", ()):
             raise ValueError("nothing to classify: give at least one of ihc, ish, er, pr")
         if self.ish is None:
             for name in ("ish_recount", "ish_workup", "ish_subpopulation"):

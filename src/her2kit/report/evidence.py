@@ -65,8 +65,12 @@ def load_image_evidence(path: str | Path, *, base_dir: Path | None = None) -> Im
             field=str(p),
         )
     case_input = doc.get("case_input")
-    if not isinstance(case_input, dict) or not set(case_input) <= {"ihc", "ish"} or not case_input:
-        raise Her2kitInputError("'case_input' must hold an 'ihc' or 'ish' block", field=str(p))
+    if (not isinstance(case_input, dict) or not set(case_input) <= {"ihc", "ish"} or not case_input
+            or not all(isinstance(v, dict) for v in case_input.values())):
+        raise Her2kitInputError("'case_input' must hold an 'ihc' or 'ish' block (an object)",
+                                field=str(p))
+    if not isinstance(doc.get("evidence", {}), dict | None):
+        raise Her2kitInputError("'evidence' must be an object", field=str(p))
     listed = doc.get("overlays")
     if not isinstance(listed, list):
         listed = [doc.get("overlay")]
