@@ -194,7 +194,26 @@ class _Pdf:
         long one splits between rows only, its heading repeated as "(continued)"."""
         pdf = self.pdf
         widths = (pdf.epw * col_widths[0] / 100, pdf.epw * col_widths[1] / 100)
-        todo = [(row, self._row_height(*row, widths)) for row in rows]
+        # A row taller than half a page (a 1,000-word or 5,000-character field) cannot be a
+        # table row (fpdf2 refuses rows that do not fit a page): it is printed as its label
+        # and a paragraph that breaks across pages, between the table parts around it.
+        tall = (pdf.page_break_trigger - pdf.t_margin) / 2
+        heights = [self._row_height(*row, widths) for row in rows]
+        if any(h > tall for h in heights):
+            part: list[tuple[str, str]] = []
+            for row, h in zip(rows, heights, strict=True):
+                if h <= tall:
+                    part.append(row)
+                    continue
+                if part:
+                    self.rows(part, col_widths=col_widths)
+                    part = []
+                self.para(row[0], bold=True)
+                self.para(row[1])
+            if part:
+                self.rows(part, col_widths=col_widths)
+            return
+        todo = list(zip(rows, heights, strict=True))
         heading = self._headings[-1] if self._headings else None
         self._room(sum(h for _, h in todo) if len(todo) <= 12 else sum(h for _, h in todo[:3]))
         while todo:
