@@ -39,9 +39,10 @@ from her2kit.imaging.ihc.membrane import (
     MEMBRANE_CLASSES,
     MembraneMeasures,
     MembraneThresholds,
+    classify_arrays,
     classify_membranes,
 )
-from her2kit.imaging.ihc.robust import WhitePoint, classify_arrays, estimate_white_point
+from her2kit.imaging.ihc.robust import WhitePoint, estimate_white_point
 from her2kit.imaging.ihc.score import IhcOptions, score_ihc_image
 from her2kit.pipelines.ihc import guideline_percent
 

@@ -37,6 +37,7 @@ __all__ = [
     "STAINED_CLASSES",
     "MembraneMeasures",
     "MembraneThresholds",
+    "classify_arrays",
     "classify_membranes",
     "fit_thresholds",
     "measure_membranes",
@@ -626,10 +627,14 @@ def classify_membranes(
     t = thresholds
     comp = measures.completeness_pct(t.faint_od)
     inten = measures.stained_dab_od_mean(t.faint_od)
-    return _classify_arrays(comp, inten, t)
+    return classify_arrays(comp, inten, t)
 
 
-def _classify_arrays(comp: np.ndarray, inten: np.ndarray, t: MembraneThresholds) -> np.ndarray:
+def classify_arrays(comp: np.ndarray, inten: np.ndarray, t: MembraneThresholds) -> np.ndarray:
+    """Classes from per-cell completeness (%) and stained-sector DAB OD, by the rules of
+    :func:`classify_membranes` (also used by threshold searches that reuse one
+    completeness and intensity per faint level)."""
+    comp, inten = np.asarray(comp), np.asarray(inten)
     names = np.array(MEMBRANE_CLASSES)
     idx = np.full(comp.shape, 4, dtype=np.int64)  # none
     stained = comp >= t.min_stained_pct

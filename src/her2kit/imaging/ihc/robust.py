@@ -31,7 +31,6 @@ __all__ = [
     "CounterstainReference",
     "WhitePoint",
     "cell_cytoplasm_level",
-    "classify_arrays",
     "contrast_threshold",
     "counterstain_scale",
     "dab_dominant",
@@ -243,16 +242,6 @@ def contrast_threshold(contrast: np.ndarray, *, sample_mask=None, floor: float =
     noise = 3 * 1.4826 * float(np.median(np.abs(low - np.median(low)))) if low.size else 0.0
     thr = max(otsu, floor, noise)
     return thr, ("local-contrast-otsu" if thr == otsu else "local-contrast-floor")
-
-
-def classify_arrays(completeness_pct: np.ndarray, intensity_od: np.ndarray, thresholds
-                    ) -> np.ndarray:
-    """Classes from per-cell completeness (%) and stained-sector DAB OD, by the rules of
-    :func:`~her2kit.imaging.ihc.membrane.classify_membranes` (for threshold searches that
-    reuse one completeness and intensity per faint level)."""
-    from her2kit.imaging.ihc.membrane import _classify_arrays
-
-    return _classify_arrays(np.asarray(completeness_pct), np.asarray(intensity_od), thresholds)
 
 
 # The counterstain reference: the median hematoxylin OD (grid block means) of the nuclei

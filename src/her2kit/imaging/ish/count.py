@@ -44,6 +44,8 @@ from her2kit.imaging.ish.channels import FishImage, check_brightfield_rgb
 from her2kit.imaging.ish.results import IshImageResult
 from her2kit.imaging.ish.selection import SelectionOptions, select_nuclei_stage
 from her2kit.imaging.ish.signals import (
+    DEFAULT_CLUSTER_MAX_UM,
+    DEFAULT_SPOT_SIGMA_UM,
     SINGLE_SIGNAL_REFERENCES,
     SignalOptions,
     probe_signals_stage,
@@ -74,7 +76,7 @@ MIN_NUCLEI_SILVER_ANGLE_DEG = 15.0
 class _CountOptions:
     """The options every counter shares (see :class:`FishOptions`)."""
 
-    spot_sigma_um: float = 0.25
+    spot_sigma_um: float = DEFAULT_SPOT_SIGMA_UM
     k_mad: float = DEFAULT_K_MAD
     threshold_method: str = "valley"
     threshold_her2: float | None = None
@@ -83,7 +85,7 @@ class _CountOptions:
     max_area_um2: float = 250.0
     min_solidity: float = 0.9
     focus_min_ratio: float = 0.4
-    cluster_max_um: float = 2.0
+    cluster_max_um: float = DEFAULT_CLUSTER_MAX_UM
     segmentation_grid_um: float | None = GEOMETRY_GRID_UM
 
     def __post_init__(self):

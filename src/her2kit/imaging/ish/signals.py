@@ -73,6 +73,10 @@ REFERENCE_MODE_BANDWIDTH = 0.1
 #: How the typical single signal is found (``single_signal_reference`` of
 #: :func:`count_brightfield_ish`; FISH always uses ``"median"``).
 SINGLE_SIGNAL_REFERENCES = ("clear-mode", "median")
+#: Default LoG spot scale, µm (a diffraction-limited ISH dot), and the largest cluster
+#: extent expected, µm: shared by :class:`SignalOptions` and the counters' options.
+DEFAULT_SPOT_SIGMA_UM = 0.25
+DEFAULT_CLUSTER_MAX_UM = 2.0
 
 
 def _detect(ch, *, pixel_size_um, spot_sigma_um, threshold, k_mad, threshold_method, noise_mask):
@@ -619,12 +623,12 @@ class SignalOptions:
         response are dropped (:func:`_drop_faint_red`; 0 = off).
     """
 
-    spot_sigma_um: float = 0.25
+    spot_sigma_um: float = DEFAULT_SPOT_SIGMA_UM
     k_mad: float = DEFAULT_K_MAD
     threshold_method: str = "valley"
     threshold_her2: float | None = None
     threshold_cep17: float | None = None
-    cluster_max_um: float = 2.0
+    cluster_max_um: float = DEFAULT_CLUSTER_MAX_UM
     crosstalk_radius_um: float = 0.0
     single_signal_reference: str = "median"
     silver_twin_radius_um: float = 0.0
