@@ -11,7 +11,7 @@ STAMP := $(VENV)/.her2kit-installed
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "her2kit needs Python >= 3.11 (set PYTHON=...)")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[report,parquet,test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[report,parquet,slide,service,test]'
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -32,7 +32,7 @@ lint: $(STAMP)
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
 lock:
 	rm -rf /tmp/her2kit-lock && $(PYTHON) -m venv /tmp/her2kit-lock
-	/tmp/her2kit-lock/bin/python -m pip install --quiet '.[report,parquet,test]'
+	/tmp/her2kit-lock/bin/python -m pip install --quiet '.[report,parquet,slide,service,test]'
 	/tmp/her2kit-lock/bin/python -m pip freeze --exclude her2kit > constraints.txt
 
 clean:
