@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from skimage.draw import polygon as draw_polygon
 
 from her2kit.errors import Her2kitInputError
+from her2kit.imaging.draw import polygon_mask
 
 __all__ = ["MAX_ROI_COORDINATE", "MAX_ROI_VERTICES", "read_roi_mask", "roi_mask_from_geojson"]
 
@@ -34,8 +34,10 @@ def _features(doc: Any) -> list[dict[str, Any]]:
 
 
 #: Most polygon vertices accepted in one ROI file (all rings together): a hand-drawn
-#: tumour outline has hundreds to a few thousand; rasterising costs grow with vertices.
-MAX_ROI_VERTICES = 100_000
+#: tumour outline has hundreds to a few thousand, a traced whole-slide one ~100,000. The
+#: scanline rasteriser costs ~0.1 µs per vertex and per row crossed; reading and checking
+#: the positions ~1 µs per vertex, so the cap keeps one file's checks near a second.
+MAX_ROI_VERTICES = 1_000_000
 #: Largest coordinate magnitude, px (a whole slide at 40x is ~200,000 px across).
 MAX_ROI_COORDINATE = 1e7
 
@@ -45,7 +47,10 @@ def _position(value: Any, where: str) -> tuple[float, float]:
             or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)):
         raise Her2kitInputError(f"{where}: expected a position [x, y] of numbers, got "
                                 f"{_short(value)}", field="roi")
-    x, y = float(value[0]), float(value[1])
+    try:
+        x, y = float(value[0]), float(value[1])
+    except OverflowError:  # an integer of hundreds of digits
+        x = y = float("inf")
     if not (abs(x) <= MAX_ROI_COORDINATE and abs(y) <= MAX_ROI_COORDINATE):
         raise Her2kitInputError(
             f"{where}: coordinate outside ±{MAX_ROI_COORDINATE:g} px (got {_short(value)})",
@@ -58,8 +63,29 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _rings(coords: Any, where: str) -> list[np.ndarray]:
-    """A Polygon's coordinates → one (n, 2) array of (x, y) per ring, validated."""
+def _too_many() -> Her2kitInputError:
+    return Her2kitInputError(f"more than {MAX_ROI_VERTICES} polygon vertices, the limit "
+                             "(simplify the outline)", field="roi")
+
+
+def _ring_array(ring: list, where: str) -> np.ndarray:
+    """One ring's positions → (n, 2) array of (x, y). Whole rings of plain [x, y] (or
+    [x, y, z]) numbers are converted at once; any other ring is checked position by
+    position, so the first bad one is named."""
+    if ({type(p) for p in ring} == {list} and len({len(p) for p in ring}) == 1
+            and {type(v) for p in ring for v in p} <= {int, float}):
+        try:
+            xy = np.array(ring, dtype=float)[:, :2]
+        except (OverflowError, ValueError):
+            xy = None
+        if xy is not None and xy.shape[1] == 2 and np.all(np.abs(xy) <= MAX_ROI_COORDINATE):
+            return xy
+    return np.array([_position(p, f"{where}[{j}]") for j, p in enumerate(ring)], dtype=float)
+
+
+def _rings(coords: Any, where: str, seen: list[int]) -> list[np.ndarray]:
+    """A Polygon's coordinates → one (n, 2) array of (x, y) per ring, validated;
+    ``seen[0]`` counts the vertices so far, refused above the cap before converting."""
     if not isinstance(coords, list) or not coords:
         raise Her2kitInputError(f"{where}: expected a list of rings, got {_short(coords)}",
                                 field="roi")
@@ -68,21 +94,23 @@ def _rings(coords: Any, where: str) -> list[np.ndarray]:
         if not isinstance(ring, list) or len(ring) < 3:
             raise Her2kitInputError(f"{where}[{i}]: a polygon ring has fewer than 3 "
                                     f"positions ({_short(ring)})", field="roi")
-        rings.append(np.array([_position(p, f"{where}[{i}][{j}]") for j, p in enumerate(ring)],
-                              dtype=float))
+        seen[0] += len(ring)
+        if seen[0] > MAX_ROI_VERTICES:
+            raise _too_many()
+        rings.append(_ring_array(ring, f"{where}[{i}]"))
     return rings
 
 
-def _polygons(geometry: dict[str, Any], where: str) -> list[list[np.ndarray]]:
+def _polygons(geometry: dict[str, Any], where: str, seen: list[int]) -> list[list[np.ndarray]]:
     kind = geometry.get("type")
     coords = geometry.get("coordinates")
     if kind == "Polygon":
-        return [_rings(coords, f"{where}.coordinates")]
+        return [_rings(coords, f"{where}.coordinates", seen)]
     if kind == "MultiPolygon":
         if not isinstance(coords, list):
             raise Her2kitInputError(f"{where}.coordinates: expected a list of polygons, got "
                                     f"{_short(coords)}", field="roi")
-        return [_rings(c, f"{where}.coordinates[{i}]") for i, c in enumerate(coords)]
+        return [_rings(c, f"{where}.coordinates[{i}]", seen) for i, c in enumerate(coords)]
     raise Her2kitInputError(
         f"ROI geometry {kind!r} has no area; use Polygon or MultiPolygon", field="roi")
 
@@ -109,22 +137,19 @@ def roi_mask_from_geojson(doc: Any, shape: tuple[int, int]) -> np.ndarray:
         .coordinates[0][2]``), more than ``MAX_ROI_VERTICES`` vertices, or a region that
         lies wholly outside the image.
     """
-    polygons = []
+    polygons, seen = [], [0]
     for k, feature in enumerate(_features(doc)):
         geometry = feature.get("geometry")
         if not isinstance(geometry, dict):
             raise Her2kitInputError("a feature has no geometry", field="roi")
-        polygons.extend(_polygons(geometry, f"features[{k}].geometry"))
-    n_vertices = sum(len(r) for rings in polygons for r in rings)
-    if n_vertices > MAX_ROI_VERTICES:
-        raise Her2kitInputError(f"{n_vertices} polygon vertices, more than the limit "
-                                f"{MAX_ROI_VERTICES} (simplify the outline)", field="roi")
+        polygons.extend(_polygons(geometry, f"features[{k}].geometry", seen))
     mask = np.zeros(shape, dtype=bool)
     n_polygons = 0
     for rings in polygons:
         for i, ring in enumerate(rings):
-            rr, cc = draw_polygon(ring[:, 1], ring[:, 0], shape=shape)
-            mask[rr, cc] = i == 0  # outer ring adds, holes remove
+            drawn = polygon_mask(ring[:, 1], ring[:, 0], shape)
+            if drawn is not None:
+                mask[drawn[0]][drawn[1]] = i == 0  # outer ring adds, holes remove
         n_polygons += 1
     if n_polygons == 0:
         raise Her2kitInputError("no polygon in the ROI file", field="roi")
