@@ -8,7 +8,6 @@ exits. A caller-given pixel size is labelled ``--mpp`` in the document and in me
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -194,9 +193,8 @@ def _outputs(rgb, result, *, overlay, cells, geojson) -> dict[Path, bytes]:
     if cells is not None:
         files[Path(cells)] = table_bytes(result.cells.as_records(), fmt=table_format(cells))
     if geojson is not None:
-        from her2kit.io.export import cells_geojson
+        from her2kit.io.export import cells_geojson_bytes
         from her2kit.viz.colors import CLASS_COLORS
 
-        files[Path(geojson)] = json.dumps(cells_geojson(result, class_colors=CLASS_COLORS)
-                                          ).encode()
+        files[Path(geojson)] = cells_geojson_bytes(result, class_colors=CLASS_COLORS)
     return files
