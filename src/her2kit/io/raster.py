@@ -10,6 +10,7 @@ screens and printers).
 from __future__ import annotations
 
 import logging
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,11 @@ __all__ = [
 ]
 
 TIFF_SUFFIXES = (".tif", ".tiff")
+# Pillow refuses, at open, images over twice its MAX_IMAGE_PIXELS (179 Mpx) as
+# "decompression bombs"; every reader here checks its own pixel limit before decoding
+# (score-ihc's is 400 Mpx), so the limit is lifted while a file is opened, under a lock
+# because it is Pillow's module setting.
+_PIL_OPEN_LOCK = threading.Lock()
 
 _UNIT_TO_UM = MappingProxyType(
     {"m": 1e6, "cm": 1e4, "mm": 1e3, "µm": 1.0, "um": 1.0, "nm": 1e-3, "Å": 1e-4})
@@ -236,7 +242,13 @@ def open_raster(path: Path, *, field: str) -> Iterator[RasterFile]:
         # can come at decoding (frames of an animated PNG or GIF) too, so it is silenced
         # while the file is open, not only while it is opened.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with Image.open(path) as im:
+        with _PIL_OPEN_LOCK:
+            limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                im = Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = limit
+        with im:
             yield RasterFile(path, pil=im)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from her2kit.errors import Her2kitInputError
 
-__all__ = ["ScoreIhcJob", "check_mpp", "resolve_pixel_size", "score_ihc"]
+__all__ = ["ScoreIhcJob", "check_mpp", "refuse_blank_early", "resolve_pixel_size", "score_ihc"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,19 +126,23 @@ def score_ihc(
     """
     from her2kit.guideline import get_guideline
     from her2kit.imaging.ihc.score import IhcOptions, score_ihc_image
-    from her2kit.io.images import read_image
+    from her2kit.io.images import read_image, read_image_header
     from her2kit.io.roi import read_roi_mask
     from her2kit.pipelines.ihc import ihc_document
 
     get_guideline(guideline)
     check_mpp(mpp)
-    loaded = read_image(image)
-    pixel_size_um, source = resolve_pixel_size(loaded.pixel_size_um, loaded.pixel_size_source,
+    header = read_image_header(image)  # every size refusal before any pixel is decoded
+    pixel_size_um, source = resolve_pixel_size(header.pixel_size_um, header.pixel_size_source,
                                             mpp, name=str(image))
-    mask = read_roi_mask(roi, loaded.image.shape[:2])
+    mask = read_roi_mask(roi, (header.rows, header.cols))
     options, cal_note = _calibrated_options(calibration, tissue)
     if options is None:
         options = IhcOptions(estimate_stains=estimate_stains)
+    refuse_blank_early(image, header, pixel_size_um)
+    loaded = read_image(image)
+    if header.look is None:
+        refuse_blank_early(image, header, pixel_size_um, decoded=loaded.image)
     result = score_ihc_image(loaded.image, pixel_size_um=pixel_size_um, roi_mask=mask,
                              options=options)
     if not 0 <= min_intense_pct <= 10:
@@ -153,6 +157,53 @@ def score_ihc(
     return ScoreIhcJob(doc, MappingProxyType(_outputs(loaded.image, result, overlay=overlay,
                                                       cells=cells, geojson=geojson)),
                        loaded, result)
+
+
+def refuse_blank_early(image, header, pixel_size_um: float, *, decoded=None) -> None:
+    """Refuse an image with almost no tissue before the scorer's float copies are made.
+
+    The tissue share (:func:`~her2kit.imaging.ihc.quality.look_tissue_fraction`,
+    standard stain vectors) is measured on ``header.look``'s blocks (a TIFF strip by
+    strip or tile by tile, every pixel; a JPEG on its 1/8-scale preview), or on the
+    ``decoded`` image for other files; below
+    :data:`~her2kit.imaging.ihc.quality.BLANK_LOOK_FRACTION` the image is refused as
+    blank, with the scorer's message. Images the scorer would refuse for another reason
+    first (not 8-bit RGB, sides under 16 px, an absurd pixel size) are left to it.
+
+    Raises
+    ------
+    ImageInputError
+        The image is blank.
+    """
+    from her2kit.imaging._validate import MIN_SIDE_PX, check_pixel_size
+    from her2kit.imaging.ihc.quality import (
+        BLANK_LOOK_FRACTION,
+        check_not_blank,
+        look_tissue_fraction,
+    )
+    from her2kit.io.images import iter_image_look
+
+    if min(header.rows, header.cols) < MIN_SIDE_PX or (decoded is None and header.look is None):
+        return
+    if decoded is not None:
+        if decoded.dtype.name != "uint8" or decoded.ndim != 3 or decoded.shape[2] not in (3, 4):
+            return
+        check_pixel_size(pixel_size_um)
+        blocks = ((decoded[r:r + 256], (0, 1, 2)) for r in range(0, decoded.shape[0], 256))
+        n, how = header.rows * header.cols, "measured before stain separation"
+    elif header.look == "tiff":
+        check_pixel_size(pixel_size_um)
+        blocks = iter_image_look(image, header)
+        n, how = header.rows * header.cols, "every pixel seen, a strip or tile at a time"
+    else:  # "jpeg": one block, the preview
+        check_pixel_size(pixel_size_um)
+        blocks = list(iter_image_look(image, header))
+        n, how = blocks[0][0].shape[0] * blocks[0][0].shape[1], "on the 1/8-scale JPEG preview"
+    fraction = look_tissue_fraction(blocks, n)
+    if hasattr(blocks, "close"):
+        blocks.close()  # stopped early: close the file now
+    if fraction is not None:
+        check_not_blank(fraction, limit=BLANK_LOOK_FRACTION, how=how)
 
 
 def _calibrated_options(calibration, tissue: str):

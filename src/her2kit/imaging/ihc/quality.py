@@ -13,9 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from her2kit.errors import ImageInputError
+from her2kit.imaging.color.hdab import STANDARD_HDAB_MATRIX
+from her2kit.imaging.color.od import IHC_DARKEST_INTENSITY, od_lookup_table
 from her2kit.imaging.filters import smooth
 
 __all__ = [
+    "BLANK_LOOK_FRACTION",
     "BLANK_TISSUE_FRACTION",
     "BLUR_EDGE_OD_PER_UM",
     "LITTLE_TISSUE_FRACTION",
@@ -24,8 +27,11 @@ __all__ = [
     "WEAK_COUNTERSTAIN_OD",
     "QualityFlags",
     "check_not_blank",
+    "count_tissue_pixels",
+    "look_tissue_fraction",
     "quality_flags",
     "tissue_mask",
+    "tissue_table",
 ]
 
 # Quality-flag limits (documented defaults; each metric is returned so a caller can apply
@@ -33,6 +39,11 @@ __all__ = [
 TISSUE_MIN_OD = 0.1
 LITTLE_TISSUE_FRACTION = 0.10  # below: "little tissue"
 BLANK_TISSUE_FRACTION = 0.002  # below: the tile is refused as blank
+# Below this tissue fraction, measured with the standard stain vectors on white glass
+# (255) before the image is decoded whole, the image is refused as blank at once. A
+# quarter of the scorer's limit: estimated stains, a per-image white point (which can only
+# lower OD) or a calibration change the tissue count a little, never fourfold.
+BLANK_LOOK_FRACTION = BLANK_TISSUE_FRACTION / 4
 SATURATED_FRACTION = 0.01  # tissue pixels with a channel ≤ 2 (clipped dark), above: flag
 BLUR_EDGE_OD_PER_UM = 0.12  # 95th pct. hematoxylin gradient (OD/µm) below: "blur"
 WEAK_COUNTERSTAIN_OD = 0.15  # median hematoxylin OD in nuclei below: "weak counterstain"
@@ -88,20 +99,100 @@ def tissue_mask(hematoxylin_od: np.ndarray, dab_od: np.ndarray) -> np.ndarray:
     return (hematoxylin_od + dab_od) > TISSUE_MIN_OD
 
 
-def check_not_blank(tissue_fraction: float) -> None:
-    """Refuse a tile with less than :data:`BLANK_TISSUE_FRACTION` tissue.
+def check_not_blank(tissue_fraction: float, *, limit: float = BLANK_TISSUE_FRACTION,
+                    how: str | None = None) -> None:
+    """Refuse a tile with less than ``limit`` (:data:`BLANK_TISSUE_FRACTION`) tissue.
+
+    Parameters
+    ----------
+    tissue_fraction : float
+        Share of tissue pixels, 0–1.
+    limit : float, optional
+        Smallest accepted share.
+    how : str, optional
+        How the share was measured, appended to the message.
 
     Raises
     ------
     ImageInputError
-        ``tissue_fraction`` (0–1) is below the limit.
+        ``tissue_fraction`` is below ``limit``.
     """
-    if tissue_fraction < BLANK_TISSUE_FRACTION:
+    if tissue_fraction < limit:
         raise ImageInputError(
             f"blank tile: {100 * tissue_fraction:.2f}% tissue (need ≥ "
-            f"{100 * BLANK_TISSUE_FRACTION:g}%)",
+            f"{100 * BLANK_TISSUE_FRACTION:g}%)" + (f"; {how}" if how else ""),
             field="rgb",
         )
+
+
+def tissue_table(*, background_rgb=(255, 255, 255)) -> np.ndarray:
+    """Each channel's share of hematoxylin + DAB OD, per 8-bit value (standard vectors).
+
+    Returns
+    -------
+    ndarray of float64, shape (3, 256)
+        ``table[0][r] + table[1][g] + table[2][b]`` is the hematoxylin + DAB OD of the
+        pixel (r, g, b), as :func:`~her2kit.imaging.color.hdab.separate_stains` computes
+        it with the standard matrix (OD is linear in the stains, so the inverse matrix
+        folds into per-channel tables).
+    """
+    inv = np.linalg.inv(STANDARD_HDAB_MATRIX)
+    lut = od_lookup_table(background_rgb, darkest_intensity=IHC_DARKEST_INTENSITY
+                          ).astype(np.float64)
+    return lut * (inv[:, 0] + inv[:, 1])[:, None]
+
+
+def count_tissue_pixels(rgb: np.ndarray, *, table: np.ndarray) -> int:
+    """Pixels of a uint8 (rows, cols, 3+) block whose hematoxylin + DAB OD exceeds
+    :data:`TISSUE_MIN_OD` (the :func:`tissue_mask` rule) under ``table``
+    (:func:`tissue_table`). A block whose value range cannot reach the limit (glass) is
+    answered from its minimum and maximum alone."""
+    lo, hi = int(rgb[..., :3].min()), int(rgb[..., :3].max())
+    if sum(float(table[c, lo:hi + 1].max()) for c in range(3)) <= TISSUE_MIN_OD:
+        return 0
+    od = np.take(table[0], rgb[..., 0]) + np.take(table[1], rgb[..., 1])
+    od += np.take(table[2], rgb[..., 2])
+    return int(np.count_nonzero(od > TISSUE_MIN_OD))
+
+
+def look_tissue_fraction(blocks, n_pixels: int, *, stop_above: float = BLANK_LOOK_FRACTION,
+                         background_rgb=(255, 255, 255)) -> float | None:
+    """Tissue share of a whole image seen block by block, stopping as soon as it is
+    clearly not blank.
+
+    Parameters
+    ----------
+    blocks : iterable of (ndarray of uint8, tuple of int)
+        ``(block, channels)``: chunky RGB(A) blocks (rows, cols, 3+) with channels (0, 1,
+        2, ...), or one channel's plane (rows, cols, 1) with ``(c,)`` (planar files).
+    n_pixels : int
+        Pixels of the whole image (or of the preview the blocks make up).
+    stop_above : float, optional
+        Stop (return None) once the tissue share reaches this.
+
+    Returns
+    -------
+    float or None
+        The tissue share (0–1) when it stays below ``stop_above``; None when it reaches
+        it, or when planar blocks cannot exclude tissue (their channels are seen apart, so
+        only each channel's value range is known).
+    """
+    table = tissue_table(background_rgb=background_rgb)
+    found, limit = 0, stop_above * max(int(n_pixels), 1)
+    lo, hi = [255] * 3, [0] * 3
+    planar = False
+    for block, channels in blocks:
+        if len(channels) >= 3:
+            found += count_tissue_pixels(block, table=table)
+            if found >= limit:
+                return None
+        elif channels[0] < 3:
+            planar, c = True, channels[0]
+            lo[c], hi[c] = min(lo[c], int(block.min())), max(hi[c], int(block.max()))
+    if planar and (min(hi[c] - lo[c] for c in range(3)) < 0 or sum(
+            float(table[c, lo[c]:hi[c] + 1].max()) for c in range(3)) > TISSUE_MIN_OD):
+        return None  # planes whose value ranges allow tissue (or a plane missing)
+    return found / max(int(n_pixels), 1)
 
 
 def quality_flags(
