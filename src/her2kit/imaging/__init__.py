@@ -29,7 +29,9 @@ ish
     see :mod:`her2kit.imaging.ish`.
 
 Shared modules: :mod:`~her2kit.imaging.filters` (smoothing, block means and maxima,
-running extrema) and ``_validate`` (the boundary checks and their messages).
+running extrema), :mod:`~her2kit.imaging.draw` (scanline polygon rasterisation),
+:mod:`~her2kit.imaging.outlines` (every object's outline of a label image at once) and
+``_validate`` (the boundary checks and their messages).
 
 Arrays are (row, col[, channel]) with the channel last; sizes are in µm unless the name
 ends in ``_px``.

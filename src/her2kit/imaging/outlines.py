@@ -2,16 +2,16 @@
 
 :func:`label_outlines` returns, for each label, the ring of pixel edges around its largest
 4-connected part, as the corners where the outline turns. It works on all objects
-together: the pixel edges between different labels are found by array comparisons and
-linked into rings by pointer jumping, so the cost grows with the total outline length
-and not with a Python loop per object (``skimage.measure.find_contours`` and
-``approximate_polygon`` per cell cost ~2.3 ms each, hours for a whole slide).
+together: the pixel edges between different labels are found by array comparisons, each
+edge's successor by looking at the two pixels ahead of its end, the rings by a connected-
+components pass and their order by one depth-first walk (both in scipy's C code), so the
+cost grows with the total outline length and not with a Python loop per object
+(``skimage.measure.find_contours`` and ``approximate_polygon`` per cell cost ~2.3 ms
+each: hours for a whole slide).
 
-The ring goes along the pixel boundary, so its polygon holds exactly the centres of the
-object's pixels: rasterised back (:func:`her2kit.imaging.draw.polygon_mask`, edges count
-as inside, so the rule is: centres strictly inside), it gives the part's pixels again,
-holes filled. Coordinates are pixels with pixel centres at integers (x = column, y =
-row); the ring's corners are at half-integers.
+The ring goes along the pixel boundary, so the pixel centres strictly inside its polygon
+are exactly the part's pixels, holes filled. Coordinates are pixels with pixel centres at
+integers (x = column, y = row); the ring's corners are at half-integers.
 """
 
 from __future__ import annotations
@@ -55,10 +55,6 @@ class LabelOutlines:
     def ring(self, i: int) -> np.ndarray:
         """Corners (x, y) of ring ``i`` (not closed)."""
         return self.xy[self.offsets[i]:self.offsets[i + 1]]
-
-    def index(self) -> dict[int, int]:
-        """Label → ring number."""
-        return {int(lab): i for i, lab in enumerate(self.labels)}
 
 
 def _directed_edges(pf: np.ndarray, width: int):
