@@ -89,3 +89,15 @@ def test_the_look_yields_every_pixel_cropped(tmp_path):
     blocks = list(iter_image_look(path, read_image_header(path)))
     assert {ch for _, ch in blocks} == {(0,), (1,), (2,)}
     assert sum(b.size for b, _ in blocks) == data.size
+
+
+def test_an_empty_tile_looks_like_what_the_decoder_reads(tmp_path):
+    # A tile with no data (byte count 0) decodes as zeros: the look sees the same zeros,
+    # so a missing tile never makes an image look blank.
+    tiles = [np.full((16, 16, 3), 255, np.uint8) if i != 2 else None for i in range(4)]
+    path = tmp_path / "sparse.tif"
+    tifffile.imwrite(path, iter(tiles), shape=(32, 32, 3), dtype=np.uint8, tile=(16, 16),
+                     photometric="rgb")
+    blocks = list(iter_image_look(path, read_image_header(path)))
+    assert sorted(int(b.min()) for b, _ in blocks) == [0, 255, 255, 255]
+    assert int(read_image(path).image.min()) == 0

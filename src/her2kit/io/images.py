@@ -194,7 +194,9 @@ def iter_image_look(path, header: ImageHeader) -> Iterator[tuple[np.ndarray, tup
             return
         page = raster.tiff.pages[0]
         planar = int(page.planarconfig) == 2
-        for segment, (s, _, row, col, _), _ in page.segments(maxworkers=1):
+        for segment, (s, _, row, col, _), shape in page.segments(maxworkers=1):
+            if segment is None:  # an empty segment reads as zeros (tifffile's fill value)
+                segment = np.zeros(shape, page.dtype)
             block = segment[0, :header.rows - row, :header.cols - col]
             yield block, (s,) if planar else tuple(range(block.shape[-1]))
 
