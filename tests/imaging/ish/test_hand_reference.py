@@ -22,6 +22,11 @@ from her2kit.io.fish import read_brightfield_ish
 
 REF = Path(__file__).resolve().parents[2] / "data" / "ish_reference"
 TUNING, HELD_BACK = ("DISH1", "DISH3"), ("DISH2", "DISH4", "DISH5")
+FISH_TUNING, FISH_HELD_BACK = ("FISH1", "FISH2"), ("FISH3", "FISH5")
+# Field sizes (rows, cols) from SOURCE.md of the PCM_fish_dish folder.
+SHAPES = {**{f"DISH{i}": (1200, 1600) for i in range(1, 6)},
+          **{f"FISH{i}": (1536, 2040) for i in (1, 2, 3)},
+          **{f"FISH{i}": (1024, 1360) for i in (4, 5)}}
 PIXEL_SIZE_UM = 0.065  # ASSUMED (benchmarks/ish_accuracy.py, _ref_px of REF_DISH)
 
 
@@ -31,20 +36,23 @@ def _rows(field):
 
 
 def test_reference_tables_are_well_formed():
-    assert sorted(p.stem for p in REF.glob("*.csv")) == sorted(TUNING + HELD_BACK)
-    assert "not an expert" in (REF / "README.md").read_text()
-    n = 0
-    for field in TUNING + HELD_BACK:
+    fields = TUNING + HELD_BACK + FISH_TUNING + FISH_HELD_BACK
+    assert sorted(p.stem for p in REF.glob("*.csv")) == sorted(fields)
+    readme = (REF / "README.md").read_text()
+    assert "not an expert" in readme and "before any counter output" in readme
+    n = {"DISH": 0, "FISH": 0}
+    for field in fields:
         rows = _rows(field)
-        n += len(rows)
-        assert len(rows) >= 12, field
-        for r in rows:  # the DISH fields are 1600 x 1200 px (SOURCE.md)
-            assert 0 <= r["row"] < 1200 and 0 <= r["col"] < 1600, (field, r)
+        n[field[:4]] += len(rows)
+        assert len(rows) >= (12 if field.startswith("DISH") else 15), field
+        n_rows, n_cols = SHAPES[field]
+        for r in rows:
+            assert 0 <= r["row"] < n_rows and 0 <= r["col"] < n_cols, (field, r)
             assert 0 <= r["her2"] <= 30 and 0 <= r["cep17"] <= 30 and r["cluster"] in (0, 1)
         centres = np.array([[r["row"], r["col"]] for r in rows], float)
         d = np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1))
         assert (d + 1e3 * np.eye(len(rows))).min() >= 40, field  # no nucleus twice
-    assert n >= 90
+    assert n["DISH"] >= 90 and n["FISH"] >= 60
 
 
 def _agreement(real_data, fields):
