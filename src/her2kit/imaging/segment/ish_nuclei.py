@@ -113,6 +113,10 @@ class SegmentationOptions:
     closing_um : float
         Width of a grey closing applied to the image first, µm (0 = off): fills the
         holes chromogen dots leave in the hematoxylin amount.
+    core_below_solidity : float or None
+        Split at the valleys (``core_fraction``) only the foreground regions less
+        solid than this (area / convex-hull area): a convex region is one nucleus
+        and keeps its shape split. None = every region (brightfield).
     """
 
     min_area_um2: float = 15.0
@@ -125,11 +129,13 @@ class SegmentationOptions:
     core_fraction: float = 0.0
     core_window_um: float = 9.0
     closing_um: float = 0.0
+    core_below_solidity: float | None = None
 
 
 def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, threshold,
              grid_um=GEOMETRY_GRID_UM, despeckle_um=0.0, background_um=0.0,
-             threshold_factor=1.0, core_fraction=0.0, core_window_um=9.0) -> NucleusGeometry:
+             threshold_factor=1.0, core_fraction=0.0, core_window_um=9.0,
+             core_below_solidity=None) -> NucleusGeometry:
     """Nuclei of ``image`` (see :func:`segment_ish_nuclei`).
 
     ``despeckle_um`` (µm, 0 = off): a median filter this wide on the grid first, which
@@ -198,8 +204,11 @@ def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, thres
     # saddle to its neighbour: touching round nuclei split, a single ellipse does not.
     seeds, _ = ndi.label(_h_maxima_packed(dist, split_h_um / pg, mask))
     if core_fraction > 0:
-        seeds = _core_seeds(sm, mask, lab, seeds, fraction=core_fraction,
-                            window=_odd(core_window_um / pg), s_dist=s_dist, h=split_h_um / pg)
+        core_mask, window = mask, _odd(core_window_um / pg)
+        if core_below_solidity is not None:
+            core_mask = mask & _concave_regions(lab, boxes, core_below_solidity)[lab]
+        seeds = _core_seeds(sm, core_mask, lab, seeds, fraction=core_fraction,
+                            window=window, s_dist=s_dist, h=split_h_um / pg)
         labels = watershed(-sm, seeds, mask=mask).astype(np.int32)
     else:
         labels = watershed(-dist, seeds, mask=mask).astype(np.int32)
@@ -213,6 +222,27 @@ def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, thres
     full_labels = fine if fine.shape == full.shape else upsample_labels(fine, ff, full.shape)
     return NucleusGeometry(full_labels, labels, f, edge_dist, thr, fine, ff,
                      grid, tuple(bx for bx in boxes if bx is not None))
+
+
+def _concave_regions(lab: np.ndarray, boxes, below: float) -> np.ndarray:
+    """Per label of ``lab`` (index 0 = background, False): solidity below ``below``.
+
+    Solidity = area / hull area of the cells' centres grown by half a cell (as the
+    nucleus selection measures it), so that a digitised disc has ~1.
+    """
+    from scipy.spatial import ConvexHull, QhullError
+
+    out = np.zeros(len(boxes) + 1, bool)
+    for k, bx in enumerate(boxes, start=1):
+        if bx is None:
+            continue
+        pts = np.argwhere(lab[bx] == k).astype(float)
+        try:
+            hull = ConvexHull(pts)
+        except QhullError:  # cells on one line: convex
+            continue
+        out[k] = len(pts) / (hull.volume + 0.5 * hull.area + np.pi / 4.0) < below
+    return out
 
 
 def _core_seeds(sm, mask, lab, shape_seeds, *, fraction, window, s_dist, h) -> np.ndarray:
@@ -444,4 +474,4 @@ def segment_nuclei_stage(
                     smooth_um=o.smooth_um, split_h_um=o.split_h_um, grid_um=o.grid_um,
                     despeckle_um=o.despeckle_um, background_um=o.background_um,
                     threshold_factor=o.threshold_factor, core_fraction=o.core_fraction,
-                    core_window_um=o.core_window_um)
+                    core_window_um=o.core_window_um, core_below_solidity=o.core_below_solidity)
