@@ -55,13 +55,31 @@ def test_reference_tables_are_well_formed():
     assert n["DISH"] >= 90 and n["FISH"] >= 60
 
 
-def _agreement(real_data, fields):
-    folder = real_data("her2_fish_dish_pcm") / "DISH"
+# FISH µm/px ASSUMED as in benchmarks/ish_accuracy.py (from the REF_FISH outlines).
+FISH_PIXEL_SIZE_UM = {"FISH1": 0.072, "FISH2": 0.066, "FISH3": 0.054, "FISH5": 0.109}
+
+
+def _count(real_data, field, options=None):
+    folder = real_data("her2_fish_dish_pcm")
+    if field.startswith("FISH"):
+        from PIL import Image
+
+        from her2kit.imaging.ish import count_fish
+        from her2kit.imaging.ish.channels import fish_from_rgb
+
+        rgb = np.asarray(Image.open(folder / "FISH" / f"{field}.jpg").convert("RGB"))
+        fish = fish_from_rgb(rgb, channels={"her2": "R", "cep17": "G", "dapi": "B"})
+        return count_fish(fish, pixel_size_um=FISH_PIXEL_SIZE_UM[field], options=options)
+    return count_brightfield_ish(read_brightfield_ish(folder / "DISH" / f"{field}.jpg"),
+                                 assay="dual-ish", pixel_size_um=PIXEL_SIZE_UM,
+                                 options=options)
+
+
+def _agreement(real_data, fields, options=None):
     plain = her2_ok = cep17_ok = 0
     ratios = {}
     for field in fields:
-        res = count_brightfield_ish(read_brightfield_ish(folder / f"{field}.jpg"),
-                                    assay="dual-ish", pixel_size_um=PIXEL_SIZE_UM)
+        res = _count(real_data, field, options)
         by_id = {n.nucleus_id: n for n in res.nuclei}
         got, ref = [], []
         for r in _rows(field):
@@ -88,6 +106,38 @@ def test_tuning_fields_per_nucleus_within_one(real_data):
     her2, cep17, ratios = _agreement(real_data, TUNING)
     assert her2 >= 0.8 and cep17 >= 0.8, (her2, cep17)
     assert _ratio_ok(*ratios["DISH1"]), ratios
+
+
+def test_fish_tuning_fields_per_nucleus_within_one(real_data):
+    # FISH1 / FISH2 by hand: ratios 1.17 / 1.07 (tests/data/ish_reference).
+    her2, cep17, _ = _agreement(real_data, FISH_TUNING)
+    assert her2 >= 0.8 and cep17 >= 0.8, (her2, cep17)
+    found = counted = 0
+    for field in FISH_TUNING:
+        res = _count(real_data, field)
+        assert res.ratio < 2.0, field
+        by_id = {n.nucleus_id: n for n in res.nuclei}
+        for r in _rows(field):
+            n = by_id.get(int(res.labels[r["row"], r["col"]]))
+            found += n is not None
+            counted += n is not None and n.included
+    # Every hand-counted nucleus is one a technologist counts: keep >= 80 % of them.
+    assert counted >= 0.8 * found, (counted, found)
+
+
+def test_fish5_field_ratio_on_the_right_side_of_2(real_data):
+    # Held back; the issue's group target: FISH5's hand ratio 1.40 is not within 10 %
+    # of 2.0, so the counter's own field ratio must be below 2.0 too.
+    assert _count(real_data, "FISH5").ratio < 2.0
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11 open: FISH3's HER2 is over-counted (found "
+                   "ratio 2.27 vs 1.67 by hand), held-back HER2 73 % within ±1; "
+                   "benchmarks/README.md, hand-counted reference")
+def test_fish_held_back_fields_meet_issue_targets(real_data):
+    her2, cep17, ratios = _agreement(real_data, FISH_HELD_BACK)
+    assert her2 >= 0.8 and cep17 >= 0.8
+    assert all(_ratio_ok(*v) for v in ratios.values()), ratios
 
 
 def test_held_back_fields_cep17_within_one(real_data):
