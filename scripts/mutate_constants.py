@@ -138,7 +138,7 @@ MUTANTS: tuple[Mutant, ...] = (
            (HAND,)),
     Mutant("FishOptions.nuclei_core_below_solidity (down)", COUNT,
            "nuclei_core_below_solidity: float = 0.9",
-           "nuclei_core_below_solidity: float = 0.85", (ISH_B,)),
+           "nuclei_core_below_solidity: float = 0.8", (ISH_B,)),
     Mutant("FishOptions.nuclei_core_below_solidity (up)", COUNT,
            "nuclei_core_below_solidity: float = 0.9",
            "nuclei_core_below_solidity: float = 1.0", (ISH_COUNT_T,)),

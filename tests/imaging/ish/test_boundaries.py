@@ -231,7 +231,7 @@ def _peanut(centre_gap_um, seed=0):
 
 
 def _l_nucleus(junction, seed=0):
-    """An L of three 8 µm squares (solidity ~0.86: concave below 0.9): the two arms
+    """An L of three 8 µm squares (solidity ~0.83 on the 0.4 µm grid): the two arms
     at DAPI 100, the corner square at ``junction`` (a chromatin valley between two
     nuclei pressed together when below the core fraction x 100)."""
     img, rng = _dapi(seed=seed)
@@ -263,9 +263,10 @@ def test_fish_valley_split_core_fraction_065(junction, n, seed):
     # The window is widened to 18 µm so that every corner pixel sees an arm's peak.
     # A corner at 0.62 x the arms is a valley below the 0.65 core fraction: two
     # nuclei (one at 0.55 or with the split off); at 0.75 x it is one nucleus (two at
-    # 0.75). The L is concave below 0.9 but not below 0.85, so the
-    # nuclei_core_below_solidity gate (0.9) must let it be split. (Above the gate, at
-    # 1.0, the generated fields of tests/imaging/ish/test_count.py lose whole nuclei.)
+    # 0.75). The L is less solid than 0.85 on the grid but not than 0.82, so the
+    # nuclei_core_below_solidity gate (0.9) lets it be split (a gate of 0.8 would not).
+    # (Above the gate, at 1.0, the generated fields of tests/imaging/ish/test_count.py
+    # lose whole nuclei.)
     assert _n_nuclei(_l_nucleus(junction, seed), nuclei_core_window_um=18.0) == n
 
 
