@@ -22,7 +22,7 @@ Sections
    truth; pixel size is not stated, so it is ASSUMED (see the table).
 6. The same fields against the REF_* nucleus outlines drawn by a person on selected
    nuclei (approximate nucleus reference): reference nuclei found and counted.
-7. The Dual ISH fields against the hand-counted reference (tests/data/ish_reference,
+7. The Dual ISH and FISH fields against the hand-counted reference (tests/data/ish_reference,
    the project's own counts by eye, not an expert's; benchmarks/ish_reference.py):
    per-nucleus HER2 / CEP17 agreement, cluster copies, field ratios, tuning fields
    and held-back fields apart.
@@ -541,6 +541,24 @@ def section_real_reference() -> None:
 
 #: µm/px ASSUMED for the Dual ISH fields (``_ref_px`` of their REF_DISH outlines, 0.065).
 DISH_PIXEL_SIZE_UM = 0.065
+#: µm/px ASSUMED for the FISH fields: ``_ref_px`` of the REF_FISH screenshot each field is
+#: paired with (section 6 table; FISH5 shows in REF_FISH4).
+FISH_PIXEL_SIZE_UM = {"FISH1": 0.072, "FISH2": 0.066, "FISH3": 0.054, "FISH5": 0.109}
+
+
+def _count_reference_field(name, options):
+    """Count one reference field (DISH* as Dual ISH, FISH* as an RGB FISH composite)."""
+    from PIL import Image
+
+    folder = REAL / "her2_fish_dish_pcm"
+    if name.startswith("FISH"):
+        rgb = np.asarray(Image.open(folder / "FISH" / f"{name}.jpg").convert("RGB"))
+        fish = fish_from_rgb(rgb, channels={"her2": "R", "cep17": "G", "dapi": "B"})
+        kw = {} if options is None else dict(options=options)
+        return count_fish(fish, pixel_size_um=FISH_PIXEL_SIZE_UM[name], **kw)
+    rgb = read_brightfield_ish(folder / "DISH" / f"{name}.jpg")
+    return count_brightfield_ish(rgb, assay="dual-ish", pixel_size_um=DISH_PIXEL_SIZE_UM,
+                                 options=options)
 
 
 def _hand_rows(options, fields):
@@ -549,57 +567,84 @@ def _hand_rows(options, fields):
 
     rows = []
     for name in fields:
-        rgb = read_brightfield_ish(REAL / "her2_fish_dish_pcm" / "DISH" / f"{name}.jpg")
-        res = count_brightfield_ish(rgb, assay="dual-ish", pixel_size_um=DISH_PIXEL_SIZE_UM,
-                                    options=options)
+        res = _count_reference_field(name, options)
         rows.append((name, compare_field(read_reference(name), res.labels, res.nuclei), res))
     return rows
 
 
-def section_hand_reference(options=None) -> dict:
-    """Section 7: the Dual ISH fields against the hand-counted reference."""
-    from benchmarks.ish_reference import HELD_BACK_FIELDS, TUNING_FIELDS, ratio_agrees
+def _print_hand_part(part, rows) -> dict:
+    """One part's table rows (tuning or held back) and its summary."""
+    from benchmarks.ish_reference import RATIO_THRESHOLD, ratio_agrees
 
-    print("\n## 7. Dual ISH against the hand-counted reference (tests/data/ish_reference)")
+    def f(v):
+        return "-" if v is None else f"{v:.2f}"
+
+    tot = np.zeros(6, int)
+    n_ratio_ok = n_side_ok = n_side_due = 0
+    for name, m, res in rows:
+        ok = ratio_agrees(m["ratio"], m["ref_ratio"])
+        n_ratio_ok += ok
+        # "group side": the counter's own field ratio on the reference's side of 2.0,
+        # asked only where the reference ratio is not within 10 % of 2.0.
+        due = abs(m["ref_ratio"] - RATIO_THRESHOLD) > 0.1 * RATIO_THRESHOLD
+        side = (res.ratio is not None
+                and (res.ratio >= RATIO_THRESHOLD) == (m["ref_ratio"] >= RATIO_THRESHOLD))
+        n_side_due += due
+        n_side_ok += due and side
+        tot += [m["n_plain"], m["her2_ok"], m["cep17_ok"], m["n_cluster"], m["cluster_ok"],
+                m["found"]]
+        print(f"| {part} | {name} | {m['n_ref']} | {m['found']} | {m['counted']} | "
+              f"{m['her2_ok']}/{m['n_plain']} | {m['cep17_ok']}/{m['n_plain']} | "
+              f"{m['cluster_ok']}/{m['n_cluster']} | {f(m['ref_her2'])} / "
+              f"{f(m['ref_cep17'])} / {f(m['ref_ratio'])} | {f(m['her2'])} / "
+              f"{f(m['cep17'])} / {f(m['ratio'])} | {'yes' if ok else 'NO'} | "
+              f"{f(res.ratio)} ({res.n_counted}) | "
+              f"{'-' if not due else ('yes' if side else 'NO')} |")
+    n_plain = max(tot[0], 1)
+    print(f"| {part} | all | | {tot[5]} | | {100 * tot[1] / n_plain:.0f} % | "
+          f"{100 * tot[2] / n_plain:.0f} % | {tot[4]}/{tot[3]} | | | "
+          f"{n_ratio_ok}/{len(rows)} | | {n_side_ok}/{n_side_due} |")
+    return dict(her2_ok=tot[1] / n_plain, cep17_ok=tot[2] / n_plain,
+                cluster_ok=tot[4] / max(tot[3], 1), ratio_ok=n_ratio_ok, n_fields=len(rows),
+                side_ok=n_side_ok, side_due=n_side_due)
+
+
+def section_hand_reference(options=None, fish_options=None) -> dict:
+    """Section 7: the Dual ISH and FISH fields against the hand-counted reference."""
+    from benchmarks.ish_reference import (
+        FISH_HELD_BACK_FIELDS,
+        FISH_TUNING_FIELDS,
+        HELD_BACK_FIELDS,
+        TUNING_FIELDS,
+    )
+
+    print("\n## 7. Dual ISH and FISH against the hand-counted reference "
+          "(tests/data/ish_reference)")
     if not (REAL / "her2_fish_dish_pcm").is_dir():
         print("real data folder absent")
         return {}
     print("Reference = the project's own counts by eye on enlarged crops (not an expert's). "
-          f"Pixel size ASSUMED {DISH_PIXEL_SIZE_UM} µm.\nA reference nucleus is found when "
+          f"Pixel size ASSUMED: Dual ISH {DISH_PIXEL_SIZE_UM} µm, FISH "
+          f"{FISH_PIXEL_SIZE_UM}.\nA reference nucleus is found when "
           "its centre lies in a counter nucleus; HER2/CEP17 ok = within ±1 (nuclei without "
           "clusters); cluster ok = both within 30 %.\nRatio (found) = counter's means over "
           "the found reference nuclei; ratio ok = same side of 2.0 as the reference and "
           "within 15 %.\nField ratio = the counter's own whole-field ratio (its counted "
-          "nuclei).")
-    print("| part | field | ref nuclei | found | counted | HER2 ok | CEP17 ok | cluster ok | "
-          "ref HER2 / CEP17 / ratio | found HER2 / CEP17 / ratio | ratio ok | field ratio "
-          "(nuclei counted) |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---|---|---|---|")
+          "nuclei); side ok = that ratio on the reference's side of 2.0 (asked where the "
+          "reference ratio is not within 10 % of 2.0).")
     summary = {}
-    for part, fields in (("tuning", TUNING_FIELDS), ("held back", HELD_BACK_FIELDS)):
-        tot = np.zeros(6, int)
-        n_ratio_ok = 0
-        for name, m, res in _hand_rows(options, fields):
-            ok = ratio_agrees(m["ratio"], m["ref_ratio"])
-            n_ratio_ok += ok
-            tot += [m["n_plain"], m["her2_ok"], m["cep17_ok"], m["n_cluster"], m["cluster_ok"],
-                    m["found"]]
-
-            def f(v):
-                return "-" if v is None else f"{v:.2f}"
-            print(f"| {part} | {name} | {m['n_ref']} | {m['found']} | {m['counted']} | "
-                  f"{m['her2_ok']}/{m['n_plain']} | {m['cep17_ok']}/{m['n_plain']} | "
-                  f"{m['cluster_ok']}/{m['n_cluster']} | {f(m['ref_her2'])} / "
-                  f"{f(m['ref_cep17'])} / {f(m['ref_ratio'])} | {f(m['her2'])} / "
-                  f"{f(m['cep17'])} / {f(m['ratio'])} | {'yes' if ok else 'NO'} | "
-                  f"{f(res.ratio)} ({res.n_counted}) |")
-        n_plain = max(tot[0], 1)
-        summary[part] = dict(her2_ok=tot[1] / n_plain, cep17_ok=tot[2] / n_plain,
-                             cluster_ok=tot[4] / max(tot[3], 1), ratio_ok=n_ratio_ok,
-                             n_fields=len(fields))
-        print(f"| {part} | all | | {tot[5]} | | {100 * tot[1] / n_plain:.0f} % | "
-              f"{100 * tot[2] / n_plain:.0f} % | {tot[4]}/{tot[3]} | | | "
-              f"{n_ratio_ok}/{len(fields)} | |")
+    for assay, parts, opts in (
+            ("Dual ISH", (("tuning", TUNING_FIELDS), ("held back", HELD_BACK_FIELDS)), options),
+            ("FISH", (("tuning", FISH_TUNING_FIELDS), ("held back", FISH_HELD_BACK_FIELDS)),
+             fish_options)):
+        print(f"\n{assay}:")
+        print("| part | field | ref nuclei | found | counted | HER2 ok | CEP17 ok | cluster ok | "
+              "ref HER2 / CEP17 / ratio | found HER2 / CEP17 / ratio | ratio ok | field ratio "
+              "(nuclei counted) | side ok |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---|---|---|---|---|")
+        for part, fields in parts:
+            key = part if assay == "Dual ISH" else f"fish {part}"
+            summary[key] = _print_hand_part(part, _hand_rows(opts, fields))
     return summary
 
 

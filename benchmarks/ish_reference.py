@@ -25,6 +25,9 @@ REFERENCE_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "ish_re
 #: the held-back fields the issue's targets are reported on.
 TUNING_FIELDS = ("DISH1", "DISH3")
 HELD_BACK_FIELDS = ("DISH2", "DISH4", "DISH5")
+#: The FISH part, split the same way before the counter was run on it (README.md there).
+FISH_TUNING_FIELDS = ("FISH1", "FISH2")
+FISH_HELD_BACK_FIELDS = ("FISH3", "FISH5")
 COUNT_TOLERANCE = 1
 CLUSTER_TOLERANCE = 0.30
 RATIO_TOLERANCE = 0.15

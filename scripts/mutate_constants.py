@@ -57,6 +57,11 @@ SPOTS = "src/her2kit/imaging/ish/spots.py"
 NUCLEI = "src/her2kit/imaging/segment/nuclei.py"
 PIPE_IHC = "src/her2kit/pipelines/ihc.py"
 VERSIONS = "src/her2kit/guideline/versions.py"
+COUNT = "src/her2kit/imaging/ish/count.py"
+HAND = "tests/imaging/ish/test_hand_reference.py"
+ISH_COUNT_T = "tests/imaging/ish/test_count.py"
+_FISH_SEG = ("    min_solidity: float = 0.85\n    nuclei_split_h_um: float = 0.25\n"
+             "    nuclei_core_fraction: float = 0.65\n")
 
 # ------------------------------------------------------------------------- DATA TABLE
 MUTANTS: tuple[Mutant, ...] = (
@@ -117,6 +122,30 @@ MUTANTS: tuple[Mutant, ...] = (
            "ihc_cell_fraction_pct: float = 10.0", "ihc_cell_fraction_pct: float = 12.0", GUIDE),
     Mutant("GuidelineVersion.min_cells_counted", VERSIONS, "min_cells_counted: int = 20",
            "min_cells_counted: int = 21", (*GUIDE, ISH_B)),
+    # issue 11: FISH nucleus split and the Dual ISH red cluster extent (both sides)
+    Mutant("FishOptions.nuclei_core_fraction (down)", COUNT, _FISH_SEG,
+           _FISH_SEG.replace("core_fraction: float = 0.65", "core_fraction: float = 0.55"),
+           (ISH_B,)),
+    Mutant("FishOptions.nuclei_core_fraction (up)", COUNT, _FISH_SEG,
+           _FISH_SEG.replace("core_fraction: float = 0.65", "core_fraction: float = 0.75"),
+           (ISH_B,)),
+    Mutant("FishOptions.nuclei_split_h_um (up)", COUNT, _FISH_SEG,
+           _FISH_SEG.replace("split_h_um: float = 0.25", "split_h_um: float = 0.5"), (ISH_B,)),
+    Mutant("FishOptions.nuclei_split_h_um (down)", COUNT, _FISH_SEG,
+           _FISH_SEG.replace("split_h_um: float = 0.25", "split_h_um: float = 0.1"), (ISH_B,)),
+    Mutant("FishOptions.min_solidity", COUNT, _FISH_SEG,
+           _FISH_SEG.replace("min_solidity: float = 0.85", "min_solidity: float = 0.9"),
+           (HAND,)),
+    Mutant("FishOptions.nuclei_core_below_solidity (down)", COUNT,
+           "nuclei_core_below_solidity: float = 0.9",
+           "nuclei_core_below_solidity: float = 0.8", (ISH_B,)),
+    Mutant("FishOptions.nuclei_core_below_solidity (up)", COUNT,
+           "nuclei_core_below_solidity: float = 0.9",
+           "nuclei_core_below_solidity: float = 1.0", (ISH_COUNT_T,)),
+    Mutant("BrightfieldIshOptions.red_cluster_max_um (down)", COUNT,
+           "red_cluster_max_um: float = 3.0", "red_cluster_max_um: float = 2.0", (ISH_B,)),
+    Mutant("BrightfieldIshOptions.red_cluster_max_um (up)", COUNT,
+           "red_cluster_max_um: float = 3.0", "red_cluster_max_um: float = 4.0", (ISH_B,)),
 )
 # ---------------------------------------------------------------------------------------
 

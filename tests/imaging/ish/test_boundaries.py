@@ -196,3 +196,119 @@ def test_heterogeneity_high_nucleus_rule(her2, cep17, high):
     het = heterogeneity(pool_fields([_fake_field(counts)], ["f"]))
     assert het.n_high == (20 if high else 0)
     assert het.flagged is high
+
+
+# ------------------------------------- FISH nucleus split (issue 11: nuclei_* defaults)
+# DAPI drawn here at 0.2 µm/px (background 10, nuclei 100, 1 px blur, noise s.d. 1):
+# each case's expected nucleus count follows from the construction below, found
+# stable over noise seeds 0-3 when the fields were written.
+
+
+def _dapi(shape_px=(300, 300), seed=0):
+    return np.full(shape_px, 10.0), np.random.default_rng(seed)
+
+
+def _finish(img, rng):
+    from scipy import ndimage as ndi
+
+    return (ndi.gaussian_filter(img, 1.0) + rng.normal(0, 1.0, img.shape)).astype(np.float32)
+
+
+def _peanut(centre_gap_um, seed=0):
+    """Two 4 µm-radius DAPI disks whose centres are ``centre_gap_um`` apart.
+
+    The distance transform peaks at 4 µm in each disk and falls to
+    sqrt(16 - gap²/4) µm at the neck: 0.37 µm lower at a 5.5 µm gap, 0.14 µm lower
+    at 4.5 µm (before the 0.5 µm smoothing of the distance).
+    """
+    img, rng = _dapi(seed=seed)
+    rr, cc = np.mgrid[:300, :300]
+    r, h = 4.0 / PX_UM, centre_gap_um / PX_UM / 2
+    both = (((rr - 150) ** 2 + (cc - 150 + h) ** 2) < r * r) | (
+        ((rr - 150) ** 2 + (cc - 150 - h) ** 2) < r * r)
+    img[both] = 100.0
+    return _finish(img, rng)
+
+
+def _l_nucleus(junction, seed=0):
+    """An L of three 8 µm squares (solidity ~0.83 on the 0.4 µm grid): the two arms
+    at DAPI 100, the corner square at ``junction`` (a chromatin valley between two
+    nuclei pressed together when below the core fraction x 100)."""
+    img, rng = _dapi(seed=seed)
+    img[100:140, 100:140] = 100.0
+    img[100:140, 140:180] = junction
+    img[140:180, 140:180] = 100.0
+    return _finish(img, rng)
+
+
+def _n_nuclei(dapi, **options):
+    from her2kit.imaging.segment.ish_nuclei import segment_nuclei_stage
+
+    geo = segment_nuclei_stage(dapi, pixel_size_um=PX_UM,
+                               options=FishOptions(**options).segmentation_options())
+    return len(np.unique(geo.labels)) - 1
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+@pytest.mark.parametrize(("gap_um", "n"), [(5.5, 2), (4.5, 1)])
+def test_fish_shape_split_height_025_um(gap_um, n, seed):
+    # 0.37 µm over the neck splits at nuclei_split_h_um 0.25 (not at 0.5, the value
+    # before issue 11); 0.14 µm does not (it would at 0.1).
+    assert _n_nuclei(_peanut(gap_um, seed)) == n
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+@pytest.mark.parametrize(("junction", "n"), [(62.0, 2), (75.0, 1)])
+def test_fish_valley_split_core_fraction_065(junction, n, seed):
+    # The window is widened to 18 µm so that every corner pixel sees an arm's peak.
+    # A corner at 0.62 x the arms is a valley below the 0.65 core fraction: two
+    # nuclei (one at 0.55 or with the split off); at 0.75 x it is one nucleus (two at
+    # 0.75). The L is less solid than 0.85 on the grid but not than 0.82, so the
+    # nuclei_core_below_solidity gate (0.9) lets it be split (a gate of 0.8 would not).
+    # (Above the gate, at 1.0, the generated fields of tests/imaging/ish/test_count.py
+    # lose whole nuclei.)
+    assert _n_nuclei(_l_nucleus(junction, seed), nuclei_core_window_um=18.0) == n
+
+
+# ------------------------------------- Dual ISH red cluster extent (red_cluster_max_um 3)
+
+
+def _red_blob_counts(disc_um):
+    """CEP17 clusters in one nucleus: five single red dots (0.5 OD, s.d. 0.3 µm) and a
+    uniform red disc ``disc_um`` across (0.5 OD, blurred by the dot s.d.), 0.1 µm/px."""
+    from scipy import ndimage as ndi
+
+    from her2kit.imaging.ish import BrightfieldIshOptions
+    from her2kit.imaging.ish.signals import probe_signals_stage
+    from her2kit.imaging.segment.ish_nuclei import segment_nuclei_stage
+
+    px = 0.1
+    rng = np.random.default_rng(0)
+    rr, cc = np.mgrid[:400, :400]
+    labels = (((rr - 200) ** 2 + (cc - 200) ** 2) < 150**2).astype(np.int32)
+    s = 0.3 / px
+    red = np.zeros((400, 400))
+    for r, c in ((120, 120), (120, 280), (280, 120), (280, 280), (200, 90)):
+        red += 0.5 * np.exp(-((rr - r) ** 2 + (cc - c) ** 2) / (2 * s * s))
+    disc = ((rr - 200) ** 2 + (cc - 210) ** 2) < (disc_um / 2 / px) ** 2
+    red += 0.5 * ndi.gaussian_filter(disc.astype(float), s)
+    red = (red + rng.normal(0, 0.01, red.shape)).astype(np.float32)
+    silver = rng.normal(0, 0.01, red.shape).astype(np.float32)
+    o = BrightfieldIshOptions()
+    geo = segment_nuclei_stage(labels.astype(np.float32), pixel_size_um=px,
+                               options=o.segmentation_options(), nuclei_labels=labels)
+    st = probe_signals_stage(silver, red, geo, assay="dual-ish", pixel_size_um=px,
+                             options=o.signal_options())
+    return [c.copies for c in st.cep17.clusters]
+
+
+def test_red_cluster_up_to_3_um_is_estimated_from_its_red_amount():
+    # A 2.6 µm disc (5.3 µm², mask region ~5.3 µm² < pi x 1.5² = 7.1) holds ~9 single
+    # dots' red amount (a dot: 2 pi 0.3² = 0.57 µm² x height): one cluster of 9; with
+    # the silver extent (2.0 µm, 3.1 µm²) it would be its 4 maxima, no cluster.
+    assert _red_blob_counts(2.6) == [9]
+
+
+def test_red_region_wider_than_3_um_is_not_a_cluster():
+    # A 3.6 µm disc (10.3 µm² > 7.1) is no cluster at 3.0 (it is one at 4.0).
+    assert _red_blob_counts(3.6) == []

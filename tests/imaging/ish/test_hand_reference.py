@@ -1,10 +1,11 @@
-"""The Dual ISH counter against the project's hand-counted reference (issue 11).
+"""The Dual ISH and FISH counters against the project's hand-counted reference (issue 11).
 
 tests/data/ish_reference holds counts made by eye on enlarged crops of the
-PCM_fish_dish Dual ISH fields (README.md there; the project's own counts, not an
-expert's). DISH1 and DISH3 were used to choose the options, DISH2, DISH4 and DISH5
-are held back. The thresholds below are the issue's targets (80 % of the nuclei
-without clusters within ±1 signal; ratio within 15 % and on the same side of 2.0),
+PCM_fish_dish Dual ISH and FISH fields (README.md there; the project's own counts, not
+an expert's). DISH1 and DISH3, FISH1 and FISH2 were used to choose the options;
+DISH2, DISH4, DISH5, FISH3 and FISH5 are held back. The thresholds below are the
+issue's targets (80 % of the nuclei without clusters within ±1 signal; ratio within
+15 % and on the same side of 2.0),
 not numbers read from the counter. The matching is written here again, apart from
 benchmarks/ish_reference.py, so that the benchmark's rules are checked too.
 """
@@ -22,6 +23,11 @@ from her2kit.io.fish import read_brightfield_ish
 
 REF = Path(__file__).resolve().parents[2] / "data" / "ish_reference"
 TUNING, HELD_BACK = ("DISH1", "DISH3"), ("DISH2", "DISH4", "DISH5")
+FISH_TUNING, FISH_HELD_BACK = ("FISH1", "FISH2"), ("FISH3", "FISH5")
+# Field sizes (rows, cols) from SOURCE.md of the PCM_fish_dish folder.
+SHAPES = {**{f"DISH{i}": (1200, 1600) for i in range(1, 6)},
+          **{f"FISH{i}": (1536, 2040) for i in (1, 2, 3)},
+          **{f"FISH{i}": (1024, 1360) for i in (4, 5)}}
 PIXEL_SIZE_UM = 0.065  # ASSUMED (benchmarks/ish_accuracy.py, _ref_px of REF_DISH)
 
 
@@ -31,29 +37,50 @@ def _rows(field):
 
 
 def test_reference_tables_are_well_formed():
-    assert sorted(p.stem for p in REF.glob("*.csv")) == sorted(TUNING + HELD_BACK)
-    assert "not an expert" in (REF / "README.md").read_text()
-    n = 0
-    for field in TUNING + HELD_BACK:
+    fields = TUNING + HELD_BACK + FISH_TUNING + FISH_HELD_BACK
+    assert sorted(p.stem for p in REF.glob("*.csv")) == sorted(fields)
+    readme = (REF / "README.md").read_text()
+    assert "not an expert" in readme and "before any counter output" in readme
+    n = {"DISH": 0, "FISH": 0}
+    for field in fields:
         rows = _rows(field)
-        n += len(rows)
-        assert len(rows) >= 12, field
-        for r in rows:  # the DISH fields are 1600 x 1200 px (SOURCE.md)
-            assert 0 <= r["row"] < 1200 and 0 <= r["col"] < 1600, (field, r)
+        n[field[:4]] += len(rows)
+        assert len(rows) >= (12 if field.startswith("DISH") else 15), field
+        n_rows, n_cols = SHAPES[field]
+        for r in rows:
+            assert 0 <= r["row"] < n_rows and 0 <= r["col"] < n_cols, (field, r)
             assert 0 <= r["her2"] <= 30 and 0 <= r["cep17"] <= 30 and r["cluster"] in (0, 1)
         centres = np.array([[r["row"], r["col"]] for r in rows], float)
         d = np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1))
         assert (d + 1e3 * np.eye(len(rows))).min() >= 40, field  # no nucleus twice
-    assert n >= 90
+    assert n["DISH"] >= 90 and n["FISH"] >= 60
 
 
-def _agreement(real_data, fields):
-    folder = real_data("her2_fish_dish_pcm") / "DISH"
+# FISH µm/px ASSUMED as in benchmarks/ish_accuracy.py (from the REF_FISH outlines).
+FISH_PIXEL_SIZE_UM = {"FISH1": 0.072, "FISH2": 0.066, "FISH3": 0.054, "FISH5": 0.109}
+
+
+def _count(real_data, field, options=None):
+    folder = real_data("her2_fish_dish_pcm")
+    if field.startswith("FISH"):
+        from PIL import Image
+
+        from her2kit.imaging.ish import count_fish
+        from her2kit.imaging.ish.channels import fish_from_rgb
+
+        rgb = np.asarray(Image.open(folder / "FISH" / f"{field}.jpg").convert("RGB"))
+        fish = fish_from_rgb(rgb, channels={"her2": "R", "cep17": "G", "dapi": "B"})
+        return count_fish(fish, pixel_size_um=FISH_PIXEL_SIZE_UM[field], options=options)
+    return count_brightfield_ish(read_brightfield_ish(folder / "DISH" / f"{field}.jpg"),
+                                 assay="dual-ish", pixel_size_um=PIXEL_SIZE_UM,
+                                 options=options)
+
+
+def _agreement(real_data, fields, options=None):
     plain = her2_ok = cep17_ok = 0
     ratios = {}
     for field in fields:
-        res = count_brightfield_ish(read_brightfield_ish(folder / f"{field}.jpg"),
-                                    assay="dual-ish", pixel_size_um=PIXEL_SIZE_UM)
+        res = _count(real_data, field, options)
         by_id = {n.nucleus_id: n for n in res.nuclei}
         got, ref = [], []
         for r in _rows(field):
@@ -82,6 +109,38 @@ def test_tuning_fields_per_nucleus_within_one(real_data):
     assert _ratio_ok(*ratios["DISH1"]), ratios
 
 
+def test_fish_tuning_fields_per_nucleus_within_one(real_data):
+    # FISH1 / FISH2 by hand: ratios 1.17 / 1.07 (tests/data/ish_reference).
+    her2, cep17, _ = _agreement(real_data, FISH_TUNING)
+    assert her2 >= 0.8 and cep17 >= 0.8, (her2, cep17)
+    found = counted = 0
+    for field in FISH_TUNING:
+        res = _count(real_data, field)
+        assert res.ratio < 2.0, field
+        by_id = {n.nucleus_id: n for n in res.nuclei}
+        for r in _rows(field):
+            n = by_id.get(int(res.labels[r["row"], r["col"]]))
+            found += n is not None
+            counted += n is not None and n.included
+    # Every hand-counted nucleus is one a technologist counts: keep >= 80 % of them.
+    assert counted >= 0.8 * found, (counted, found)
+
+
+def test_fish5_field_ratio_on_the_right_side_of_2(real_data):
+    # Held back; the issue's group target: FISH5's hand ratio 1.40 is not within 10 %
+    # of 2.0, so the counter's own field ratio must be below 2.0 too.
+    assert _count(real_data, "FISH5").ratio < 2.0
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11 open: FISH3's HER2 is over-counted (found "
+                   "ratio 2.27 vs 1.67 by hand), held-back HER2 73 % within ±1; "
+                   "benchmarks/README.md, hand-counted reference")
+def test_fish_held_back_fields_meet_issue_targets(real_data):
+    her2, cep17, ratios = _agreement(real_data, FISH_HELD_BACK)
+    assert her2 >= 0.8 and cep17 >= 0.8
+    assert all(_ratio_ok(*v) for v in ratios.values()), ratios
+
+
 def test_held_back_fields_cep17_within_one(real_data):
     _, cep17, _ = _agreement(real_data, HELD_BACK)
     assert cep17 >= 0.8, cep17
@@ -103,7 +162,8 @@ def test_issue_11_options_off_give_the_earlier_counts(real_data):
 
     rgb = read_brightfield_ish(real_data("her2_fish_dish_pcm") / "DISH" / "DISH1.jpg")
     old = BrightfieldIshOptions(silver_twin_radius_um=0, red_min_relative=0,
-                                silver_single_percentile=50, min_solidity=0.9)
+                                silver_single_percentile=50, min_solidity=0.9,
+                                red_cluster_max_um=2.0)
     res = count_brightfield_ish(rgb, assay="dual-ish", pixel_size_um=PIXEL_SIZE_UM,
                                 options=old)
     assert res.n_counted == 26

@@ -621,6 +621,10 @@ class SignalOptions:
     red_min_relative : float
         Dual ISH: red detections below this fraction of the strong red dots'
         response are dropped (:func:`_drop_faint_red`; 0 = off).
+    cep17_cluster_max_um : float or None
+        Largest CEP17 cluster extent, µm, when it differs from ``cluster_max_um``
+        (None = the same): red aggregates are wider than silver ones and the red
+        amount holds no hematoxylin texture to confuse with them.
     """
 
     spot_sigma_um: float = DEFAULT_SPOT_SIGMA_UM
@@ -634,6 +638,7 @@ class SignalOptions:
     silver_twin_radius_um: float = 0.0
     red_min_relative: float = 0.0
     silver_single_percentile: float = 50.0
+    cep17_cluster_max_um: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -719,7 +724,8 @@ def probe_signals_stage(
     if cep17_channel is not None:
         cep17 = _probe_signals(cep17_channel, labels, probe="cep17",
                                threshold=o.threshold_cep17, det=det_c, reference=ref,
-                               cluster_max_um=o.cluster_max_um, **common)
+                               cluster_max_um=(o.cluster_max_um if o.cep17_cluster_max_um is None
+                                               else o.cep17_cluster_max_um), **common)
     if cep17 is not None and assay == "dual-ish":
         cep17 = _drop_colour_leaks(cep17, her2_ch, cep17_channel)
         cep17, n_twins = _drop_silver_twins(her2, cep17, o.silver_twin_radius_um / pixel_size_um)

@@ -22,7 +22,6 @@ from types import MappingProxyType
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
-from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
 from her2kit.errors import ImageInputError
@@ -113,6 +112,10 @@ class SegmentationOptions:
     closing_um : float
         Width of a grey closing applied to the image first, µm (0 = off): fills the
         holes chromogen dots leave in the hematoxylin amount.
+    core_below_solidity : float or None
+        Split at the valleys (``core_fraction``) only the foreground regions less
+        solid than this (area / convex-hull area): a convex region is one nucleus
+        and keeps its shape split. None = every region (brightfield).
     """
 
     min_area_um2: float = 15.0
@@ -125,11 +128,13 @@ class SegmentationOptions:
     core_fraction: float = 0.0
     core_window_um: float = 9.0
     closing_um: float = 0.0
+    core_below_solidity: float | None = None
 
 
 def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, threshold,
              grid_um=GEOMETRY_GRID_UM, despeckle_um=0.0, background_um=0.0,
-             threshold_factor=1.0, core_fraction=0.0, core_window_um=9.0) -> NucleusGeometry:
+             threshold_factor=1.0, core_fraction=0.0, core_window_um=9.0,
+             core_below_solidity=None) -> NucleusGeometry:
     """Nuclei of ``image`` (see :func:`segment_ish_nuclei`).
 
     ``despeckle_um`` (µm, 0 = off): a median filter this wide on the grid first, which
@@ -197,9 +202,18 @@ def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, thres
     # h-maxima: one seed per region whose distance peak rises split_h above the
     # saddle to its neighbour: touching round nuclei split, a single ellipse does not.
     seeds, _ = ndi.label(_h_maxima_packed(dist, split_h_um / pg, mask))
-    if core_fraction > 0:
+    if core_fraction > 0 and core_below_solidity is not None:
+        # Only the concave regions are split at valleys, each in its own box: the
+        # convex ones keep the shape split, and the work stays near those few.
+        labels = watershed(-dist, seeds, mask=mask).astype(np.int32)
+        labels = _split_concave_at_valleys(
+            labels, sm, lab, boxes, _concave_regions(lab, boxes, core_below_solidity),
+            seeds, fraction=core_fraction, window=_odd(core_window_um / pg), s_dist=s_dist,
+            h=split_h_um / pg)
+    elif core_fraction > 0:
         seeds = _core_seeds(sm, mask, lab, seeds, fraction=core_fraction,
-                            window=_odd(core_window_um / pg), s_dist=s_dist, h=split_h_um / pg)
+                            window=_odd(core_window_um / pg), s_dist=s_dist,
+                            h=split_h_um / pg)
         labels = watershed(-sm, seeds, mask=mask).astype(np.int32)
     else:
         labels = watershed(-dist, seeds, mask=mask).astype(np.int32)
@@ -213,6 +227,59 @@ def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, thres
     full_labels = fine if fine.shape == full.shape else upsample_labels(fine, ff, full.shape)
     return NucleusGeometry(full_labels, labels, f, edge_dist, thr, fine, ff,
                      grid, tuple(bx for bx in boxes if bx is not None))
+
+
+def _split_concave_at_valleys(labels, sm, lab, boxes, concave, shape_seeds, *, fraction,
+                              window, s_dist, h) -> np.ndarray:
+    """``labels`` with each concave foreground region re-split by :func:`_core_seeds`
+    and a watershed of the amount, computed in the region's box (grown by half the
+    maximum filter's window, so that the filter sees the same neighbourhood)."""
+    out = labels
+    nxt = int(labels.max()) + 1
+    pad = window // 2 + 1
+    for k in np.flatnonzero(concave):
+        bx = boxes[k - 1]
+        big = tuple(slice(max(b.start - pad, 0), min(b.stop + pad, n))
+                    for b, n in zip(bx, lab.shape, strict=True))
+        region = lab[big] == k
+        sub_sm = sm[big]
+        seeds = _core_seeds(sub_sm, region, region.astype(np.int32),
+                            np.where(region, shape_seeds[big], 0), fraction=fraction,
+                            window=window, s_dist=s_dist, h=h)
+        sub = watershed(-sub_sm, seeds, mask=region).astype(np.int32)
+        ids = np.unique(sub[sub > 0])
+        relabel = np.zeros(int(sub.max()) + 1, np.int32)
+        relabel[ids] = np.arange(nxt, nxt + ids.size, dtype=np.int32)
+        nxt += ids.size
+        view = out[big]
+        view[region] = relabel[sub[region]]
+    # Consecutive labels again (the re-split regions' old labels are gone).
+    present = np.bincount(out.ravel(), minlength=nxt) > 0
+    present[0] = False
+    lut = np.zeros(present.size, np.int32)
+    lut[present] = np.arange(1, int(present.sum()) + 1, dtype=np.int32)
+    return lut[out]
+
+
+def _concave_regions(lab: np.ndarray, boxes, below: float) -> np.ndarray:
+    """Per label of ``lab`` (index 0 = background, False): solidity below ``below``.
+
+    Solidity = area / hull area of the cells' centres grown by half a cell (as the
+    nucleus selection measures it), so that a digitised disc has ~1.
+    """
+    from scipy.spatial import ConvexHull, QhullError
+
+    out = np.zeros(len(boxes) + 1, bool)
+    for k, bx in enumerate(boxes, start=1):
+        if bx is None:
+            continue
+        pts = np.argwhere(lab[bx] == k).astype(float)
+        try:
+            hull = ConvexHull(pts)
+        except QhullError:  # cells on one line: convex
+            continue
+        out[k] = len(pts) / (hull.volume + 0.5 * hull.area + np.pi / 4.0) < below
+    return out
 
 
 def _core_seeds(sm, mask, lab, shape_seeds, *, fraction, window, s_dist, h) -> np.ndarray:
@@ -230,7 +297,7 @@ def _core_seeds(sm, mask, lab, shape_seeds, *, fraction, window, s_dist, h) -> n
     core = mask & (sm > fraction * ndi.maximum_filter(sm, size=window))
     cd = smooth(ndi.distance_transform_edt(core).astype(np.float32), s_dist)
     cd[~core] = 0
-    cseeds, _ = ndi.label(h_maxima(cd, h).astype(bool) & core)
+    cseeds, _ = ndi.label(_h_maxima_packed(cd, h) & core)
     cores = watershed(-cd, cseeds, mask=core)
     has_core = np.zeros(int(lab.max()) + 1, bool)
     has_core[lab[cores > 0]] = True
@@ -444,4 +511,4 @@ def segment_nuclei_stage(
                     smooth_um=o.smooth_um, split_h_um=o.split_h_um, grid_um=o.grid_um,
                     despeckle_um=o.despeckle_um, background_um=o.background_um,
                     threshold_factor=o.threshold_factor, core_fraction=o.core_fraction,
-                    core_window_um=o.core_window_um)
+                    core_window_um=o.core_window_um, core_below_solidity=o.core_below_solidity)
