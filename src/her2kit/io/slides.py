@@ -279,23 +279,18 @@ def _first_line(exc: BaseException) -> str:
 
 
 # --------------------------------------------------------------------------- resampling
-def _area_weights(start: float, step: float, n_out: int, n_in: int):
-    """Sparse (n_out, n_in) area-averaging weights: row ``i`` holds the overlap of output
-    interval ``[start + i*step, start + (i+1)*step)`` with each input pixel (all in input
-    px), normalised to sum 1 (intervals are clipped to the input)."""
-    from scipy import sparse
-
+def _area_taps(start: float, step: float, n_out: int, n_in: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Area-averaging taps: output ``i`` covers input px ``[start + i*step,
+    start + (i+1)*step)``; returns (n_out, taps) input indices (clipped into the input)
+    and weights (each px's overlap, normalised to sum 1; 0 for a tap outside)."""
     lo = start + step * np.arange(n_out)
     hi = lo + step
-    taps = math.ceil(step) + 1
-    j = np.floor(lo).astype(np.intp)[:, None] + np.arange(taps)[None, :]
+    j = np.floor(lo).astype(np.intp)[:, None] + np.arange(math.ceil(step) + 1)[None, :]
     overlap = np.minimum(hi[:, None], j + 1) - np.maximum(lo[:, None], j)
-    keep = (overlap > 1e-12) & (j >= 0) & (j < n_in)
-    rows = np.broadcast_to(np.arange(n_out)[:, None], j.shape)[keep]
-    weights = sparse.csr_matrix((overlap[keep].astype(np.float32), (rows, j[keep])),
-                                shape=(n_out, n_in))
-    totals = np.asarray(weights.sum(axis=1)).ravel()
-    return sparse.diags((1.0 / np.maximum(totals, 1e-12)).astype(np.float32)) @ weights
+    overlap = np.where((overlap > 1e-12) & (j >= 0) & (j < n_in), overlap, 0.0)
+    weights = overlap / np.maximum(overlap.sum(axis=1, keepdims=True), 1e-12)
+    return np.clip(j, 0, n_in - 1), weights.astype(np.float32)
 
 
 def _block_means(block: np.ndarray, k: int) -> np.ndarray:
@@ -312,8 +307,9 @@ def _area_resample(img: np.ndarray, start_xy: tuple[float, float], step: float,
     """Resample ``img`` (h, w, 3) uint8 to ``size_wh`` output px, each covering
     ``step`` x ``step`` input px from ``start_xy`` (input px), by area averaging.
 
-    An exact integer grid is cropped (step 1) or block-averaged; any other grid goes
-    through two sparse weight matrices (rows, then columns), fractions weighted.
+    An exact integer grid is cropped (step 1) or block-averaged; any other grid is a
+    weighted sum over the ceil(step) + 1 input rows, then columns, each output px covers
+    (fractions weighted).
     """
     w_out, h_out = size_wh
     k = round(step)
@@ -324,10 +320,16 @@ def _area_resample(img: np.ndarray, start_xy: tuple[float, float], step: float,
         if block.shape[:2] == (h_out * k, w_out * k):
             return np.ascontiguousarray(block) if k == 1 else _block_means(block, k)
     h_in, w_in = img.shape[:2]
-    rows = _area_weights(sy, step, h_out, h_in) @ img.reshape(h_in, w_in * 3).astype(np.float32)
-    cols = rows.reshape(h_out, w_in, 3).transpose(1, 0, 2).reshape(w_in, h_out * 3)
-    both = (_area_weights(sx, step, w_out, w_in) @ cols).reshape(w_out, h_out, 3)
-    return np.clip(np.rint(both.transpose(1, 0, 2)), 0, 255).astype(np.uint8)
+    # Separable and banded: a weighted sum of ceil(step) + 1 gathered rows, then columns.
+    iy, wy = _area_taps(sy, step, h_out, h_in)
+    rows = np.zeros((h_out, w_in, 3), np.float32)
+    for t in np.flatnonzero(wy.any(axis=0)):  # (a tap no output uses is skipped)
+        rows += img[iy[:, t]] * wy[:, t, None, None]
+    ix, wx = _area_taps(sx, step, w_out, w_in)
+    both = np.zeros((h_out, w_out, 3), np.float32)
+    for t in np.flatnonzero(wx.any(axis=0)):
+        both += rows[:, ix[:, t]] * wx[None, :, t, None]
+    return np.clip(np.rint(both), 0, 255).astype(np.uint8)
 
 
 # --------------------------------------------------------------------------- Slide
