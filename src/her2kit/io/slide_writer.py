@@ -81,7 +81,13 @@ class WrittenSlide:
 
 def level_sizes(size_wh: tuple[int, int], *, tile_px: int) -> tuple[tuple[int, int], ...]:
     """(width, height) of each pyramid level: halved (rounded up) until the longer side
-    fits in one tile."""
+    fits in one tile.
+
+    Examples
+    --------
+    >>> level_sizes((5468, 3000), tile_px=512)
+    ((5468, 3000), (2734, 1500), (1367, 750), (684, 375), (342, 188))
+    """
     w, h = size_wh
     sizes = [(w, h)]
     while max(w, h) > tile_px:

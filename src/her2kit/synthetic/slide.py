@@ -161,6 +161,11 @@ def slide_layout(layout: str, size_wh: tuple[int, int]) -> list[tuple[str, str, 
     ------
     Her2kitInputError
         An unknown layout.
+
+    Examples
+    --------
+    >>> [(name, score) for name, score, _ in slide_layout("3+2+in1+", (50000, 50000))]
+    [('background', '1+'), ('island-1', '3+'), ('island-2', '2+')]
     """
     if layout not in LAYOUTS:
         raise Her2kitInputError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}",
