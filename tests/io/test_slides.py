@@ -265,6 +265,14 @@ def test_bad_reads_are_refused(wsi):
             slide.read_at(-1.0, (0, 0), (4, 4))
 
 
+def test_closed_slide_refuses_reads_and_closes_twice(wsi):
+    slide = open_slide(wsi / CMU)
+    slide.close()
+    slide.close()
+    with pytest.raises(ImageInputError, match="the slide is closed"):
+        slide.read_region((0, 0), (4, 4))
+
+
 def test_slide_pickles_as_its_path_and_reopens(wsi):
     with open_slide(wsi / TCGA, assume_mpp_um=0.25) as slide:
         blob = pickle.dumps(slide)

@@ -98,7 +98,7 @@ class _OpenSlideBackend:
         import openslide
 
         self._openslide, self._path, self._shown = openslide, path, shown
-        self._lock = threading.Lock()
+        self._lock, self._retired = threading.Lock(), []
         try:
             self._handle = openslide.OpenSlide(str(path))
         except (openslide.OpenSlideError, OSError) as exc:
@@ -136,15 +136,19 @@ class _OpenSlideBackend:
 
     def _reopen(self) -> None:
         with self._lock:
-            old = self._handle
             try:
-                self._handle = self._openslide.OpenSlide(str(self._path))
+                fresh = self._openslide.OpenSlide(str(self._path))
             except (self._openslide.OpenSlideError, OSError):
                 return  # keep the failed handle: its reads raise, one line each
-        old.close()
+            # Another thread may still be reading through the old handle: it is closed
+            # with the slide, not now (closing it under a reader would crash OpenSlide).
+            self._retired.append(self._handle)
+            self._handle = fresh
 
     def close(self) -> None:
-        self._handle.close()
+        for handle in (*self._retired, self._handle):
+            handle.close()
+        self._retired.clear()
 
 
 def _generic_tiff_mpp(props: Mapping[str, str]) -> float | None:
@@ -368,7 +372,7 @@ class Slide:
 
     def __init__(self, path: Path, *, assume_mpp_um: float | None = None,
                  assume_flag: str = "--assume-mpp") -> None:
-        self._assume, self._flag = assume_mpp_um, assume_flag
+        self._assume, self._flag, self._closed = assume_mpp_um, assume_flag, False
         self.path = Path(path)
         shown = str(path)
         target, kind = _resolve(self.path, shown)
@@ -402,8 +406,10 @@ class Slide:
 
     # -- lifecycle
     def close(self) -> None:
-        """Release the file (reads afterwards fail)."""
-        self._backend.close()
+        """Release the file (reads afterwards fail; closing twice is harmless)."""
+        if not self._closed:
+            self._closed = True
+            self._backend.close()
 
     def __enter__(self) -> Slide:
         return self
@@ -444,6 +450,8 @@ class Slide:
             :data:`MAX_REGION_PX`, or tiles that cannot be decoded (one line naming the
             file; later reads still work).
         """
+        if self._closed:
+            raise ImageInputError("the slide is closed", field=str(self.path))
         if not isinstance(level, int | np.integer) or not 0 <= level < len(self.levels):
             raise ImageInputError(f"no level {level!r}: the slide has levels 0–"
                                   f"{len(self.levels) - 1}", field=str(self.path))
