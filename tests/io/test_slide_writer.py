@@ -137,9 +137,10 @@ def _peak_bytes(path, size_wh) -> int:
 
 def test_memory_does_not_grow_with_the_slide_height(tmp_path):
     short = _peak_bytes(tmp_path / "a.tif", (4096, 4096))
-    tall = _peak_bytes(tmp_path / "b.tif", (4096, 16384))  # 4 x the pixels
-    assert tall < 1.2 * short, (short, tall)
-    assert tall < 4096 * 16384 * 3 / 8  # a few rows of tiles, not the image (201 MB)
+    tall = _peak_bytes(tmp_path / "b.tif", (4096, 32768))  # 8 x the pixels
+    # measured 12-16 MB for both (traced Python and numpy allocations)
+    assert tall < 1.5 * short, (short, tall)
+    assert tall < 4096 * 32768 * 3 / 16  # a row of tiles per level, not the image (403 MB)
 
 
 def test_failing_source_leaves_no_file(tmp_path):
