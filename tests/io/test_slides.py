@@ -9,6 +9,7 @@ imagecodecs (not OpenSlide) from the same files.
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import shutil
 
@@ -388,3 +389,8 @@ def test_looks_like_slide_tells_pyramids_from_fields(wsi, tmp_path):
     assert not looks_like_slide(tmp_path / "flat.tif")  # one tiled level: a field
     assert not looks_like_slide(tmp_path / "strips.ome.tif")
     assert not looks_like_slide(tmp_path / "field.png")
+    assert not looks_like_slide(tmp_path)  # a folder without DICOM files
+    fifos = tmp_path / "fifos"
+    fifos.mkdir()
+    os.mkfifo(fifos / "a.dcm")
+    assert not looks_like_slide(fifos)  # returns (a FIFO is never opened: it would block)

@@ -756,13 +756,33 @@ def check_brightfield_slide(slide: Slide, *, max_side_px: int = 512) -> None:
                                  wording=IHC_RGB_WORDING)
 
 
+def _holds_dicom(folder: Path, *, max_files: int = 64) -> bool:
+    """True when one of the first ``max_files`` files of ``folder`` is DICOM (the
+    ``DICM`` mark after the 128-byte preamble)."""
+    try:
+        entries = sorted(folder.iterdir())[:max_files]
+    except OSError:
+        return False
+    for entry in entries:
+        try:
+            if not entry.is_file():  # never open a FIFO or a device: it could block
+                continue
+            with open(entry, "rb") as fh:
+                if fh.read(132)[128:] == b"DICM":
+                    return True
+        except OSError:  # a folder or an unreadable file: not this one
+            continue
+    return False
+
+
 def looks_like_slide(path) -> bool:
-    """True for a whole slide rather than a field image: a folder (DICOM series), a file
-    with a slide suffix (:data:`SLIDE_SUFFIXES`), or a TIFF that is a tiled pyramid (more
-    than one resolution level: SubIFDs or reduced-resolution pages). Reads tags only."""
+    """True for a whole slide rather than a field image: a folder holding DICOM files (a
+    DICOM WSI series), a file with a slide suffix (:data:`SLIDE_SUFFIXES`), or a TIFF that
+    is a tiled pyramid (more than one resolution level: SubIFDs or reduced-resolution
+    pages). Reads tags only."""
     p = Path(path)
     if p.is_dir():
-        return True
+        return _holds_dicom(p)
     if p.suffix.lower() in SLIDE_SUFFIXES:
         return True
     if p.suffix.lower() not in (".tif", ".tiff") or not p.is_file():
