@@ -25,6 +25,7 @@ from her2kit.cli import (
     score_ihc,
     synth_ihc,
     synth_ish,
+    synth_slide,
     trials,
 )
 from her2kit.cli.options import EXIT_BAD_INPUT, EXIT_OFFLINE, exit_status, one_line, print_error
@@ -61,7 +62,8 @@ def _root(
 for _name, _command in (("classify", classify.classify), ("report", report.report),
                         ("trials", trials.trials), ("score-ihc", score_ihc.score_ihc),
                         ("synth-ihc", synth_ihc.synth_ihc), ("count-ish", count_ish.count_ish),
-                        ("synth-ish", synth_ish.synth_ish), ("calibrate", calibrate.calibrate)):
+                        ("synth-ish", synth_ish.synth_ish), ("calibrate", calibrate.calibrate),
+                        ("synth-slide", synth_slide.synth_slide)):
     app.command(_name)(_command)
 
 

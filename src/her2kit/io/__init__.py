@@ -3,6 +3,8 @@
 ``raster`` opens TIFF/OME-TIFF and PNG/JPEG files (metadata first, pixels on request);
 ``images`` reads whole brightfield images (``score-ihc``) and ``fish`` ISH fields
 (``count-ish``), each with its own size limit from :mod:`her2kit.settings`; ``roi`` reads
-GeoJSON regions as masks; ``jsonio`` reads case JSON; ``export`` builds table, PNG and
-GeoJSON bytes; ``atomic`` writes a set of files all-or-nothing.
+GeoJSON regions as masks or polygons; ``jsonio`` reads case JSON; ``export`` builds table,
+PNG and GeoJSON bytes; ``atomic`` writes a set of files all-or-nothing (or streams one);
+``slides`` reads whole-slide images (OpenSlide, tifffile for OME-TIFF) and ``slide_writer``
+writes JPEG-tiled pyramids (TIFF, SVS, OME-TIFF).
 """
