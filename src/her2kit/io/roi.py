@@ -15,7 +15,8 @@ from skimage.draw import polygon as draw_polygon
 
 from her2kit.errors import Her2kitInputError
 
-__all__ = ["MAX_ROI_COORDINATE", "MAX_ROI_VERTICES", "read_roi_mask", "roi_mask_from_geojson"]
+__all__ = ["MAX_ROI_COORDINATE", "MAX_ROI_VERTICES", "read_roi_mask", "read_roi_polygons",
+           "roi_mask_from_geojson", "roi_polygons"]
 
 
 def _features(doc: Any) -> list[dict[str, Any]]:
@@ -85,6 +86,39 @@ def _polygons(geometry: dict[str, Any], where: str) -> list[list[np.ndarray]]:
         return [_rings(c, f"{where}.coordinates[{i}]") for i, c in enumerate(coords)]
     raise Her2kitInputError(
         f"ROI geometry {kind!r} has no area; use Polygon or MultiPolygon", field="roi")
+
+
+def roi_polygons(doc: Any) -> list[list[np.ndarray]]:
+    """The polygons of a GeoJSON document, checked: each a list of rings (outer ring
+    first, then holes), each ring an (n, 2) array of level-0 (x, y) px.
+
+    Raises
+    ------
+    Her2kitInputError
+        As :func:`roi_mask_from_geojson` (no polygon, malformed coordinates, too many
+        vertices); whether the region meets the image is the caller's to check.
+    """
+    polygons = []
+    for k, feature in enumerate(_features(doc)):
+        geometry = feature.get("geometry")
+        if not isinstance(geometry, dict):
+            raise Her2kitInputError("a feature has no geometry", field="roi")
+        polygons.extend(_polygons(geometry, f"features[{k}].geometry"))
+    n_vertices = sum(len(r) for rings in polygons for r in rings)
+    if n_vertices > MAX_ROI_VERTICES:
+        raise Her2kitInputError(f"{n_vertices} polygon vertices, more than the limit "
+                                f"{MAX_ROI_VERTICES} (simplify the outline)", field="roi")
+    if not polygons:
+        raise Her2kitInputError("no polygon in the ROI file", field="roi")
+    return polygons
+
+
+def read_roi_polygons(path: str) -> list[list[np.ndarray]]:
+    """Read a GeoJSON ROI file's polygons (:func:`roi_polygons`); a whole slide's ROI is
+    never rasterised at level 0 (a 100k² px mask is 10 GB)."""
+    from her2kit.io.jsonio import read_json_any
+
+    return roi_polygons(read_json_any(path))
 
 
 def roi_mask_from_geojson(doc: Any, shape: tuple[int, int]) -> np.ndarray:
