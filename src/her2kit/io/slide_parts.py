@@ -209,10 +209,10 @@ def cells_geojson_gz(columns: Mapping[str, np.ndarray], *, level0_pixel_size_um:
             "completeness_pct", "counted")], axis=1)
         rows = np.concatenate([cell, nuc, meas], axis=1).tolist()
         cls = [index[str(c)] for c in columns["class_name"][sl]]
-        text = ",".join(templates[c] % tuple(r[:-1] + [int(r[-1])]) for c, r in zip(
+        text = ",".join(templates[c] % tuple([*r[:-1], int(r[-1])]) for c, r in zip(
             cls, rows, strict=True))
         if text:
-            parts.append(comp.compress(((b"" if first else b",") + text.encode())))
+            parts.append(comp.compress((b"" if first else b",") + text.encode()))
             first = False
     parts.append(comp.compress(b"]}"))
     parts.append(comp.flush())

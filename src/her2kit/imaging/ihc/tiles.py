@@ -51,10 +51,14 @@ class SlideOptions:
     evidence : Mapping
         Stain vectors (OD, rows H, DAB), glass level (RGB), nucleus threshold (OD) and
         how each was found.
+    sample : IhcImageResult
+        The sample's own result (its quality flags and parameters are the slide's
+        evidence of those).
     """
 
     options: IhcOptions
     evidence: Mapping[str, object]
+    sample: object = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,15 +67,15 @@ class TileCells:
 
     Attributes
     ----------
-    columns : Mapping of str to ndarray
-        :data:`CELL_COLUMNS`; ``x_px``, ``y_px`` are the nucleus centroid on the analysis
-        grid of the whole slide (px).
+    columns : dict of str to ndarray
+        :data:`CELL_COLUMNS` (read-only arrays; a dict, so that it pickles); ``x_px``,
+        ``y_px`` are the nucleus centroid on the analysis grid of the whole slide (px).
     status : {"scored", "empty"}
         "empty": the scorer found no tissue to score (a blank tile), ``reason`` says why.
     reason : str or None
     """
 
-    columns: Mapping[str, np.ndarray]
+    columns: dict[str, np.ndarray]
     status: str
     reason: str | None = None
 
@@ -188,7 +192,7 @@ def fix_slide_options(sample_tiles: Sequence[np.ndarray], thumbnail_rgb, *,
         "sample_tiles": len(sample_tiles),
         "sample_cells": res.n_cells_detected,
     }
-    return SlideOptions(fixed, MappingProxyType(evidence))
+    return SlideOptions(fixed, MappingProxyType(evidence), res)
 
 
 def _empty_columns() -> dict[str, np.ndarray]:
@@ -199,10 +203,10 @@ def _empty_columns() -> dict[str, np.ndarray]:
     return cols
 
 
-def _frozen(cols: dict[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+def _frozen(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     for a in cols.values():
         a.setflags(write=False)
-    return MappingProxyType(cols)
+    return cols
 
 
 def score_tile(rgb, tile: Tile, *, pixel_size_um: float, options: IhcOptions) -> TileCells:
