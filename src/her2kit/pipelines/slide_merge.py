@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from her2kit.imaging.ihc.membrane import CLASS_H_SCORE_WEIGHT, MEMBRANE_CLASSES
+from her2kit.viz.slide import SCORE_COLORS
 
 __all__ = [
     "HEATMAP_MIN_CELLS",
@@ -149,7 +150,7 @@ def block_scores(columns: Mapping[str, np.ndarray], counted: np.ndarray, *,
                  level0_um: float, size_px: Sequence[int], block_um: float, min_cells: int,
                  guideline: str, min_intense_pct: float) -> dict[str, np.ndarray]:
     """Per block of ``block_um`` (level-0 origin): counted cells per class, and the local
-    IHC score's index in ``("0", "1+", "2+", "3+")`` (-1 under ``min_cells``)."""
+    IHC score's index in :data:`her2kit.viz.slide.SCORE_COLORS` (-1 under ``min_cells``)."""
     nbx = max(1, int(np.ceil(size_px[0] * level0_um / block_um)))
     nby = max(1, int(np.ceil(size_px[1] * level0_um / block_um)))
     bx = np.clip((columns["x_px"][counted] * level0_um // block_um).astype(np.int64), 0, nbx - 1)
@@ -158,7 +159,7 @@ def block_scores(columns: Mapping[str, np.ndarray], counted: np.ndarray, *,
     k = len(MEMBRANE_CLASSES)
     per = np.bincount((by * nbx + bx) * k + cls, minlength=nbx * nby * k).reshape(nby, nbx, k)
     total = per.sum(axis=2)
-    order = ("0", "1+", "2+", "3+")
+    order = tuple(SCORE_COLORS)
     score_idx = np.full((nby, nbx), -1, np.int64)
     for r, c in zip(*np.nonzero(total >= min_cells), strict=True):
         s = score_of_counts(dict(zip(MEMBRANE_CLASSES, per[r, c].tolist(), strict=True)),
@@ -170,11 +171,12 @@ def block_scores(columns: Mapping[str, np.ndarray], counted: np.ndarray, *,
 def heterogeneity(blocks: Mapping[str, np.ndarray], *, slide_score: str, block_um: float,
                   n_counted: int, min_cells: int) -> dict[str, Any]:
     """The regions whose local score differs from the slide's, and a one-line statement."""
-    order = ("0", "1+", "2+", "3+")
+    order = tuple(SCORE_COLORS)
     idx, total = blocks["score_idx"], blocks["total"]
     scored = idx >= 0
     differ = []
-    for r, c in zip(*np.nonzero(scored & (idx != order.index(slide_score))), strict=True):
+    own = order.index(slide_score) if slide_score in order else -2
+    for r, c in zip(*np.nonzero(scored & (idx != own)), strict=True):
         differ.append({"x_mm": round(c * block_um / 1000, 3), "y_mm": round(r * block_um / 1000, 3),
                        "score": order[idx[r, c]], "cells": int(total[r, c]),
                        "share_pct": round(100.0 * total[r, c] / max(n_counted, 1), 2)})

@@ -4,8 +4,8 @@ Each block of the slide (e.g. 0.5 mm) with enough tumour cells is tinted by its 
 IHC score; the tint's opacity grows with the block's cell density, so that sparse
 regions stay readable under it. A legend (score colours, block size, density) sits at
 the right of the image. The four score colours are samples of the viridis map
-(perceptually ordered, readable with the common colour-vision deficiencies): 0 pale
-yellow → 3+ dark purple.
+(perceptually ordered, readable with the common colour-vision deficiencies): 0 yellow
+→ 3+ dark purple.
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from her2kit.imaging._validate import check_rgb_image
 
 __all__ = ["SCORE_COLORS", "render_slide_heatmap"]
 
-#: Colour of each local IHC score (viridis at 1.0, 0.62, 0.33, 0.0).
+#: Colour of each local IHC score (viridis at 1.0, 0.75, 0.5, 0.25, 0.0); "0+" is the
+#: guideline's 0 with faint membrane staining (ultralow).
 SCORE_COLORS: Mapping[str, tuple[int, int, int]] = MappingProxyType({
     "0": (253, 231, 37),
-    "1+": (94, 201, 98),
-    "2+": (49, 104, 142),
+    "0+": (144, 215, 67),
+    "1+": (33, 145, 140),
+    "2+": (59, 82, 139),
     "3+": (68, 1, 84),
 })
 
