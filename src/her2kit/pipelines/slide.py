@@ -22,6 +22,7 @@ an uninterrupted run (the ``timing`` block aside).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -364,8 +365,16 @@ def _sample(slide, grid, mask, thumb_um: float, ratio: float) -> list[np.ndarray
     rich = sorted(regions, key=lambda t: (-tissue(t), t.index))[:3 * SAMPLE_TILES]
     rich.sort(key=lambda t: t.index)
     picked = rich[::max(1, len(rich) // SAMPLE_TILES)][:SAMPLE_TILES]
-    return [slide.read_at(grid.pixel_size_um, (t.core_xy[0] * ratio, t.core_xy[1] * ratio),
-                          t.core_wh) for t in picked]
+    out: list[np.ndarray] = []
+    # A region that does not decode gives way to the next tissue-rich one (its tile will
+    # be recorded as failed by the run).
+    for t in picked + [t for t in rich if t not in picked]:
+        if len(out) == SAMPLE_TILES:
+            break
+        with contextlib.suppress(ImageInputError):
+            out.append(slide.read_at(grid.pixel_size_um,
+                                     (t.core_xy[0] * ratio, t.core_xy[1] * ratio), t.core_wh))
+    return out
 
 
 def plan_slide(slide_path, *, roi=None, assume_mpp_um: float | None = None,
