@@ -104,7 +104,7 @@ def test_two_tile_sizes_give_the_same_cells_and_score(slide, reference, tmp_path
 
 
 def test_resume_redoes_only_missing_tiles_and_ends_identical(slide, reference, tmp_path):
-    job, cells = reference
+    job, _ = reference
     out = tmp_path / "run"
     score_slide(slide, out=out, workers=0, core_um=CORE_UM)
     parts = sorted((out / "parts").iterdir())

@@ -12,15 +12,16 @@ import typer
 
 from her2kit.cli.options import GuidelineOption, JsonOption, RoiOption
 
-__all__ = ["score_slide"]
+__all__ = ["progress_bar", "score_slide"]
 
 
 def _default_out(slide: str) -> str:
     return f"{Path(slide).name}.score-slide"
 
 
-def _progress_bar(enabled: bool):
-    """A rich progress bar (tiles, cells, running score, time left), or None."""
+def progress_bar(enabled: bool, console=None):
+    """A rich progress bar on standard error (tiles done of total, cells, running score,
+    time left) and its update function; ``(None, None)`` when not ``enabled``."""
     if not enabled:
         return None, None
     from rich.progress import (
@@ -33,7 +34,7 @@ def _progress_bar(enabled: bool):
 
     bar = Progress(TextColumn("tiles"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[cells]} cells, running score {task.fields[score]}"),
-                   TimeRemainingColumn(), transient=False)
+                   TimeRemainingColumn(), transient=False, console=console)
     task = bar.add_task("tiles", total=None, cells=0, score="-")
 
     def update(p) -> None:
@@ -89,6 +90,8 @@ def score_slide(
                                         "set).")] = "breast",
     min_intense_pct: Annotated[float, typer.Option(help="Evidence floor (%) for the 'intense "
                                                    "complete in ≤10%' 2+ pattern.")] = 1.0,
+    tile_um: Annotated[float | None, typer.Option(help="Tile core side in µm (default 1000; "
+                                                  "rounded to 20 µm).")] = None,
     guideline: GuidelineOption = "asco-cap-2018",
     as_json: JsonOption = False,
 ) -> None:
@@ -97,14 +100,18 @@ def score_slide(
     from her2kit.pipelines.score_slide import score_slide as run
 
     check_mpp(assume_mpp)
-    bar, update = _progress_bar(sys.stderr.isatty() and not as_json)
+    if tile_um is not None and not 100 <= tile_um <= 4000:
+        from her2kit.errors import Her2kitInputError
+
+        raise Her2kitInputError(f"expected 100–4000 µm, got {tile_um:g}", field="--tile-um")
+    bar, update = progress_bar(sys.stderr.isatty() and not as_json)
     try:
         if bar is not None:
             bar.start()
         job = run(slide, out=out or _default_out(slide), roi=roi, workers=workers,
                   scheduler=scheduler, resume=resume, assume_mpp_um=assume_mpp,
                   calibration=calibration, tissue=tissue, guideline=guideline,
-                  min_intense_pct=min_intense_pct, on_progress=update)
+                  min_intense_pct=min_intense_pct, core_um=tile_um, on_progress=update)
     finally:
         if bar is not None:
             bar.stop()
