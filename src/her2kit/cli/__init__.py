@@ -27,6 +27,7 @@ from her2kit.cli import (
     score_slide,
     synth_ihc,
     synth_ish,
+    synth_slide,
     trials,
 )
 from her2kit.cli.options import EXIT_BAD_INPUT, EXIT_OFFLINE, exit_status, one_line, print_error
@@ -64,7 +65,8 @@ for _name, _command in (("classify", classify.classify), ("report", report.repor
                         ("trials", trials.trials), ("score-ihc", score_ihc.score_ihc),
                         ("score-slide", score_slide.score_slide),
                         ("synth-ihc", synth_ihc.synth_ihc), ("count-ish", count_ish.count_ish),
-                        ("synth-ish", synth_ish.synth_ish), ("calibrate", calibrate.calibrate)):
+                        ("synth-ish", synth_ish.synth_ish), ("calibrate", calibrate.calibrate),
+                        ("synth-slide", synth_slide.synth_slide)):
     app.command(_name)(_command)
 
 

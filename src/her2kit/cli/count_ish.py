@@ -60,7 +60,9 @@ def count_ish(
     images: Annotated[
         list[str] | None,
         typer.Argument(metavar="IMAGE", help="FISH TIFF/RGB composite or brightfield; "
-                       "several fields of one slide are counted as one population."),
+                       "several fields of one slide are counted as one population; or one "
+                       "brightfield whole slide (SVS, NDPI, DICOM, pyramidal TIFF) with "
+                       "--roi regions, read at full resolution."),
     ] = None,
     assay: Annotated[str, typer.Option(help="fish, dual-ish or cish.")] = "fish",
     channels: Annotated[
@@ -91,7 +93,8 @@ def count_ish(
 ) -> None:
     """Count HER2 and CEP17 signals per nucleus and give the guideline's ISH call.
 
-    Several IMAGEs (fields of one slide) are counted as one population of nuclei.
+    Several IMAGEs (fields of one slide) are counted as one population of nuclei, as are
+    the --roi polygons of one whole slide.
     """
     from her2kit.cli.render import print_ish_image_summary
     from her2kit.guideline import get_guideline

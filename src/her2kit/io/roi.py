@@ -15,8 +15,10 @@ from skimage.draw import polygon as draw_polygon
 
 from her2kit.errors import Her2kitInputError
 
-__all__ = ["MAX_ROI_COORDINATE", "MAX_ROI_VERTICES", "read_roi_mask", "read_roi_polygons",
-           "roi_mask_from_geojson", "roi_polygons"]
+__all__ = [
+    "MAX_ROI_COORDINATE", "MAX_ROI_VERTICES", "read_roi_mask", "read_roi_polygons",
+    "roi_mask_from_geojson", "roi_polygons",
+]
 
 
 def _features(doc: Any) -> list[dict[str, Any]]:
@@ -88,34 +90,43 @@ def _polygons(geometry: dict[str, Any], where: str) -> list[list[np.ndarray]]:
         f"ROI geometry {kind!r} has no area; use Polygon or MultiPolygon", field="roi")
 
 
-def roi_polygons(doc: Any) -> list[list[np.ndarray]]:
-    """The polygons of a GeoJSON document, checked: each a list of rings (outer ring
-    first, then holes), each ring an (n, 2) array of level-0 (x, y) px.
+def roi_polygons(doc: Any) -> list[tuple[str | None, list[np.ndarray]]]:
+    """The polygons of a GeoJSON document, validated, without rasterising them.
+
+    Returns
+    -------
+    list of (name, rings)
+        One entry per polygon (a MultiPolygon gives several): the feature's
+        ``properties.name`` (or its QuPath ``classification.name``, or None) and the rings
+        as (n, 2) arrays of (x, y) level-0 px, the outer ring first, then holes.
 
     Raises
     ------
     Her2kitInputError
-        As :func:`roi_mask_from_geojson` (no polygon, malformed coordinates, too many
-        vertices); whether the region meets the image is the caller's to check.
+        As :func:`roi_mask_from_geojson`: no polygon, malformed coordinates, too many
+        vertices.
     """
-    polygons = []
+    out = []
     for k, feature in enumerate(_features(doc)):
         geometry = feature.get("geometry")
         if not isinstance(geometry, dict):
             raise Her2kitInputError("a feature has no geometry", field="roi")
-        polygons.extend(_polygons(geometry, f"features[{k}].geometry"))
-    n_vertices = sum(len(r) for rings in polygons for r in rings)
+        props = feature.get("properties") if isinstance(feature.get("properties"), dict) else {}
+        cls = props.get("classification")
+        name = props.get("name") or (cls.get("name") if isinstance(cls, dict) else None)
+        name = str(name) if name is not None else None
+        out.extend((name, rings) for rings in _polygons(geometry, f"features[{k}].geometry"))
+    n_vertices = sum(len(r) for _, rings in out for r in rings)
     if n_vertices > MAX_ROI_VERTICES:
         raise Her2kitInputError(f"{n_vertices} polygon vertices, more than the limit "
                                 f"{MAX_ROI_VERTICES} (simplify the outline)", field="roi")
-    if not polygons:
+    if not out:
         raise Her2kitInputError("no polygon in the ROI file", field="roi")
-    return polygons
+    return out
 
 
-def read_roi_polygons(path: str) -> list[list[np.ndarray]]:
-    """Read a GeoJSON ROI file's polygons (:func:`roi_polygons`); a whole slide's ROI is
-    never rasterised at level 0 (a 100k² px mask is 10 GB)."""
+def read_roi_polygons(path: str) -> list[tuple[str | None, list[np.ndarray]]]:
+    """Read a GeoJSON ROI file's polygons (see :func:`roi_polygons`)."""
     from her2kit.io.jsonio import read_json_any
 
     return roi_polygons(read_json_any(path))

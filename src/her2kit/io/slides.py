@@ -40,8 +40,13 @@ from her2kit.io.raster import ome_pixel_size_um, tiff_resolution_pixel_size_um
 from her2kit.settings import value
 
 __all__ = [
-    "MAX_REGION_PX", "Slide", "SlideLevel", "check_brightfield_slide", "open_slide",
+    "MAX_REGION_PX", "SLIDE_SUFFIXES", "RoiRegion", "Slide", "SlideLevel",
+    "check_brightfield_slide", "looks_like_slide", "open_slide", "read_roi_region", "roi_boxes",
 ]
+
+#: Suffixes that are whole slides whatever their content (a ``.tif`` is a slide when it is
+#: a tiled pyramid: :func:`looks_like_slide`).
+SLIDE_SUFFIXES = (".svs", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu", ".bif", ".svslide", ".dcm")
 
 #: Most pixels one read may return (a 20k x 20k region, ~1.2 GB of RGB): a whole level 0
 #: of a 40x slide is refused, a tile or an ROI is not. The same limit as ``score-ihc``.
@@ -348,7 +353,7 @@ class Slide:
         Level 0, µm/px.
     pixel_size_source : str
         Where it came from: ``file (aperio MPP)``, ``file (OME PhysicalSizeX)``,
-        ``file (TIFF resolution tags)`` or ``--assume-mpp``.
+        ``file (TIFF resolution tags)``, or ``--assume-mpp`` (the ``assume_flag``).
     pixel_size_assumed : bool
         True when the file has no pixel size and ``assume_mpp_um`` gave it.
     properties : Mapping of str to str
@@ -359,8 +364,9 @@ class Slide:
         :meth:`thumbnail` do not use such a level (:meth:`read_region` reads any level).
     """
 
-    def __init__(self, path: Path, *, assume_mpp_um: float | None = None) -> None:
-        self._assume = assume_mpp_um
+    def __init__(self, path: Path, *, assume_mpp_um: float | None = None,
+                 assume_flag: str = "--assume-mpp") -> None:
+        self._assume, self._flag = assume_mpp_um, assume_flag
         self.path = Path(path)
         shown = str(path)
         target, kind = _resolve(self.path, shown)
@@ -369,20 +375,20 @@ class Slide:
         else:
             self._backend = _OpenSlideBackend(target, shown)
         try:
-            self._set_metadata(shown, assume_mpp_um)
+            self._set_metadata(shown, assume_mpp_um, assume_flag)
         except BaseException:
             self._backend.close()
             raise
 
-    def _set_metadata(self, shown: str, assume_mpp_um: float | None) -> None:
+    def _set_metadata(self, shown: str, assume_mpp_um: float | None, flag: str) -> None:
         b = self._backend
         self.vendor, self.properties = b.vendor, b.properties
         self.dimensions = tuple(int(v) for v in b.level_dimensions[0])
         if min(self.dimensions) < 1:
             raise ImageInputError("the slide has an empty level 0", field=shown)
-        mpp, source = _pixel_size(b.pixel_size_um(), assume_mpp_um, shown)
+        mpp, source, assumed = _pixel_size(b.pixel_size_um(), assume_mpp_um, shown, flag)
         self.pixel_size_um, self.pixel_size_source = mpp, source
-        self.pixel_size_assumed = source == "--assume-mpp"
+        self.pixel_size_assumed = assumed
         self.levels = tuple(
             SlideLevel(i, int(w), int(h), float(ds), mpp * float(ds))
             for i, ((w, h), ds) in enumerate(zip(b.level_dimensions, b.level_downsamples,
@@ -404,7 +410,7 @@ class Slide:
         self.close()
 
     def __reduce__(self):
-        return (_reopen, (str(self.path), self._assume))
+        return (_reopen, (str(self.path), self._assume, self._flag))
 
     def __repr__(self) -> str:
         w, h = self.dimensions
@@ -563,8 +569,8 @@ def _check_level_colours(slide: Slide) -> tuple[str, ...]:
     return tuple(warnings)
 
 
-def _reopen(path: str, assume_mpp_um: float | None) -> Slide:
-    return open_slide(path, assume_mpp_um=assume_mpp_um)
+def _reopen(path: str, assume_mpp_um: float | None, assume_flag: str) -> Slide:
+    return open_slide(path, assume_mpp_um=assume_mpp_um, assume_flag=assume_flag)
 
 
 def _check_size(size_wh, shown: str) -> tuple[int, int]:
@@ -589,24 +595,25 @@ def _check_mpp(mpp, shown: str, what: str) -> float:
     return v
 
 
-def _pixel_size(found: tuple[float | None, str], assume_mpp_um, shown: str
-                ) -> tuple[float, str]:
-    """The level-0 pixel size and its source, from the file and an assumed one."""
+def _pixel_size(found: tuple[float | None, str], assume_mpp_um, shown: str, flag: str
+                ) -> tuple[float, str, bool]:
+    """The level-0 pixel size, its source and whether it is assumed, from the file and
+    an assumed one (given as option ``flag``)."""
     mpp, source = found
     if mpp is not None and not (math.isfinite(mpp) and mpp > 0):
         mpp, source = None, "none"
     if assume_mpp_um is None:
         if mpp is None:
-            raise ImageInputError("the slide does not record its pixel size; give "
-                                  "--assume-mpp (µm per pixel)", field=shown)
-        return mpp, source
-    assumed = _check_mpp(assume_mpp_um, shown, "--assume-mpp")
+            raise ImageInputError(f"the slide does not record its pixel size; give "
+                                  f"{flag} (µm per pixel)", field=shown)
+        return mpp, source, False
+    assumed = _check_mpp(assume_mpp_um, shown, flag)
     if mpp is None:
-        return assumed, "--assume-mpp"
+        return assumed, flag, True
     if abs(assumed - mpp) > MPP_AGREEMENT * mpp:
-        raise ImageInputError(f"--assume-mpp {assumed:g} contradicts the pixel size the "
+        raise ImageInputError(f"{flag} {assumed:g} contradicts the pixel size the "
                               f"slide records ({mpp:g} µm per pixel)", field=shown)
-    return mpp, source
+    return mpp, source, False
 
 
 # --------------------------------------------------------------------------- opening
@@ -688,7 +695,8 @@ def _check_tiff_complete(path: Path, shown: str) -> None:
         logger.setLevel(previous)
 
 
-def open_slide(path, *, assume_mpp_um: float | None = None) -> Slide:
+def open_slide(path, *, assume_mpp_um: float | None = None,
+               assume_flag: str = "--assume-mpp") -> Slide:
     """Open a whole-slide image.
 
     Parameters
@@ -700,6 +708,9 @@ def open_slide(path, *, assume_mpp_um: float | None = None) -> Slide:
         Level-0 pixel size (µm/px) to use when the file records none; recorded as
         ``pixel_size_source == "--assume-mpp"``. When the file records one, it must agree
         within 1 % (the file's value is used).
+    assume_flag : str, optional
+        The option that gave ``assume_mpp_um``, as messages and ``pixel_size_source``
+        name it (``count-ish`` calls it ``--mpp``).
 
     Returns
     -------
@@ -712,7 +723,7 @@ def open_slide(path, *, assume_mpp_um: float | None = None) -> Slide:
         a DICOM WSI series; no pixel size and no ``assume_mpp_um``; an ``assume_mpp_um``
         that is not a positive number or contradicts the file's by more than 1 %.
     """
-    return Slide(Path(path), assume_mpp_um=assume_mpp_um)
+    return Slide(Path(path), assume_mpp_um=assume_mpp_um, assume_flag=assume_flag)
 
 
 def check_brightfield_slide(slide: Slide, *, max_side_px: int = 512) -> None:
@@ -733,3 +744,125 @@ def check_brightfield_slide(slide: Slide, *, max_side_px: int = 512) -> None:
     check_brightfield_background(thumb, name=str(slide.path),
                                  min_median_level=IHC_DARK_BACKGROUND_LEVEL,
                                  wording=IHC_RGB_WORDING)
+
+
+def looks_like_slide(path) -> bool:
+    """True for a whole slide rather than a field image: a folder (DICOM series), a file
+    with a slide suffix (:data:`SLIDE_SUFFIXES`), or a TIFF that is a tiled pyramid (more
+    than one resolution level: SubIFDs or reduced-resolution pages). Reads tags only."""
+    p = Path(path)
+    if p.is_dir():
+        return True
+    if p.suffix.lower() in SLIDE_SUFFIXES:
+        return True
+    if p.suffix.lower() not in (".tif", ".tiff") or not p.is_file():
+        return False
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(p) as tf:
+            first = tf.pages[0]
+            if not first.is_tiled:
+                return False
+            if first.subifds:
+                return True
+            second = tf.pages[1] if len(tf.pages) > 1 else None
+            return bool(second is not None and second.is_tiled and second.is_reduced)
+    except Exception:  # not a TIFF tifffile reads: the field readers say what is wrong
+        return False
+
+
+@dataclass(frozen=True, eq=False)
+class RoiRegion:
+    """One ROI polygon read from a slide.
+
+    Attributes
+    ----------
+    index : int
+        1-based, in the ROI file's order.
+    name : str or None
+        The feature's name (GeoJSON ``properties.name`` or QuPath classification).
+    bbox_xy : (int, int, int, int)
+        (x, y, width, height) of the region read, level-0 px, clipped to the slide.
+    level : int
+        The level read (0: native resolution).
+    pixel_size_um : float
+        µm/px of ``rgb``.
+    rgb : ndarray of uint8, shape (height, width, 3)
+    mask : ndarray of bool, shape (height, width)
+        Inside the polygon (holes removed).
+    """
+
+    index: int
+    name: str | None
+    bbox_xy: tuple[int, int, int, int]
+    level: int
+    pixel_size_um: float
+    rgb: np.ndarray
+    mask: np.ndarray
+
+
+def roi_boxes(slide: Slide, polygons, *, max_pixels: int, level: int = 0
+              ) -> list[tuple[int, int, int, int]]:
+    """The (x, y, width, height) box of each ROI polygon, level-0 px, clipped to the
+    slide; every box is checked before any is read.
+
+    Parameters
+    ----------
+    slide : Slide
+    polygons : list of (name, rings)
+        From :func:`her2kit.io.roi.roi_polygons`: rings of (x, y) level-0 px, outer first.
+    max_pixels : int
+        Most pixels one region may have at ``level``.
+    level : int, optional
+
+    Raises
+    ------
+    ImageInputError
+        A polygon outside the slide, or a region above ``max_pixels`` (one line naming
+        the slide and the polygon).
+    """
+    ds = slide.levels[level].downsample
+    boxes = []
+    for i, (_, rings) in enumerate(polygons, start=1):
+        outer = rings[0]
+        x0, y0 = (max(math.floor(float(v)), 0) for v in outer.min(axis=0))
+        x1 = min(math.ceil(float(outer[:, 0].max())), slide.dimensions[0])
+        y1 = min(math.ceil(float(outer[:, 1].max())), slide.dimensions[1])
+        if x1 <= x0 or y1 <= y0:
+            raise ImageInputError(f"ROI polygon {i} lies outside the slide "
+                                  f"({slide.dimensions[0]}x{slide.dimensions[1]} px; "
+                                  "coordinates are level-0 px)", field=str(slide.path))
+        w, h = math.ceil((x1 - x0) / ds), math.ceil((y1 - y0) / ds)
+        if w * h > max_pixels:
+            raise ImageInputError(f"ROI polygon {i} spans {w}x{h} px at level {level}, more "
+                                  f"than the {max_pixels} px one region may have; outline "
+                                  "smaller regions", field=str(slide.path))
+        boxes.append((x0, y0, x1 - x0, y1 - y0))
+    return boxes
+
+
+def read_roi_region(slide: Slide, index: int, polygon, box, *, level: int = 0) -> RoiRegion:
+    """Read one ROI polygon's box (from :func:`roi_boxes`) at ``level`` with its mask.
+
+    Raises
+    ------
+    ImageInputError
+        A polygon with no area inside the slide; tiles that cannot be decoded.
+    """
+    from skimage.draw import polygon as draw_polygon
+
+    lvl = slide.levels[level]
+    name, rings = polygon
+    x0, y0, bw, bh = box
+    w, h = math.ceil(bw / lvl.downsample), math.ceil(bh / lvl.downsample)
+    mask = np.zeros((h, w), bool)
+    for k, ring in enumerate(rings):
+        rr, cc = draw_polygon((ring[:, 1] - y0) / lvl.downsample,
+                              (ring[:, 0] - x0) / lvl.downsample, shape=mask.shape)
+        mask[rr, cc] = k == 0  # the outer ring adds, holes remove
+    if not mask.any():
+        raise ImageInputError(f"ROI polygon {index} has no area inside the slide",
+                              field=str(slide.path))
+    rgb = slide.read_region((x0, y0), (w, h), level=level)
+    return RoiRegion(index, name, (x0, y0, bw, bh), level, lvl.pixel_size_um, rgb, mask)

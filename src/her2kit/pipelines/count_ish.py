@@ -136,6 +136,68 @@ def _count_fields(images, *, assay, channels, channel_files, stains, roi, mpp, b
     return fields
 
 
+#: The level ISH regions of a slide are read at: signals are sub-micron dots (a Dual ISH
+#: silver dot is ~0.5 µm), so only the native resolution (level 0) resolves them.
+ISH_SLIDE_LEVEL = 0
+
+
+def _slide_input(images: Sequence[str], assay: str, roi: str | None) -> str | None:
+    """The slide among ``images``, or None for fields; refuses a slide counted without
+    --roi, with other images, or as FISH."""
+    from her2kit.io.slides import looks_like_slide
+
+    slides = [im for im in images if looks_like_slide(im)]
+    if not slides:
+        return None
+    if len(images) > 1:
+        raise Her2kitInputError("count one slide at a time (its --roi regions pool into one "
+                                "population), not with other images", field="IMAGE")
+    if assay == "fish":
+        raise Her2kitInputError(f"{slides[0]}: count-ish counts brightfield slides (dual-ish, "
+                                "cish) in --roi regions; a FISH slide is not supported "
+                                "(export its fields)", field="IMAGE")
+    if roi is None:
+        raise Her2kitInputError(f"{slides[0]}: a whole slide needs --roi (the regions to "
+                                "count); whole-slide ISH counting is not supported",
+                                field="--roi")
+    return slides[0]
+
+
+def _count_slide(path: str, *, assay, stains, roi, mpp, progress
+                 ) -> tuple[list[CountedField], dict[str, Any]]:
+    """Read each --roi polygon of a brightfield slide at :data:`ISH_SLIDE_LEVEL` and
+    count it as one field; returns the fields and the document's ``slide`` block."""
+    from her2kit.imaging import ish as ish_mod
+    from her2kit.io.roi import read_roi_polygons
+    from her2kit.io.slides import open_slide, read_roi_region, roi_boxes
+    from her2kit.settings import value
+
+    polygons = read_roi_polygons(roi)
+    fields, regions = [], []
+    with open_slide(path, assume_mpp_um=mpp, assume_flag="--mpp") as slide:
+        boxes = roi_boxes(slide, polygons, max_pixels=value("ish_max_field_pixels"),
+                          level=ISH_SLIDE_LEVEL)
+        source = "--mpp" if slide.pixel_size_assumed else "file"
+        for i in progress(list(range(len(polygons)))):
+            region = read_roi_region(slide, i + 1, polygons[i], boxes[i], level=ISH_SLIDE_LEVEL)
+            result = ish_mod.count_brightfield_ish(
+                region.rgb, assay=assay, pixel_size_um=region.pixel_size_um,
+                roi_mask=region.mask, stains=stains)
+            fields.append(CountedField(f"{path}#region{region.index}", region.pixel_size_um,
+                                       source, result, region.rgb))
+            regions.append({"index": region.index, "name": region.name,
+                            "bbox_xy": list(region.bbox_xy),
+                            "area_um2": round(float(region.mask.sum())
+                                              * region.pixel_size_um ** 2, 1)})
+        block = {"path": str(path), "vendor": slide.vendor,
+                 "dimensions_wh": list(slide.dimensions), "level": ISH_SLIDE_LEVEL,
+                 "level_pixel_size_um": slide.levels[ISH_SLIDE_LEVEL].pixel_size_um,
+                 "pixel_size_source": slide.pixel_size_source,
+                 "pixel_size_assumed": slide.pixel_size_assumed, "roi": str(roi),
+                 "regions": regions}
+    return fields, block
+
+
 def count_ish(
     images: Sequence[str],
     *,
@@ -167,10 +229,13 @@ def count_ish(
     stains : mapping, optional
         Brightfield: probe role → stain name (the kit's convention, stated).
     roi : str, optional
-        GeoJSON of invasive tumour polygons (one field only).
+        GeoJSON of invasive tumour polygons (one field only). With a whole slide (see
+        :func:`her2kit.io.slides.looks_like_slide`) it is required: each polygon is read
+        at the native level and counted as one field (all pooled), and the document gets
+        a ``slide`` block (file, vendor, level, pixel size and its source, regions).
     mpp : float, optional
-        µm per pixel; brightfield needs it; for FISH it must agree (1 %) with the
-        file's, when the file states one.
+        µm per pixel; brightfield fields need it; for FISH and slides it must agree
+        (1 %) with the file's, when the file states one (a slide without one needs it).
     bit_depth : int, optional
         FISH camera bit depth, checked against the data.
     guideline : str, optional
@@ -207,9 +272,15 @@ def count_ish(
     if channel_files is not None:
         refuse_same_inputs([(f"--{k}", channel_files[k]) for k in ("dapi", "her2", "cep17")],
                            what="FISH channel")
-    fields = _count_fields(list(images), assay=assay, channels=channels,
-                           channel_files=channel_files, stains=stains, roi=roi, mpp=mpp,
-                           bit_depth=bit_depth, progress=progress)
+    slide = _slide_input(list(images), assay, roi)
+    slide_block = None
+    if slide is not None:
+        fields, slide_block = _count_slide(slide, assay=assay, stains=stains, roi=roi,
+                                           mpp=mpp, progress=progress)
+    else:
+        fields = _count_fields(list(images), assay=assay, channels=channels,
+                               channel_files=channel_files, stains=stains, roi=roi, mpp=mpp,
+                               bit_depth=bit_depth, progress=progress)
     names = [f.name for f in fields]
     overlay_paths = field_paths(overlay, len(fields))
     if len(fields) == 1:
@@ -222,6 +293,8 @@ def count_ish(
                        overlay=None if overlay is None else (
                            [p.name for p in overlay_paths] if len(fields) > 1
                            else overlay_paths[0].name))
+    if slide_block is not None:
+        doc["slide"] = slide_block
     from her2kit.io.export import png_bytes, table_bytes, table_format
 
     files: dict[Path, bytes] = {}

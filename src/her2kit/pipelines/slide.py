@@ -334,7 +334,7 @@ def _tissue(slide, thumb, thumb_um: float, roi, name: str) -> tuple[np.ndarray, 
 
         from her2kit.io.roi import read_roi_polygons
 
-        polygons = read_roi_polygons(str(roi))
+        polygons = [rings for _, rings in read_roi_polygons(str(roi))]
         inside = _roi_mask(polygons, mask.shape, thumb_um / float(slide.pixel_size_um))
         if not inside.any():
             w, h = slide.dimensions
