@@ -10,7 +10,6 @@ end. The caller (the CLI) prints; nothing here prints or exits.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -228,7 +227,3 @@ def score_slide(slide, *, out, roi=None, workers: int | None = None,
     doc, written = finish_slide(plan, out_dir, run, guideline=guideline,
                                 min_intense_pct=min_intense_pct, t0=t0)
     return ScoreSlideJob(doc, tuple(written), out_dir)
-
-
-def _cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

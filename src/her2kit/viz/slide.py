@@ -38,7 +38,7 @@ def _block_image(score_idx: np.ndarray, density: np.ndarray, shape: tuple[int, i
     idx = score_idx[rows][:, cols]
     d = density[rows][:, cols]
     top = float(np.percentile(density[score_idx >= 0], 95)) if (score_idx >= 0).any() else 1.0
-    alpha = np.where(idx >= 0, 0.35 + 0.4 * np.clip(d / max(top, 1e-9), 0, 1), 0.0)
+    alpha = np.where(idx >= 0, 0.3 + 0.35 * np.clip(d / max(top, 1e-9), 0, 1), 0.0)
     return idx, alpha.astype(np.float32)
 
 
