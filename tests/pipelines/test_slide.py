@@ -310,3 +310,36 @@ def test_real_core_slide(ihc_core_slide, tmp_path):
     assert time.perf_counter() - t0 < 120
     assert job.document["ihc"]["score"] == "3+"  # LABELS.csv of the GEA cores
     assert job.document["slide"]["vendor"] == "aperio"
+
+
+def test_heterogeneity_finds_the_3plus_island(tmp_path_factory):
+    """A generated 3+ island in a 1+ background (known truth): the 1 mm regions that score
+    3+ lie on the island, and the heatmap is darkest there."""
+    from PIL import Image
+
+    from her2kit.synthetic.slide import write_synthetic_slide
+
+    folder = tmp_path_factory.mktemp("het")
+    synth = write_synthetic_slide(folder / "het.svs", size_wh=(16000, 12000), layout="3+in1+",
+                                  seed=0)
+    job = score_slide(synth.path, out=folder / "o", workers=0)
+    doc = job.document
+    island = next(r for r in synth.regions if r.target_score == "3+")
+    xy = np.array(island.polygon_xy) * 0.25 / 1000  # mm
+    (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+    het = doc["heterogeneity"]
+    assert het["statement"].startswith("Heterogeneous")
+    assert "3+" in het["differing_by_score"]
+    for r in het["differing_regions"]:
+        if r["score"] == "3+":  # a 1 mm block of the island: it overlaps the island's box
+            assert x0 - 1 < r["x_mm"] < x1 and y0 - 1 < r["y_mm"] < y1, r
+    assert doc["evidence"]["cells_detected"] == pytest.approx(synth.n_cells, rel=0.05)
+    grid = doc["heatmap"]["score_grid"]
+    block_mm = doc["heatmap"]["block_um"] / 1000
+    cx, cy = (xy.mean(axis=0) / block_mm).astype(int)
+    assert grid[cy][cx] == "3+"  # the island's centre
+    assert grid[int(y1 / block_mm) + 1][cx] in ("1+", "0+", None)  # below it: background
+    scores = {s for row in grid for s in row}
+    assert {"3+", "1+"} <= scores
+    heat = Image.open(folder / "o" / "heatmap.png")
+    assert heat.width > heat.height  # the legend is to the right

@@ -105,6 +105,7 @@ def finish_slide(plan, out_dir: Path, run: dict, *, guideline: str, min_intense_
                  t0: float) -> tuple[dict[str, Any], list[Path]]:
     """Merge the parts and write the run's final files; returns the document and paths."""
     from her2kit.io.slide_parts import atomic_outputs, table_parquet_bytes
+    from her2kit.viz.slide import SCORE_COLORS
     from her2kit.pipelines.slide_merge import (
         HEATMAP_MIN_CELLS,
         HETEROGENEITY_BLOCK_UM,
@@ -143,7 +144,11 @@ def finish_slide(plan, out_dir: Path, run: dict, *, guideline: str, min_intense_
     files = {"cells.parquet": table_parquet_bytes(table),
              "cells.geojson.gz": _geojson(table, l0),
              "heatmap.png": heatmap_png(plan, heat, block_um=hb_um, score=score)}
-    doc["heatmap"] = {"file": "heatmap.png", "block_um": hb_um, "min_cells": HEATMAP_MIN_CELLS}
+    names = [*SCORE_COLORS, None]  # index -1: too few cells
+    doc["heatmap"] = {"file": "heatmap.png", "block_um": hb_um, "min_cells": HEATMAP_MIN_CELLS,
+                      "score_grid": [[names[i] for i in row] for row in heat["score_idx"].tolist()],
+                      "note": "score_grid[row][col]: the local IHC score of the block at "
+                              "(col, row) × block_um from the slide's top-left corner"}
     read_s = sum(float(m.get("read_s", 0)) for m in metas)
     score_s = sum(float(m.get("score_s", 0)) for m in metas)
     doc["timing"] = {"wall_s": None, "plan_s": round(run["plan_s"], 3),
