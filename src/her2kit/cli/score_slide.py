@@ -24,6 +24,7 @@ def progress_bar(enabled: bool, console=None):
     time left) and its update function; ``(None, None)`` when not ``enabled``."""
     if not enabled:
         return None, None
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -34,7 +35,8 @@ def progress_bar(enabled: bool, console=None):
 
     bar = Progress(TextColumn("tiles"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[cells]} cells, running score {task.fields[score]}"),
-                   TimeRemainingColumn(), transient=False, console=console)
+                   TimeRemainingColumn(), transient=False,
+                   console=console or Console(stderr=True))
     task = bar.add_task("tiles", total=None, cells=0, score="-")
 
     def update(p) -> None:
