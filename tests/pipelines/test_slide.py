@@ -343,3 +343,50 @@ def test_heterogeneity_finds_the_3plus_island(tmp_path_factory):
     assert {"3+", "1+"} <= scores
     heat = Image.open(folder / "o" / "heatmap.png")
     assert heat.width > heat.height  # the legend is to the right
+
+
+def test_no_pixel_size_is_refused_and_an_assumed_one_is_recorded(tmp_path):
+    import tifffile
+
+    from her2kit.synthetic.ihc import generate_ihc_region
+
+    r = generate_ihc_region(shape_px=(1200, 1200), pixel_size_um=0.25, target_score="3+",
+                            seed=1).image
+    img = np.full((1600, 1600, 3), 244, np.uint8)
+    img[200:1400, 200:1400] = r
+    path = tmp_path / "nompp.tif"
+    with tifffile.TiffWriter(path) as tw:  # no resolution tags
+        tw.write(img, tile=(256, 256), compression="jpeg", photometric="rgb")
+        tw.write(img[::2, ::2].copy(), tile=(256, 256), compression="jpeg", photometric="rgb",
+                 subfiletype=1)
+    with pytest.raises(ImageInputError, match="give --assume-mpp"):
+        score_slide(path, out=tmp_path / "o", workers=0)
+    assert not (tmp_path / "o").exists()
+    job = score_slide(path, out=tmp_path / "o", workers=0, assume_mpp_um=0.25)
+    doc = job.document
+    assert doc["pixel_size_source"] == "--assume-mpp" and doc["pixel_size_assumed"] is True
+    assert doc["slide"]["pixel_size_assumed"] is True
+    assert doc["assumptions"][0].startswith("pixel size ASSUMED: 0.25 µm/px")
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["assume_mpp_um"] == 0.25
+    cells = _table(tmp_path / "o" / "cells.parquet")
+    assert np.allclose(cells["x_um"], cells["x_px"] * 0.25)
+    # a resumed run must assume the same pixel size
+    with pytest.raises(Her2kitInputError, match="different"):
+        score_slide(path, out=tmp_path / "o", workers=0, assume_mpp_um=0.26, resume=True)
+
+
+def test_default_calibration_is_fixed_once_and_recorded(slide, tmp_path):
+    job = score_slide(slide, out=tmp_path / "o", workers=0, core_um=CORE_UM,
+                      calibration="default")
+    doc = job.document
+    assert doc["evidence"]["calibration"]["source"] == "default"
+    sp = doc["slide_parameters"]
+    assert sp["background_source"].startswith("thumbnail")  # white_point "auto", once
+    assert sp["nucleus_threshold_source"].startswith("local-contrast") or \
+        sp["nucleus_threshold_source"].endswith("on the sample")
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    opts = manifest["options"]
+    assert (opts["white_point"], opts["estimate_stains"], opts["tile_invariant"]) == (
+        "fixed", False, True)
+    assert opts["thresholds"]["faint_od"] == 0.06  # the default calibration's breast row
