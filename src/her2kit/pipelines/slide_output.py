@@ -58,7 +58,9 @@ def _assumptions(plan) -> list[str]:
            "stain vectors, glass level and nucleus threshold fixed once for the slide "
            "(see slide_parameters), not per tile",
            "cells in the GeoJSON are drawn as 12-gons of their area around the nucleus "
-           "centroid, not traced outlines"]
+           "centroid, not traced outlines",
+           "evidence.quality (blur, saturation, counterstain) is measured on the parameter "
+           "sample, not on every tile"]
     if s["pixel_size_assumed"]:
         out.insert(0, f"pixel size ASSUMED: {s['pixel_size_um']:g} µm/px (--assume-mpp); "
                       "the slide records none")
