@@ -11,9 +11,10 @@ layout ``3+in1+``, 0.25 µm/px, Aperio-style SVS; written once into ``--work`` a
 1. ``her2kit score-slide`` as a subprocess (the CLI, ``--json``) with ``--workers 1``,
    ``--workers 2``, and ``--scheduler`` to a ``LocalCluster`` of 2 single-threaded worker
    processes started here; wall time, tissue megapixels per second (tissue = the
-   generator's tissue share × level-0 px), and the peak resident memory of the whole
-   process tree (the CLI, its workers and, for Dask, the cluster's workers; sampled every
-   0.1 s with psutil);
+   generator's tissue share × level-0 px), CPU seconds of the command and its workers
+   (``getrusage``; a load-independent measure on a shared machine), and the peak resident
+   memory of the whole process tree (the CLI, its workers and, for Dask, the cluster's
+   workers; sampled every 0.1 s with psutil);
 2. the bigger slide (twice the area) with 2 workers: the peak must not grow with the size;
 3. where the time goes: 6 tissue tiles scored in this process under cProfile, split into
    read/decode (``Slide.read_at``), stain separation, nuclei and cells, membranes and the
@@ -88,7 +89,10 @@ def _tree_rss(pids: list[int]) -> int:
 def run_cli(args: list[str], *, extra_pids=(), kill_at_parts: tuple[Path, int] | None = None
             ) -> dict:
     """Run ``her2kit score-slide ARGS --json``; wall s, peak tree RSS, the document."""
+    import resource
+
     cmd = [sys.executable, "-m", "her2kit", "score-slide", *args, "--json"]
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
@@ -114,7 +118,10 @@ def run_cli(args: list[str], *, extra_pids=(), kill_at_parts: tuple[Path, int] |
         return {"wall_s": wall, "killed": proc.returncode == -signal.SIGKILL}
     if proc.returncode != 0:
         raise SystemExit(f"score-slide failed ({proc.returncode}): {err.strip()[-500:]}")
-    return {"wall_s": wall, "peak_rss_bytes": peak[0], "doc": json.loads(out)}
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds of the command and its (joined) worker processes; not a Dask cluster's.
+    cpu = ru.ru_utime + ru.ru_stime - ru0.ru_utime - ru0.ru_stime
+    return {"wall_s": wall, "peak_rss_bytes": peak[0], "cpu_s": cpu, "doc": json.loads(out)}
 
 
 def stage_shares(slide: Path, n_tiles: int = 6) -> tuple[dict[str, float], list[np.ndarray],
@@ -158,8 +165,10 @@ def stage_shares(slide: Path, n_tiles: int = 6) -> tuple[dict[str, float], list[
 
 def _row(name: str, r: dict, tissue_px: float) -> str:
     mpx_s = tissue_px / 1e6 / r["wall_s"]
-    return (f"| {name} | {r['wall_s']:.1f} | {mpx_s:.1f} | {r['peak_rss_bytes'] / 2**30:.2f} | "
-            f"{r['doc']['evidence']['cells_detected']} | {r['doc']['ihc']['score']} |")
+    cpu = "-" if "dask" in name.lower() or "cluster" in name.lower() else f"{r['cpu_s']:.0f}"
+    return (f"| {name} | {r['wall_s']:.1f} | {mpx_s:.1f} | {cpu} | "
+            f"{r['peak_rss_bytes'] / 2**30:.2f} | {r['doc']['evidence']['cells_detected']} | "
+            f"{r['doc']['ihc']['score']} |")
 
 
 def _identical(a: Path, b: Path) -> bool:
@@ -219,8 +228,8 @@ def main(argv=None) -> None:
     shares, pixels, n_tiles = stage_shares(slide)
     with tempfile.TemporaryDirectory(dir=work) as t:
         tmp = Path(t)
-        print("| run | wall s | tissue Mpx/s | peak RSS GiB (tree) | cells | IHC |")
-        print("|---|---|---|---|---|---|")
+        print("| run | wall s | tissue Mpx/s | CPU s | peak RSS GiB (tree) | cells | IHC |")
+        print("|---|---|---|---|---|---|---|")
         res, _ = _runs(slide, tmp, tissue_px)
         if args.big_side:
             big, bfrac = make_slide(work, args.big_side)
@@ -235,8 +244,11 @@ def main(argv=None) -> None:
 
 def _report(res, shares, pixels, n_tiles, tissue_px, resume, htk_python) -> None:
     t2 = res["w2"]
+    cpu_mpx_s = tissue_px / 1e6 / res["w1"]["cpu_s"]
     print(f"speed-up 1 → 2 workers: {res['w1']['wall_s'] / t2['wall_s']:.2f}x; "
-          f"2 Gpx of tissue at this rate: {2000 / (tissue_px / 1e6 / t2['wall_s']):.0f} s")
+          f"2 Gpx of tissue at this rate: {2000 / (tissue_px / 1e6 / t2['wall_s']):.0f} s; "
+          f"per CPU-second (1 worker): {cpu_mpx_s:.1f} tissue Mpx, so 2 Gpx on 2 idle "
+          f"cores would take {2000 / cpu_mpx_s / 2:.0f} s")
     total = sum(shares.values())
     tm = t2["doc"]["timing"]
     print("time per tile (cProfile, 6 tiles): " + ", ".join(
