@@ -137,9 +137,10 @@ def _peak_bytes(path, size_wh) -> int:
 
 def test_memory_does_not_grow_with_the_slide_height(tmp_path):
     short = _peak_bytes(tmp_path / "a.tif", (4096, 4096))
-    tall = _peak_bytes(tmp_path / "b.tif", (4096, 16384))  # 4 x the pixels
-    assert tall < 1.2 * short, (short, tall)
-    assert tall < 4096 * 16384 * 3 / 8  # a few rows of tiles, not the image (201 MB)
+    tall = _peak_bytes(tmp_path / "b.tif", (4096, 32768))  # 8 x the pixels
+    # measured 12-16 MB for both (traced Python and numpy allocations)
+    assert tall < 1.5 * short, (short, tall)
+    assert tall < 4096 * 32768 * 3 / 16  # a row of tiles per level, not the image (403 MB)
 
 
 def test_failing_source_leaves_no_file(tmp_path):
@@ -185,3 +186,32 @@ def test_bigtiff_is_read_back(core3, tmp_path, monkeypatch):
         assert path.read_bytes()[2:4] == b"\x2b\x00"  # BigTIFF version 43
         with open_slide(path) as slide:
             assert slide.vendor == vendor and slide.pixel_size_um == pytest.approx(0.5)
+
+
+def _labels(real_data):
+    import csv
+
+    folder = real_data("her2_ihc_gea_tma_bozeklab")
+    with open(folder / "LABELS.csv", newline="") as fh:
+        return folder, list(csv.DictReader(fh))
+
+
+def test_every_real_core_round_trips(real_data, tmp_path):
+    """All 15 cores of LABELS.csv, alternately as generic TIFF and SVS: the level-0 size is
+    the one LABELS.csv states, and a central block decodes within JPEG tolerance."""
+    folder, rows = _labels(real_data)
+    assert len(rows) == 15
+    for k, row in enumerate(rows):
+        flavour, vendor = (("tiff", "generic-tiff"), ("svs", "aperio"))[k % 2]
+        with Image.open(folder / row["file"]) as im:
+            rgb = np.asarray(im.convert("RGB"))
+        path = tmp_path / f"c{k}.{'tif' if flavour == 'tiff' else 'svs'}"
+        write_slide(path, rgb, pixel_size_um=0.25, flavour=flavour, tile_px=512)
+        with open_slide(path) as slide:
+            assert slide.vendor == vendor, row["file"]
+            assert slide.dimensions == (int(row["width_px"]), int(row["height_px"]))
+            assert slide.pixel_size_um == pytest.approx(0.25)
+            assert len(slide.levels) == 5  # 5468 -> 2734 -> 1367 -> 684 -> 342 (<= 512)
+            got = slide.read_region((2500, 2500), (512, 512)).astype(int)
+            assert np.abs(got - rgb[2500:3012, 2500:3012]).mean() < 2.5, row["file"]
+        path.unlink()

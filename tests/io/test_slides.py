@@ -265,6 +265,14 @@ def test_bad_reads_are_refused(wsi):
             slide.read_at(-1.0, (0, 0), (4, 4))
 
 
+def test_closed_slide_refuses_reads_and_closes_twice(wsi):
+    slide = open_slide(wsi / CMU)
+    slide.close()
+    slide.close()
+    with pytest.raises(ImageInputError, match="the slide is closed"):
+        slide.read_region((0, 0), (4, 4))
+
+
 def test_slide_pickles_as_its_path_and_reopens(wsi):
     with open_slide(wsi / TCGA, assume_mpp_um=0.25) as slide:
         blob = pickle.dumps(slide)
@@ -360,3 +368,23 @@ def test_truncated_ome_tiff_tile_is_one_error(tmp_path):
         return
     with slide, pytest.raises(ImageInputError, match=r"truncated|cannot decode"):
         slide.read_region((0, 0), (256, 256))
+
+
+def test_looks_like_slide_tells_pyramids_from_fields(wsi, tmp_path):
+    from her2kit.io.slide_writer import write_slide
+    from her2kit.io.slides import looks_like_slide
+
+    rgb = np.full((600, 700, 3), 200, np.uint8)
+    write_slide(tmp_path / "pyr.tif", rgb, pixel_size_um=0.25)  # 3 levels at 256 px tiles
+    _write_ome(tmp_path / "pyr.ome.tif", [rgb, rgb[::2, ::2].copy()])
+    tifffile.imwrite(tmp_path / "flat.tif", rgb, tile=(256, 256), photometric="rgb")
+    tifffile.imwrite(tmp_path / "strips.ome.tif", rgb, photometric="rgb")
+    Image = pytest.importorskip("PIL.Image")
+    Image.fromarray(rgb).save(tmp_path / "field.png")
+    assert looks_like_slide(tmp_path / "pyr.tif")
+    assert looks_like_slide(tmp_path / "pyr.ome.tif")
+    assert looks_like_slide(wsi / CMU) and looks_like_slide(wsi / DICOM)
+    assert looks_like_slide(wsi / NDPI)
+    assert not looks_like_slide(tmp_path / "flat.tif")  # one tiled level: a field
+    assert not looks_like_slide(tmp_path / "strips.ome.tif")
+    assert not looks_like_slide(tmp_path / "field.png")

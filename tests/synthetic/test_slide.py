@@ -18,6 +18,7 @@ from her2kit.io.slides import open_slide
 from her2kit.synthetic.slide import (
     _oriented,
     _oriented_points,
+    grid_px,
     truth_path_for,
     write_synthetic_slide,
 )
@@ -105,6 +106,13 @@ def test_pure_layouts(tmp_path, score):
         assert s.regions[0].percent["none"] == 100.0
     with open_slide(s.path) as slide:
         assert slide.vendor == "ome-tiff" and slide.dimensions == (2048, 2048)
+
+
+def test_maps_stay_small_whatever_the_slide_size():
+    assert grid_px((4096, 4096)) == 32
+    assert grid_px((131072, 50000)) == 32  # 4096 cells of 32 px
+    assert grid_px((131073, 50000)) == 64
+    assert grid_px((400000, 400000)) == 128
 
 
 def test_orientations_move_points_with_pixels():

@@ -14,7 +14,11 @@ __all__ = ["parse_size", "synth_slide"]
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """``"50000x40000"`` -> (50000, 40000) (width, height in px); one number is square."""
+    """``"50000x40000"`` -> (50000, 40000) (width, height in px); one number is square.
+
+    >>> parse_size("50000x40000"), parse_size("4096")
+    ((50000, 40000), (4096, 4096))
+    """
     m = re.fullmatch(r"\s*(\d+)\s*(?:[x×X]\s*(\d+))?\s*", text)
     if not m:
         raise Her2kitInputError(f"expected WIDTHxHEIGHT in px (e.g. 50000x50000), got {text!r}",

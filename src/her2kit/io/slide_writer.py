@@ -15,11 +15,12 @@ QuPath, OpenSlide, Bio-Formats) read:
     OME-TIFF: level 0 with the reduced levels as SubIFDs, the pixel size in the OME-XML
     (``PhysicalSizeX``); read with tifffile.
 
-Level 0 is pulled one row of tiles at a time and each tile is JPEG-encoded as it comes
+Level 0 is pulled tile by tile, row by row, and each tile is JPEG-encoded as it comes
 (exactly as tifffile encodes: YCbCr, 2 x 2 chroma subsampling). Each reduced level is the
-2 x 2 mean of the level above, built from its rows of tiles as they complete; their
-encoded tiles wait in an unnamed temporary file until their IFD is written. Memory is a
-few rows of tiles per level, whatever the slide size. The file appears under its name
+2 x 2 mean of the level above, built tile by tile as the level above completes; their
+encoded tiles wait in an unnamed temporary file until their IFD is written. Memory is one
+row of tiles per reduced level (half a row of level 0 in all), whatever the slide's
+height. The file appears under its name
 only when complete (:func:`her2kit.io.atomic.replacing`).
 """
 
@@ -81,7 +82,13 @@ class WrittenSlide:
 
 def level_sizes(size_wh: tuple[int, int], *, tile_px: int) -> tuple[tuple[int, int], ...]:
     """(width, height) of each pyramid level: halved (rounded up) until the longer side
-    fits in one tile."""
+    fits in one tile.
+
+    Examples
+    --------
+    >>> level_sizes((5468, 3000), tile_px=512)
+    ((5468, 3000), (2734, 1500), (1367, 750), (684, 375), (342, 188))
+    """
     w, h = size_wh
     sizes = [(w, h)]
     while max(w, h) > tile_px:
@@ -108,48 +115,53 @@ def _halve(strip: np.ndarray) -> np.ndarray:
 
 
 class _Pyramid:
-    """Builds the reduced levels from level 0's rows of tiles and spools their tiles."""
+    """Builds the reduced levels tile by tile from level 0 and spools their tiles.
+
+    Each tile of a level is halved into the buffer of the level below it (one row of
+    tiles, white where nothing is yet); when that row is complete it is encoded, spooled
+    and halved in turn. Memory: one row of tiles per reduced level.
+    """
 
     def __init__(self, sizes, tile_px: int, quality: int, spool) -> None:
         self.sizes, self.t, self.q, self.spool = sizes, tile_px, quality, spool
         self.across = [math.ceil(w / tile_px) for w, _ in sizes]
         self.down = [math.ceil(h / tile_px) for _, h in sizes]
-        self.buffers = [self._blank(i) for i in range(len(sizes))]
-        self.rows_in = [0] * len(sizes)  # rows of tiles received per level (>= 1)
+        self.buffers = [self._blank(i) if i else None for i in range(len(sizes))]
+        self.rows_in = [0] * len(sizes)  # rows of tiles flushed per reduced level
         self.index: list[list[tuple[int, int]]] = [[] for _ in sizes]  # (offset, length)
 
     def _blank(self, level: int) -> np.ndarray:
         return np.full((self.t, self.across[level] * self.t, 3), 255, np.uint8)
 
-    def add_row(self, level: int, strip: np.ndarray) -> None:
-        """Row of tiles ``rows_in[level]`` of ``level`` (``level`` >= 1 spools it) is
-        ``strip``; its half goes into the level below it."""
-        if level > 0:
-            self._spool_row(level, strip)
-        row = self.rows_in[level]
-        self.rows_in[level] += 1
+    def add_tile(self, level: int, row: int, col: int, tile: np.ndarray) -> None:
+        """Tile (``row``, ``col``) of ``level`` (t x t): its half goes into the next
+        level's row buffer, which is flushed once its last tile is in."""
         nxt = level + 1
         if nxt >= len(self.sizes):
             return
-        half = _halve(strip)
-        top = (row % 2) * (self.t // 2)
-        self.buffers[nxt][top:top + half.shape[0], :half.shape[1]] = half
-        if row % 2 == 1 or row == self.down[level] - 1:
-            full, self.buffers[nxt] = self.buffers[nxt], self._blank(nxt)
-            self.add_row(nxt, full)
+        h = self.t // 2
+        top = (row % 2) * h
+        self.buffers[nxt][top:top + h, col * h:(col + 1) * h] = _halve(tile)
+        last_col = col == self.across[level] - 1
+        if last_col and (row % 2 == 1 or row == self.down[level] - 1):
+            self._flush(nxt)
 
-    def finish_level0(self) -> None:
-        """Pass on level 0's last row of tiles (still in its buffer)."""
-        if self.rows_in[0] != self.down[0] - 1:
-            raise AssertionError("level 0 was not written whole")
-        self.add_row(0, self.buffers[0])
-
-    def _spool_row(self, level: int, strip: np.ndarray) -> None:
-        t = self.t
+    def _flush(self, level: int) -> None:
+        """Encode and spool the complete row of tiles in ``level``'s buffer, halving each."""
+        t, row = self.t, self.rows_in[level]
+        strip, self.buffers[level] = self.buffers[level], self._blank(level)
+        self.rows_in[level] += 1
         for c in range(self.across[level]):
-            data = _encode(strip[:, c * t:(c + 1) * t], self.q)
+            tile = strip[:, c * t:(c + 1) * t]
+            data = _encode(tile, self.q)
             self.index[level].append((self.spool.tell(), len(data)))
             self.spool.write(data)
+            self.add_tile(level, row, c, tile)
+
+    def check_complete(self) -> None:
+        """Every reduced level got all its rows of tiles (level 0 was read whole)."""
+        if self.rows_in[1:] != self.down[1:]:
+            raise AssertionError(f"pyramid incomplete: {self.rows_in} of {self.down} rows")
 
     def tiles(self, level: int) -> Iterator[bytes]:
         """The encoded tiles of a reduced level, in order, from the spool."""
@@ -183,19 +195,15 @@ def _checked_tile(tile, row: int, col: int, want_hw: tuple[int, int], t: int) ->
 
 
 def _level0_tiles(source: TileSource, pyramid: _Pyramid) -> Iterator[bytes]:
-    """Encoded level-0 tiles, row by row; each finished row feeds the reduced levels when
-    the next row starts (the last one: :meth:`_Pyramid.finish_level0`, as tifffile
-    closes the iterator once it has its tiles)."""
+    """Encoded level-0 tiles, row by row; each feeds the reduced levels before it is
+    yielded (tifffile closes the iterator once it has the last tile)."""
     t = pyramid.t
     w0, h0 = pyramid.sizes[0]
-    strip = pyramid.buffers[0]
     for r in range(pyramid.down[0]):
-        if r > 0:
-            pyramid.add_row(0, strip)
         for c in range(pyramid.across[0]):
             want = (min(t, h0 - r * t), min(t, w0 - c * t))
             tile = _checked_tile(source(r, c), r, c, want, t)
-            strip[:, c * t:(c + 1) * t] = tile
+            pyramid.add_tile(0, r, c, tile)
             yield _encode(tile, pyramid.q)
 
 
@@ -308,7 +316,7 @@ def write_slide(path, source, *, pixel_size_um: float,
         with tifffile.TiffWriter(tmp, bigtiff=bigtiff, ome=flavour == "ome") as tw:
             tw.write(_level0_tiles(source, pyramid), **_ifd_kwargs(
                 flavour, 0, sizes, mpp, tile_px, jpeg_quality, app_mag))
-            pyramid.finish_level0()
+            pyramid.check_complete()
             for level in range(1, len(sizes)):
                 tw.write(pyramid.tiles(level), **_ifd_kwargs(
                     flavour, level, sizes, mpp, tile_px, jpeg_quality, app_mag))

@@ -98,7 +98,7 @@ class _OpenSlideBackend:
         import openslide
 
         self._openslide, self._path, self._shown = openslide, path, shown
-        self._lock = threading.Lock()
+        self._lock, self._retired = threading.Lock(), []
         try:
             self._handle = openslide.OpenSlide(str(path))
         except (openslide.OpenSlideError, OSError) as exc:
@@ -136,15 +136,19 @@ class _OpenSlideBackend:
 
     def _reopen(self) -> None:
         with self._lock:
-            old = self._handle
             try:
-                self._handle = self._openslide.OpenSlide(str(self._path))
+                fresh = self._openslide.OpenSlide(str(self._path))
             except (self._openslide.OpenSlideError, OSError):
                 return  # keep the failed handle: its reads raise, one line each
-        old.close()
+            # Another thread may still be reading through the old handle: it is closed
+            # with the slide, not now (closing it under a reader would crash OpenSlide).
+            self._retired.append(self._handle)
+            self._handle = fresh
 
     def close(self) -> None:
-        self._handle.close()
+        for handle in (*self._retired, self._handle):
+            handle.close()
+        self._retired.clear()
 
 
 def _generic_tiff_mpp(props: Mapping[str, str]) -> float | None:
@@ -279,23 +283,18 @@ def _first_line(exc: BaseException) -> str:
 
 
 # --------------------------------------------------------------------------- resampling
-def _area_weights(start: float, step: float, n_out: int, n_in: int):
-    """Sparse (n_out, n_in) area-averaging weights: row ``i`` holds the overlap of output
-    interval ``[start + i*step, start + (i+1)*step)`` with each input pixel (all in input
-    px), normalised to sum 1 (intervals are clipped to the input)."""
-    from scipy import sparse
-
+def _area_taps(start: float, step: float, n_out: int, n_in: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Area-averaging taps: output ``i`` covers input px ``[start + i*step,
+    start + (i+1)*step)``; returns (n_out, taps) input indices (clipped into the input)
+    and weights (each px's overlap, normalised to sum 1; 0 for a tap outside)."""
     lo = start + step * np.arange(n_out)
     hi = lo + step
-    taps = math.ceil(step) + 1
-    j = np.floor(lo).astype(np.intp)[:, None] + np.arange(taps)[None, :]
+    j = np.floor(lo).astype(np.intp)[:, None] + np.arange(math.ceil(step) + 1)[None, :]
     overlap = np.minimum(hi[:, None], j + 1) - np.maximum(lo[:, None], j)
-    keep = (overlap > 1e-12) & (j >= 0) & (j < n_in)
-    rows = np.broadcast_to(np.arange(n_out)[:, None], j.shape)[keep]
-    weights = sparse.csr_matrix((overlap[keep].astype(np.float32), (rows, j[keep])),
-                                shape=(n_out, n_in))
-    totals = np.asarray(weights.sum(axis=1)).ravel()
-    return sparse.diags((1.0 / np.maximum(totals, 1e-12)).astype(np.float32)) @ weights
+    overlap = np.where((overlap > 1e-12) & (j >= 0) & (j < n_in), overlap, 0.0)
+    weights = overlap / np.maximum(overlap.sum(axis=1, keepdims=True), 1e-12)
+    return np.clip(j, 0, n_in - 1), weights.astype(np.float32)
 
 
 def _block_means(block: np.ndarray, k: int) -> np.ndarray:
@@ -312,8 +311,9 @@ def _area_resample(img: np.ndarray, start_xy: tuple[float, float], step: float,
     """Resample ``img`` (h, w, 3) uint8 to ``size_wh`` output px, each covering
     ``step`` x ``step`` input px from ``start_xy`` (input px), by area averaging.
 
-    An exact integer grid is cropped (step 1) or block-averaged; any other grid goes
-    through two sparse weight matrices (rows, then columns), fractions weighted.
+    An exact integer grid is cropped (step 1) or block-averaged; any other grid is a
+    weighted sum over the ceil(step) + 1 input rows, then columns, each output px covers
+    (fractions weighted).
     """
     w_out, h_out = size_wh
     k = round(step)
@@ -324,10 +324,16 @@ def _area_resample(img: np.ndarray, start_xy: tuple[float, float], step: float,
         if block.shape[:2] == (h_out * k, w_out * k):
             return np.ascontiguousarray(block) if k == 1 else _block_means(block, k)
     h_in, w_in = img.shape[:2]
-    rows = _area_weights(sy, step, h_out, h_in) @ img.reshape(h_in, w_in * 3).astype(np.float32)
-    cols = rows.reshape(h_out, w_in, 3).transpose(1, 0, 2).reshape(w_in, h_out * 3)
-    both = (_area_weights(sx, step, w_out, w_in) @ cols).reshape(w_out, h_out, 3)
-    return np.clip(np.rint(both.transpose(1, 0, 2)), 0, 255).astype(np.uint8)
+    # Separable and banded: a weighted sum of ceil(step) + 1 gathered rows, then columns.
+    iy, wy = _area_taps(sy, step, h_out, h_in)
+    rows = np.zeros((h_out, w_in, 3), np.float32)
+    for t in np.flatnonzero(wy.any(axis=0)):  # (a tap no output uses is skipped)
+        rows += img[iy[:, t]] * wy[:, t, None, None]
+    ix, wx = _area_taps(sx, step, w_out, w_in)
+    both = np.zeros((h_out, w_out, 3), np.float32)
+    for t in np.flatnonzero(wx.any(axis=0)):
+        both += rows[:, ix[:, t]] * wx[None, :, t, None]
+    return np.clip(np.rint(both), 0, 255).astype(np.uint8)
 
 
 # --------------------------------------------------------------------------- Slide
@@ -366,7 +372,7 @@ class Slide:
 
     def __init__(self, path: Path, *, assume_mpp_um: float | None = None,
                  assume_flag: str = "--assume-mpp") -> None:
-        self._assume, self._flag = assume_mpp_um, assume_flag
+        self._assume, self._flag, self._closed = assume_mpp_um, assume_flag, False
         self.path = Path(path)
         shown = str(path)
         target, kind = _resolve(self.path, shown)
@@ -400,8 +406,10 @@ class Slide:
 
     # -- lifecycle
     def close(self) -> None:
-        """Release the file (reads afterwards fail)."""
-        self._backend.close()
+        """Release the file (reads afterwards fail; closing twice is harmless)."""
+        if not self._closed:
+            self._closed = True
+            self._backend.close()
 
     def __enter__(self) -> Slide:
         return self
@@ -442,6 +450,8 @@ class Slide:
             :data:`MAX_REGION_PX`, or tiles that cannot be decoded (one line naming the
             file; later reads still work).
         """
+        if self._closed:
+            raise ImageInputError("the slide is closed", field=str(self.path))
         if not isinstance(level, int | np.integer) or not 0 <= level < len(self.levels):
             raise ImageInputError(f"no level {level!r}: the slide has levels 0–"
                                   f"{len(self.levels) - 1}", field=str(self.path))

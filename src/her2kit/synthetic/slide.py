@@ -10,7 +10,8 @@ render_ihc_region` at the slide's pixel size (its cell model, stains and optics)
 ``bank_px`` x ``bank_px`` block of the slide shows one bank region in one of its eight
 orientations (rotations and flips), chosen from the seed and the block's position; the
 slide is then streamed to :func:`her2kit.io.slide_writer.write_slide` tile by tile.
-Memory is the bank plus low-resolution maps (1/16 of the side), whatever the size.
+Memory is the bank, a few rows of tiles and low-resolution maps (at most 4096 cells a
+side, :func:`grid_px`), whatever the size.
 
 Truth is counted, not assumed: every bank cell whose nucleus centroid falls in tissue
 (mask above one half) inside a region is counted for that region by class; its score is
@@ -49,7 +50,7 @@ from her2kit.synthetic.ihc import IhcRegionOptions, class_fractions_for_score, r
 from her2kit.synthetic.tissue import smooth_noise
 
 __all__ = [
-    "LAYOUTS", "SlideRegion", "SyntheticSlide", "slide_layout", "truth_path_for",
+    "LAYOUTS", "SlideRegion", "SyntheticSlide", "grid_px", "slide_layout", "truth_path_for",
     "write_synthetic_slide",
 ]
 
@@ -62,8 +63,11 @@ LAYOUTS: Mapping[str, tuple[str, tuple[tuple[str, float, float, float, float], .
         "3+2+in1+": ("1+", (("3+", 0.38, 0.38, 0.12, 0.11), ("2+", 0.64, 0.62, 0.12, 0.12))),
         "0": ("0", ()), "0+": ("0+", ()), "1+": ("1+", ()), "2+": ("2+", ()), "3+": ("3+", ()),
     }))
-#: Side of one cell of the low-resolution region and tissue maps, level-0 px.
-GRID_PX = 16
+#: Side of one cell of the low-resolution region and tissue maps, level-0 px, at least:
+#: doubled until the maps have at most :data:`MAX_MAP_SIDE` cells a side (8 µm at 0.25
+#: µm/px up to 131k px a side), so the maps stay small whatever the slide's size.
+MIN_GRID_PX = 32
+MAX_MAP_SIDE = 4096
 #: Glass: incident light (8-bit units) and camera noise (s.d.), as the IHC regions'.
 GLASS_LEVEL, GLASS_NOISE_SD = 250.0, 2.0
 _SUFFIX_FLAVOUR = {".svs": "svs", ".tif": "tiff", ".tiff": "tiff"}
@@ -161,6 +165,11 @@ def slide_layout(layout: str, size_wh: tuple[int, int]) -> list[tuple[str, str, 
     ------
     Her2kitInputError
         An unknown layout.
+
+    Examples
+    --------
+    >>> [(name, score) for name, score, _ in slide_layout("3+2+in1+", (50000, 50000))]
+    [('background', '1+'), ('island-1', '3+'), ('island-2', '2+')]
     """
     if layout not in LAYOUTS:
         raise Her2kitInputError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}",
@@ -173,17 +182,26 @@ def slide_layout(layout: str, size_wh: tuple[int, int]) -> list[tuple[str, str, 
     return regions
 
 
-def _maps(regions, size_wh, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Low-resolution (one cell per :data:`GRID_PX` px) region labels (uint8, index into
+def grid_px(size_wh: tuple[int, int]) -> int:
+    """The map cell side (px) for a slide of ``size_wh`` (see :data:`MIN_GRID_PX`)."""
+    grid = MIN_GRID_PX
+    while max(size_wh) > grid * MAX_MAP_SIDE:
+        grid *= 2
+    return grid
+
+
+def _maps(regions, size_wh, grid: int, rng: np.random.Generator
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Low-resolution (one cell per ``grid`` px) region labels (uint8, index into
     ``regions``) and tissue opacity (uint8, 255 = tissue): a lobed blob with holes."""
-    gw, gh = math.ceil(size_wh[0] / GRID_PX), math.ceil(size_wh[1] / GRID_PX)
+    gw, gh = math.ceil(size_wh[0] / grid), math.ceil(size_wh[1] / grid)
     labels = np.zeros((gh, gw), np.uint8)
     for k, (_, _, ring) in enumerate(regions[1:], start=1):
-        xs = np.array([p[0] for p in ring]) / GRID_PX
-        ys = np.array([p[1] for p in ring]) / GRID_PX
+        xs = np.array([p[0] for p in ring]) / grid
+        ys = np.array([p[1] for p in ring]) / grid
         rr, cc = draw_polygon(ys, xs, shape=labels.shape)
         labels[rr, cc] = k
-    yy, xx = np.mgrid[0:gh, 0:gw].astype(np.float32)
+    yy, xx = (a.astype(np.float32) for a in np.ogrid[0:gh, 0:gw])
     radius = np.hypot((xx + 0.5) / gw - 0.5, (yy + 0.5) / gh - 0.5) / 0.42
     lobes = smooth_noise((gh, gw), max(gh, gw) / 12, rng)
     holes = smooth_noise((gh, gw), max(gh, gw) / 60, rng)
@@ -261,8 +279,9 @@ class _Composer:
     (as the slide writer does): its cells are counted then.
     """
 
-    def __init__(self, banks, glass, labels, alpha, *, size_wh, tile_px, bank_px, seed):
+    def __init__(self, banks, glass, labels, alpha, *, size_wh, tile_px, bank_px, grid, seed):
         self.banks, self.glass, self.labels, self.alpha = banks, glass, labels, alpha
+        self.grid = grid
         self.size_wh, self.t, self.b, self.seed = size_wh, tile_px, bank_px, seed
         self.counts = np.zeros((len(banks), len(MEMBRANE_CLASSES)), np.int64)
         self._points: dict[tuple[int, int, int], np.ndarray] = {}
@@ -272,7 +291,8 @@ class _Composer:
         return int(rng.integers(n)), int(rng.integers(8))
 
     def _maps_at(self, row: int, col: int) -> tuple[np.ndarray, np.ndarray]:
-        n, (g0r, g0c) = self.t // GRID_PX, (row * self.t // GRID_PX, col * self.t // GRID_PX)
+        g = self.grid
+        n, (g0r, g0c) = self.t // g, (row * self.t // g, col * self.t // g)
         lab = self.labels[g0r:g0r + n, g0c:g0c + n]
         al = self.alpha[g0r:g0r + n, g0c:g0c + n]
         pad = ((0, n - lab.shape[0]), (0, n - lab.shape[1]))
@@ -293,7 +313,7 @@ class _Composer:
         if len(present) == 1:
             tissue = views[int(present[0])]
         else:
-            lab_px = np.repeat(np.repeat(lab, GRID_PX, 0), GRID_PX, 1)[..., None]
+            lab_px = np.repeat(np.repeat(lab, self.grid, 0), self.grid, 1)[..., None]
             tissue = np.zeros((t, t, 3), np.uint8)
             for r, view in views.items():
                 np.copyto(tissue, view, where=lab_px == r)
@@ -301,7 +321,7 @@ class _Composer:
             self._count(r, idx, k, (oy, ox), lab, al, (y0, x0))
         if al.min() == 255:
             return np.ascontiguousarray(tissue)
-        a = ndi.zoom(al.astype(np.float32) / 255, GRID_PX, order=1, grid_mode=True,
+        a = ndi.zoom(al.astype(np.float32) / 255, self.grid, order=1, grid_mode=True,
                      mode="nearest")[..., None]
         return np.rint(a * tissue + (1 - a) * glass).astype(np.uint8)
 
@@ -316,7 +336,7 @@ class _Composer:
         inside = ((local >= 0) & (local < self.t)).all(axis=1)
         rr = np.rint(local[inside, 0]).astype(np.intp).clip(0, self.t - 1)
         cc = np.rint(local[inside, 1]).astype(np.intp).clip(0, self.t - 1)
-        gr, gc = rr // GRID_PX, cc // GRID_PX
+        gr, gc = rr // self.grid, cc // self.grid
         keep = ((lab[gr, gc] == region) & (al[gr, gc] > 127)
                 & (origin[0] + rr < self.size_wh[1]) & (origin[1] + cc < self.size_wh[0]))
         classes = self.banks[region].classes[idx][inside][keep]
@@ -324,9 +344,9 @@ class _Composer:
 
 
 # --------------------------------------------------------------------------- truth
-def _region_truth(regions, banks, counts, labels, alpha, pixel_size_um) -> tuple:
+def _region_truth(regions, banks, counts, labels, alpha, pixel_size_um, grid) -> tuple:
     """A :class:`SlideRegion` per region from the counted cells and the maps."""
-    cell_area_mm2 = (GRID_PX * pixel_size_um) ** 2 / 1e6
+    cell_area_mm2 = (grid * pixel_size_um) ** 2 / 1e6
     islands = tuple(ring for _, _, ring in regions[1:])
     out = []
     for k, (name, target, ring) in enumerate(regions):
@@ -400,11 +420,12 @@ def _check(size_wh, pixel_size_um, flavour, path, tile_px, bank_px, bank_tiles):
     if flavour not in FLAVOURS:
         raise Her2kitInputError(f"{path}: use a .svs, .tif or .ome.tif file (or give flavour "
                                 f"{FLAVOURS})", field="path")
-    if tile_px % GRID_PX or bank_px % tile_px or bank_tiles < 1:
-        raise Her2kitInputError(f"tile_px ({tile_px}) must be a multiple of {GRID_PX} and "
+    grid = grid_px((w, h))
+    if tile_px % grid or bank_px % tile_px or bank_tiles < 1:
+        raise Her2kitInputError(f"tile_px ({tile_px}) must be a multiple of {grid} and "
                                 f"divide bank_px ({bank_px}); bank_tiles >= 1",
                                 field="tile_px")
-    return (w, h), mpp, flavour
+    return (w, h), mpp, flavour, grid
 
 
 def write_synthetic_slide(path, *, size_wh: tuple[int, int], pixel_size_um: float = 0.25,
@@ -446,21 +467,22 @@ def write_synthetic_slide(path, *, size_wh: tuple[int, int], pixel_size_um: floa
         A file cannot be written (the slide is then not left behind either).
     """
     started = time.perf_counter()
-    size_wh, mpp, flavour = _check(size_wh, pixel_size_um, flavour, path, tile_px, bank_px,
+    size_wh, mpp, flavour, grid = _check(size_wh, pixel_size_um, flavour, path, tile_px, bank_px,
                                    bank_tiles)
     regions = slide_layout(layout, size_wh)
     root = np.random.SeedSequence(int(seed))
     map_seed, glass_seed, *bank_seeds = root.spawn(2 + len(regions))
-    labels, alpha = _maps(regions, size_wh, np.random.default_rng(map_seed))
+    labels, alpha = _maps(regions, size_wh, grid, np.random.default_rng(map_seed))
     banks = [_render_bank(score, bank_px=bank_px, pixel_size_um=mpp, n=bank_tiles, seeds=s)
              for (_, score, _), s in zip(regions, bank_seeds, strict=True)]
     composer = _Composer(banks, _glass(bank_px, 2, glass_seed), labels, alpha,
-                         size_wh=size_wh, tile_px=tile_px, bank_px=bank_px, seed=int(seed))
+                         size_wh=size_wh, tile_px=tile_px, bank_px=bank_px, grid=grid,
+                         seed=int(seed))
     written = write_slide(path, composer, size_wh=size_wh, pixel_size_um=mpp, flavour=flavour,
                           tile_px=tile_px, jpeg_quality=jpeg_quality)
     slide = SyntheticSlide(
         Path(path), truth_path_for(path), size_wh, mpp, layout, int(seed), flavour,
-        _region_truth(regions, banks, composer.counts, labels, alpha, mpp),
+        _region_truth(regions, banks, composer.counts, labels, alpha, mpp, grid),
         float(alpha.mean()) / 255, int(composer.counts.sum()), written,
         round(time.perf_counter() - started, 3))
     try:
