@@ -107,7 +107,6 @@ def finish_slide(plan, out_dir: Path, run: dict, *, guideline: str, min_intense_
                  t0: float) -> tuple[dict[str, Any], list[Path]]:
     """Merge the parts and write the run's final files; returns the document and paths."""
     from her2kit.io.slide_parts import atomic_outputs, table_parquet_bytes
-    from her2kit.viz.slide import SCORE_COLORS
     from her2kit.pipelines.slide_merge import (
         HEATMAP_MIN_CELLS,
         HETEROGENEITY_BLOCK_UM,
@@ -119,6 +118,7 @@ def finish_slide(plan, out_dir: Path, run: dict, *, guideline: str, min_intense_
         merge_parts,
         slide_totals,
     )
+    from her2kit.viz.slide import SCORE_COLORS
 
     tm = time.perf_counter()
     indices = [t.index for t in plan.grid.tiles
