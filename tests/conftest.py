@@ -90,3 +90,37 @@ def ihc_core_slide(real_data, _core_slide_cache) -> Callable[..., Path]:
         return cache[key]
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def synthetic_ihc_slide(tmp_path_factory) -> Callable[..., Path]:
+    """Return a function writing a generated HER2 IHC slide (generic tiled TIFF).
+
+    ``synthetic_ihc_slide(scores=("2+",), *, region_px=3000, margin_px=400, seed=0)``:
+    regions of :func:`her2kit.synthetic.ihc.generate_ihc_region` (``region_px`` square at
+    0.25 µm/px, one per score, side by side) on glass (RGB 244) with ``margin_px`` of
+    glass around; written once per session and argument set; must not be modified.
+    """
+    from her2kit.io.slide_writer import write_slide
+    from her2kit.synthetic.ihc import generate_ihc_region
+
+    folder = tmp_path_factory.mktemp("synthetic-slides")
+    cache: dict = {}
+
+    def _make(scores=("2+",), *, region_px: int = 3000, margin_px: int = 400,
+              seed: int = 0, flavour: str = "tiff") -> Path:
+        key = (tuple(scores), region_px, margin_px, seed, flavour)
+        if key not in cache:
+            h, w = region_px + 2 * margin_px, len(scores) * region_px + 2 * margin_px
+            img = np.full((h, w, 3), 244, np.uint8)
+            for i, score in enumerate(scores):
+                r = generate_ihc_region(shape_px=(region_px, region_px), pixel_size_um=0.25,
+                                        target_score=score, seed=seed + i)
+                x0 = margin_px + i * region_px
+                img[margin_px:margin_px + region_px, x0:x0 + region_px] = r.image
+            path = folder / f"slide-{len(cache)}.{'svs' if flavour == 'svs' else 'tif'}"
+            write_slide(path, img, pixel_size_um=0.25, flavour=flavour)
+            cache[key] = path
+        return cache[key]
+
+    return _make

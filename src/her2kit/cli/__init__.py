@@ -1,6 +1,7 @@
 """The ``her2kit`` command line: parse, call the pipelines and reports, render. Nothing else.
 
-One module per command (``classify``, ``report``, ``trials``, ``score_ihc``, ``synth_ihc``,
+One module per command (``classify``, ``report``, ``trials``, ``score_ihc``, ``score_slide``,
+``synth_ihc``,
 ``count_ish``, ``synth_ish``, ``calibrate``); what they share (options, exit codes, parsing,
 output) is in :mod:`her2kit.cli.options`. Every :class:`~her2kit.errors.Her2kitError` is caught in
 :func:`main` and printed as one line, ``her2kit: error: <message>``, on standard error,
@@ -23,6 +24,7 @@ from her2kit.cli import (
     count_ish,
     report,
     score_ihc,
+    score_slide,
     synth_ihc,
     synth_ish,
     synth_slide,
@@ -61,6 +63,7 @@ def _root(
 # The order here is the order of `her2kit --help`.
 for _name, _command in (("classify", classify.classify), ("report", report.report),
                         ("trials", trials.trials), ("score-ihc", score_ihc.score_ihc),
+                        ("score-slide", score_slide.score_slide),
                         ("synth-ihc", synth_ihc.synth_ihc), ("count-ish", count_ish.count_ish),
                         ("synth-ish", synth_ish.synth_ish), ("calibrate", calibrate.calibrate),
                         ("synth-slide", synth_slide.synth_slide)):

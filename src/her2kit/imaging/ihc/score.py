@@ -61,6 +61,7 @@ from her2kit.imaging.segment.nuclei import NucleusDetection, detect_nuclei
 __all__ = [
     "DEFAULT_IHC_OPTIONS",
     "ROBUST_CHOICES",
+    "TILE_MAX_HOLE_UM2",
     "CellTable",
     "IhcImageResult",
     "IhcOptions",
@@ -68,6 +69,10 @@ __all__ = [
 ]
 
 DAB_EXCLUDE_OD = 0.25  # pixels above: not used to choose the nucleus threshold
+#: Largest hole of the nucleus mask filled with ``tile_invariant`` (µm²): a 5.6 µm disc,
+#: inside any tumour nucleus; a hole's extent (≤ 25 µm on the 1 µm grid) then stays
+#: within a slide tile's 40 µm margin.
+TILE_MAX_HOLE_UM2 = 25.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,6 +122,16 @@ class IhcOptions:
         ``"counterstain"``: membrane DAB is scaled by the image's counterstain reference
         (:func:`~her2kit.imaging.ihc.robust.counterstain_scale`), so that an exposure or
         tone change, which scales DAB and hematoxylin OD alike, cancels.
+    nucleus_threshold_od : float, optional
+        A fixed nucleus threshold (OD, on the image ``nucleus_threshold`` names) instead of
+        the one chosen per image: a whole slide fixes it once, so that every tile uses
+        the same one (:func:`her2kit.imaging.ihc.tiles.fix_slide_options`).
+    tile_invariant : bool, optional
+        Find nuclei by local rules only: holes of the nucleus mask are filled up to
+        :data:`TILE_MAX_HOLE_UM2`, and the watershed's ties are broken by the
+        hematoxylin (:func:`~her2kit.imaging.segment.nuclei.detect_nuclei`'s
+        ``max_hole_um2`` and ``tie_break``). A whole slide sets it, so that a cell is the
+        same whatever tile it is scored in. Default False (the per-image scorer as it was).
 
     Notes
     -----
@@ -138,6 +153,8 @@ class IhcOptions:
     nucleus_dab_exclusion: bool = False
     nucleus_threshold: str = "absolute"
     intensity_reference: str = "none"
+    nucleus_threshold_od: float | None = None
+    tile_invariant: bool = False
 
 
 #: The real-tissue options of issue 10 (``her2kit.imaging.ihc.robust``), all switched on.
@@ -420,6 +437,10 @@ def _check_region(rgb, pixel_size_um, roi_mask, options):
                 f"expected one of {choices}, got {getattr(options, name)!r}",
                 field=f"options.{name}",
             )
+    t = options.nucleus_threshold_od
+    if t is not None and not (isinstance(t, int | float) and 0 < t < 5):
+        raise Her2kitInputError(f"expected an OD in (0, 5), got {t!r}",
+                                field="options.nucleus_threshold_od")
     roi = None
     if roi_mask is not None:
         roi = check_mask(roi_mask, rgb.shape[:2], name="roi_mask")
@@ -463,12 +484,16 @@ def _segment_cells(hem: np.ndarray, dab: np.ndarray, pixel_size_um: float,
         size = round(1.5 * o.nucleus_diameter_um / pg)
         nuc_img = local_contrast_hematoxylin(nuc_img, size_px=size)
         thr, source = contrast_threshold(nuc_img, sample_mask=(hem_g + dab_g) > 0.05)
+    if o.nucleus_threshold_od is not None:  # fixed once for a whole slide
+        thr, source = float(o.nucleus_threshold_od), None
     det = detect_nuclei(
         nuc_img,
         pixel_size_um=pg,
         nucleus_diameter_um=o.nucleus_diameter_um,
         threshold_exclude=dab_g > DAB_EXCLUDE_OD,
         threshold_od=thr,
+        max_hole_um2=TILE_MAX_HOLE_UM2 if o.tile_invariant else None,
+        tie_break=bool(o.tile_invariant),
     )
     if source is not None:
         det = replace(det, threshold_source=source)
@@ -590,5 +615,7 @@ def _parameters(
             "background_rgb": stains.background_rgb,
             "nucleus_threshold_source": grid.nuclei.threshold_source,
             "geometry_pixel_size_um": grid.pixel_size_um,
+            **({"tile_invariant": True, "nucleus_max_hole_um2": TILE_MAX_HOLE_UM2}
+               if o.tile_invariant else {}),
         }
     )
