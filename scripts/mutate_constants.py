@@ -44,6 +44,7 @@ class Mutant(NamedTuple):
 
 
 IHC_B = "tests/imaging/ihc/test_boundaries.py"
+STAIN_B = "tests/imaging/ihc/test_stain_check.py"
 ISH_B = "tests/imaging/ish/test_boundaries.py"
 SEG_B = "tests/imaging/segment/test_boundaries.py"
 PIPE_B = "tests/pipelines/test_boundaries.py"
@@ -78,6 +79,21 @@ MUTANTS: tuple[Mutant, ...] = (
            "WEAK_COUNTERSTAIN_OD = 0.16", (IHC_B,)),
     Mutant("SATURATED_FRACTION", QUALITY, "SATURATED_FRACTION = 0.01",
            "SATURATED_FRACTION = 0.0105", (IHC_B,)),
+    # the H-DAB stain check (H&E refused), both directions
+    Mutant("EOSIN_HUE_MIN up", QUALITY, "EOSIN_HUE_MIN = 0.10", "EOSIN_HUE_MIN = 0.11",
+           (STAIN_B,)),
+    Mutant("EOSIN_HUE_MIN down", QUALITY, "EOSIN_HUE_MIN = 0.10", "EOSIN_HUE_MIN = 0.09",
+           (STAIN_B,)),
+    Mutant("EOSIN_MIN_FRACTION up", QUALITY, "EOSIN_MIN_FRACTION = 0.20",
+           "EOSIN_MIN_FRACTION = 0.22", (STAIN_B,)),
+    Mutant("EOSIN_MIN_FRACTION down", QUALITY, "EOSIN_MIN_FRACTION = 0.20",
+           "EOSIN_MIN_FRACTION = 0.18", (STAIN_B,)),
+    Mutant("STAIN_CHECK_TISSUE_OD up", QUALITY, "STAIN_CHECK_TISSUE_OD = 0.15",
+           "STAIN_CHECK_TISSUE_OD = 0.16", (STAIN_B,)),
+    Mutant("STAIN_CHECK_TISSUE_OD down", QUALITY, "STAIN_CHECK_TISSUE_OD = 0.15",
+           "STAIN_CHECK_TISSUE_OD = 0.14", (STAIN_B,)),
+    Mutant("_STAIN_CHECK_MIN_PIXELS", QUALITY, "_STAIN_CHECK_MIN_PIXELS = 100",
+           "_STAIN_CHECK_MIN_PIXELS = 101", (STAIN_B,)),
     Mutant("FEW_CELLS", PIPE_IHC, "FEW_CELLS = 100", "FEW_CELLS = 101", (PIPE_B,)),
     Mutant("MIN_INTENSE_PCT", PIPE_IHC, "MIN_INTENSE_PCT = 1.0", "MIN_INTENSE_PCT = 1.5",
            ("tests/pipelines/test_ihc.py",)),

@@ -122,10 +122,12 @@ def score_ihc(
     Raises
     ------
     Her2kitInputError
-        Unreadable image, no or contradictory pixel size, bad ROI, ``min_intense_pct``
-        outside 0–10, unknown guideline.
+        Unreadable image; not an H-DAB brightfield image (H&E, fluorescence:
+        :func:`her2kit.imaging.ihc.quality.check_hdab_stain`); no or contradictory
+        pixel size, bad ROI, ``min_intense_pct`` outside 0–10, unknown guideline.
     """
     from her2kit.guideline import get_guideline
+    from her2kit.imaging.ihc.quality import check_hdab_stain
     from her2kit.imaging.ihc.score import IhcOptions, score_ihc_image
     from her2kit.io.images import read_image
     from her2kit.io.roi import read_roi_mask
@@ -134,6 +136,9 @@ def score_ihc(
     get_guideline(guideline)
     check_mpp(mpp)
     loaded = read_image(image)
+    # Before the pixel size: an H&E or fluorescence image is the wrong input whatever its
+    # scale, and a score of it would be meaningless.
+    check_hdab_stain(loaded.image, name="rgb")
     pixel_size_um, source = resolve_pixel_size(loaded.pixel_size_um, loaded.pixel_size_source,
                                             mpp, name=str(image))
     mask = read_roi_mask(roi, loaded.image.shape[:2])
