@@ -25,6 +25,7 @@ from her2kit.imaging._validate import (
     check_brightfield_background,
     check_mask,
     check_pixel_size,
+    check_positive,
     check_rgb_image,
 )
 from her2kit.imaging.color.hdab import StainSeparation, separate_stains
@@ -39,6 +40,7 @@ from her2kit.imaging.ihc.membrane import (
     classify_membranes,
     measure_membranes,
 )
+from her2kit.imaging.ihc.membrane_cells import membrane_cells
 from her2kit.imaging.ihc.quality import (
     QualityFlags,
     check_not_blank,
@@ -117,6 +119,14 @@ class IhcOptions:
         ``"counterstain"``: membrane DAB is scaled by the image's counterstain reference
         (:func:`~her2kit.imaging.ihc.robust.counterstain_scale`), so that an exposure or
         tone change, which scales DAB and hematoxylin OD alike, cancels.
+    cell_model : {"expand", "membrane"}, optional
+        ``"expand"``: nuclei grown ``cell_expansion_um`` within a Voronoi limit.
+        ``"membrane"``: cells also seeded from membrane-ringed basins with no nucleus,
+        all grown by a watershed on DAB to the membranes within ``membrane_reach_um``
+        (:func:`~her2kit.imaging.ihc.membrane_cells.membrane_cells`), and nuclei whose
+        mean DAB outweighs their hematoxylin dropped first (membranes outlined as nuclei).
+    membrane_reach_um : float, optional
+        Largest cell extent from its nucleus or marker with ``cell_model="membrane"`` (µm).
 
     Notes
     -----
@@ -138,6 +148,8 @@ class IhcOptions:
     nucleus_dab_exclusion: bool = False
     nucleus_threshold: str = "absolute"
     intensity_reference: str = "none"
+    cell_model: str = "expand"
+    membrane_reach_um: float = 8.0
 
 
 #: The real-tissue options of issue 10 (``her2kit.imaging.ihc.robust``), all switched on.
@@ -147,6 +159,7 @@ ROBUST_CHOICES = MappingProxyType(
         "membrane_baseline": ("block_min", "cell_cytoplasm"),
         "nucleus_threshold": ("absolute", "local_contrast"),
         "intensity_reference": ("none", "counterstain"),
+        "cell_model": ("expand", "membrane"),
     }
 )
 
@@ -360,22 +373,25 @@ def score_ihc_image(
     meas = _measure(dab, grid, pixel_size_um, o)
     ref = None
     if o.intensity_reference == "counterstain":
-        ref = counterstain_scale(grid.hem, block_mean(dab, grid.factor), grid.nuclei.labels,
-                                 grid.nuclei.n_nuclei)
+        n_found = grid.nuclei.n_nuclei - grid.n_seeded
+        found = np.where(grid.nuclei.labels <= n_found, grid.nuclei.labels, 0)
+        ref = counterstain_scale(grid.hem, block_mean(dab, grid.factor), found, n_found)
         meas = scale_measures(meas, ref.scale)
     classes = classify_membranes(meas, thresholds=o.thresholds)
     table = _cell_table(meas, classes, grid, roi, rgb.shape[:2], o.thresholds)
     counts, percent_all, h_score = _class_percentages(classes, table.counted)
     n = grid.nuclei.n_nuclei
     nuclei_g = grid.nuclei.labels
+    n_found = n - grid.n_seeded  # detected nuclei (the rest are membrane-seeded markers)
+    real = (nuclei_g > 0) & (nuclei_g <= n_found)
     quality = quality_flags(
         rgb,
         hem,
         tissue,
         tissue_fraction=tissue_fraction,
         pixel_size_um=pixel_size_um,
-        nucleus_hematoxylin_od=float(np.median(grid.hem[nuclei_g > 0])) if n else float("nan"),
-        n_nuclei=n,
+        nucleus_hematoxylin_od=float(np.median(grid.hem[real])) if n_found else float("nan"),
+        n_nuclei=n_found,
     )
     if white is not None:
         quality = replace(quality, white_point_flags=white.flags)
@@ -420,6 +436,8 @@ def _check_region(rgb, pixel_size_um, roi_mask, options):
                 f"expected one of {choices}, got {getattr(options, name)!r}",
                 field=f"options.{name}",
             )
+    if options.cell_model == "membrane":
+        check_positive(options.membrane_reach_um, name="options.membrane_reach_um", unit="µm")
     roi = None
     if roi_mask is not None:
         roi = check_mask(roi_mask, rgb.shape[:2], name="roi_mask")
@@ -443,8 +461,9 @@ class _CellGrid:
     factor: int
     pixel_size_um: float  # µm per grid pixel
     hem: np.ndarray  # block-mean hematoxylin OD on the grid
-    nuclei: NucleusDetection
+    nuclei: NucleusDetection  # with cell_model "membrane", marker discs after the nuclei
     cells: np.ndarray  # cell labels on the grid, int32
+    n_seeded: int = 0  # the last n_seeded labels are membrane-seeded cells (no nucleus)
 
 
 def _segment_cells(hem: np.ndarray, dab: np.ndarray, pixel_size_um: float,
@@ -472,8 +491,38 @@ def _segment_cells(hem: np.ndarray, dab: np.ndarray, pixel_size_um: float,
     )
     if source is not None:
         det = replace(det, threshold_source=source)
+    if o.cell_model == "membrane":
+        det = _drop_dab_dominant_nuclei(det, hem_g, dab_g)
+        mc = membrane_cells(det.labels, dab_g, (hem_g + dab_g) > 0.1, pixel_size_um=pg,
+                            reach_um=o.membrane_reach_um)
+        det = replace(det, labels=mc.nuclei_labels, n_nuclei=mc.n_nuclei + mc.n_seeded)
+        return _CellGrid(f, pg, hem_g, det, mc.cell_labels, mc.n_seeded)
     cells_g = expand_nuclei(det.labels, pixel_size_um=pg, expansion_um=o.cell_expansion_um)
     return _CellGrid(f, pg, hem_g, det, cells_g)
+
+
+def _drop_dab_dominant_nuclei(det: NucleusDetection, hem_g: np.ndarray, dab_g: np.ndarray
+                              ) -> NucleusDetection:
+    """Nuclei whose mean DAB is above their mean hematoxylin removed, relabelled 1..m.
+
+    Such objects are dark membranes (their JPEG-subsampled edges leak into the
+    hematoxylin channel), or nuclei so covered by DAB that their outline is not theirs;
+    the membrane seeding finds those cells again from the membrane network.
+    """
+    n = det.n_nuclei
+    if n == 0:
+        return det
+    lab = det.labels.ravel()
+    cnt = np.maximum(np.bincount(lab, minlength=n + 1), 1)
+    h = np.bincount(lab, weights=hem_g.ravel(), minlength=n + 1) / cnt
+    d = np.bincount(lab, weights=dab_g.ravel(), minlength=n + 1) / cnt
+    keep = d <= h
+    keep[0] = False
+    if keep[1:].all():
+        return det
+    new_id = np.zeros(n + 1, np.int32)
+    new_id[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    return replace(det, labels=new_id[det.labels], n_nuclei=int(keep.sum()))
 
 
 def _measure(dab: np.ndarray, grid: _CellGrid, pixel_size_um: float, o: IhcOptions
@@ -564,7 +613,8 @@ def _parameters(
     """Stage 7: the algorithm parameters recorded in the result (and the JSON document)."""
     robust = {}
     if (o.white_point, o.membrane_baseline, o.nucleus_dab_exclusion, o.nucleus_threshold,
-            o.intensity_reference) != ("fixed", "block_min", False, "absolute", "none"):
+            o.intensity_reference, o.cell_model) != ("fixed", "block_min", False, "absolute",
+                                                     "none", "expand"):
         # Recorded only when one is switched on, so the documents of the classical
         # scorer stay as they were.
         robust = {
@@ -576,6 +626,12 @@ def _parameters(
             "nucleus_threshold": o.nucleus_threshold,
             "intensity_reference": o.intensity_reference,
         }
+        if o.cell_model == "membrane":
+            robust["cell_model"] = "membrane"
+            robust["membrane_reach_um"] = float(o.membrane_reach_um)
+            robust["membrane_seeded_cells"] = int(grid.n_seeded)
+            n_all = grid.nuclei.n_nuclei
+            robust["membrane_seeded_fraction"] = round(grid.n_seeded / n_all, 4) if n_all else 0.0
         if ref is not None:
             robust["counterstain_reference_od"] = round(ref.reference_od, 4)
             robust["counterstain_scale"] = round(ref.scale, 4)
