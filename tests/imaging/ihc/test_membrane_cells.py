@@ -182,17 +182,20 @@ def test_real_3plus_core_cells_follow_membranes(real_data):
 
 
 def test_dab_dominant_nuclei_are_dropped_before_growth():
-    # Nucleus 1: mean hematoxylin 0.20, DAB 0.21 (DAB outweighs: a membrane outlined as
-    # a nucleus, dropped); nucleus 2: DAB 0.19 (kept, renumbered 1).
+    # Nucleus 1: mean hematoxylin 0.20, DAB 0.21 (DAB outweighs and ≥ 0.12 OD: a membrane
+    # outlined as a nucleus, dropped); nucleus 2: DAB 0.19 (kept); nucleus 3: hematoxylin
+    # 0.05 under faint DAB 0.11 (outweighs, but < 0.12 OD: a pale nucleus, kept); nucleus
+    # 4: hematoxylin 0.05, DAB 0.121 (dropped).
     from her2kit.imaging.ihc.score import _drop_dab_dominant_nuclei
     from her2kit.imaging.segment.nuclei import NucleusDetection
 
-    labels = np.zeros((10, 20), np.int32)
-    labels[2:5, 2:5] = 1
-    labels[2:5, 12:15] = 2
-    hem = np.where(labels > 0, 0.20, 0.0).astype(np.float32)
-    dab = np.select([labels == 1, labels == 2], [0.21, 0.19], 0.0).astype(np.float32)
-    det = NucleusDetection(labels, 2, 0.1, "given", 1.0, 8.0)
-    out = _drop_dab_dominant_nuclei(det, hem, dab)
-    assert out.n_nuclei == 1
-    assert out.labels[3, 3] == 0 and out.labels[3, 13] == 1
+    labels = np.zeros((10, 40), np.int32)
+    for k in range(4):
+        labels[2:5, 2 + 10 * k : 5 + 10 * k] = k + 1
+    hem = np.select([labels == 1, labels == 2, labels >= 3], [0.20, 0.20, 0.05], 0.0)
+    dab = np.select([labels == 1, labels == 2, labels == 3, labels == 4],
+                    [0.21, 0.19, 0.11, 0.121], 0.0)
+    det = NucleusDetection(labels, 4, 0.1, "given", 1.0, 8.0)
+    out = _drop_dab_dominant_nuclei(det, hem.astype(np.float32), dab.astype(np.float32))
+    assert out.n_nuclei == 2
+    assert [int(out.labels[3, 3 + 10 * k]) for k in range(4)] == [0, 1, 2, 0]

@@ -503,7 +503,8 @@ def _segment_cells(hem: np.ndarray, dab: np.ndarray, pixel_size_um: float,
 
 def _drop_dab_dominant_nuclei(det: NucleusDetection, hem_g: np.ndarray, dab_g: np.ndarray
                               ) -> NucleusDetection:
-    """Nuclei whose mean DAB is above their mean hematoxylin removed, relabelled 1..m.
+    """Nuclei whose mean DAB is above their mean hematoxylin and ≥ 0.12 OD removed,
+    relabelled 1..m.
 
     Such objects are dark membranes (their JPEG-subsampled edges leak into the
     hematoxylin channel), or nuclei so covered by DAB that their outline is not theirs;
@@ -516,7 +517,9 @@ def _drop_dab_dominant_nuclei(det: NucleusDetection, hem_g: np.ndarray, dab_g: n
     cnt = np.maximum(np.bincount(lab, minlength=n + 1), 1)
     h = np.bincount(lab, weights=hem_g.ravel(), minlength=n + 1) / cnt
     d = np.bincount(lab, weights=dab_g.ravel(), minlength=n + 1) / cnt
-    keep = d <= h
+    # The pixel rule of dab_dominant (DAB above hematoxylin and ≥ 0.12 OD) on the object
+    # means: a pale nucleus under faint DAB (weak counterstain, the BCI 1+ tile) is kept.
+    keep = ~dab_dominant(h, d)
     keep[0] = False
     if keep[1:].all():
         return det
