@@ -87,7 +87,7 @@ CALIBRATION_OPTIONS = MappingProxyType(
 #   (0_aa1da043: 27 % faint cells, called 1+).
 # - cell_model "membrane" with membrane_reach_um 4.0: in-sample 11 / 14, leave-one-out
 #   10 / 14, a tie with the 4 µm Voronoi cells ("expand"), and it finds the cells whose
-#   nuclei hide under DAB (3+ core: 3103 cells against 2714; failure mode 4). A larger reach
+#   nuclei hide under DAB (3+ core: 3106 cells against 2714; failure mode 4). A larger reach
 #   lowers leave-one-out: 7 / 14 at 5, 6.5 and 8 µm (the larger cells of 0 and 1+ cores
 #   pick up more stray DAB).
 # - intensity_reference "counterstain": in-sample 11 / 14, leave-one-out 8 / 14 with the

@@ -122,7 +122,7 @@ class IhcOptions:
     cell_model : {"expand", "membrane"}, optional
         ``"expand"``: nuclei grown ``cell_expansion_um`` within a Voronoi limit.
         ``"membrane"``: cells also seeded from membrane-ringed basins with no nucleus,
-        all grown by a watershed on DAB to the membranes within ``membrane_reach_um``
+        all grown to the membranes (DAB ridges as dams) within ``membrane_reach_um``
         (:func:`~her2kit.imaging.ihc.membrane_cells.membrane_cells`), and nuclei whose
         mean DAB outweighs their hematoxylin dropped first (membranes outlined as nuclei).
     membrane_reach_um : float, optional
