@@ -88,8 +88,8 @@ CALIBRATION_OPTIONS = MappingProxyType(
 # - cell_model "membrane" with membrane_reach_um 4.0: in-sample 11 / 14, leave-one-out
 #   10 / 14, a tie with the 4 µm Voronoi cells ("expand"), and it finds the cells whose
 #   nuclei hide under DAB (3+ core: 3106 cells against 2714; failure mode 4). A larger reach
-#   lowers leave-one-out: 7 / 14 at 5, 6.5 and 8 µm (the larger cells of 0 and 1+ cores
-#   pick up more stray DAB).
+#   lowered leave-one-out with the earlier watershed growth: 7 / 14 at 5, 6.5 and 8 µm
+#   (the larger cells of 0 and 1+ cores pick up more stray DAB).
 # - intensity_reference "counterstain": in-sample 11 / 14, leave-one-out 8 / 14 with the
 #   standard vectors (9 / 14 and 4 / 14 with the estimate): not adopted.
 # - membrane_baseline "block_min": 11 / 14, 10 / 14 (a tie; the cytoplasm level is kept,
