@@ -44,6 +44,9 @@ class Mutant(NamedTuple):
 
 
 IHC_B = "tests/imaging/ihc/test_boundaries.py"
+STAIN_B = "tests/imaging/ihc/test_stain_check.py"
+MCELLS = "src/her2kit/imaging/ihc/membrane_cells.py"
+MCELLS_T = "tests/imaging/ihc/test_membrane_cells.py"
 ISH_B = "tests/imaging/ish/test_boundaries.py"
 SEG_B = "tests/imaging/segment/test_boundaries.py"
 PIPE_B = "tests/pipelines/test_boundaries.py"
@@ -83,6 +86,46 @@ MUTANTS: tuple[Mutant, ...] = (
            "WEAK_COUNTERSTAIN_OD = 0.16", (IHC_B,)),
     Mutant("SATURATED_FRACTION", QUALITY, "SATURATED_FRACTION = 0.01",
            "SATURATED_FRACTION = 0.0105", (IHC_B,)),
+    # the H-DAB stain check (H&E refused), both directions
+    Mutant("EOSIN_HUE_MIN up", QUALITY, "EOSIN_HUE_MIN = 0.10", "EOSIN_HUE_MIN = 0.11",
+           (STAIN_B,)),
+    Mutant("EOSIN_HUE_MIN down", QUALITY, "EOSIN_HUE_MIN = 0.10", "EOSIN_HUE_MIN = 0.09",
+           (STAIN_B,)),
+    Mutant("EOSIN_MIN_FRACTION up", QUALITY, "EOSIN_MIN_FRACTION = 0.20",
+           "EOSIN_MIN_FRACTION = 0.22", (STAIN_B,)),
+    Mutant("EOSIN_MIN_FRACTION down", QUALITY, "EOSIN_MIN_FRACTION = 0.20",
+           "EOSIN_MIN_FRACTION = 0.18", (STAIN_B,)),
+    Mutant("STAIN_CHECK_TISSUE_OD up", QUALITY, "STAIN_CHECK_TISSUE_OD = 0.15",
+           "STAIN_CHECK_TISSUE_OD = 0.16", (STAIN_B,)),
+    Mutant("STAIN_CHECK_TISSUE_OD down", QUALITY, "STAIN_CHECK_TISSUE_OD = 0.15",
+           "STAIN_CHECK_TISSUE_OD = 0.14", (STAIN_B,)),
+    Mutant("_STAIN_CHECK_MIN_PIXELS", QUALITY, "_STAIN_CHECK_MIN_PIXELS = 100",
+           "_STAIN_CHECK_MIN_PIXELS = 101", (STAIN_B,)),
+    # membrane-seeded cells (issue 10, failure mode 4), both directions
+    Mutant("MEMBRANE_RIDGE_OD up", MCELLS, "MEMBRANE_RIDGE_OD = 0.06", "MEMBRANE_RIDGE_OD = 0.07",
+           (MCELLS_T,)),
+    Mutant("MEMBRANE_RIDGE_OD down", MCELLS, "MEMBRANE_RIDGE_OD = 0.06",
+           "MEMBRANE_RIDGE_OD = 0.05", (MCELLS_T,)),
+    Mutant("DAM_RIDGE_OD up", MCELLS, "DAM_RIDGE_OD = 0.12", "DAM_RIDGE_OD = 0.13",
+           (MCELLS_T,)),
+    Mutant("DAM_RIDGE_OD down", MCELLS, "DAM_RIDGE_OD = 0.12", "DAM_RIDGE_OD = 0.11",
+           (MCELLS_T,)),
+    Mutant("SEED_AREA_UM2 low up", MCELLS, "SEED_AREA_UM2 = (30.0, 400.0)",
+           "SEED_AREA_UM2 = (31.0, 400.0)", (MCELLS_T,)),
+    Mutant("SEED_AREA_UM2 low down", MCELLS, "SEED_AREA_UM2 = (30.0, 400.0)",
+           "SEED_AREA_UM2 = (29.0, 400.0)", (MCELLS_T,)),
+    Mutant("SEED_AREA_UM2 high up", MCELLS, "SEED_AREA_UM2 = (30.0, 400.0)",
+           "SEED_AREA_UM2 = (30.0, 402.0)", (MCELLS_T,)),
+    Mutant("SEED_AREA_UM2 high down", MCELLS, "SEED_AREA_UM2 = (30.0, 400.0)",
+           "SEED_AREA_UM2 = (30.0, 399.0)", (MCELLS_T,)),
+    Mutant("SEED_MIN_NUCLEUS_DISTANCE_UM up", MCELLS, "SEED_MIN_NUCLEUS_DISTANCE_UM = 5.0",
+           "SEED_MIN_NUCLEUS_DISTANCE_UM = 5.1", (MCELLS_T,)),
+    Mutant("SEED_MIN_NUCLEUS_DISTANCE_UM down", MCELLS, "SEED_MIN_NUCLEUS_DISTANCE_UM = 5.0",
+           "SEED_MIN_NUCLEUS_DISTANCE_UM = 4.8", (MCELLS_T,)),
+    Mutant("SEED_MIN_RING_FRACTION up", MCELLS, "SEED_MIN_RING_FRACTION = 0.6",
+           "SEED_MIN_RING_FRACTION = 0.62", (MCELLS_T,)),
+    Mutant("SEED_MIN_RING_FRACTION down", MCELLS, "SEED_MIN_RING_FRACTION = 0.6",
+           "SEED_MIN_RING_FRACTION = 0.58", (MCELLS_T,)),
     Mutant("FEW_CELLS", PIPE_IHC, "FEW_CELLS = 100", "FEW_CELLS = 101", (PIPE_B,)),
     Mutant("MIN_INTENSE_PCT", PIPE_IHC, "MIN_INTENSE_PCT = 1.0", "MIN_INTENSE_PCT = 1.5",
            ("tests/pipelines/test_ihc.py",)),

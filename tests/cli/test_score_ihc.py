@@ -131,3 +131,27 @@ def test_roi_outside_the_image_is_refused(tmp_path, region):
     proc = run("score-ihc", str(region[0]), "--mpp", "0.5", "--roi",
                str(tmp_path / "roi.geojson"))
     assert proc.returncode == 2 and "outside the image" in proc.stderr
+
+
+def test_real_he_and_fluorescence_images_are_refused_not_scored(tmp_path, real_data):
+    """H&E (a BCI H&E tile), a FISH field (fluorescence, RGB) and a DAPI-only image."""
+    bci = real_data("her2_ihc_bci_sample_mdopx")
+    fish = sorted((real_data("her2_fish_dish_pcm") / "FISH").glob("*"))[0]
+    cases = [(bci / "valA" / "00672_test_3+.png", "no H-DAB stain found"),
+             (fish, "is this a fluorescence image"),
+             (real_data("nuclei_fluo_dsb_stardist") / "img2d.tif", "got grayscale")]
+    for path, message in cases:
+        out = tmp_path / "out.json"
+        proc = run("score-ihc", str(path), "--mpp", "0.25", "--out", str(out))
+        assert proc.returncode == 2, (path.name, proc.stderr)
+        assert proc.stdout == "" and not out.exists()
+        assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr, \
+            proc.stderr
+
+
+def test_real_ihc_0_tile_is_scored_not_refused(real_data):
+    """Hematoxylin with almost no DAB is an IHC 0 candidate, not 'no DAB' (BCI 0 tile)."""
+    tile = real_data("her2_ihc_bci_sample_mdopx") / "valB" / "00345_test_0.png"
+    proc = run("score-ihc", str(tile), "--mpp", "0.5", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["ihc"]["score"] in {"0", "1+"}

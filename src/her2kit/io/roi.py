@@ -134,7 +134,7 @@ def roi_polygons(doc: Any) -> list[tuple[str | None, list[np.ndarray]]]:
         As :func:`roi_mask_from_geojson`: no polygon, malformed coordinates, too many
         vertices.
     """
-    out = []
+    out, seen = [], [0]  # the vertex cap is checked as the rings are read (_rings)
     for k, feature in enumerate(_features(doc)):
         geometry = feature.get("geometry")
         if not isinstance(geometry, dict):
@@ -143,11 +143,8 @@ def roi_polygons(doc: Any) -> list[tuple[str | None, list[np.ndarray]]]:
         cls = props.get("classification")
         name = props.get("name") or (cls.get("name") if isinstance(cls, dict) else None)
         name = str(name) if name is not None else None
-        out.extend((name, rings) for rings in _polygons(geometry, f"features[{k}].geometry"))
-    n_vertices = sum(len(r) for _, rings in out for r in rings)
-    if n_vertices > MAX_ROI_VERTICES:
-        raise Her2kitInputError(f"{n_vertices} polygon vertices, more than the limit "
-                                f"{MAX_ROI_VERTICES} (simplify the outline)", field="roi")
+        out.extend((name, rings)
+                   for rings in _polygons(geometry, f"features[{k}].geometry", seen))
     if not out:
         raise Her2kitInputError("no polygon in the ROI file", field="roi")
     return out

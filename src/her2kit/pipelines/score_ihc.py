@@ -121,10 +121,12 @@ def score_ihc(
     Raises
     ------
     Her2kitInputError
-        Unreadable image, no or contradictory pixel size, bad ROI, ``min_intense_pct``
-        outside 0–10, unknown guideline.
+        Unreadable image; not an H-DAB brightfield image (H&E, fluorescence:
+        :func:`her2kit.imaging.ihc.quality.check_hdab_stain`); no or contradictory
+        pixel size, bad ROI, ``min_intense_pct`` outside 0–10, unknown guideline.
     """
     from her2kit.guideline import get_guideline
+    from her2kit.imaging.ihc.quality import check_hdab_stain
     from her2kit.imaging.ihc.score import IhcOptions, score_ihc_image
     from her2kit.io.images import read_image, read_image_header
     from her2kit.io.roi import read_roi_mask
@@ -141,6 +143,9 @@ def score_ihc(
         options = IhcOptions(estimate_stains=estimate_stains)
     refuse_blank_early(image, header, pixel_size_um)
     loaded = read_image(image)
+    # Before scoring: an H&E or fluorescence image is the wrong input, and a score of it
+    # would be meaningless (after the header checks, so a huge file is never decoded).
+    check_hdab_stain(loaded.image, name="rgb")
     if header.look is None:
         refuse_blank_early(image, header, pixel_size_um, decoded=loaded.image)
     result = score_ihc_image(loaded.image, pixel_size_um=pixel_size_um, roi_mask=mask,

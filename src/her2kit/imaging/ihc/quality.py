@@ -2,8 +2,10 @@
 
 :func:`quality_flags` measures what makes a per-cell IHC score less trustworthy (little
 tissue, clipped dark pixels, blur, a pale counterstain) and :func:`check_not_blank`
-refuses a tile with almost no tissue. Each limit is a documented module constant, and
-every metric is returned, so a caller can apply its own limits.
+refuses a tile with almost no tissue. :func:`assess_hdab_stain` and
+:func:`check_hdab_stain` tell an H-DAB image from one that is not (an H&E slide; a
+fluorescence image through the existing brightfield check). Each limit is a documented
+module constant, and every metric is returned, so a caller can apply its own limits.
 """
 
 from __future__ import annotations
@@ -13,19 +15,33 @@ from dataclasses import dataclass
 import numpy as np
 
 from her2kit.errors import ImageInputError
+from her2kit.imaging._validate import (
+    IHC_DARK_BACKGROUND_LEVEL,
+    IHC_DARK_BACKGROUND_STRIDE,
+    IHC_RGB_WORDING,
+    check_brightfield_background,
+    check_rgb_image,
+)
 from her2kit.imaging.color.hdab import STANDARD_HDAB_MATRIX
 from her2kit.imaging.color.od import IHC_DARKEST_INTENSITY, od_lookup_table
 from her2kit.imaging.filters import smooth
+from her2kit.imaging.ihc.robust import estimate_white_point
 
 __all__ = [
     "BLANK_LOOK_FRACTION",
     "BLANK_TISSUE_FRACTION",
     "BLUR_EDGE_OD_PER_UM",
+    "EOSIN_HUE_MIN",
+    "EOSIN_MIN_FRACTION",
     "LITTLE_TISSUE_FRACTION",
     "SATURATED_FRACTION",
+    "STAIN_CHECK_TISSUE_OD",
     "TISSUE_MIN_OD",
     "WEAK_COUNTERSTAIN_OD",
+    "HdabStainCheck",
     "QualityFlags",
+    "assess_hdab_stain",
+    "check_hdab_stain",
     "check_not_blank",
     "count_tissue_pixels",
     "look_tissue_fraction",
@@ -263,3 +279,131 @@ def _edge_sharpness(hem: np.ndarray, tissue: np.ndarray, pixel_size_um: float) -
         values.append(grad[tissue[r0 : r0 + _SHARPNESS_BAND_ROWS]])
     v = np.concatenate(values) if values else np.zeros(0, np.float32)
     return float(np.percentile(v, 95)) if v.size else 0.0
+
+
+# The H-DAB stain check (issue 10: an H&E image is refused, not scored). Per tissue pixel
+# (summed R + G + B optical density above STAIN_CHECK_TISSUE_OD), the eosin hue is the
+# green OD's excess over the larger of red and blue, as a share of the summed OD: eosin
+# absorbs green only (Ruifrok & Johnston's eosin row (0.072, 0.990, 0.105): 0.76), while
+# hematoxylin (0.650, 0.704, 0.286: 0.03) and DAB (0.268, 0.570, 0.776: below 0) do not
+# reach EOSIN_HUE_MIN. An image whose tissue is eosin-hued in at least EOSIN_MIN_FRACTION
+# of its pixels is not an H-DAB stain. Measured on the shared real images (glass white
+# point, else 255): H-DAB IHC (GEA cores, BCI IHC tiles, Ki67 DeepLIIF tiles, the
+# scikit-image DAB image) 0.000-0.051; H&E (BCI H&E tiles, CPM tiles, CMU-1 regions)
+# 0.51-1.00. A hematoxylin-only image (an IHC 0 core) has no eosin hue and passes: no DAB
+# is a score (0), not an error.
+STAIN_CHECK_TISSUE_OD = 0.15
+EOSIN_HUE_MIN = 0.10
+EOSIN_MIN_FRACTION = 0.20
+# Fewer sampled tissue pixels than this: the check does not decide (the blank-tile
+# refusal, later, does).
+_STAIN_CHECK_MIN_PIXELS = 100
+_STAIN_CHECK_STRIDE = 4
+
+
+@dataclass(frozen=True)
+class HdabStainCheck:
+    """Whether an RGB brightfield image is an H-DAB stain, and the evidence.
+
+    Attributes
+    ----------
+    is_hdab : bool
+        False when the tissue carries eosin's hue (:data:`EOSIN_MIN_FRACTION`).
+    eosin_fraction : float
+        Share of the sampled tissue pixels with the eosin hue (0-1).
+    dab_fraction : float
+        Share of the sampled tissue pixels whose blue OD is their largest (DAB's hue,
+        0-1); evidence only: an IHC 0 image has almost none and is still H-DAB.
+    n_tissue_pixels : int
+        Sampled tissue pixels (every 4th row and column).
+    white_point_source : {"glass", "255"}
+        The background used for the OD: the glass level when the image has glass
+        (:func:`~her2kit.imaging.ihc.robust.estimate_white_point`), else 255 (the
+        bright end of an H&E field without glass is pale pink, and would cancel eosin).
+    reason : str or None
+        One line saying why the image is not H-DAB; None when it is.
+    """
+
+    is_hdab: bool
+    eosin_fraction: float
+    dab_fraction: float
+    n_tissue_pixels: int
+    white_point_source: str
+    reason: str | None
+
+
+def assess_hdab_stain(rgb) -> HdabStainCheck:
+    """Measure whether a brightfield RGB image is an H-DAB stain (not H&E).
+
+    Parameters
+    ----------
+    rgb : ndarray of uint8, shape (rows, cols, 3)
+        Brightfield image, channel last.
+
+    Returns
+    -------
+    HdabStainCheck
+        ``is_hdab`` False when at least :data:`EOSIN_MIN_FRACTION` of the tissue pixels
+        (summed OD > :data:`STAIN_CHECK_TISSUE_OD`) have an eosin hue of at least
+        :data:`EOSIN_HUE_MIN`; True otherwise, and with fewer than 100 sampled tissue
+        pixels (the blank-tile refusal decides those).
+
+    Raises
+    ------
+    ImageInputError
+        Not a uint8 RGB image.
+    """
+    img = check_rgb_image(rgb, name="rgb")
+    white = estimate_white_point(img)
+    use_glass = white.source == "glass"
+    bg = np.asarray(white.rgb if use_glass else (255.0, 255.0, 255.0), np.float32)
+    s = img[::_STAIN_CHECK_STRIDE, ::_STAIN_CHECK_STRIDE].reshape(-1, 3).astype(np.float32)
+    od = np.maximum(-np.log10(np.maximum(s, 1.0) / bg), 0.0)
+    total = od.sum(axis=1)
+    t = total > STAIN_CHECK_TISSUE_OD
+    o, tot = od[t], total[t]
+    n = int(t.sum())
+    source = "glass" if use_glass else "255"
+    if n < _STAIN_CHECK_MIN_PIXELS:
+        return HdabStainCheck(True, 0.0, 0.0, n, source, None)
+    eosin_hue = (o[:, 1] - np.maximum(o[:, 0], o[:, 2])) / tot
+    dab_hue = o[:, 2] > np.maximum(o[:, 0], o[:, 1])
+    eosin = float(np.mean(eosin_hue >= EOSIN_HUE_MIN))
+    dab = float(np.mean(dab_hue))
+    if eosin >= EOSIN_MIN_FRACTION:
+        reason = (f"no H-DAB stain found: {100 * eosin:.0f}% of tissue pixels have eosin's "
+                  f"pink hue (an H&E image?); score-ihc needs hematoxylin + DAB")
+        return HdabStainCheck(False, eosin, dab, n, source, reason)
+    return HdabStainCheck(True, eosin, dab, n, source, None)
+
+
+def check_hdab_stain(rgb, *, name: str = "rgb") -> HdabStainCheck:
+    """Refuse an image that is not an H-DAB brightfield stain; return the evidence.
+
+    First the brightfield check of the IHC scorer (a dark background: fluorescence),
+    then :func:`assess_hdab_stain` (eosin: H&E).
+
+    Parameters
+    ----------
+    rgb : ndarray of uint8, shape (rows, cols, 3)
+        Brightfield image, channel last.
+    name : str, optional
+        Argument name used in the message.
+
+    Returns
+    -------
+    HdabStainCheck
+        The evidence of an image that passed.
+
+    Raises
+    ------
+    ImageInputError
+        Not uint8 RGB; a dark (fluorescence) background; an eosin-stained (H&E) image.
+    """
+    img = check_rgb_image(rgb, name=name)
+    check_brightfield_background(img, name=name, min_median_level=IHC_DARK_BACKGROUND_LEVEL,
+                                 stride=IHC_DARK_BACKGROUND_STRIDE, wording=IHC_RGB_WORDING)
+    check = assess_hdab_stain(img)
+    if not check.is_hdab:
+        raise ImageInputError(check.reason, field=name)
+    return check

@@ -25,6 +25,7 @@ from her2kit.imaging._validate import (
     check_brightfield_background,
     check_mask,
     check_pixel_size,
+    check_positive,
     check_rgb_image,
 )
 from her2kit.imaging.color.hdab import StainSeparation, separate_stains
@@ -39,6 +40,7 @@ from her2kit.imaging.ihc.membrane import (
     classify_membranes,
     measure_membranes,
 )
+from her2kit.imaging.ihc.membrane_cells import membrane_cells
 from her2kit.imaging.ihc.quality import (
     QualityFlags,
     check_not_blank,
@@ -132,6 +134,14 @@ class IhcOptions:
         hematoxylin (:func:`~her2kit.imaging.segment.nuclei.detect_nuclei`'s
         ``max_hole_um2`` and ``tie_break``). A whole slide sets it, so that a cell is the
         same whatever tile it is scored in. Default False (the per-image scorer as it was).
+    cell_model : {"expand", "membrane"}, optional
+        ``"expand"``: nuclei grown ``cell_expansion_um`` within a Voronoi limit.
+        ``"membrane"``: cells also seeded from membrane-ringed basins with no nucleus,
+        all grown to the membranes (DAB ridges as dams) within ``membrane_reach_um``
+        (:func:`~her2kit.imaging.ihc.membrane_cells.membrane_cells`), and nuclei whose
+        mean DAB outweighs their hematoxylin dropped first (membranes outlined as nuclei).
+    membrane_reach_um : float, optional
+        Largest cell extent from its nucleus or marker with ``cell_model="membrane"`` (µm).
 
     Notes
     -----
@@ -155,6 +165,8 @@ class IhcOptions:
     intensity_reference: str = "none"
     nucleus_threshold_od: float | None = None
     tile_invariant: bool = False
+    cell_model: str = "expand"
+    membrane_reach_um: float = 8.0
 
 
 #: The real-tissue options of issue 10 (``her2kit.imaging.ihc.robust``), all switched on.
@@ -164,6 +176,7 @@ ROBUST_CHOICES = MappingProxyType(
         "membrane_baseline": ("block_min", "cell_cytoplasm"),
         "nucleus_threshold": ("absolute", "local_contrast"),
         "intensity_reference": ("none", "counterstain"),
+        "cell_model": ("expand", "membrane"),
     }
 )
 
@@ -377,22 +390,25 @@ def score_ihc_image(
     meas = _measure(dab, grid, pixel_size_um, o)
     ref = None
     if o.intensity_reference == "counterstain":
-        ref = counterstain_scale(grid.hem, block_mean(dab, grid.factor), grid.nuclei.labels,
-                                 grid.nuclei.n_nuclei)
+        n_found = grid.nuclei.n_nuclei - grid.n_seeded
+        found = np.where(grid.nuclei.labels <= n_found, grid.nuclei.labels, 0)
+        ref = counterstain_scale(grid.hem, block_mean(dab, grid.factor), found, n_found)
         meas = scale_measures(meas, ref.scale)
     classes = classify_membranes(meas, thresholds=o.thresholds)
     table = _cell_table(meas, classes, grid, roi, rgb.shape[:2], o.thresholds)
     counts, percent_all, h_score = _class_percentages(classes, table.counted)
     n = grid.nuclei.n_nuclei
     nuclei_g = grid.nuclei.labels
+    n_found = n - grid.n_seeded  # detected nuclei (the rest are membrane-seeded markers)
+    real = (nuclei_g > 0) & (nuclei_g <= n_found)
     quality = quality_flags(
         rgb,
         hem,
         tissue,
         tissue_fraction=tissue_fraction,
         pixel_size_um=pixel_size_um,
-        nucleus_hematoxylin_od=float(np.median(grid.hem[nuclei_g > 0])) if n else float("nan"),
-        n_nuclei=n,
+        nucleus_hematoxylin_od=float(np.median(grid.hem[real])) if n_found else float("nan"),
+        n_nuclei=n_found,
     )
     if white is not None:
         quality = replace(quality, white_point_flags=white.flags)
@@ -441,6 +457,8 @@ def _check_region(rgb, pixel_size_um, roi_mask, options):
     if t is not None and not (isinstance(t, int | float) and 0 < t < 5):
         raise Her2kitInputError(f"expected an OD in (0, 5), got {t!r}",
                                 field="options.nucleus_threshold_od")
+    if options.cell_model == "membrane":
+        check_positive(options.membrane_reach_um, name="options.membrane_reach_um", unit="µm")
     roi = None
     if roi_mask is not None:
         roi = check_mask(roi_mask, rgb.shape[:2], name="roi_mask")
@@ -464,8 +482,9 @@ class _CellGrid:
     factor: int
     pixel_size_um: float  # µm per grid pixel
     hem: np.ndarray  # block-mean hematoxylin OD on the grid
-    nuclei: NucleusDetection
+    nuclei: NucleusDetection  # with cell_model "membrane", marker discs after the nuclei
     cells: np.ndarray  # cell labels on the grid, int32
+    n_seeded: int = 0  # the last n_seeded labels are membrane-seeded cells (no nucleus)
 
 
 def _segment_cells(hem: np.ndarray, dab: np.ndarray, pixel_size_um: float,
@@ -497,8 +516,41 @@ def _segment_cells(hem: np.ndarray, dab: np.ndarray, pixel_size_um: float,
     )
     if source is not None:
         det = replace(det, threshold_source=source)
+    if o.cell_model == "membrane":
+        det = _drop_dab_dominant_nuclei(det, hem_g, dab_g)
+        mc = membrane_cells(det.labels, dab_g, (hem_g + dab_g) > 0.1, pixel_size_um=pg,
+                            reach_um=o.membrane_reach_um)
+        det = replace(det, labels=mc.nuclei_labels, n_nuclei=mc.n_nuclei + mc.n_seeded)
+        return _CellGrid(f, pg, hem_g, det, mc.cell_labels, mc.n_seeded)
     cells_g = expand_nuclei(det.labels, pixel_size_um=pg, expansion_um=o.cell_expansion_um)
     return _CellGrid(f, pg, hem_g, det, cells_g)
+
+
+def _drop_dab_dominant_nuclei(det: NucleusDetection, hem_g: np.ndarray, dab_g: np.ndarray
+                              ) -> NucleusDetection:
+    """Nuclei whose mean DAB is above their mean hematoxylin and ≥ 0.12 OD removed,
+    relabelled 1..m.
+
+    Such objects are dark membranes (their JPEG-subsampled edges leak into the
+    hematoxylin channel), or nuclei so covered by DAB that their outline is not theirs;
+    the membrane seeding finds those cells again from the membrane network.
+    """
+    n = det.n_nuclei
+    if n == 0:
+        return det
+    lab = det.labels.ravel()
+    cnt = np.maximum(np.bincount(lab, minlength=n + 1), 1)
+    h = np.bincount(lab, weights=hem_g.ravel(), minlength=n + 1) / cnt
+    d = np.bincount(lab, weights=dab_g.ravel(), minlength=n + 1) / cnt
+    # The pixel rule of dab_dominant (DAB above hematoxylin and ≥ 0.12 OD) on the object
+    # means: a pale nucleus under faint DAB (weak counterstain, the BCI 1+ tile) is kept.
+    keep = ~dab_dominant(h, d)
+    keep[0] = False
+    if keep[1:].all():
+        return det
+    new_id = np.zeros(n + 1, np.int32)
+    new_id[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    return replace(det, labels=new_id[det.labels], n_nuclei=int(keep.sum()))
 
 
 def _measure(dab: np.ndarray, grid: _CellGrid, pixel_size_um: float, o: IhcOptions
@@ -589,7 +641,8 @@ def _parameters(
     """Stage 7: the algorithm parameters recorded in the result (and the JSON document)."""
     robust = {}
     if (o.white_point, o.membrane_baseline, o.nucleus_dab_exclusion, o.nucleus_threshold,
-            o.intensity_reference) != ("fixed", "block_min", False, "absolute", "none"):
+            o.intensity_reference, o.cell_model) != ("fixed", "block_min", False, "absolute",
+                                                     "none", "expand"):
         # Recorded only when one is switched on, so the documents of the classical
         # scorer stay as they were.
         robust = {
@@ -601,6 +654,12 @@ def _parameters(
             "nucleus_threshold": o.nucleus_threshold,
             "intensity_reference": o.intensity_reference,
         }
+        if o.cell_model == "membrane":
+            robust["cell_model"] = "membrane"
+            robust["membrane_reach_um"] = float(o.membrane_reach_um)
+            robust["membrane_seeded_cells"] = int(grid.n_seeded)
+            n_all = grid.nuclei.n_nuclei
+            robust["membrane_seeded_fraction"] = round(grid.n_seeded / n_all, 4) if n_all else 0.0
         if ref is not None:
             robust["counterstain_reference_od"] = round(ref.reference_od, 4)
             robust["counterstain_scale"] = round(ref.scale, 4)
