@@ -186,3 +186,18 @@ def test_hostile_text_stored_verbatim_and_escaped(lab, nasty):
             text = lab.client.get(f["url"], headers=lab.h("tech")).text
             assert "<script>alert" not in text and "<img src=x" not in text
             assert str(escape(nasty)) in text
+
+
+def test_a_new_result_invalidates_an_older_view(lab, ihc_png):
+    """A review from the version read before a result arrived is refused (409)."""
+    c = h.case(lab, "S26-RACE")
+    c = h.add_test(lab, c, "ihc")
+    before = c["version"]
+    up = h.upload(lab, c, ihc_png).json()
+    r = lab.client.post(f"/api/cases/{c['id']}/jobs", headers=lab.h("tech"), json={
+        "test_id": c["tests"][0]["id"], "kind": "score-ihc", "upload_ids": [up["id"]],
+        "params": {"mpp": 0.5}})
+    assert h.wait_job(lab, r.json()["id"])["status"] == "done"
+    r = h.review(lab, dict(c, version=before), c["tests"][0]["id"])
+    assert r.status_code == 409
+    assert h.review(lab, h.get_case(lab, c), c["tests"][0]["id"]).status_code == 200
