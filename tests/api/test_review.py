@@ -136,6 +136,8 @@ def test_amendment_makes_an_amended_report(lab):
     files = {f["name"]: lab.client.get(f["url"], headers=lab.h("tech")) for f in rep["files"]}
     html = files["S26-ER-lab.html"].text
     assert "AMENDED — revision 1, replacing revision 0 (ER percent mistyped)" in html
+    for text in h.pdf_pages_text(files["S26-ER-lab.pdf"].content):
+        assert "AMENDED — revision 1, replacing revision 0" in text
     bundle = json.loads(files["S26-ER-fhir.json"].content)
     statuses = {e["resource"].get("status") for e in bundle["entry"]
                 if e["resource"]["resourceType"] in ("DiagnosticReport", "Observation")}
