@@ -32,6 +32,8 @@ def test_override_needs_a_reason(lab):
     tid = c["tests"][0]["id"]
     r = h.review(lab, c, tid, decision="override", block={"score": "3+"})
     assert r.status_code == 422 and "body.reason" in r.json()["error"]["message"]
+    r = h.review(lab, c, tid, decision="override", reason="no block")
+    assert r.status_code == 422 and "body.block" in r.json()["error"]["message"]
     r = h.review(lab, c, tid, decision="override", block={"score": "3+"}, reason="   ")
     assert r.status_code == 422 and "body.reason" in r.json()["error"]["message"]
     r = h.review(lab, c, tid, decision="override", block={"score": "9+"}, reason="typo")
