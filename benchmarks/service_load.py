@@ -85,9 +85,13 @@ class PgTemp:
 
     def drop(self) -> None:
         try:
-            self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "stop")
+            self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
         finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
+            for _ in range(20):  # its last processes may still be writing as they exit
+                shutil.rmtree(self.dir, ignore_errors=True)
+                if not self.dir.exists():
+                    break
+                time.sleep(0.25)
 
 
 class Server:

@@ -115,10 +115,16 @@ class PgCluster:
     def drop(self) -> None:
         import contextlib
         import shutil
+        import time
 
         with contextlib.suppress(Exception):
-            self._run(self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(self.dir, ignore_errors=True)
+            self._run(self.pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop")
+        # The server's last processes may still be writing as they exit: retry.
+        for _ in range(20):
+            shutil.rmtree(self.dir, ignore_errors=True)
+            if not self.dir.exists():
+                return
+            time.sleep(0.25)
 
 
 @pytest.fixture(scope="session")
