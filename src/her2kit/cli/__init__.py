@@ -1,8 +1,8 @@
 """The ``her2kit`` command line: parse, call the pipelines and reports, render. Nothing else.
 
 One module per command (``classify``, ``report``, ``trials``, ``score_ihc``, ``score_slide``,
-``synth_ihc``,
-``count_ish``, ``synth_ish``, ``calibrate``); what they share (options, exit codes, parsing,
+``synth_ihc``, ``synth_slide``, ``count_ish``, ``synth_ish``, ``calibrate``; ``serve`` with the
+lab service's ``users add`` and ``audit verify``); what they share (options, exit codes, parsing,
 output) is in :mod:`her2kit.cli.options`. Every :class:`~her2kit.errors.Her2kitError` is caught in
 :func:`main` and printed as one line, ``her2kit: error: <message>``, on standard error,
 with exit status 2 (3 when an outside service cannot be reached); nothing is printed on
@@ -25,6 +25,7 @@ from her2kit.cli import (
     report,
     score_ihc,
     score_slide,
+    serve,
     synth_ihc,
     synth_ish,
     synth_slide,
@@ -68,6 +69,9 @@ for _name, _command in (("classify", classify.classify), ("report", report.repor
                         ("synth-ish", synth_ish.synth_ish), ("calibrate", calibrate.calibrate),
                         ("synth-slide", synth_slide.synth_slide)):
     app.command(_name)(_command)
+app.command("serve")(serve.serve)
+app.add_typer(serve.users_app, name="users")
+app.add_typer(serve.audit_app, name="audit")
 
 
 class _Stopped(BaseException):

@@ -6,5 +6,6 @@
 GeoJSON regions as masks or polygons; ``jsonio`` reads case JSON; ``export`` builds table,
 PNG and GeoJSON bytes; ``atomic`` writes a set of files all-or-nothing (or streams one);
 ``slides`` reads whole-slide images (OpenSlide, tifffile for OME-TIFF) and ``slide_writer``
-writes JPEG-tiled pyramids (TIFF, SVS, OME-TIFF).
+writes JPEG-tiled pyramids (TIFF, SVS, OME-TIFF); ``blobs`` keeps uploaded files
+content-addressed (the lab service) and ``sniff`` tells their type and size from their header.
 """
