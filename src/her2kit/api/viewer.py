@@ -39,6 +39,7 @@ from her2kit.viz.colors import CLASS_COLORS
 __all__ = [
     "DEFAULT_OVERLAY_TILE_PX",
     "CellLayer",
+    "SlideForDeepZoom",
     "ViewerImage",
     "ViewerSource",
     "build_cell_layer",
@@ -364,6 +365,36 @@ def class_table(layer: CellLayer | None, assay: str) -> list[dict[str, Any]]:
               else np.zeros(len(classes), dtype=int))
     return [{"key": key, "label": words[key], "color": _hex(colors[key]),
              "shape": _SHAPES[i], "cells": int(totals[i])} for i, key in enumerate(classes)]
+
+
+class SlideForDeepZoom:
+    """A her2kit slide (:func:`her2kit.io.slides.open_slide`) seen as OpenSlide sees one.
+
+    :class:`~openslide.deepzoom.DeepZoomGenerator` asks an OpenSlide-like object for its
+    levels and regions; this gives it those of a :class:`her2kit.io.slides.Slide`, so OME-TIFF
+    pyramids (read by tifffile) get the same tiles as OpenSlide's formats, and a level whose
+    colours disagree with level 0 (``Slide.level_for`` skips it) is never shown.
+    """
+
+    def __init__(self, slide) -> None:
+        self._slide = slide
+        self.level_count = len(slide.levels)
+        self.level_dimensions = tuple((lvl.width, lvl.height) for lvl in slide.levels)
+        self.level_downsamples = tuple(lvl.downsample for lvl in slide.levels)
+        self.dimensions = self.level_dimensions[0]
+        self.properties = dict(slide.properties)
+
+    def get_best_level_for_downsample(self, downsample: float) -> int:
+        return int(self._slide.level_for(self._slide.pixel_size_um * float(downsample)))
+
+    def read_region(self, location, level, size):
+        from PIL import Image
+
+        rgb = self._slide.read_region(location, size, level=level)
+        return Image.fromarray(rgb).convert("RGBA")
+
+    def close(self) -> None:
+        self._slide.close()
 
 
 @dataclass(frozen=True)
