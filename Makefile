@@ -18,12 +18,14 @@ demo: $(STAMP)
 	@bash scripts/demo.sh
 
 # setup_node.sh installs the offline FHIR validator (tools/fhir-validator) only when
-# its lock file changed; the FHIR validator tests must then run, not skip.
+# its lock file changed; the FHIR validator tests must then run, not skip. setup_postgres.sh
+# installs PostgreSQL when initdb is missing; the service tests must then run on it too.
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports --no-cache --no-logo
 	@bash scripts/setup_node.sh
-	HER2KIT_REQUIRE_FHIR_VALIDATOR=1 $(BIN)/python -m pytest
+	@bash scripts/setup_postgres.sh
+	HER2KIT_REQUIRE_FHIR_VALIDATOR=1 HER2KIT_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

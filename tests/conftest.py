@@ -33,3 +33,119 @@ def real_data() -> Callable[[str], Path]:
         return path
 
     return _folder
+
+
+# -- PostgreSQL for the service tests ---------------------------------------------------
+#: Set to 1 (``make test`` does) to make a missing PostgreSQL a failure, not a skip.
+REQUIRE_POSTGRES_ENV = "HER2KIT_REQUIRE_POSTGRES"
+
+
+def _pg_bin(name: str) -> str | None:
+    import glob
+    import shutil
+
+    found = shutil.which(name)
+    if found:
+        return found
+    hits = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return hits[-1] if hits else None
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PgCluster:
+    """A throwaway PostgreSQL cluster in a temporary folder, on a free 127.0.0.1 port, run
+    as a non-root user (``postgres`` through runuser when the tests run as root)."""
+
+    def __init__(self, initdb: str, pg_ctl: str) -> None:
+        import tempfile
+
+        self.initdb, self.pg_ctl = initdb, pg_ctl
+        self.dir = Path(tempfile.mkdtemp(prefix="her2kit-pg-"))
+        self.data = self.dir / "data"
+        self.port = _free_port()
+        self._n = 0
+
+    def _run(self, *args: str) -> None:
+        import subprocess
+
+        cmd = list(args)
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+
+    def init(self) -> None:
+        import shutil
+
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+        self._run(self.initdb, "-D", str(self.data), "-U", "her2kit", "--auth=trust",
+                  "-E", "UTF8", "--no-sync")
+        self.start()
+
+    def start(self) -> None:
+        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c max_connections=200")
+        self._run(self.pg_ctl, "-D", str(self.data), "-o", opts, "-l",
+                  str(self.dir / "log"), "-w", "start")
+
+    def stop(self) -> None:
+        self._run(self.pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://her2kit@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        """A fresh, empty database's URL."""
+        import psycopg
+
+        self._n += 1
+        name = f"t{os.getpid()}_{self._n}"
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=her2kit dbname=postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def drop(self) -> None:
+        import contextlib
+        import shutil
+
+        with contextlib.suppress(Exception):
+            self._run(self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """The session's PostgreSQL cluster; skips (fails with HER2KIT_REQUIRE_POSTGRES=1)
+    when PostgreSQL is not installed (scripts/setup_postgres.sh installs it)."""
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        msg = "PostgreSQL (initdb, pg_ctl) is not installed: run scripts/setup_postgres.sh"
+        if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
+            pytest.fail(f"{msg} ({REQUIRE_POSTGRES_ENV}=1)")
+        pytest.skip(msg)
+    cluster = PgCluster(initdb, pg_ctl)
+    try:
+        cluster.init()
+    except Exception as exc:
+        cluster.drop()
+        if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
+            pytest.fail(f"cannot start PostgreSQL: {exc}")
+        pytest.skip(f"cannot start PostgreSQL: {exc}")
+    yield cluster
+    cluster.drop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """A fresh database on each backend: SQLite in tmp_path, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'her2kit.sqlite3'}"
+    return request.getfixturevalue("pg_cluster").new_database()

@@ -27,6 +27,8 @@ CONTRACTS = (
     "cli-through-pipelines",
     "segment-below-ihc-ish",
     "color-at-the-bottom",
+    "store-below-api",
+    "api-below-cli",
 )
 # Broken today, on purpose: the cli helper moves the imaging calls of `score-ihc`,
 # `count-ish` and `stains` into pipelines. strict: the day it holds, this marker must go.

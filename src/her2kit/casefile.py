@@ -20,6 +20,7 @@ from her2kit.guideline.models import Case, IhcScoreLabel, Percent
 __all__ = [
     "ASSAYS",
     "DECALCIFICATION_ACIDS",
+    "Amendment",
     "AssayFacts",
     "CaseFile",
     "ControlFacts",
@@ -204,11 +205,21 @@ class LabFacts(_Facts):
     mrn_system: Annotated[str, Field(pattern=_URI)] | None = None
 
 
+class Amendment(_Facts):
+    """An amended report: which revision it is, the one it replaces, and why."""
+
+    revision: Annotated[int, Strict(), Field(ge=1)]
+    replaces_revision: Annotated[int, Strict(), Field(ge=0)]
+    reason: Annotated[str, Field(min_length=1)]
+
+
 class SignOut(_Facts):
-    """The pathologist's sign-out: until it is recorded, every report is preliminary."""
+    """The pathologist's sign-out: until it is recorded, every report is preliminary; with
+    an ``amendment``, the report is an amended one (FHIR status ``amended``)."""
 
     by: Annotated[str, Field(min_length=1)]
     at: datetime
+    amendment: Amendment | None = None
 
 
 class ReportedStatus(_Facts):

@@ -23,6 +23,7 @@ from her2kit.cli import (
     count_ish,
     report,
     score_ihc,
+    serve,
     synth_ihc,
     synth_ish,
     trials,
@@ -63,6 +64,9 @@ for _name, _command in (("classify", classify.classify), ("report", report.repor
                         ("synth-ihc", synth_ihc.synth_ihc), ("count-ish", count_ish.count_ish),
                         ("synth-ish", synth_ish.synth_ish), ("calibrate", calibrate.calibrate)):
     app.command(_name)(_command)
+app.command("serve")(serve.serve)
+app.add_typer(serve.users_app, name="users")
+app.add_typer(serve.audit_app, name="audit")
 
 
 class _Stopped(BaseException):

@@ -253,7 +253,7 @@ def build_fhir_bundle(
         lab = case.lab
     ctx = _Context(
         case=case, issued=issued.isoformat(), bundle_id=bundle_id,
-        status="final" if case.sign_out is not None else STATUS, lab=lab,
+        status=_status(case), lab=lab,
         has_specimen=case.specimen is not None or case.accession is not None,
     )
     observations = _observations(result, ctx)
@@ -400,6 +400,13 @@ def _add_context(resource: dict[str, Any], ctx: _Context) -> None:
             [ctx.ref("specimen")] if resource["resourceType"] == "DiagnosticReport"
             else ctx.ref("specimen")
         )
+
+
+def _status(case: CaseFile) -> str:
+    """FHIR status: preliminary until sign-out, final, or amended after an amendment."""
+    if case.sign_out is None:
+        return STATUS
+    return "amended" if case.sign_out.amendment is not None else "final"
 
 
 def _base_observation(code: dict[str, Any], ctx: _Context) -> dict[str, Any]:
@@ -642,6 +649,10 @@ def _conclusion(result: ClassifyResult, ctx: _Context, warnings: Sequence[str]) 
                      "the pathologist.")
     else:
         lines.append(f"Signed out by {sign_out.by} on {sign_out.at:%Y-%m-%d %H:%M}.")
+        if sign_out.amendment is not None:
+            am = sign_out.amendment
+            lines.append(f"AMENDED report (revision {am.revision}, replacing revision "
+                         f"{am.replaces_revision}): {am.reason}")
     return "\n".join(lines)
 
 

@@ -78,6 +78,11 @@ def appendix_rows(evidence: dict[str, Any]) -> list[tuple[str, str]]:
 def status_line(report: LabReport) -> str:
     """The report status as every page states it."""
     if report.status == "final" and report.sign_out is not None:
+        am = report.sign_out.amendment
+        if am is not None:
+            return (f"AMENDED — revision {am.revision}, replacing revision "
+                    f"{am.replaces_revision} ({am.reason}); signed out by "
+                    f"{report.sign_out.by} on {report.sign_out.at:%Y-%m-%d %H:%M}")
         return (f"FINAL — signed out by {report.sign_out.by} on "
                 f"{report.sign_out.at:%Y-%m-%d %H:%M}")
     return "PRELIMINARY — NOT FOR CLINICAL USE (awaiting pathologist review and sign-out)"

@@ -370,6 +370,10 @@ def lab_report_pdf(report: LabReport) -> bytes:
     if report.sign_out is not None:
         doc.para(f"Signed out by {report.sign_out.by} on {report.sign_out.at:%Y-%m-%d %H:%M}. "
                  "her2kit is decision support; the pathologist's sign-out is the diagnosis.")
+        if report.sign_out.amendment is not None:
+            am = report.sign_out.amendment
+            doc.para(f"AMENDED report: revision {am.revision}, replacing revision "
+                     f"{am.replaces_revision}. Reason: {am.reason}", bold=True)
     else:
         doc.para("Awaiting pathologist review and sign-out. This report is preliminary and not "
                  "for clinical use until a pathologist has reviewed the slides and signed it "

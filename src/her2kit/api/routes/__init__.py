@@ -1,0 +1,1 @@
+"""One module per resource; each has a ``router`` (listed in :data:`her2kit.api.app.ROUTERS`)."""
