@@ -22,7 +22,7 @@ from pathlib import Path
 
 from her2kit.errors import OutputError
 
-__all__ = ["temp_name", "write_files_atomically", "write_paths_atomically"]
+__all__ = ["replacing", "temp_name", "write_files_atomically", "write_paths_atomically"]
 
 #: ``.<name>.her2kit-<pid>-<hex>.tmp`` (or ``.bak``): the pid tells a later run whether the
 #: writer is still alive.
@@ -189,3 +189,35 @@ def write_files_atomically(out_dir: str | Path, files: dict[str, bytes]) -> list
     if not out.is_dir():
         raise OutputError(f"{out}: cannot write the output folder (not a folder)")
     return write_paths_atomically({out / name: content for name, content in files.items()})
+
+
+@contextlib.contextmanager
+def replacing(path) -> Iterator[Path]:
+    """Stream one large output: yield a hidden temporary path beside ``path`` to write to;
+    when the block ends without an error it is renamed onto ``path`` (SIGINT and SIGTERM
+    deferred while it is), else removed. For files too large to hold as bytes (a slide).
+
+    Raises
+    ------
+    OutputError
+        ``path`` is a folder or not a regular file, or its folder cannot be created, or
+        the rename fails; nothing is left behind.
+    """
+    path = Path(path)
+    _check_destinations({path: b""})
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write the folder ({exc.strerror})") from None
+    _remove_stale_temps(path.parent)
+    tmp = temp_name(path)
+    try:
+        yield tmp
+        with _signals_deferred():
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot write ({exc.strerror})") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
