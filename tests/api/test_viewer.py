@@ -65,7 +65,7 @@ def _app(*, deny: bool = False, assay: str | None = "ihc") -> TestClient:
 
 
 def test_info_gives_the_deep_zoom_grid_and_legend():
-    doc = _app().get("/api/v1/viewer/img1").json()
+    doc = _app().get("/api/viewer/img1").json()
     # 1000 px halves to 1 px in 10 steps: 11 Deep Zoom levels (0 = 1x1 ... 10 = full).
     assert (doc["width"], doc["height"], doc["levels"]) == (1000, 600, 11)
     assert (doc["tile_size"], doc["overlap"], doc["pixel_size_um"]) == (254, 1, 0.5)
@@ -80,7 +80,7 @@ def test_info_gives_the_deep_zoom_grid_and_legend():
 
 def test_tile_pixels_come_from_the_image():
     client = _app()
-    r = client.get("/api/v1/viewer/img1/tiles/10/1_0.jpeg")
+    r = client.get("/api/viewer/img1/tiles/10/1_0.jpeg")
     assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
     tile = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB")).astype(int)
     # Tile (1, 0) of the full level starts at x = 254 - 1 (overlap): width 254 + 2.
@@ -90,39 +90,39 @@ def test_tile_pixels_come_from_the_image():
     assert np.all(np.abs(tile[20, 20] - 240) < 8)
     # Level 9 halves the image: the block is at x 150-199, y 50-99 of tile (0, 0).
     low = np.asarray(Image.open(io.BytesIO(
-        client.get("/api/v1/viewer/img1/tiles/9/0_0.jpeg").content)).convert("RGB"))
+        client.get("/api/viewer/img1/tiles/9/0_0.jpeg").content)).convert("RGB"))
     assert low.shape == (255, 255, 3) and low[75, 175, 1] < 60
 
 
 def test_outside_tiles_and_unknown_images_are_404_and_auth_is_the_sources():
     client = _app()
-    assert client.get("/api/v1/viewer/img1/tiles/11/0_0.jpeg").status_code == 404
-    assert client.get("/api/v1/viewer/img1/tiles/10/4_0.jpeg").status_code == 404
-    assert client.get("/api/v1/viewer/img1/cells/2_0").status_code == 404
-    assert client.get("/api/v1/viewer/nope").status_code == 404
-    assert _app(deny=True).get("/api/v1/viewer/img1/tiles/0/0_0.jpeg").status_code == 401
+    assert client.get("/api/viewer/img1/tiles/11/0_0.jpeg").status_code == 404
+    assert client.get("/api/viewer/img1/tiles/10/4_0.jpeg").status_code == 404
+    assert client.get("/api/viewer/img1/cells/2_0").status_code == 404
+    assert client.get("/api/viewer/nope").status_code == 404
+    assert _app(deny=True).get("/api/viewer/img1/tiles/0/0_0.jpeg").status_code == 401
 
 
 def test_overlay_tile_holds_only_its_cells():
     client = _app()
-    t00 = client.get("/api/v1/viewer/img1/cells/0_0").json()
+    t00 = client.get("/api/viewer/img1/cells/0_0").json()
     assert t00["n"] == 1 and t00["x"] == [350.0] and t00["y"] == [150.0] and t00["c"] == [0]
     # 78.54 µm² is a 5 µm radius circle: 10 px at 0.5 µm/px.
     assert t00["r"] == [10.0]
-    t10 = client.get("/api/v1/viewer/img1/cells/1_0").json()
+    t10 = client.get("/api/viewer/img1/cells/1_0").json()
     assert t10["n"] == 1 and t10["c"] == [4]
-    t01 = client.get("/api/v1/viewer/img1/cells/0_1").json()
+    t01 = client.get("/api/viewer/img1/cells/0_1").json()
     assert t01["n"] == 1 and t01["counted"] == [0]
 
 
 def test_no_overlay_until_analysed():
     client = _app(assay=None)
-    assert client.get("/api/v1/viewer/img1").json()["overlay"] is None
-    assert client.get("/api/v1/viewer/img1/density").status_code == 404
+    assert client.get("/api/viewer/img1").json()["overlay"] is None
+    assert client.get("/api/viewer/img1/density").status_code == 404
 
 
 def test_density_grid_counts_cells_per_class():
-    doc = _app().get("/api/v1/viewer/img1/density").json()
+    doc = _app().get("/api/viewer/img1/density").json()
     # 1000 px / 128 bins rounds up to 8 px, below the 32 px floor: 32 px bins, 32 x 19.
     assert (doc["bin_px"], doc["cols"], doc["rows"]) == (32, 32, 19)
     intense = doc["counts"]["complete_intense"]

@@ -46,6 +46,7 @@ __all__ = [
     "cell_records_from_geojson",
     "install_viewer",
     "router",
+    "signal_records",
 ]
 
 #: Side of one overlay tile, level-0 pixels (about 128-256 µm at 0.25-0.5 µm/px).
@@ -310,6 +311,30 @@ def cell_records_from_geojson(collection: Mapping[str, Any]) -> tuple[list[dict]
     return records, outlines
 
 
+def signal_records(result) -> list[dict[str, Any]]:
+    """The ISH signals of one counted field, as :func:`build_cell_layer` takes them.
+
+    Parameters
+    ----------
+    result : her2kit.imaging.ish.results.IshImageResult
+        A field counted by ``count-ish`` (the job's result; the CLI writes no signal table).
+
+    Returns
+    -------
+    list of dict
+        ``x_px``, ``y_px`` (level-0 pixels) and ``probe`` ("her2" or "cep17") per detected
+        signal, inside nuclei or not.
+    """
+    out = []
+    for probe in ("her2", "cep17"):
+        signals = getattr(result, probe, None)
+        if signals is None:
+            continue
+        for row, col in np.asarray(signals.detection.coords_px, dtype=np.float64):
+            out.append({"x_px": float(col), "y_px": float(row), "probe": probe})
+    return out
+
+
 def _round(a: np.ndarray, digits: int = 1) -> list:
     return np.round(a.astype(np.float64), digits).tolist()
 
@@ -404,8 +429,8 @@ class ViewerImage:
     Attributes
     ----------
     key : str
-        A key that changes when the pixels or the overlay change (the upload's SHA-256 and
-        the result id): the caches are keyed by it.
+        ``PIXELS|OVERLAY``: a key of the pixels (the upload's SHA-256) and of the overlay (the
+        result id); the tile cache is keyed by the first part, the overlay's by the whole.
     open_slide : callable
         Returns an OpenSlide-like object (:class:`openslide.AbstractSlide`: a slide, or an
         :class:`openslide.ImageSlide` of a field) — called once per cache miss.
@@ -441,6 +466,7 @@ class _LruCache:
     def __init__(self, size: int) -> None:
         self._size = size
         self._items: OrderedDict[str, Any] = OrderedDict()
+        self._building: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def get(self, key: str, build: Callable[[], Any]) -> Any:
@@ -448,11 +474,18 @@ class _LruCache:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        value = build()  # outside the lock: building a 300k-cell layer takes a moment
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+            building = self._building.setdefault(key, threading.Lock())
+        # One build per key (the page asks for many tiles at once); others wait for it.
+        with building:
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            value = build()
+            with self._lock:
+                self._items[key] = value
+                self._building.pop(key, None)
+                while len(self._items) > self._size:
+                    self._items.popitem(last=False)
         return value
 
 
@@ -464,9 +497,18 @@ class _Viewer:
 
 
 def _viewer(request: Request) -> _Viewer:
-    viewer = getattr(request.app.state, "her2kit_viewer", None)
+    """The app's viewer: the one :func:`install_viewer` set, else one over the service's
+    store (the router listed in create_app's routers), made at the first request."""
+    state = request.app.state
+    viewer = getattr(state, "her2kit_viewer", None)
     if viewer is None:
-        raise HTTPException(503, "the viewer is not installed in this app")
+        from her2kit.api.viewer_store import store_source
+
+        with _INSTALL_LOCK:
+            viewer = getattr(state, "her2kit_viewer", None)
+            if viewer is None:
+                viewer = _Viewer(store_source, _LruCache(CACHE_SIZE), _LruCache(CACHE_SIZE))
+                state.her2kit_viewer = viewer
     return viewer
 
 
@@ -476,7 +518,7 @@ def _zoom(viewer: _Viewer, image: ViewerImage):
     def build():
         return DeepZoomGenerator(image.open_slide(), tile_size=DZ_TILE_PX,
                                  overlap=DZ_OVERLAP_PX, limit_bounds=False)
-    return viewer.zooms.get(image.key, build)
+    return viewer.zooms.get(image.key.split("|")[0], build)
 
 
 def _layer(viewer: _Viewer, image: ViewerImage) -> CellLayer | None:
@@ -485,7 +527,8 @@ def _layer(viewer: _Viewer, image: ViewerImage) -> CellLayer | None:
     return viewer.layers.get(image.key, image.load_overlay)
 
 
-router = APIRouter(prefix="/viewer", tags=["viewer"])
+router = APIRouter(prefix="/api/viewer", tags=["viewer"])
+_INSTALL_LOCK = threading.Lock()
 _PRIVATE_CACHE = {"Cache-Control": "private, max-age=3600"}
 
 
@@ -558,8 +601,9 @@ def viewer_density(image_id: str, request: Request) -> dict[str, Any]:
     return density_grid(_require_layer(request, image_id))
 
 
-def install_viewer(app: FastAPI, source: ViewerSource, *, prefix: str = "/api/v1",
+def install_viewer(app: FastAPI, source: ViewerSource, *,
                    cache_size: int = CACHE_SIZE) -> None:
-    """Add the viewer's routes to ``app`` under ``prefix``, reading images from ``source``."""
+    """Add the viewer's routes (``/api/viewer/...``) to ``app``, reading images from
+    ``source`` instead of the service's store (tests, other hosts)."""
     app.state.her2kit_viewer = _Viewer(source, _LruCache(cache_size), _LruCache(cache_size))
-    app.include_router(router, prefix=prefix)
+    app.include_router(router)
