@@ -2,7 +2,7 @@
 // the CSRF token on every change. A 401 anywhere means the session is gone: the page goes
 // to the login form and comes back to where it was (the override reason being typed is
 // kept in sessionStorage by the review panel, so nothing typed is lost).
-export const API = "/api/v1";
+export const API = "/api";
 
 let csrfToken = sessionStorage.getItem("her2kit.csrf") || "";
 const listeners = { unauthorized: [] };
@@ -82,12 +82,13 @@ export const apiPatch = (path, json, opts) => request("PATCH", path, { ...opts, 
 export const apiRaw = (path) => request("GET", path, { raw: true });
 
 // An upload with progress (fetch cannot report upload progress; XMLHttpRequest can).
-export function uploadFile(path, form, { onProgress, signal } = {}) {
+export function uploadFile(path, body, { onProgress, signal, contentType } = {}) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", API + path);
     xhr.withCredentials = true;
     for (const [k, v] of Object.entries(headers())) xhr.setRequestHeader(k, v);
+    if (contentType) xhr.setRequestHeader("Content-Type", contentType);
     xhr.upload.onprogress = (e) => { if (e.lengthComputable && onProgress) onProgress(e.loaded, e.total); };
     xhr.onerror = () => reject(new ApiError(0, "network", "The connection was lost during the upload."));
     xhr.onabort = () => reject(new ApiError(0, "aborted", "The upload was cancelled."));
@@ -102,6 +103,6 @@ export function uploadFile(path, form, { onProgress, signal } = {}) {
         err.message || detail || `${xhr.status} ${xhr.statusText}`, err.field));
     };
     if (signal) signal.addEventListener("abort", () => xhr.abort());
-    xhr.send(form);
+    xhr.send(body);
   });
 }

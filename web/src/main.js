@@ -22,7 +22,7 @@ function renderNav() {
   if (!session.user) return;
   nav.append(
     h("a", { href: "#/cases", style: "color:#fff" }, "Cases"),
-    h("span", {}, session.user.full_name || session.user.username),
+    h("span", {}, session.user.display_name || session.user.username),
     h("span", { class: "role", "data-role": session.user.role }, session.user.role),
     h("button", { type: "button", class: "small", onclick: async () => { await logout(); location.hash = "#/login"; } }, "Log out"));
 }

@@ -4,9 +4,7 @@ import { apiGet, apiPost, setCsrf } from "./api.js";
 export const session = { user: null };
 
 export async function loadMe() {
-  const me = await apiGet("/auth/me");
-  session.user = me.user || me;
-  if (me.csrf_token) setCsrf(me.csrf_token);
+  session.user = await apiGet("/auth/me");
   return session.user;
 }
 
@@ -23,9 +21,13 @@ export async function logout() {
   session.user = null;
 }
 
+// The service's roles: technologists and pathologists register cases, upload and start
+// analyses; only pathologists review, sign out and amend; admins manage users.
+const lab = () => ["technologist", "pathologist"].includes(session.user?.role);
 export const can = {
-  createCase: () => ["technologist", "admin"].includes(session.user?.role),
-  upload: () => ["technologist", "admin"].includes(session.user?.role),
-  analyse: () => ["technologist", "admin"].includes(session.user?.role),
+  createCase: lab,
+  upload: lab,
+  analyse: lab,
+  report: lab,
   review: () => session.user?.role === "pathologist",
 };

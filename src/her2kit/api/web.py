@@ -3,8 +3,9 @@
 ``scripts/setup_web.sh`` bundles ``web/`` (OpenSeadragon and the page's own code, with
 esbuild) into ``her2kit/api/static/``; :data:`router` serves ``/`` (the page) and
 ``/static/<file>`` (only the files the build wrote: no path from the request reaches the
-file system). The page talks to the service only through ``/api/v1`` on the same origin;
-the Content-Security-Policy makes the browser refuse anything else.
+file system), and ``/api/web/limits`` (the upload limits the page checks first). The
+page talks to the service only through ``/api`` on the same origin; the
+Content-Security-Policy makes the browser refuse anything else.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 __all__ = ["STATIC_FILES", "WEB_HEADERS", "router", "static_dir"]
@@ -58,6 +59,18 @@ def index() -> HTMLResponse:
     if not path.is_file():
         return HTMLResponse(_MISSING, status_code=503, headers=WEB_HEADERS)
     return HTMLResponse(path.read_text(encoding="utf-8"), headers=WEB_HEADERS)
+
+
+@router.get("/api/web/limits")
+def limits(request: Request) -> dict:
+    """What the page checks before sending an upload (the service checks again): bytes and
+    pixels, from the service's settings. Needs a login, as every route but health does."""
+    from her2kit.api.deps import current_user, service
+
+    svc = service(request)
+    current_user(request, svc)
+    return {"max_upload_bytes": svc.settings.max_upload_bytes,
+            "max_upload_pixels": svc.settings.max_upload_pixels}
 
 
 @router.get("/static/{name}")

@@ -22,22 +22,31 @@ function newCaseForm(onCreated) {
     h("label", { for: id }, label, hint ? h("span", { class: "hint" }, ` — ${hint}`) : null), input);
   const accession = h("input", { id: "nc-accession", required: true, maxlength: 64, autocomplete: "off" });
   const specimen = h("select", { id: "nc-specimen" },
-    ["core biopsy", "excision", "resection", "cytology cell block", "metastasis biopsy"].map((v) => h("option", { value: v }, v)));
+    ["core biopsy", "excision", "mastectomy", "cytology cell block", "metastasis biopsy", "other"]
+      .map((v) => h("option", { value: v }, v)));
   const site = h("input", { id: "nc-site", value: "breast", maxlength: 120 });
+  const laterality = h("select", { id: "nc-laterality" },
+    ["left", "right", "bilateral", "not specified"].map((v) => h("option", { value: v }, v)));
+  const fixative = h("input", { id: "nc-fixative", value: "10% NBF", maxlength: 120 });
   const fixation = h("input", { id: "nc-fixation", type: "number", min: 0, max: 240, step: 0.5, value: 24 });
-  const tests = ["ihc", "ish"].map((t) => h("label", { class: "row" },
-    h("input", { type: "checkbox", name: "nc-test", value: t, checked: t === "ihc" }), t.toUpperCase()));
+  const ihc = h("input", { type: "checkbox", id: "nc-ihc", checked: true });
+  const ish = h("input", { type: "checkbox", id: "nc-ish" });
+  const ishAssay = h("select", { id: "nc-ish-assay", "aria-label": "ISH assay" },
+    [["dual-ish", "Dual ISH (brightfield)"], ["fish", "FISH"], ["cish", "CISH"]].map(([v, t]) => h("option", { value: v }, t)));
   const form = h("form", { class: "card", id: "new-case", "aria-labelledby": "nc-title",
     onsubmit: async (e) => {
       e.preventDefault();
       clear(msg);
-      const chosen = [...form.querySelectorAll("input[name=nc-test]:checked")].map((i) => i.value);
+      const tests = [];
+      if (ihc.checked) tests.push({ kind: "ihc", assay: "HER2 IHC" });
+      if (ish.checked) tests.push({ kind: "ish", assay: ishAssay.value });
+      if (!tests.length) { msg.append(h("p", { class: "msg error" }, "Order at least one test.")); return; }
+      const spec = { type: specimen.value, site: site.value.trim() || null, laterality: laterality.value,
+        fixative: fixative.value.trim() || null,
+        fixation_time_h: fixation.value === "" ? null : Number(fixation.value) };
       try {
-        const created = await svc.createCase({
-          accession: accession.value.trim(), specimen_type: specimen.value, site: site.value.trim(),
-          fixation_hours: fixation.value === "" ? null : Number(fixation.value), tests: chosen,
-        });
-        onCreated(created);
+        onCreated(await svc.createCase({ accession: accession.value.trim(),
+          specimen: Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== null)), tests }));
       } catch (err) {
         msg.append(h("p", { class: "msg error" }, err.message));
       }
@@ -45,10 +54,12 @@ function newCaseForm(onCreated) {
   h("h2", { id: "nc-title" }, "Register a case"),
   h("div", { class: "grid2" },
     h("div", {}, field("nc-accession", "Accession number", accession, "as on the requisition"),
-      field("nc-specimen", "Specimen", specimen)),
-    h("div", {}, field("nc-site", "Site", site),
-      field("nc-fixation", "Fixation time (hours)", fixation, "formalin, 6–72 h"))),
-  h("fieldset", {}, h("legend", {}, "Tests"), h("div", { class: "row" }, tests)),
+      field("nc-specimen", "Specimen", specimen), field("nc-site", "Site", site)),
+    h("div", {}, field("nc-laterality", "Laterality", laterality), field("nc-fixative", "Fixative", fixative),
+      field("nc-fixation", "Fixation time (hours)", fixation, "ASCO/CAP: 6–72 h"))),
+  h("fieldset", {}, h("legend", {}, "Tests"),
+    h("div", { class: "row" }, ihc, h("label", { for: "nc-ihc" }, "HER2 IHC")),
+    h("div", { class: "row" }, ish, h("label", { for: "nc-ish" }, "HER2 ISH"), ishAssay)),
   msg,
   h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Register"),
     h("button", { type: "button", onclick: () => form.remove() }, "Cancel")));
@@ -58,13 +69,13 @@ function newCaseForm(onCreated) {
 function caseTable(cases) {
   if (!cases.length) return h("p", { class: "empty" }, "No case matches.");
   return h("table", { "aria-label": "Cases" },
-    h("thead", {}, h("tr", {}, ["Accession", "Specimen", "Tests", "Status", "Updated"].map((t) => h("th", { scope: "col" }, t)))),
+    h("thead", {}, h("tr", {}, ["Accession", "Specimen", "Tests", "Status", "Registered / signed out"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, cases.map((c) => h("tr", { dataset: { accession: c.accession } },
       h("td", {}, h("a", { href: `#/cases/${encodeURIComponent(c.id)}` }, c.accession)),
-      h("td", {}, [c.specimen_type, c.site].filter(Boolean).join(", ")),
-      h("td", {}, (c.tests || []).map((t) => (t.kind || t).toUpperCase()).join(", ")),
+      h("td", {}, [c.facts?.specimen?.type, c.facts?.specimen?.site].filter(Boolean).join(", ")),
+      h("td", {}, (c.tests || []).map((t) => t.kind.toUpperCase()).join(", ")),
       h("td", {}, statusChip(c.status)),
-      h("td", {}, fmtTime(c.updated_at || c.created_at))))));
+      h("td", {}, fmtTime(c.signed_out_at || c.created_at))))));
 }
 
 export async function casesPage(main, query) {
@@ -77,8 +88,13 @@ export async function casesPage(main, query) {
   const results = h("div", { "aria-live": "polite" });
   const top = h("div", {});
   let timer = 0;
+  let all = null;
   const load = async () => {
-    const cases = await svc.listCases({ q: search.value.trim(), status: status.value, test: test.value });
+    if (!all) all = await svc.listCases();
+    const q = search.value.trim().toLowerCase();
+    const cases = all.filter((c) => (!q || c.accession.toLowerCase().includes(q))
+      && (!status.value || c.status === status.value)
+      && (!test.value || (c.tests || []).some((t) => t.kind === test.value)));
     clear(results).append(h("p", { class: "muted small" }, `${cases.length} case${cases.length === 1 ? "" : "s"}`), caseTable(cases));
   };
   const changed = () => { clearTimeout(timer); timer = setTimeout(() => load().catch(showError), 200); };
