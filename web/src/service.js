@@ -48,7 +48,11 @@ export async function createCase({ accession, specimen, tests }) {
   return c;
 }
 
-export const limits = () => apiGet("/web/limits");
+let configCache = null;
+export async function config() {
+  if (!configCache) configCache = await apiGet("/web/config");
+  return configCache;
+}
 export const getResult = (id) => apiGet(`/results/${enc(id)}`);
 export const history = (id) => apiGet(`/cases/${enc(id)}/history`);
 export const listReports = (id) => apiGet(`/cases/${enc(id)}/reports`);

@@ -408,6 +408,7 @@ class SlideForDeepZoom:
         self.level_downsamples = tuple(lvl.downsample for lvl in slide.levels)
         self.dimensions = self.level_dimensions[0]
         self.properties = dict(slide.properties)
+        self.pixel_size_um = slide.pixel_size_um
 
     def get_best_level_for_downsample(self, downsample: float) -> int:
         return int(self._slide.level_for(self._slide.pixel_size_um * float(downsample)))
@@ -516,8 +517,9 @@ def _zoom(viewer: _Viewer, image: ViewerImage):
     from openslide.deepzoom import DeepZoomGenerator
 
     def build():
-        return DeepZoomGenerator(image.open_slide(), tile_size=DZ_TILE_PX,
-                                 overlap=DZ_OVERLAP_PX, limit_bounds=False)
+        osr = image.open_slide()
+        return DeepZoomGenerator(osr, tile_size=DZ_TILE_PX, overlap=DZ_OVERLAP_PX,
+                                 limit_bounds=False), getattr(osr, "pixel_size_um", None)
     return viewer.zooms.get(image.key.split("|")[0], build)
 
 
@@ -537,7 +539,7 @@ def viewer_info(image_id: str, request: Request) -> dict[str, Any]:
     """Size, pixel size, tile grid and overlay summary of one image."""
     viewer = _viewer(request)
     image = viewer.source(request, image_id)
-    zoom = _zoom(viewer, image)
+    zoom, file_mpp = _zoom(viewer, image)
     width, height = zoom.level_dimensions[-1]
     layer = _layer(viewer, image)
     overlay = None
@@ -551,7 +553,7 @@ def viewer_info(image_id: str, request: Request) -> dict[str, Any]:
             "signal_colors": {k: _hex(v) for k, v in SIGNAL_COLORS.items()},
         }
     return {"id": image_id, "name": image.name, "width": width, "height": height,
-            "pixel_size_um": image.pixel_size_um, "tile_size": DZ_TILE_PX,
+            "pixel_size_um": image.pixel_size_um or file_mpp, "tile_size": DZ_TILE_PX,
             "overlap": DZ_OVERLAP_PX, "levels": zoom.level_count, "format": "jpeg",
             "overlay": overlay}
 
@@ -561,7 +563,7 @@ def viewer_tile(image_id: str, level: int, col: int, row: int, request: Request)
     """One Deep Zoom tile (JPEG)."""
     viewer = _viewer(request)
     image = viewer.source(request, image_id)
-    zoom = _zoom(viewer, image)
+    zoom, _ = _zoom(viewer, image)
     if not 0 <= level < zoom.level_count:
         raise HTTPException(404, f"no Deep Zoom level {level}")
     cols, rows = zoom.level_tiles[level]

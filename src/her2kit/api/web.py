@@ -3,7 +3,7 @@
 ``scripts/setup_web.sh`` bundles ``web/`` (OpenSeadragon and the page's own code, with
 esbuild) into ``her2kit/api/static/``; :data:`router` serves ``/`` (the page) and
 ``/static/<file>`` (only the files the build wrote: no path from the request reaches the
-file system), and ``/api/web/limits`` (the upload limits the page checks first). The
+file system), and ``/api/web/config`` (upload limits and known assays, for the forms). The
 page talks to the service only through ``/api`` on the same origin; the
 Content-Security-Policy makes the browser refuse anything else.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
-__all__ = ["STATIC_FILES", "WEB_HEADERS", "router", "static_dir"]
+__all__ = ["ISH_KIT_ASSAY", "STATIC_FILES", "WEB_HEADERS", "router", "static_dir"]
 
 #: The files ``web/build.mjs`` writes, and their media types.
 STATIC_FILES = {
@@ -61,16 +61,31 @@ def index() -> HTMLResponse:
     return HTMLResponse(path.read_text(encoding="utf-8"), headers=WEB_HEADERS)
 
 
-@router.get("/api/web/limits")
-def limits(request: Request) -> dict:
-    """What the page checks before sending an upload (the service checks again): bytes and
-    pixels, from the service's settings. Needs a login, as every route but health does."""
+#: The count-ish assay (``--assay``) of each known ISH kit of :data:`her2kit.casefile.ASSAYS`.
+ISH_KIT_ASSAY = {
+    "PathVysion HER-2 DNA Probe Kit": "fish",
+    "HER2 IQFISH pharmDx": "fish",
+    "INFORM HER2 Dual ISH": "dual-ish",
+    "SPoT-Light HER2 CISH": "cish",
+    "HER2 CISH pharmDx": "cish",
+}
+
+
+@router.get("/api/web/config")
+def config(request: Request) -> dict:
+    """What the page needs to fill its forms: the upload limits it checks before sending
+    (the service checks again), and the known assays (kit, test, maker, regulatory status;
+    ISH kits with the count-ish assay they need). Needs a login, as every route but health."""
     from her2kit.api.deps import current_user, service
+    from her2kit.casefile import ASSAYS
 
     svc = service(request)
     current_user(request, svc)
+    assays = [{"name": name, "test": test, "maker": maker, "status": status,
+               "job_assay": ISH_KIT_ASSAY.get(name)} for name, (test, maker, status)
+              in ASSAYS.items() if test in ("ihc", "ish")]
     return {"max_upload_bytes": svc.settings.max_upload_bytes,
-            "max_upload_pixels": svc.settings.max_upload_pixels}
+            "max_upload_pixels": svc.settings.max_upload_pixels, "assays": assays}
 
 
 @router.get("/static/{name}")

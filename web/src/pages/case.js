@@ -115,7 +115,7 @@ function analysisCard(ctx) {
       const t = c.tests.find((x) => String(x.id) === test.value);
       const params = {};
       if (mpp.value) params.mpp = Number(mpp.value);
-      if (t.kind === "ish") params.assay = ["fish", "dual-ish", "cish"].includes(t.assay) ? t.assay : "dual-ish";
+      if (t.kind === "ish") params.assay = ctx.jobAssay[t.assay] || "dual-ish";
       try {
         await svc.startJob(c.id, { test_id: t.id, kind: JOB_OF_TEST[t.kind], upload_ids: [Number(image.value)], params });
         ctx.refresh();
@@ -338,13 +338,14 @@ export async function casePage(main, caseId) {
   let timer = 0;
   let alive = true;
   const pending = h("ul", { class: "plain uploads", id: "pending-uploads" }); // kept across re-renders
-  let maxUploadBytes = DEFAULT_MAX_UPLOAD_BYTES;
-  try { maxUploadBytes = (await svc.limits()).max_upload_bytes; } catch (err) { if (err.status === 401) throw err; }
+  const cfg = await svc.config();
+  const maxUploadBytes = cfg.max_upload_bytes || DEFAULT_MAX_UPLOAD_BYTES;
+  const jobAssay = Object.fromEntries(cfg.assays.filter((a) => a.job_assay).map((a) => [a.name, a.job_assay]));
   const render = async () => {
     const data = await loadAll(caseId);
     if (!alive) return;
     const { c } = data;
-    const ctx = { ...data, pending, maxUploadBytes, editable: c.state !== "signed_out",
+    const ctx = { ...data, pending, maxUploadBytes, jobAssay, editable: c.state !== "signed_out",
       refresh: () => render().catch(show) };
     const left = h("div", {}, factsCard(c), imagesCard(ctx), analysisCard(ctx), reportsCard(ctx));
     const right = h("div", {}, c.tests.filter((t) => JOB_OF_TEST[t.kind]).map((t) => resultCard(ctx, t)),

@@ -16,7 +16,7 @@ export function statusChip(status) {
   return h("span", { class: `status ${status}`, "data-status": status }, STATUS_WORDS[status] || status);
 }
 
-function newCaseForm(onCreated) {
+function newCaseForm(onCreated, assays) {
   const msg = h("div", { role: "alert" });
   const field = (id, label, input, hint) => h("div", { class: "field" },
     h("label", { for: id }, label, hint ? h("span", { class: "hint" }, ` — ${hint}`) : null), input);
@@ -31,14 +31,16 @@ function newCaseForm(onCreated) {
   const fixation = h("input", { id: "nc-fixation", type: "number", min: 0, max: 240, step: 0.5, value: 24 });
   const ihc = h("input", { type: "checkbox", id: "nc-ihc", checked: true });
   const ish = h("input", { type: "checkbox", id: "nc-ish" });
-  const ishAssay = h("select", { id: "nc-ish-assay", "aria-label": "ISH assay" },
-    [["dual-ish", "Dual ISH (brightfield)"], ["fish", "FISH"], ["cish", "CISH"]].map(([v, t]) => h("option", { value: v }, t)));
+  const kits = (test) => assays.filter((a) => a.test === test).map((a) =>
+    h("option", { value: a.name }, `${a.name} (${a.maker}, ${a.status})`));
+  const ihcAssay = h("select", { id: "nc-ihc-assay", "aria-label": "IHC assay" }, kits("ihc"));
+  const ishAssay = h("select", { id: "nc-ish-assay", "aria-label": "ISH assay" }, kits("ish"));
   const form = h("form", { class: "card", id: "new-case", "aria-labelledby": "nc-title",
     onsubmit: async (e) => {
       e.preventDefault();
       clear(msg);
       const tests = [];
-      if (ihc.checked) tests.push({ kind: "ihc", assay: "HER2 IHC" });
+      if (ihc.checked) tests.push({ kind: "ihc", assay: ihcAssay.value });
       if (ish.checked) tests.push({ kind: "ish", assay: ishAssay.value });
       if (!tests.length) { msg.append(h("p", { class: "msg error" }, "Order at least one test.")); return; }
       const spec = { type: specimen.value, site: site.value.trim() || null, laterality: laterality.value,
@@ -58,7 +60,7 @@ function newCaseForm(onCreated) {
     h("div", {}, field("nc-laterality", "Laterality", laterality), field("nc-fixative", "Fixative", fixative),
       field("nc-fixation", "Fixation time (hours)", fixation, "ASCO/CAP: 6–72 h"))),
   h("fieldset", {}, h("legend", {}, "Tests"),
-    h("div", { class: "row" }, ihc, h("label", { for: "nc-ihc" }, "HER2 IHC")),
+    h("div", { class: "row" }, ihc, h("label", { for: "nc-ihc" }, "HER2 IHC"), ihcAssay),
     h("div", { class: "row" }, ish, h("label", { for: "nc-ish" }, "HER2 ISH"), ishAssay)),
   msg,
   h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Register"),
@@ -79,6 +81,7 @@ function caseTable(cases) {
 }
 
 export async function casesPage(main, query) {
+  const cfg = await svc.config();
   const search = h("input", { id: "search", type: "search", placeholder: "e.g. S26-1234", value: query.get("q") || "" });
   const status = h("select", { id: "status-filter" }, h("option", { value: "" }, "All statuses"),
     Object.entries(STATUS_WORDS).map(([k, v]) => h("option", { value: k, selected: query.get("status") === k }, v)));
@@ -105,7 +108,7 @@ export async function casesPage(main, query) {
   const newButton = can.createCase() ? h("button", { type: "button", class: "primary", id: "new-case-button",
     onclick: () => {
       if (document.getElementById("new-case")) return;
-      const form = newCaseForm((created) => { location.hash = `#/cases/${encodeURIComponent(created.id)}`; });
+      const form = newCaseForm((created) => { location.hash = `#/cases/${encodeURIComponent(created.id)}`; }, cfg.assays);
       top.append(form);
       form.querySelector("input").focus();
     } }, "Register a case") : null;
