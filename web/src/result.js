@@ -75,7 +75,7 @@ function ishBlock(doc) {
 
 const STATUS_WORDS = { positive: "HER2 positive", negative: "HER2 negative", equivocal: "Equivocal", low: "HER2-low", ultralow: "HER2-ultralow" };
 
-export function resultView(doc, { override } = {}) {
+export function resultView(doc, { finalText, finalState } = {}) {
   const warnings = warningsOf(doc);
   const her2 = doc.her2 || {};
   const ihc = doc.ihc;
@@ -86,9 +86,12 @@ export function resultView(doc, { override } = {}) {
     warnings.length ? h("ul", { class: "warnings", "aria-label": "Warnings" }, warnings.map((w) => h("li", {}, w))) : null,
     h("div", { class: "spread" },
       h("div", {},
-        h("div", { class: "score", "data-testid": "score" }, headline),
+        h("div", { class: "score-label" }, "Image analysis"),
+        h("div", { class: finalText ? "score superseded" : "score", "data-testid": "score" }, headline),
         h("div", { class: "score-sub" }, [status, ihc?.label].filter(Boolean).join(" · "))),
-      override ? h("div", { class: "msg info" }, "Overridden by the pathologist: ", h("b", {}, override)) : null),
+      finalText ? h("div", { class: `final-box ${finalState}`, "data-testid": "final" },
+        h("div", { class: "score-label" }, finalState === "overridden" ? "Pathologist (override)" : "Pathologist (agreed)"),
+        h("div", { class: "score" }, finalText)) : null),
     ihc ? ihcBlock(doc) : null,
     ish ? ishBlock(doc) : null,
     h("h3", {}, "Why (the guideline's rationale)"),

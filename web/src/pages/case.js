@@ -57,6 +57,7 @@ function uploadRow(caseId, file, onDone) {
       },
     }).then(() => { row.remove(); onDone(); }).catch((err) => {
       note.textContent = "not uploaded";
+      bar.value = 0;
       const retry = err.code === "network" || err.status === 0 || err.status >= 500;
       actions.append(h("p", { class: "msg error", role: "alert" }, err.message),
         h("div", { class: "row" },
@@ -220,7 +221,11 @@ function reviewForm(ctx, test, doc) {
 function finalWords(test) {
   const f = test.final || {};
   if (test.kind === "ihc") return f.score ? `IHC ${f.score}` : "";
-  if (f.her2_mean !== undefined) return `${f.cells_counted} nuclei, HER2 ${f.her2_mean}, CEP17 ${f.cep17_mean ?? "—"}`;
+  if (f.her2_mean !== undefined) {
+    const ratio = f.cep17_mean ? ` · ratio ${(f.her2_mean / f.cep17_mean).toFixed(2)}` : "";
+    return `HER2 ${f.her2_mean} / CEP17 ${f.cep17_mean ?? "—"}${ratio} (${f.cells_counted} nuclei)`;
+  }
+  if (f.probe) return "ISH counts as analysed";
   return "";
 }
 
@@ -235,7 +240,8 @@ function resultCard(ctx, test) {
       REVIEW_WORDS[state], finalWords(test) ? `: ${finalWords(test)}` : "", ctx.reviewReason.get(test.id) ? ` — “${ctx.reviewReason.get(test.id)}”` : "")
     : h("p", { class: "small muted", dataset: { reviewState: state } }, REVIEW_WORDS[state]);
   return h("section", { class: "card", "aria-labelledby": `result-${test.id}`, dataset: { test: test.kind } }, head,
-    entry ? resultView(entry.doc) : h("p", { class: "muted" }, "No result yet: upload an image and run the analysis."),
+    entry ? resultView(entry.doc, { finalText: state !== "pending" ? finalWords(test) : "", finalState: state })
+      : h("p", { class: "muted" }, "No result yet: upload an image and run the analysis."),
     entry ? reviewed : null,
     entry && ctx.editable && can.review() ? reviewForm(ctx, test, entry.doc) : null);
 }
@@ -283,8 +289,13 @@ function reportsCard(ctx) {
     h("div", { class: "spread" }, h("h2", { id: "reports-title" }, "Reports"), make), msg,
     reports.length ? h("ul", { class: "plain reports" }, [...reports].reverse().map((r) => h("li", { dataset: { report: r.id, status: r.status } },
       h("div", {}, h("span", { class: `tag ${r.status}` }, r.status), " ", h("span", { class: "small muted" }, `revision ${r.revision} · ${fmtTime(r.created_at)}`),
-        h("div", { class: "row", style: "margin-top:4px" }, r.files.map((f) => h("a", { class: "btn small", href: f.url, download: f.name, dataset: { file: f.name } }, f.name.replace(`${c.accession}-`, "")))))))) : h("p", { class: "muted small" }, "No report yet."));
+        h("div", { class: "row", style: "margin-top:4px" }, [...r.files].sort((a, b) => FILE_WORDS.findIndex(([e]) => a.name.endsWith(e)) - FILE_WORDS.findIndex(([e]) => b.name.endsWith(e)))
+          .map((f) => h("a", { class: "btn small", href: f.url, download: f.name, dataset: { file: f.name } }, fileWords(f.name)))))))) : h("p", { class: "muted small" }, "No report yet."));
 }
+
+const FILE_WORDS = [["lab.pdf", "Lab report (PDF)"], ["lab.html", "Lab report (HTML)"], ["fhir.json", "FHIR bundle"],
+  ["patient.pdf", "Patient summary (PDF)"], ["patient.html", "Patient summary (HTML)"], ["report.json", "Report data (JSON)"]];
+const fileWords = (name) => (FILE_WORDS.find(([end]) => name.endsWith(end)) || [null, name])[1];
 
 const ACTION_WORDS = {
   "case.create": "registered the case", "test.create": "ordered a test", "upload.create": "uploaded an image",
@@ -310,7 +321,7 @@ function historyCard(rows) {
     rows.length ? h("table", { class: "history", "aria-label": "Audit trail, oldest first" },
       h("thead", {}, h("tr", {}, ["When", "Who", "What", "Change", "Reason"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, rows.map((e) => h("tr", { dataset: { action: e.action } },
-        h("td", {}, fmtTime(e.at)), h("td", {}, e.actor), h("td", {}, ACTION_WORDS[e.action] || e.action),
+        h("td", { class: "nowrap" }, fmtTime(e.at)), h("td", {}, e.actor), h("td", {}, ACTION_WORDS[e.action] || e.action),
         h("td", { class: "small" }, change(e)), h("td", {}, e.reason || "")))))
       : h("p", { class: "muted" }, "Nothing recorded yet."),
     h("p", { class: "small muted" }, "Each row is chained to the one before by its hash: `her2kit audit verify` finds a changed row."));
@@ -349,11 +360,11 @@ export async function casePage(main, caseId) {
       refresh: () => render().catch(show) };
     const left = h("div", {}, factsCard(c), imagesCard(ctx), analysisCard(ctx), reportsCard(ctx));
     const right = h("div", {}, c.tests.filter((t) => JOB_OF_TEST[t.kind]).map((t) => resultCard(ctx, t)),
-      signOutCard(ctx), historyCard(data.hist));
+      signOutCard(ctx));
     clear(main).append(
       h("div", { class: "spread" }, h("div", {}, h("a", { href: "#/cases", class: "back" }, "← Cases"),
         h("h1", {}, `Case ${c.accession}`)), statusChip(c.status)),
-      h("div", { class: "grid2" }, left, right));
+      h("div", { class: "grid2" }, left, right), historyCard(data.hist));
     clearTimeout(timer);
     if (c.jobs.some((j) => j.status === "queued" || j.status === "running")) timer = setTimeout(ctx.refresh, 1000);
   };
