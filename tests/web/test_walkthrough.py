@@ -179,3 +179,46 @@ def test_a_case_end_to_end(pages, shots, images):
     # The technologist sees the signed-out case, without any control to change it.
     _case_page(pages, tech)
     assert tech.locator("#job-form, #file-input, form.review, #amend-button").count() == 0
+
+
+def test_ish_counts_and_signals_in_the_viewer(pages, shots, tmp_path):
+    field = tmp_path / "dual-ish-group1.png"
+    subprocess.run([sys.executable, "-m", "her2kit", "synth-ish", str(field), "--assay",
+                    "dual-ish", "--scenario", "group1", "--size", "768", "--seed", "2"],
+                   check=True, capture_output=True, timeout=120,
+                   env=os.environ | {"PYTHONPATH": str(Path(__file__).parents[2] / "src")})
+    page = pages.new()
+    pages.login(page, "tess")
+    page.click("#new-case-button")
+    page.fill("#nc-accession", "S26-0421")
+    page.uncheck("#nc-ihc")
+    page.check("#nc-ish")
+    page.select_option("#nc-ish-assay", "INFORM HER2 Dual ISH")
+    page.click("#new-case button[type=submit]")
+    page.wait_for_selector("h1:has-text('Case S26-0421')")
+    _upload(page, field)
+    page.fill("#job-mpp", "0.2")  # a PNG records no pixel size
+    page.click("#job-start")
+    page.wait_for_selector("li[data-job][data-status=done]", timeout=180_000)
+    text = page.inner_text("section[data-test=ish]")
+    assert "ISH group 1" in text and "HER2 / CEP17 ratio" in text
+    shots(page, "ish-result", full_page=True)
+    page.click("[id^=open-viewer-]")
+    page.wait_for_function("() => document.getElementById('viewer')?.her2kit?.ready()")
+    uid = page.url.split("/viewer/")[1].split("?")[0]
+    tile = page.request.get(f"{pages.server.url}/api/viewer/{uid}/cells/0_0").json()
+    assert tile["her2"] and len(tile["her2"]) == tile["n"] and tile["signals"]["x"]
+    sig = tile["signals"]
+    j = next(i for i in range(len(sig["x"])) if 40 < sig["x"][i] < 480 and 40 < sig["y"][i] < 480)
+    page.wait_for_timeout(800)
+    box = page.locator("#viewer").bounding_box()
+    at = page.evaluate("([x, y]) => document.getElementById('viewer').her2kit.imageToElement(x, y)",
+                       [sig["x"][j], sig["y"][j]])
+    x, y = box["x"] + at["x"], box["y"] + at["y"]
+    shots(page, "ish-viewer")
+    before = _patch_rgb(page, x, y, r=1)
+    page.uncheck("input[data-layer=signals]")
+    page.wait_for_timeout(300)
+    after = _patch_rgb(page, x, y, r=1)
+    shots(page, "ish-viewer-signals-off")
+    assert np.abs(before - after).sum() > 40, (before, after)

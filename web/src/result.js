@@ -70,7 +70,15 @@ function ishBlock(doc) {
       h("div", {}, h("b", {}, fmtNum(ish.ratio)), h("span", {}, "HER2 / CEP17 ratio (line: 2.0)")),
       h("div", {}, h("b", {}, ish.group ? `Group ${ish.group}` : "—"), h("span", {}, "ASCO/CAP ISH group")),
       h("div", {}, h("b", {}, String(ish.cells_counted ?? ev.nuclei_counted ?? "—")), h("span", {}, `nuclei counted (minimum ${ish.thresholds?.min_cells_counted ?? 20})`)),
-      h("div", {}, h("b", {}, String(ev.nuclei_excluded ?? "—")), h("span", {}, "nuclei left out"))));
+      excludedBox(ev.nuclei_excluded)));
+}
+
+function excludedBox(excluded) {
+  if (excluded === null || excluded === undefined) return null;
+  const parts = typeof excluded === "object" ? Object.entries(excluded) : [];
+  const total = typeof excluded === "object" ? parts.reduce((a, [, n]) => a + Number(n || 0), 0) : excluded;
+  const why = parts.filter(([, n]) => n).map(([k, n]) => `${k.replaceAll("_", " ")} ${n}`).join(", ");
+  return h("div", {}, h("b", {}, String(total)), h("span", {}, `nuclei left out${why ? ` (${why})` : ""}`));
 }
 
 const STATUS_WORDS = { positive: "HER2 positive", negative: "HER2 negative", equivocal: "Equivocal", low: "HER2-low", ultralow: "HER2-ultralow" };
