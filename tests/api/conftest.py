@@ -56,8 +56,14 @@ def add_users(app) -> dict[str, str]:
 
 
 @pytest.fixture
-def lab(tmp_path, database_url):
-    app, client = make_lab(tmp_path / "data", database_url)
+def lab_settings() -> dict:
+    """Settings of the ``lab`` fixture beyond the defaults (a test module may override)."""
+    return {}
+
+
+@pytest.fixture
+def lab(tmp_path, database_url, lab_settings):
+    app, client = make_lab(tmp_path / "data", database_url, **lab_settings)
     with client:
         yield Lab(client, app, tmp_path / "data", add_users(app))
     app.state.service.db.engine.dispose()

@@ -47,12 +47,12 @@ def test_ihc_case_to_final_report(lab, ihc_png):
     assert "FINAL — signed out by Dr Paula Path on" in html
     assert "PRELIMINARY" not in html
     bundle = json.loads(files["S26-0001-fhir.json"].content)
-    dr = [e["resource"] for e in bundle["entry"]
-          if e["resource"]["resourceType"] == "DiagnosticReport"][0]
+    dr = next(e["resource"] for e in bundle["entry"]
+          if e["resource"]["resourceType"] == "DiagnosticReport")
     assert dr["status"] == "final"
     assert "S26-0001-patient.html" in files
     assert files["S26-0001-lab.pdf"].content.startswith(b"%PDF")
     prelim_html = lab.client.get(
-        [f["url"] for f in prelim["files"] if f["name"].endswith("lab.html")][0],
+        next(f["url"] for f in prelim["files"] if f["name"].endswith("lab.html")),
         headers=lab.h("tech")).text
     assert "PRELIMINARY — NOT FOR CLINICAL USE" in prelim_html

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from her2kit.api.errors import ApiError
 from her2kit.api.settings import ServiceSettings
@@ -43,21 +44,27 @@ class Service:
     auth_cache: dict[str, tuple[float, Any]] = field(default_factory=dict)
 
 
-def service(request: Request) -> Service:
+async def service(request: Request) -> Service:
+    # async: FastAPI runs a plain ``def`` dependency in a thread, a cost on every request.
     return request.app.state.service
 
 
 ServiceDep = Annotated[Service, Depends(service)]
 
 
-def _lookup(svc: Service, token_hash: str, kind: str):
-    """The credential, from a cache of ``auth_cache_s`` seconds, else the database."""
+async def _lookup(svc: Service, token_hash: str, kind: str):
+    """The credential, from a cache of ``auth_cache_s`` seconds, else the database (in a
+    thread, so a slow database does not stall the event loop)."""
     key = f"{kind}:{token_hash}"
     hit = svc.auth_cache.get(key)
     if hit is not None and time.monotonic() - hit[0] < svc.settings.auth_cache_s:
         return hit[1]
-    with svc.db.read() as session:
-        cred = find_credential(session, token_hash, kind=kind)
+
+    def query():
+        with svc.db.read() as session:
+            return find_credential(session, token_hash, kind=kind)
+
+    cred = await run_in_threadpool(query)
     if len(svc.auth_cache) > 10_000:
         svc.auth_cache.clear()
     svc.auth_cache[key] = (time.monotonic(), cred)
@@ -68,20 +75,20 @@ def _unauthenticated(message: str) -> ApiError:
     return ApiError(401, "not_authenticated", message, {"WWW-Authenticate": "Bearer"})
 
 
-def current_user(request: Request, svc: ServiceDep) -> Principal:
+async def current_user(request: Request, svc: ServiceDep) -> Principal:
     """The user of a valid token or session; 401 otherwise, 403 for a missing CSRF token."""
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthenticated("use 'Authorization: Bearer <token>'")
-        cred = _lookup(svc, hash_token(token.strip()), "token")
+        cred = await _lookup(svc, hash_token(token.strip()), "token")
         kind = "token"
     else:
         token = request.cookies.get(SESSION_COOKIE)
         if not token:
             raise _unauthenticated("log in or give an API token")
-        cred = _lookup(svc, hash_token(token), "session")
+        cred = await _lookup(svc, hash_token(token), "session")
         kind = "session"
     if cred is None or cred.revoked:
         raise _unauthenticated(f"unknown or revoked {kind}")
@@ -101,7 +108,7 @@ CurrentUser = Annotated[Principal, Depends(current_user)]
 def require(*roles: str):
     """A dependency that lets only ``roles`` through (403 naming them)."""
 
-    def _check(user: CurrentUser) -> Principal:
+    async def _check(user: CurrentUser) -> Principal:
         if user.role not in roles:
             raise ApiError(403, "forbidden",
                            f"this needs the {' or '.join(roles)} role (you are {user.role})")

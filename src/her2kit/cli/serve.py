@@ -152,7 +152,10 @@ def audit_verify(data_dir: DataDirOption = Path("her2kit-data"),
     from her2kit.store.audit import verify_rows
     from her2kit.store.schema import audit_events
 
-    db = _open_db(_settings(data_dir=data_dir, database_url=database_url))
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    if settings.database_url is None and not (data_dir / "her2kit.sqlite3").is_file():
+        raise Her2kitInputError(f"no her2kit database in {data_dir}", field="--data-dir")
+    db = _open_db(settings)
     with db.read() as session:
         rows = (r._asdict() for r in session.execute(
             select(audit_events).order_by(audit_events.c.id)))

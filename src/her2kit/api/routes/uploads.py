@@ -95,7 +95,12 @@ async def _receive(request: Request, svc, claimed: str):
     return blob, header
 
 
-@router.post("/api/cases/{case_id}/uploads", status_code=201)
+_BODY = {"requestBody": {"required": True, "description": "The image file itself.",
+                         "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                     for t in SUFFIXES}}}
+
+
+@router.post("/api/cases/{case_id}/uploads", status_code=201, openapi_extra=_BODY)
 async def upload(case_id: int, request: Request, user: Technologist, svc: ServiceDep,
                  filename: Annotated[str, Query(max_length=1000)] = "upload") -> dict:
     """Store an image for a case (technologist or pathologist)."""
