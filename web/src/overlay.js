@@ -54,6 +54,7 @@ export class CellOverlay {
     this.showLabels = true;
     this.opacity = 0.8;
     this.tiles = new Map();
+    this.wanted = new Set();
     this.pending = new Set();
     this.queue = [];
     this.density = null;
@@ -150,6 +151,7 @@ export class CellOverlay {
       this.onMode(mode);
     }
     ctx.globalAlpha = this.opacity;
+    this.wanted = new Set(mode === "heatmap" ? [] : tiles);
     if (mode === "heatmap") this.drawHeatmap(ctx, t);
     else {
       for (const key of tiles) {
@@ -171,6 +173,10 @@ export class CellOverlay {
   pump() {
     while (this.queue.length && this.inflight() < MAX_FETCHES) {
       const key = this.queue.shift();
+      if (!this.wanted.has(key)) { // panned past it before its turn came: not fetched
+        this.pending.delete(key);
+        continue;
+      }
       this.fetching = (this.fetching || 0) + 1;
       apiGet(`/viewer/${encodeURIComponent(this.imageId)}/cells/${key}`)
         .then((doc) => {

@@ -110,8 +110,7 @@ export async function viewerPage(main, imageId, query) {
   const state = { viewer: null, overlay: null };
   clear(main);
   main.classList.add("wide");
-  const stage = h("div", { id: "viewer", class: "viewer-stage", tabindex: 0,
-    "aria-label": `Zoomable image ${info.name || ""}. Arrows pan, plus and minus zoom.` });
+  const stage = h("div", { id: "viewer", class: "viewer-stage" });
   const bar = h("div", { class: "scalebar", hidden: true, "aria-hidden": "true" },
     h("div", { class: "scalebar-line" }), h("span"));
   main.append(h("div", { class: "viewer-page" }, sidebar(state, info, query.get("case")),
@@ -142,7 +141,12 @@ export async function viewerPage(main, imageId, query) {
     });
   }
   scaleBar(bar, viewer, info);
-  stage.addEventListener("keydown", (e) => {
+  // OpenSeadragon's canvas takes the focus (Tab) and its keys (arrows, + and -, 0);
+  // the layer keys are added to it.
+  viewer.canvas.setAttribute("aria-label", `Zoomable image ${info.name || ""}. Arrows pan, `
+    + "plus and minus zoom, 0 shows the whole image, 1 to 5 toggle the classes, o the overlay.");
+  viewer.canvas.setAttribute("role", "application");
+  viewer.canvas.addEventListener("keydown", (e) => {
     if (!state.overlay || e.ctrlKey || e.metaKey || e.altKey) return;
     const n = Number(e.key);
     const boxes = document.querySelectorAll(".legend input[type=checkbox]");
@@ -155,6 +159,7 @@ export async function viewerPage(main, imageId, query) {
     mode: () => (state.overlay ? state.overlay.mode : "none"),
     ready: () => viewer.world.getItemCount() > 0 && viewer.world.getItemAt(0).getFullyLoaded(),
     viewer,
+    Point: OpenSeadragon.Point,
   };
   return () => viewer.destroy();
 }
