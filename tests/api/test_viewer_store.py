@@ -119,3 +119,14 @@ def test_the_page_is_served_same_origin(vlab):
         "text/javascript")
     assert vlab.client.get("/static/index.py").status_code == 404
     assert vlab.client.get("/static/..%2F__init__.py").status_code == 404
+
+
+def test_the_page_config_gives_limits_and_known_kits(vlab):
+    assert vlab.client.get("/api/web/config").status_code == 401
+    cfg = vlab.client.get("/api/web/config", headers=vlab.h("tech")).json()
+    assert cfg["max_upload_bytes"] == 256 * 1024 * 1024
+    kits = {a["name"]: a for a in cfg["assays"]}
+    assert kits["INFORM HER2 Dual ISH"]["job_assay"] == "dual-ish"
+    assert kits["PathVysion HER-2 DNA Probe Kit"]["job_assay"] == "fish"
+    assert kits["PATHWAY HER2 (4B5)"]["test"] == "ihc"
+    assert all(a["test"] in ("ihc", "ish") for a in cfg["assays"])

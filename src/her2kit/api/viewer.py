@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import numpy as np
-from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 
 from her2kit.report.legend import IHC_LEGEND
 from her2kit.viz.colors import CLASS_COLORS
@@ -495,6 +495,9 @@ class _Viewer:
     source: ViewerSource
     zooms: _LruCache
     layers: _LruCache
+    #: An async check run before every route (the service's login), or None when the
+    #: source checks by itself.
+    authenticate: Callable[[Request], Any] | None = None
 
 
 def _viewer(request: Request) -> _Viewer:
@@ -503,14 +506,22 @@ def _viewer(request: Request) -> _Viewer:
     state = request.app.state
     viewer = getattr(state, "her2kit_viewer", None)
     if viewer is None:
-        from her2kit.api.viewer_store import store_source
+        from her2kit.api.viewer_store import authenticate, store_source
 
         with _INSTALL_LOCK:
             viewer = getattr(state, "her2kit_viewer", None)
             if viewer is None:
-                viewer = _Viewer(store_source, _LruCache(CACHE_SIZE), _LruCache(CACHE_SIZE))
+                viewer = _Viewer(store_source, _LruCache(CACHE_SIZE), _LruCache(CACHE_SIZE),
+                                 authenticate=authenticate)
                 state.her2kit_viewer = viewer
     return viewer
+
+
+async def _authenticate(request: Request) -> None:
+    """Every viewer route: the viewer's login check first (401 before any work)."""
+    check = _viewer(request).authenticate
+    if check is not None:
+        await check(request)
 
 
 def _zoom(viewer: _Viewer, image: ViewerImage):
@@ -529,7 +540,8 @@ def _layer(viewer: _Viewer, image: ViewerImage) -> CellLayer | None:
     return viewer.layers.get(image.key, image.load_overlay)
 
 
-router = APIRouter(prefix="/api/viewer", tags=["viewer"])
+router = APIRouter(prefix="/api/viewer", tags=["viewer"],
+                   dependencies=[Depends(_authenticate)])
 _INSTALL_LOCK = threading.Lock()
 _PRIVATE_CACHE = {"Cache-Control": "private, max-age=3600"}
 

@@ -14,6 +14,7 @@ viewer refuses to draw an overlay that is not the result under review (409).
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from her2kit.api.viewer import (
     signal_records,
 )
 
-__all__ = ["display_rgb", "store_source"]
+__all__ = ["authenticate", "display_rgb", "store_source"]
 
 _RESULT_KINDS = {"score-ihc": "ihc", "count-ish": "ish"}
 
@@ -143,15 +144,25 @@ def _measure(path: Path, result, params: dict, size_px) -> CellLayer:
                             pixel_size_um=job.document.get("pixel_size_um"), **layer_args)
 
 
+async def _value(x):
+    return await x if inspect.isawaitable(x) else x
+
+
+async def authenticate(request: Request) -> None:
+    """The service's own login check (401 / 403 in its error shape), before every route."""
+    from her2kit.api.deps import current_user, service
+
+    await _value(current_user(request, await _value(service(request))))
+
+
 def store_source(request: Request, image_id: str) -> ViewerImage:
-    """The upload ``image_id`` of the service's store, for a logged-in user."""
+    """The upload ``image_id`` of the service's store (the caller is logged in:
+    :func:`authenticate` ran first)."""
     from sqlalchemy import select
 
-    from her2kit.api.deps import current_user, service
     from her2kit.store.schema import uploads
 
-    svc = service(request)
-    current_user(request, svc)
+    svc = request.app.state.service
     if not image_id.isdigit():
         raise ApiError(404, "not_found", f"no upload {image_id}")
     with svc.db.read() as session:

@@ -13,8 +13,10 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
+
+from her2kit.api.deps import CurrentUser, ServiceDep
 
 __all__ = ["ISH_KIT_ASSAY", "STATIC_FILES", "WEB_HEADERS", "router", "static_dir"]
 
@@ -72,15 +74,12 @@ ISH_KIT_ASSAY = {
 
 
 @router.get("/api/web/config")
-def config(request: Request) -> dict:
+def config(user: CurrentUser, svc: ServiceDep) -> dict:
     """What the page needs to fill its forms: the upload limits it checks before sending
     (the service checks again), and the known assays (kit, test, maker, regulatory status;
     ISH kits with the count-ish assay they need). Needs a login, as every route but health."""
-    from her2kit.api.deps import current_user, service
     from her2kit.casefile import ASSAYS
 
-    svc = service(request)
-    current_user(request, svc)
     assays = [{"name": name, "test": test, "maker": maker, "status": status,
                "job_assay": ISH_KIT_ASSAY.get(name)} for name, (test, maker, status)
               in ASSAYS.items() if test in ("ihc", "ish")]
