@@ -171,7 +171,7 @@ def test_a_case_end_to_end(pages, shots, images):
     assert pdf.startswith(b"%PDF")
     shots(path, "signed-out-final-report", full_page=True)
     history = path.inner_text("table.history")
-    for words in ("registered the case", "uploaded an image", "overrode the result",
+    for words in ("registered the case", "uploaded an image", "overrode the result", "IHC 2+",
                   reason, "signed the case out", "made a report"):
         assert words in history, words
     path.locator("table.history").scroll_into_view_if_needed()

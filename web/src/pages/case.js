@@ -306,7 +306,12 @@ const ACTION_WORDS = {
 
 function change(e) {
   const n = e.new || {};
-  if (e.action.startsWith("review.")) return n.final ? JSON.stringify(n.final) : "";
+  if (e.action.startsWith("review.")) {
+    const f = n.final || {};
+    if (f.score) return `IHC ${f.score}`;
+    if (f.her2_mean !== undefined) return `HER2 ${f.her2_mean} / CEP17 ${f.cep17_mean ?? "—"} (${f.cells_counted} nuclei)`;
+    return n.final ? "as analysed" : "";
+  }
   if (e.action === "upload.create") return n.original_name || "";
   if (e.action === "job.create") return n.kind || "";
   if (e.action === "report.create") return n.status || "";
