@@ -86,6 +86,7 @@ def test_an_analysed_upload_shows_its_cells(vlab):
     assert tile.status_code == 200
     assert Image.open(io.BytesIO(tile.content)).size == (255, 255)
     cells = vlab.client.get(f"/api/viewer/{upload_id}/cells/0_0", headers=vlab.h("path"))
+    assert "no-cache" in cells.headers["cache-control"]  # a new analysis changes the cells
     doc = json.loads(cells.content)
     assert doc["n"] == sum(counts.values()) and len(doc["outline"]) == doc["n"]
     assert np.all(np.array(doc["x"]) < 320)
@@ -130,3 +131,6 @@ def test_the_page_config_gives_limits_and_known_kits(vlab):
     assert kits["PathVysion HER-2 DNA Probe Kit"]["job_assay"] == "fish"
     assert kits["PATHWAY HER2 (4B5)"]["test"] == "ihc"
     assert all(a["test"] in ("ihc", "ish") for a in cfg["assays"])
+    # The class colours are her2kit's overlay palette (Okabe-Ito vermillion ... sky blue).
+    assert [(c["key"], c["color"]) for c in cfg["ihc_classes"]][::4] == [
+        ("complete_intense", "#d55e00"), ("none", "#56b4e9")]

@@ -176,6 +176,22 @@ def test_a_case_end_to_end(pages, shots, images):
         assert words in history, words
     path.locator("table.history").scroll_into_view_if_needed()
     shots(path, "history")
+    # Amend after sign-out: a new revision, reviewed and signed out again, reported amended.
+    path.click("#amend-button")
+    path.fill("#amend-reason", "Deeper levels show intense complete staining: 3+ stands.")
+    path.click("#amend-form button[type=submit]")
+    path.wait_for_selector("form.review")
+    assert path.inner_text("[data-status]") == "Under review"
+    path.check("#agree-1")
+    path.click("#review-submit-1")
+    path.wait_for_selector("[data-review-state=agreed]")
+    path.click("#sign-out")
+    path.wait_for_selector("#signed-out-note")
+    assert path.inner_text("[data-status]") == "Amended"
+    path.click("#make-report")
+    path.wait_for_selector("li[data-status=amended]")
+    assert "opened an amendment" in path.inner_text("table.history")
+    shots(path, "amended", full_page=True)
     # The technologist sees the signed-out case, without any control to change it.
     _case_page(pages, tech)
     assert tech.locator("#job-form, #file-input, form.review, #amend-button").count() == 0

@@ -3,13 +3,12 @@
 // means / ratio / group, the guideline's rationale and the next steps.
 import { h, fmtNum, fmtPct, shapeIcon } from "./dom.js";
 
-const IHC_ROWS = [
-  ["complete_intense", "Complete, intense", "#d55e00", "circle"],
-  ["complete_weak_moderate", "Complete, weak to moderate", "#e69f00", "square"],
-  ["incomplete_moderate_intense", "Incomplete, moderate to intense", "#cc79a7", "triangle"],
-  ["incomplete_faint", "Incomplete, faint", "#f0e442", "diamond"],
-  ["none", "No staining", "#56b4e9", "cross"],
-];
+// The IHC classes' words, colours and shapes come from the service (/api/web/config:
+// her2kit.viz.colors' palette), the same as the viewer's legend.
+let IHC_ROWS = [];
+export function setClasses(classes) {
+  IHC_ROWS = classes.map((c) => [c.key, c.label[0].toUpperCase() + c.label.slice(1), c.color, c.shape]);
+}
 
 export function warningsOf(doc) {
   const ev = doc.evidence || {};

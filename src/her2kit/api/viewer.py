@@ -543,7 +543,10 @@ def _layer(viewer: _Viewer, image: ViewerImage) -> CellLayer | None:
 router = APIRouter(prefix="/api/viewer", tags=["viewer"],
                    dependencies=[Depends(_authenticate)])
 _INSTALL_LOCK = threading.Lock()
+# A tile's pixels never change for an upload id (uploads are content-addressed); its cells
+# do when the image is analysed again, so the browser must ask each time it needs them.
 _PRIVATE_CACHE = {"Cache-Control": "private, max-age=3600"}
+_NO_CACHE = {"Cache-Control": "private, no-cache"}
 
 
 @router.get("/{image_id}")
@@ -606,12 +609,13 @@ def viewer_cells(image_id: str, col: int, row: int, request: Request) -> Respons
     except IndexError as exc:
         raise HTTPException(404, str(exc)) from None
     return Response(json.dumps(doc, separators=(",", ":")), media_type="application/json",
-                    headers=_PRIVATE_CACHE)
+                    headers=_NO_CACHE)
 
 
 @router.get("/{image_id}/density")
-def viewer_density(image_id: str, request: Request) -> dict[str, Any]:
+def viewer_density(image_id: str, request: Request, response: Response) -> dict[str, Any]:
     """Cells per class on a coarse grid (the low-zoom heatmap)."""
+    response.headers.update(_NO_CACHE)
     return density_grid(_require_layer(request, image_id))
 
 

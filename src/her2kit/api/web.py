@@ -76,15 +76,20 @@ ISH_KIT_ASSAY = {
 @router.get("/api/web/config")
 def config(user: CurrentUser, svc: ServiceDep) -> dict:
     """What the page needs to fill its forms: the upload limits it checks before sending
-    (the service checks again), and the known assays (kit, test, maker, regulatory status;
-    ISH kits with the count-ish assay they need). Needs a login, as every route but health."""
+    (the service checks again), the known assays (kit, test, maker, regulatory status;
+    ISH kits with the count-ish assay they need), and the IHC classes' words, colours
+    (:data:`her2kit.viz.colors.CLASS_COLORS`) and shapes. Needs a login, as every route
+    but health."""
     from her2kit.casefile import ASSAYS
 
     assays = [{"name": name, "test": test, "maker": maker, "status": status,
                "job_assay": ISH_KIT_ASSAY.get(name)} for name, (test, maker, status)
               in ASSAYS.items() if test in ("ihc", "ish")]
+    from her2kit.api.viewer import class_table
+
     return {"max_upload_bytes": svc.settings.max_upload_bytes,
-            "max_upload_pixels": svc.settings.max_upload_pixels, "assays": assays}
+            "max_upload_pixels": svc.settings.max_upload_pixels, "assays": assays,
+            "ihc_classes": class_table(None, "ihc")}
 
 
 @router.get("/static/{name}")

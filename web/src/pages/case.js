@@ -3,7 +3,7 @@
 import { h, clear, fmtTime, fmtBytes } from "../dom.js";
 import { can } from "../session.js";
 import * as svc from "../service.js";
-import { resultView } from "../result.js";
+import { resultView, setClasses } from "../result.js";
 import { statusChip } from "./cases.js";
 
 const IHC_SCORES = ["0", "1+", "2+", "3+"];
@@ -229,6 +229,11 @@ function finalWords(test) {
   return "";
 }
 
+function machineWords(doc) {
+  if (doc.ihc) return `IHC ${doc.ihc.score}`;
+  return doc.ish ? `ISH group ${doc.ish.group ?? "—"}` : "as analysed";
+}
+
 function resultCard(ctx, test) {
   const entry = ctx.docs.get(test.id);
   const state = test.review_state;
@@ -240,7 +245,7 @@ function resultCard(ctx, test) {
       REVIEW_WORDS[state], finalWords(test) ? `: ${finalWords(test)}` : "", ctx.reviewReason.get(test.id) ? ` — “${ctx.reviewReason.get(test.id)}”` : "")
     : h("p", { class: "small muted", dataset: { reviewState: state } }, REVIEW_WORDS[state]);
   return h("section", { class: "card", "aria-labelledby": `result-${test.id}`, dataset: { test: test.kind } }, head,
-    entry ? resultView(entry.doc, { finalText: state !== "pending" ? finalWords(test) : "", finalState: state })
+    entry ? resultView(entry.doc, { finalText: state === "pending" ? "" : finalWords(test) || machineWords(entry.doc), finalState: state })
       : h("p", { class: "muted" }, "No result yet: upload an image and run the analysis."),
     entry ? reviewed : null,
     entry && ctx.editable && can.review() ? reviewForm(ctx, test, entry.doc) : null);
@@ -283,7 +288,8 @@ function reportsCard(ctx) {
   const make = can.report() && c.tests.some((t) => ctx.docs.has(t.id) || t.final) ? h("button", { type: "button", id: "make-report", onclick: async (e) => {
     e.target.disabled = true;
     try { await svc.makeReport(c.id); ctx.refresh(); } catch (err) { e.target.disabled = false; clear(msg).append(h("p", { class: "msg error" }, err.message)); }
-  } }, c.state === "signed_out" ? "Make the final report" : "Make a preliminary report") : null;
+  } }, c.state !== "signed_out" ? "Make a preliminary report"
+    : c.revision > 0 ? "Make the amended report" : "Make the final report") : null;
   if (!make && !reports.length) return null;
   return h("section", { class: "card", "aria-labelledby": "reports-title" },
     h("div", { class: "spread" }, h("h2", { id: "reports-title" }, "Reports"), make), msg,
@@ -355,6 +361,7 @@ export async function casePage(main, caseId) {
   let alive = true;
   const pending = h("ul", { class: "plain uploads", id: "pending-uploads" }); // kept across re-renders
   const cfg = await svc.config();
+  setClasses(cfg.ihc_classes);
   const maxUploadBytes = cfg.max_upload_bytes || DEFAULT_MAX_UPLOAD_BYTES;
   const jobAssay = Object.fromEntries(cfg.assays.filter((a) => a.job_assay).map((a) => [a.name, a.job_assay]));
   const render = async () => {
