@@ -62,3 +62,14 @@ def review(lab, c, test_id, who="path", **body):
 def sign_out(lab, c, who="path"):
     return lab.client.post(f"/api/cases/{c['id']}/sign-out", headers=lab.h(who),
                            json={"version": c["version"]})
+
+
+def pdf_pages_text(data: bytes) -> list[str]:
+    """The text of each page of a PDF (pypdfium2)."""
+    import pypdfium2
+
+    doc = pypdfium2.PdfDocument(data)
+    try:
+        return [doc[i].get_textpage().get_text_range() for i in range(len(doc))]
+    finally:
+        doc.close()

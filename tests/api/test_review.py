@@ -32,6 +32,8 @@ def test_override_needs_a_reason(lab):
     tid = c["tests"][0]["id"]
     r = h.review(lab, c, tid, decision="override", block={"score": "3+"})
     assert r.status_code == 422 and "body.reason" in r.json()["error"]["message"]
+    r = h.review(lab, c, tid, decision="override", reason="no block")
+    assert r.status_code == 422 and "body.block" in r.json()["error"]["message"]
     r = h.review(lab, c, tid, decision="override", block={"score": "3+"}, reason="   ")
     assert r.status_code == 422 and "body.reason" in r.json()["error"]["message"]
     r = h.review(lab, c, tid, decision="override", block={"score": "9+"}, reason="typo")
@@ -136,6 +138,8 @@ def test_amendment_makes_an_amended_report(lab):
     files = {f["name"]: lab.client.get(f["url"], headers=lab.h("tech")) for f in rep["files"]}
     html = files["S26-ER-lab.html"].text
     assert "AMENDED — revision 1, replacing revision 0 (ER percent mistyped)" in html
+    for text in h.pdf_pages_text(files["S26-ER-lab.pdf"].content):
+        assert "AMENDED — revision 1, replacing revision 0" in text
     bundle = json.loads(files["S26-ER-fhir.json"].content)
     statuses = {e["resource"].get("status") for e in bundle["entry"]
                 if e["resource"]["resourceType"] in ("DiagnosticReport", "Observation")}
@@ -186,3 +190,18 @@ def test_hostile_text_stored_verbatim_and_escaped(lab, nasty):
             text = lab.client.get(f["url"], headers=lab.h("tech")).text
             assert "<script>alert" not in text and "<img src=x" not in text
             assert str(escape(nasty)) in text
+
+
+def test_a_new_result_invalidates_an_older_view(lab, ihc_png):
+    """A review from the version read before a result arrived is refused (409)."""
+    c = h.case(lab, "S26-RACE")
+    c = h.add_test(lab, c, "ihc")
+    before = c["version"]
+    up = h.upload(lab, c, ihc_png).json()
+    r = lab.client.post(f"/api/cases/{c['id']}/jobs", headers=lab.h("tech"), json={
+        "test_id": c["tests"][0]["id"], "kind": "score-ihc", "upload_ids": [up["id"]],
+        "params": {"mpp": 0.5}})
+    assert h.wait_job(lab, r.json()["id"])["status"] == "done"
+    r = h.review(lab, dict(c, version=before), c["tests"][0]["id"])
+    assert r.status_code == 409
+    assert h.review(lab, h.get_case(lab, c), c["tests"][0]["id"]).status_code == 200

@@ -37,6 +37,8 @@ def test_walkthrough_against_a_real_server(tmp_path, backend, request, capsys):
         walk["main"](server.url, "admin-secret-pw", str(image), str(tmp_path / "out"))
     finally:
         server.stop()
+    assert server.proc.returncode == 0  # SIGTERM is the normal way to stop it
+    assert "her2kit serve: stopped" in server.log.read_text()
     out = capsys.readouterr().out
     assert "score-ihc gives IHC 3+" in out
     assert "report 1: final" in out

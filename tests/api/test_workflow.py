@@ -51,8 +51,17 @@ def test_ihc_case_to_final_report(lab, ihc_png):
           if e["resource"]["resourceType"] == "DiagnosticReport")
     assert dr["status"] == "final"
     assert "S26-0001-patient.html" in files
-    assert files["S26-0001-lab.pdf"].content.startswith(b"%PDF")
+    pages = h.pdf_pages_text(files["S26-0001-lab.pdf"].content)
+    assert len(pages) > 1
+    for text in pages:  # the status mark on every page, not blank signature lines
+        assert "FINAL — signed out by Dr Paula Path on" in text
+        assert "PRELIMINARY" not in text and "Pathologist: ____" not in text
     prelim_html = lab.client.get(
         next(f["url"] for f in prelim["files"] if f["name"].endswith("lab.html")),
         headers=lab.h("tech")).text
     assert "PRELIMINARY — NOT FOR CLINICAL USE" in prelim_html
+    prelim_pdf = lab.client.get(
+        next(f["url"] for f in prelim["files"] if f["name"].endswith("lab.pdf")),
+        headers=lab.h("tech")).content
+    for text in h.pdf_pages_text(prelim_pdf):
+        assert "PRELIMINARY — NOT FOR CLINICAL USE" in text

@@ -22,7 +22,7 @@ from her2kit.api.analysis import run_job
 from her2kit.errors import Her2kitError
 from her2kit.store import audit
 from her2kit.store.people import now
-from her2kit.store.schema import jobs, results, tests, uploads
+from her2kit.store.schema import cases, jobs, results, tests, uploads
 
 __all__ = ["JobRunner"]
 
@@ -116,6 +116,10 @@ class JobRunner:
                 status="done", progress=1.0, error=None, finished_at=now()))
             session.execute(update(tests).where(tests.c.id == job["test_id"]).values(
                 review_state="pending"))
+            # A new result changes what "agree" accepts: a review from the version before
+            # it gets 409, so nobody agrees with a result they have not seen.
+            session.execute(update(cases).where(cases.c.id == job["case_id"]).values(
+                version=cases.c.version + 1))
             audit.append(session, actor="system", action="result.create", entity="result",
                          entity_id=rid, case_id=job["case_id"],
                          new={"job_id": job["id"], "case_input": doc.get("case_input")})

@@ -1,7 +1,8 @@
 """The ``her2kit`` command line: parse, call the pipelines and reports, render. Nothing else.
 
 One module per command (``classify``, ``report``, ``trials``, ``score_ihc``, ``synth_ihc``,
-``count_ish``, ``synth_ish``, ``calibrate``); what they share (options, exit codes, parsing,
+``count_ish``, ``synth_ish``, ``calibrate``; ``serve`` with the lab service's ``users add``
+and ``audit verify``); what they share (options, exit codes, parsing,
 output) is in :mod:`her2kit.cli.options`. Every :class:`~her2kit.errors.Her2kitError` is caught in
 :func:`main` and printed as one line, ``her2kit: error: <message>``, on standard error,
 with exit status 2 (3 when an outside service cannot be reached); nothing is printed on

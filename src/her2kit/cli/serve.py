@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -77,8 +79,6 @@ def serve(
         help="HTTP worker processes (uvicorn); more serve more requests per second.")] = 1,
 ) -> None:
     """Run the lab service (API under /api, OpenAPI at /api/openapi.json)."""
-    import uvicorn
-
     if not 1 <= port <= 65535:
         raise Her2kitInputError(f"expected a TCP port 1-65535, got {port}", field="--port")
     if http_workers < 1:
@@ -89,6 +89,27 @@ def serve(
     settings = settings.model_copy(update={"recover_on_start": False})
     typer.echo(f"her2kit serve: http://{host}:{port}/api (database: "
                f"{settings.url.split('://')[0]}, data: {settings.data_dir})", err=True)
+    with _stop_is_normal():
+        _run_uvicorn(settings, host=host, port=port, http_workers=http_workers)
+    typer.echo("her2kit serve: stopped", err=True)
+
+
+@contextlib.contextmanager
+def _stop_is_normal():
+    """SIGINT/SIGTERM end the server normally (exit 0): uvicorn shuts down gracefully, then
+    raises the signal again with the handler it found, which here does nothing."""
+    previous = {sig: signal.signal(sig, lambda *_: None)
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_uvicorn(settings, *, host: str, port: int, http_workers: int) -> None:
+    import uvicorn
+
     if http_workers == 1:
         from her2kit.api.app import create_app
 

@@ -74,9 +74,9 @@ def review(case_id: int, test_id: int, body: ReviewIn, user: Pathologist,
            svc: ServiceDep) -> dict:
     """Agree with the result, or override it (``block`` and ``reason`` required)."""
     if body.decision == "override" and (body.block is None or body.reason is None):
-        raise ApiError(422, "invalid", "body.reason: an override needs the new block and a "
-                       "reason" if body.block is not None else
-                       "body.block: an override needs the new block and a reason")
+        missing = "body.block" if body.block is None else "body.reason"
+        raise ApiError(422, "invalid", f"{missing}: an override needs the new block and a "
+                       "reason")
     with svc.db.write() as session:
         case = load_case(session, case_id)
         require_open(case)
