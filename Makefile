@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 demo: $(STAMP)
+	@bash scripts/setup_web.sh
 	@bash scripts/demo.sh
 
 # setup_node.sh installs the offline FHIR validator (tools/fhir-validator) only when
@@ -25,7 +26,10 @@ test: $(STAMP)
 	$(BIN)/lint-imports --no-cache --no-logo
 	@bash scripts/setup_node.sh
 	@bash scripts/setup_postgres.sh
-	HER2KIT_REQUIRE_FHIR_VALIDATOR=1 HER2KIT_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest
+	@bash scripts/setup_web.sh
+	@bash scripts/setup_chromium.sh
+	HER2KIT_REQUIRE_FHIR_VALIDATOR=1 HER2KIT_REQUIRE_POSTGRES=1 HER2KIT_REQUIRE_BROWSER=1 \
+		$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -38,4 +42,5 @@ lock:
 	/tmp/her2kit-lock/bin/python -m pip freeze --exclude her2kit > constraints.txt
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache .hypothesis tools/fhir-validator/node_modules
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache .hypothesis tools/fhir-validator/node_modules \
+		web/node_modules src/her2kit/api/static

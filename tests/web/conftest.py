@@ -72,13 +72,8 @@ def _env() -> dict[str, str]:
 
 
 def _serve_command() -> list[str]:
-    """``her2kit serve``, through tests/web/serve_with_page.py while the app's router list
-    does not name the page's routers yet."""
-    from her2kit.api.app import ROUTERS
-
-    if "her2kit.api.viewer" in ROUTERS and "her2kit.api.web" in ROUTERS:
-        return [sys.executable, "-m", "her2kit"]
-    return [sys.executable, str(Path(__file__).with_name("serve_with_page.py"))]
+    """``her2kit serve``, as a user runs it."""
+    return [sys.executable, "-m", "her2kit"]
 
 
 def start_server(tmp: Path, **settings: str) -> Server:

@@ -36,6 +36,8 @@ ROUTERS: tuple[str, ...] = (
     "her2kit.api.routes.review",
     "her2kit.api.routes.reports",
     "her2kit.api.routes.audit",
+    "her2kit.api.viewer",
+    "her2kit.api.web",  # last: it owns / and /static
 )
 
 
