@@ -54,6 +54,14 @@ for case in examples/report/*.json; do
 done
 echo "Their reports: $out/report/examples/"
 echo
+echo "== her2kit score-slide: a generated pyramidal slide (a 3+ island in 1+ tissue), scored whole"
+mkdir -p "$out/slide"
+$her2kit synth-slide "$out/slide/slide.svs" --size 8192x6144 --layout 3+in1+ --seed 3
+$her2kit score-slide "$out/slide/slide.svs" --out "$out/slide/run"
+echo
 echo "Open $out/report/DEMO-2026-0117-lab.html (or the PDFs) to read the reports;"
 echo "the IHC overlay is $out/ihc/overlay.png, the QuPath cells $out/ihc/cells.geojson,"
-echo "and the FISH overlay $out/ish/overlay.png."
+echo "the FISH overlay $out/ish/overlay.png, and the slide's heatmap $out/slide/run/heatmap.png"
+echo "(its cells for QuPath: $out/slide/run/cells.geojson.gz)."
+echo "The lab service and its page: .venv/bin/her2kit users add NAME --role pathologist, then"
+echo ".venv/bin/her2kit serve and open http://127.0.0.1:8000/ (README: The lab service)."
