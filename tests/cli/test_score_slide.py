@@ -112,7 +112,7 @@ def _real(real_data, name: str) -> str:
 def test_h_and_e_slide_is_refused(real_data, tmp_path):
     proc = run("score-slide", _real(real_data, "CMU-1-Small-Region.svs"), "--out",
                str(tmp_path / "o"))
-    _one_line_error(proc, 2, "looks like an H&E slide, not HER2 IHC")
+    _one_line_error(proc, 2, "no H-DAB stain found")
     assert not (tmp_path / "o").exists()
 
 

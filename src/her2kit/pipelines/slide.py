@@ -272,8 +272,10 @@ class SlidePlan:
         Tissue (and ROI) on the thumbnail.
     roi : list or None
         The ROI's polygons (level-0 px), each a list of rings.
-    eosin_share : float
-        Share of the thumbnail's tissue stain given to eosin (the H&E check, 0–1).
+    stain_check : HdabStainCheck or None
+        The H-DAB stain check of the thumbnail
+        (:func:`her2kit.imaging.ihc.quality.assess_hdab_stain`, the rule ``score-ihc``
+        applies to an image).
     """
 
     slide_path: str
@@ -286,7 +288,7 @@ class SlidePlan:
     thumbnail_um: float = 0.0
     tissue_mask: np.ndarray = field(repr=False, default=None)
     roi: list | None = field(repr=False, default=None)
-    eosin_share: float = 0.0
+    stain_check: Any = None
 
     @property
     def level0_um(self) -> float:
@@ -320,13 +322,19 @@ def _roi_mask(roi, shape: tuple[int, int], scale: float) -> np.ndarray:
 
 
 def _tissue(slide, thumb, thumb_um: float, roi, name: str) -> tuple[np.ndarray, float, list]:
-    """(tissue mask on the thumbnail, eosin share, ROI polygons) with the refusals."""
+    """(tissue mask on the thumbnail, stain check, ROI polygons) with the refusals."""
+    from her2kit.imaging.ihc.quality import assess_hdab_stain
     from her2kit.imaging.ihc.robust import estimate_white_point
-    from her2kit.imaging.ihc.tiles import check_not_he
     from her2kit.imaging.tiling import detect_tissue
 
     white = estimate_white_point(thumb, stride=1, block=4).rgb
-    eosin = check_not_he(thumb, white_rgb=white, name=name)
+    # The same rule as score-ihc's, on the thumbnail: an H&E slide is refused, not scored.
+    stain = assess_hdab_stain(thumb)
+    if not stain.is_hdab:
+        raise ImageInputError(
+            f"{name}: no H-DAB stain found: {100 * stain.eosin_fraction:.0f}% of the "
+            "thumbnail's tissue pixels have eosin's pink hue (an H&E slide?); score-slide "
+            "needs hematoxylin + DAB")
     mask = detect_tissue(thumb, white_rgb=white)
     polygons = None
     if roi is not None:
@@ -343,7 +351,7 @@ def _tissue(slide, thumb, thumb_um: float, roi, name: str) -> tuple[np.ndarray, 
         mask &= ndi.binary_dilation(inside, iterations=1)
     if not mask.any():
         raise ImageInputError(f"{name}: no tissue found" + (" inside the ROI" if roi else ""))
-    return mask, eosin, polygons
+    return mask, stain, polygons
 
 
 def _sample(slide, grid, mask, thumb_um: float, ratio: float) -> list[np.ndarray]:
@@ -406,7 +414,7 @@ def plan_slide(slide_path, *, roi=None, assume_mpp_um: float | None = None,
         longest_um = max(slide.dimensions) * slide.pixel_size_um
         thumb, thumb_um = slide.thumbnail(min(THUMBNAIL_MAX_PX, max(
             THUMBNAIL_MIN_PX, math.ceil(longest_um / THUMBNAIL_UM))))
-        mask, eosin, polygons = _tissue(slide, thumb, thumb_um, roi, name)
+        mask, stain, polygons = _tissue(slide, thumb, thumb_um, roi, name)
         a_um = analysis_pixel_size(slide.pixel_size_um)
         ratio = a_um / slide.pixel_size_um
         w0, h0 = slide.dimensions
@@ -419,4 +427,4 @@ def plan_slide(slide_path, *, roi=None, assume_mpp_um: float | None = None,
         record["analysis_pixel_size_um"] = a_um
         record["analysis_level"] = slide.level_for(a_um)
     return SlidePlan(name, assume_mpp_um, MappingProxyType(record), grid, fixed, cal_note,
-                     thumb, float(thumb_um), mask, polygons, eosin)
+                     thumb, float(thumb_um), mask, polygons, stain)

@@ -87,7 +87,11 @@ def _document(plan, totals, heter: dict, tiles: dict, run: dict, *, guideline: s
     doc["cells"] = {"detected": totals.n_cells_detected, "counted": totals.n_cells_counted,
                     "table": "cells.parquet", "geojson": "cells.geojson.gz"}
     doc["roi"] = plan.roi is not None
-    doc["eosin_share_pct"] = round(100 * plan.eosin_share, 1)
+    check = plan.stain_check
+    doc["stain_check"] = None if check is None else {
+        "eosin_hue_pct": round(100 * check.eosin_fraction, 1),
+        "dab_hue_pct": round(100 * check.dab_fraction, 1),
+        "white_point_source": check.white_point_source}
     doc["heterogeneity"] = heter
     doc["executor"] = run["executor"]
     return doc

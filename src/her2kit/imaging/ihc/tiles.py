@@ -23,15 +23,8 @@ from her2kit.imaging.ihc.robust import estimate_white_point
 from her2kit.imaging.ihc.score import IhcOptions, score_ihc_image
 from her2kit.imaging.tiling import Tile, owned_by_core
 
-__all__ = ["CELL_COLUMNS", "EOSIN_MAX_SHARE", "SlideOptions", "TileCells", "check_not_he",
-           "eosin_share", "fix_slide_options", "score_tile", "stack_tiles"]
-
-#: A slide whose tissue owes more than this share of its stain OD to eosin is H&E, not
-#: H-DAB IHC (Ruifrok & Johnston's H-E-DAB vectors, :data:`skimage.color.hed_from_rgb`).
-#: Measured on the shared real images (``tests/imaging/ihc/test_tiles.py``): IHC (GEA
-#: HER2 cores, BCI HER2, Ki-67, skimage's IHC) 0–13 %; H&E (CMU-1, TCGA, MICCAI nuclei)
-#: 21–45 %. 18 % is between the two.
-EOSIN_MAX_SHARE = 0.18
+__all__ = ["CELL_COLUMNS", "SlideOptions", "TileCells", "fix_slide_options", "score_tile",
+           "stack_tiles"]
 
 #: The per-cell columns :func:`score_tile` returns (analysis-grid px, µm², OD, %).
 CELL_COLUMNS = ("x_px", "y_px", "area_um2", "nucleus_area_um2", "membrane_dab_od_mean",
@@ -81,52 +74,6 @@ class TileCells:
 
     def __len__(self) -> int:
         return int(self.columns["x_px"].size)
-
-
-def eosin_share(rgb, *, white_rgb=(255, 255, 255), tissue_min_od: float = 0.08) -> float:
-    """Share (0–1) of the tissue's stain OD that Ruifrok's H-E-DAB deconvolution gives to
-    eosin, over pixels with a channel above ``tissue_min_od`` (base-10 OD); 0 without
-    tissue.
-
-    Parameters
-    ----------
-    rgb : ndarray of uint8, shape (rows, cols, 3)
-        Brightfield image (e.g. a slide thumbnail).
-    white_rgb : sequence of 3 floats, optional
-        Glass level per channel.
-    tissue_min_od : float, optional
-        Tissue pixel floor (OD).
-    """
-    from skimage.color import hed_from_rgb
-
-    img = np.asarray(rgb)
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise ImageInputError(f"expected an RGB image, got shape {img.shape}", field="rgb")
-    white = np.asarray(white_rgb, dtype=np.float32).reshape(3)
-    od = np.log10((white + 1) / (img.reshape(-1, 3).astype(np.float32) + 1))
-    tissue = od.max(axis=1) > tissue_min_od
-    if not tissue.any():
-        return 0.0
-    conc = np.maximum(od[tissue] @ hed_from_rgb.astype(np.float32), 0).sum(axis=0)
-    total = float(conc.sum())
-    return float(conc[1]) / total if total > 0 else 0.0
-
-
-def check_not_he(rgb, *, white_rgb=(255, 255, 255), name: str = "slide") -> float:
-    """Refuse an H&E image given to the HER2 IHC scorer; returns the eosin share (0–1).
-
-    Raises
-    ------
-    ImageInputError
-        :func:`eosin_share` above :data:`EOSIN_MAX_SHARE`.
-    """
-    share = eosin_share(rgb, white_rgb=white_rgb)
-    if share > EOSIN_MAX_SHARE:
-        raise ImageInputError(
-            f"{name}: looks like an H&E slide, not HER2 IHC (eosin carries {100 * share:.0f} % "
-            f"of the tissue's stain, above {100 * EOSIN_MAX_SHARE:.0f} %; no DAB stain to "
-            "score)")
-    return share
 
 
 def _mosaic(tiles: Sequence[np.ndarray]) -> np.ndarray:
