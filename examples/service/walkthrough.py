@@ -1,4 +1,4 @@
-"""Walk one case through the lab service, as docs/readme/service.md describes it.
+"""Walk one case through the lab service, as the README (The lab service) describes it.
 
     python examples/service/walkthrough.py http://127.0.0.1:8000 ADMIN_PASSWORD IMAGE.png OUT/
 

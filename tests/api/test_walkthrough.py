@@ -1,4 +1,4 @@
-"""The README walkthrough (docs/readme/service.md, examples/service/walkthrough.py) against a
+"""The README walkthrough (The lab service; examples/service/walkthrough.py) against a
 real `her2kit serve` on a free port: users, case, upload, analysis, review, sign-out, final
 report and FHIR bundle, history."""
 
