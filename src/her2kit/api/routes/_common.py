@@ -10,14 +10,19 @@ from sqlalchemy.orm import Session
 from her2kit.api.errors import ApiError
 from her2kit.store.schema import cases
 
-__all__ = ["bump_version", "load_case", "require_open"]
+__all__ = ["bump_version", "load_case", "load_row", "require_open"]
+
+
+def load_row(session: Session, table, row_id: int, what: str) -> Any:
+    """The row of ``table`` with id ``row_id``; 404 ``no <what> <row_id>`` when none."""
+    row = session.execute(select(table).where(table.c.id == row_id)).first()
+    if row is None:
+        raise ApiError(404, "not_found", f"no {what} {row_id}")
+    return row
 
 
 def load_case(session: Session, case_id: int) -> Any:
-    row = session.execute(select(cases).where(cases.c.id == case_id)).first()
-    if row is None:
-        raise ApiError(404, "not_found", f"no case {case_id}")
-    return row
+    return load_row(session, cases, case_id, "case")
 
 
 def require_open(case) -> None:

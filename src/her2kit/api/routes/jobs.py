@@ -12,7 +12,7 @@ from sqlalchemy import insert, select
 from her2kit.api.analysis import JOB_KINDS, KIND_TESTS
 from her2kit.api.deps import CurrentUser, ServiceDep, Technologist
 from her2kit.api.errors import ApiError
-from her2kit.api.routes._common import load_case, require_open
+from her2kit.api.routes._common import load_case, load_row, require_open
 from her2kit.store import audit
 from her2kit.store.people import now
 from her2kit.store.schema import jobs, results, tests, uploads
@@ -96,10 +96,7 @@ def get_job(job_id: int, user: CurrentUser, svc: ServiceDep) -> dict:
 
 def _result(svc, result_id: int):
     with svc.db.read() as session:
-        row = session.execute(select(results).where(results.c.id == result_id)).first()
-    if row is None:
-        raise ApiError(404, "not_found", f"no result {result_id}")
-    return row
+        return load_row(session, results, result_id, "result")
 
 
 @router.get("/api/results/{result_id}")

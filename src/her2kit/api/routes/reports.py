@@ -12,7 +12,7 @@ from sqlalchemy import insert, select
 from her2kit.api.casereport import MEDIA_TYPES, render_case
 from her2kit.api.deps import CurrentUser, ServiceDep, Technologist
 from her2kit.api.errors import ApiError
-from her2kit.api.routes._common import load_case
+from her2kit.api.routes._common import load_case, load_row
 from her2kit.store import audit
 from her2kit.store.people import now
 from her2kit.store.schema import report_files, reports
@@ -29,9 +29,7 @@ def _lab(svc):
 
 
 def _report_out(session, report_id: int) -> dict:
-    row = session.execute(select(reports).where(reports.c.id == report_id)).first()
-    if row is None:
-        raise ApiError(404, "not_found", f"no report {report_id}")
+    row = load_row(session, reports, report_id, "report")
     names = session.execute(select(report_files.c.name, report_files.c.media_type).where(
         report_files.c.report_id == report_id).order_by(report_files.c.name)).all()
     return row._asdict() | {"files": [

@@ -21,7 +21,7 @@ from sqlalchemy import insert, select
 
 from her2kit.api.deps import CurrentUser, ServiceDep, Technologist
 from her2kit.api.errors import ApiError
-from her2kit.api.routes._common import load_case, require_open
+from her2kit.api.routes._common import load_case, load_row, require_open
 from her2kit.errors import ImageInputError
 from her2kit.io.blobs import SUFFIXES, BlobTooLarge
 from her2kit.io.sniff import sniff_image
@@ -147,10 +147,7 @@ def _drop_if_unreferenced(svc, sha256: str, media_type: str) -> None:
 
 def _upload_row(svc, upload_id: int):
     with svc.db.read() as session:
-        row = session.execute(select(uploads).where(uploads.c.id == upload_id)).first()
-    if row is None:
-        raise ApiError(404, "not_found", f"no upload {upload_id}")
-    return row
+        return load_row(session, uploads, upload_id, "upload")
 
 
 @router.get("/api/uploads/{upload_id}")
