@@ -10,7 +10,8 @@ The counter runs four stages over arrays, each with its frozen options and resul
    background, clusters.
 3. Nucleus selection: :func:`~her2kit.imaging.ish.selection.select_nuclei_stage`
    (:class:`~her2kit.imaging.ish.selection.SelectionOptions`).
-4. Quality measures: :func:`~her2kit.imaging.ish.signals.signal_quality_stage`.
+4. Quality measures: :func:`~her2kit.imaging.ish.signals.signal_quality_stage`, then
+   the dots' focus and the share behind each flag (:mod:`her2kit.imaging.ish.quality`).
 
 :func:`count_ish_channels` chains them and records the evidence (every parameter
 used, automatic thresholds included) in :attr:`IshImageResult.parameters`;
@@ -41,11 +42,13 @@ from her2kit.imaging.color.ish import (
 )
 from her2kit.imaging.color.stains import CISH_STAINS, DUAL_ISH_STAINS, STAIN_VECTORS, unit_vector
 from her2kit.imaging.ish.channels import FishImage, check_brightfield_rgb
+from her2kit.imaging.ish.quality import quality_shares, signal_focus
 from her2kit.imaging.ish.results import IshImageResult
 from her2kit.imaging.ish.selection import SelectionOptions, select_nuclei_stage
 from her2kit.imaging.ish.signals import (
     DEFAULT_CLUSTER_MAX_UM,
     DEFAULT_SPOT_SIGMA_UM,
+    HIGH_BACKGROUND_RATIO,
     SINGLE_SIGNAL_REFERENCES,
     SignalOptions,
     probe_signals_stage,
@@ -521,6 +524,10 @@ def count_ish_channels(
                               focus_on_grid=assay == "fish" and nuclei_labels is None)
     counted = [r for r in sel.nuclei if r.included]
     quality = signal_quality_stage(sig, [r.nucleus_id for r in counted], geo.labels)
+    focus, shares = _focus_and_shares(sel.nuclei, quality, sig, her2_channel, cep17_channel,
+                                      [r.nucleus_id for r in counted],
+                                      pixel_size_um=pixel_size_um,
+                                      spot_sigma_um=signals.spot_sigma_um)
     nc = len(counted)
     her2_mean = float(np.mean([r.her2 for r in counted])) if nc else None
     cep17_mean = (float(np.mean([r.cep17 for r in counted])) if nc and sig.cep17 is not None
@@ -538,10 +545,27 @@ def count_ish_channels(
         ratio=her2_mean / cep17_mean if cep17_mean else None,
         weak_signal_fraction=quality.weak_signal_fraction,
         outside_signal_fraction=quality.outside_signal_fraction,
-        image_flags=quality.image_flags,
+        image_flags=quality.image_flags + (("out_of_focus",) if focus.out_of_focus else ()),
         pixel_size_um=pixel_size_um,
         parameters=MappingProxyType(_evidence(parameters, geo.threshold, sig, sel)),
+        quality_shares=MappingProxyType(shares),
     )
+
+
+def _focus_and_shares(nuclei, quality, sig, her2_channel, cep17_channel, counted_ids, *,
+                      pixel_size_um, spot_sigma_um):
+    """Stage 4b: the dots' focus (:func:`~her2kit.imaging.ish.quality.signal_focus`)
+    and the share behind each quality flag."""
+    probes = [(her2_channel, sig.her2)] + ([] if sig.cep17 is None
+                                           else [(cep17_channel, sig.cep17)])
+    focus = signal_focus([c for c, _ in probes], [s for _, s in probes], counted_ids,
+                         pixel_size_um=pixel_size_um, spot_sigma_um=spot_sigma_um)
+    shares = quality_shares(
+        nuclei, weak_signal_fraction=quality.weak_signal_fraction,
+        outside_signal_fraction=quality.outside_signal_fraction, focus=focus,
+        her2_channel=sig.her2_channel, her2=sig.her2, her2_background=sig.her2_background,
+        level_ratio=HIGH_BACKGROUND_RATIO)
+    return focus, shares
 
 
 def _evidence(params, nuclei_threshold, sig, sel) -> dict:
