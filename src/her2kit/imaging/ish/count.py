@@ -207,6 +207,16 @@ class FishOptions(_CountOptions):
         (1.3, 1.5, 1.7 the same; the single nuclei counted by hand reach 1.6x).
     nuclei_joined_below_solidity : float
         That solidity bound (0-1; default 0.95).
+    diffuse_width_factor_her2, diffuse_width_factor_cep17 : float
+        A weak detection (below 1.5 x the threshold) wider than this x the median
+        width of the channel's clear dots is a texture or haze blob, not a dot, and
+        is dropped (:func:`~her2kit.imaging.ish.diffuse.drop_diffuse`; 0 = off, the
+        rule before these options). Defaults 0 / 1.5, chosen on FISH1/FISH2: the
+        green texture blobs of FISH1 read as CEP17 dots (its found CEP17 mean 2.67
+        against 2.30 by hand; 1.5: 2.50, ratio 0.92 -> 0.98, no nucleus worse); for
+        HER2 the same rule drops FISH2's faint real dots (its field ratio 0.86 ->
+        0.67), so it is off there. (1.3 / 1.8 for CEP17: one nucleus worse / half the
+        gain.)
     min_solidity : float
         As above; default 0.85 here too (0.9 before issue 11): the watershed
         pieces of crowded nuclei have straight cuts and dents and 0.9 excluded
@@ -226,6 +236,8 @@ class FishOptions(_CountOptions):
     nuclei_core_below_solidity: float = 0.9
     nuclei_joined_factor: float = 1.6
     nuclei_joined_below_solidity: float = 0.95
+    diffuse_width_factor_her2: float = 0.0
+    diffuse_width_factor_cep17: float = 1.5
 
     def __post_init__(self):
         super().__post_init__()
@@ -262,6 +274,8 @@ class FishOptions(_CountOptions):
             threshold_cep17=self.threshold_cep17, cluster_max_um=self.cluster_max_um,
             crosstalk_radius_um=float(self.crosstalk_radius_um),
             single_signal_reference="median",
+            diffuse_width_factor_her2=float(self.diffuse_width_factor_her2),
+            diffuse_width_factor_cep17=float(self.diffuse_width_factor_cep17),
         )
 
 
@@ -644,6 +658,8 @@ def count_fish(
         z_planes=fish.z_planes,
         z_projection=fish.projection,
         crosstalk_radius_um=float(options.crosstalk_radius_um),
+        diffuse_width_factor_her2=float(options.diffuse_width_factor_her2),
+        diffuse_width_factor_cep17=float(options.diffuse_width_factor_cep17),
         segmentation_grid_um=options.segmentation_grid_um,
         **{f"nuclei_{k}": v for k, v in options._nuclei_parameters().items()},
     )
