@@ -108,3 +108,14 @@ def test_out_of_focus_needs_half_the_dots_blurred(n_wide, flagged):
     fm = signal_focus([img], [sig], [1], pixel_size_um=px, spot_sigma_um=0.25)
     assert fm.blurred_share == pytest.approx(n_wide / 10)
     assert fm.out_of_focus is flagged
+
+
+@pytest.mark.parametrize("name", ["nuclei_joined_factor", "diffuse_width_factor_her2",
+                                  "diffuse_width_factor_cep17", "nuclei_joined_below_solidity"])
+def test_new_fish_options_are_checked(name):
+    from her2kit.errors import Her2kitInputError
+    from her2kit.imaging.ish import FishOptions
+
+    with pytest.raises(Her2kitInputError, match=name):
+        FishOptions(**{name: -0.5})
+    FishOptions(**{name: 0.0})  # 0 = off

@@ -202,9 +202,9 @@ class FishOptions(_CountOptions):
         solid than ``nuclei_joined_below_solidity``, with two concavities, is cut
         between them into two nuclei (0 = off, the rule before this option). Default
         1.6, chosen on FISH1/FISH2: joined pairs whose neck is too wide for the shape
-        and valley splits (area 1.7-2.4x the median) held two hand-counted nuclei
-        each; with the cut HER2 / CEP17 within ±1 rise from 84 / 89 % to 95 / 97 %
-        (1.3, 1.5, 1.7 the same; the single nuclei counted by hand reach 1.6x).
+        and valley splits stayed one region (three of them holding hand-counted
+        nuclei); with the cut HER2 / CEP17 within ±1 rise from 84 / 89 % to 95 / 97 %
+        (1.3, 1.5, 1.7 the same; single hand-counted nuclei reach 1.56x).
     nuclei_joined_below_solidity : float
         That solidity bound (0-1; default 0.95).
     diffuse_width_factor_her2, diffuse_width_factor_cep17 : float
@@ -215,8 +215,8 @@ class FishOptions(_CountOptions):
         green texture blobs of FISH1 read as CEP17 dots (its found CEP17 mean 2.67
         against 2.30 by hand; 1.5: 2.50, ratio 0.92 -> 0.98, no nucleus worse); for
         HER2 the same rule drops FISH2's faint real dots (its field ratio 0.86 ->
-        0.67), so it is off there. (1.3 / 1.8 for CEP17: one nucleus worse / half the
-        gain.)
+        0.67), so it is off there. (1.3 / 1.8 for CEP17: one nucleus worse / a third
+        of the gain.)
     min_solidity : float
         As above; default 0.85 here too (0.9 before issue 11): the watershed
         pieces of crowded nuclei have straight cuts and dents and 0.9 excluded
@@ -250,6 +250,14 @@ class FishOptions(_CountOptions):
                 f"expected 0 <= value < 1, got {self.nuclei_core_fraction}",
                 field="nuclei_core_fraction")
         check_positive(self.nuclei_core_window_um, name="nuclei_core_window_um", unit="µm")
+        if not 0 <= self.nuclei_joined_below_solidity <= 1:
+            raise Her2kitInputError(f"expected 0-1, got {self.nuclei_joined_below_solidity!r}",
+                                    field="nuclei_joined_below_solidity")
+        for name in ("nuclei_joined_factor", "diffuse_width_factor_her2",
+                     "diffuse_width_factor_cep17"):
+            if not float(getattr(self, name)) >= 0:
+                raise Her2kitInputError(f"expected >= 0 (0 = off), got {getattr(self, name)!r}",
+                                        field=name)
 
     def _nuclei_parameters(self) -> dict:
         """The segmentation settings, as recorded (``nuclei_<name>``, floats)."""
