@@ -32,7 +32,7 @@ def quality_flags(result: IshImageResult | IshFieldsResult, *,
 
     One field: ``too_few_nuclei``, ``weak_signals``, ``signals_outside_nuclei``
     (:func:`~her2kit.guideline.ish_quality.ish_count_flags`), then
-    ``no_single_signal_reference``, ``high_background``. Several fields:
+    ``no_single_signal_reference``, ``high_background``, ``out_of_focus``. Several fields:
     ``too_few_nuclei`` judged on the pooled count, then any other flag raised in a
     field, once, in the order the fields raise them.
     """
@@ -67,6 +67,10 @@ def _counts(result, g: GuidelineVersion) -> dict[str, Any]:
         "her2_mean_unrounded": result.her2_mean,
         "cep17_mean_unrounded": result.cep17_mean,
         "quality_flags": list(quality_flags(result, guideline=g)),
+        # One field's shares behind the flags (the pooled document lists each
+        # field's under evidence.fields).
+        "quality_shares": (None if isinstance(result, IshFieldsResult)
+                           else _plain(dict(result.quality_shares))),
     }
 
 

@@ -270,6 +270,43 @@ def test_fish_valley_split_core_fraction_065(junction, n, seed):
     assert _n_nuclei(_l_nucleus(junction, seed), nuclei_core_window_um=18.0) == n
 
 
+
+def _joined_pair(gap_um, single_um=4.0, seed=0):
+    """Six single DAPI disks ``single_um`` in radius (the field's median nucleus) and a
+    joined pair: disks of 4.5 and 3.5 µm radius, centres ``gap_um`` apart. The small
+    disk's distance peak stays within 0.25 µm of the neck's, so neither the shape nor
+    the valley split cuts the pair; its solidity is between 0.9 and 0.95 on the 0.4 µm
+    grid at a 5.5 µm gap."""
+    rng = np.random.default_rng(seed)
+    img = np.full((400, 400), 10.0)
+    rr, cc = np.mgrid[:400, :400]
+    r = single_um / PX_UM
+    for y, x in ((60, 60), (60, 200), (60, 340), (200, 60), (340, 60), (340, 340)):
+        img[(rr - y) ** 2 + (cc - x) ** 2 < r * r] = 100.0
+    img[((rr - 220) ** 2 + (cc - 200) ** 2 < (4.5 / PX_UM) ** 2)
+        | ((rr - 220) ** 2 + (cc - 200 - gap_um / PX_UM) ** 2 < (3.5 / PX_UM) ** 2)] = 100.0
+    return _finish(img, rng)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+@pytest.mark.parametrize(("single_um", "n"), [(4.2, 8), (4.4, 7)])
+def test_fish_joined_pair_split_above_1_6_median_areas(single_um, n, seed):
+    # The pair covers 1.70x the median nucleus with 4.2 µm singles: cut in two (not
+    # at a factor of 1.8); 1.53x with 4.4 µm singles: left whole (cut at 1.4).
+    assert _n_nuclei(_joined_pair(5.5, single_um, seed)) == n
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_fish_joined_pair_needs_two_notches_and_solidity_below_095(seed):
+    assert _n_nuclei(_joined_pair(5.5, seed=seed), nuclei_joined_factor=0) == 7  # rule off
+    # A shallower join (notches ~0.4 µm on the grid, neck as wide as the big disk):
+    # one nucleus. (JOINED_MIN_DEPTH_UM itself is pinned by the tuning fields: 0.9
+    # loses three of their splits; 0.3 passes here, the neck bound holds the pair.)
+    assert _n_nuclei(_joined_pair(4.5, seed=seed)) == 7
+    # The pair is more solid than 0.9: a 0.9 gate leaves it whole.
+    assert _n_nuclei(_joined_pair(5.5, seed=seed), nuclei_joined_below_solidity=0.9) == 7
+
+
 # ------------------------------------- Dual ISH red cluster extent (red_cluster_max_um 3)
 
 

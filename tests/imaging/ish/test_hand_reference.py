@@ -111,9 +111,10 @@ def test_tuning_fields_per_nucleus_within_one(real_data):
 
 
 def test_fish_tuning_fields_per_nucleus_within_one(real_data):
-    # FISH1 / FISH2 by hand: ratios 1.17 / 1.07 (tests/data/ish_reference).
+    # FISH1 / FISH2 by hand: ratios 1.17 / 1.07 (tests/data/ish_reference). With the
+    # joined-pair split (FishOptions.nuclei_joined_factor) >= 90 % (84 / 89 % without).
     her2, cep17, _ = _agreement(real_data, FISH_TUNING)
-    assert her2 >= 0.8 and cep17 >= 0.8, (her2, cep17)
+    assert her2 >= 0.9 and cep17 >= 0.9, (her2, cep17)
     found = counted = 0
     for field in FISH_TUNING:
         res = _count(real_data, field)
@@ -134,8 +135,9 @@ def test_fish5_field_ratio_on_the_right_side_of_2(real_data):
 
 
 @pytest.mark.xfail(strict=True, reason="issue 11 open: FISH3's HER2 is over-counted (found "
-                   "ratio 2.27 vs 1.67 by hand), held-back HER2 73 % within ±1; "
-                   "benchmarks/README.md, hand-counted reference")
+                   "HER2 5.81 vs 4.06 by hand, ratio 2.21 vs 1.67, field ratio 2.39), "
+                   "held-back HER2 73 % within ±1 (CEP17 86 %); benchmarks/README.md, "
+                   "FISH joined nuclei, texture, focus")
 def test_fish_held_back_fields_meet_issue_targets(real_data):
     her2, cep17, ratios = _agreement(real_data, FISH_HELD_BACK)
     assert her2 >= 0.8 and cep17 >= 0.8

@@ -152,10 +152,14 @@ class IshImageResult:
         nothing was detected).
     image_flags : tuple of str
         Image-quality findings that need no guideline, in this order:
-        ``no_single_signal_reference``, ``high_background``.
+        ``no_single_signal_reference``, ``high_background``, ``out_of_focus`` (most
+        dots in counted nuclei blurred; :mod:`her2kit.imaging.ish.quality`).
     pixel_size_um : float
     parameters : mapping
         Every parameter used, automatic thresholds included.
+    quality_shares : mapping
+        The share behind each quality flag (0-1; None = no data):
+        :func:`~her2kit.imaging.ish.quality.quality_shares`.
     """
 
     assay: str
@@ -173,6 +177,8 @@ class IshImageResult:
     image_flags: tuple[str, ...]
     pixel_size_um: float
     parameters: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    quality_shares: Mapping[str, float | None] = field(
+        default_factory=lambda: MappingProxyType({}))
 
     @property
     def counted(self) -> tuple[NucleusRecord, ...]:

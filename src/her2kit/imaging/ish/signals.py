@@ -108,6 +108,24 @@ def _subset(det: SpotDetection, keep: np.ndarray) -> SpotDetection:
     )
 
 
+def _drop_diffuse_both(her2_channel, cep17_channel, det_h, det_c, *, pixel_size_um,
+                       spot_sigma_um, width_factors):
+    """Both probes' detections without their diffuse blobs, and the number dropped."""
+    from her2kit.imaging.ish.diffuse import drop_diffuse
+
+    out, dropped = [], 0
+    for ch, det, wf in ((her2_channel, det_h, width_factors[0]),
+                        (cep17_channel, det_c, width_factors[1])):
+        if not wf > 0:
+            out.append(det)
+            continue
+        keep, _ = drop_diffuse(np.asarray(ch, np.float32), det, pixel_size_um=pixel_size_um,
+                               spot_sigma_um=spot_sigma_um, width_factor=wf)
+        out.append(det if keep.all() else _subset(det, keep))
+        dropped += int((~keep).sum())
+    return out[0], out[1], dropped
+
+
 def _resolve_crosstalk(
     her2: SpotDetection, cep17: SpotDetection, radius_px: float
 ) -> tuple[SpotDetection, SpotDetection, int]:
@@ -625,6 +643,10 @@ class SignalOptions:
         Largest CEP17 cluster extent, µm, when it differs from ``cluster_max_um``
         (None = the same): red aggregates are wider than silver ones and the red
         amount holds no hematoxylin texture to confuse with them.
+    diffuse_width_factor_her2, diffuse_width_factor_cep17 : float
+        FISH: weak detections wider than this x the channel's clear dots are texture
+        or haze, not dots, and are dropped (:func:`~her2kit.imaging.ish.diffuse.drop_diffuse`;
+        0 = off), per probe.
     """
 
     spot_sigma_um: float = DEFAULT_SPOT_SIGMA_UM
@@ -639,6 +661,8 @@ class SignalOptions:
     red_min_relative: float = 0.0
     silver_single_percentile: float = 50.0
     cep17_cluster_max_um: float | None = None
+    diffuse_width_factor_her2: float = 0.0
+    diffuse_width_factor_cep17: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -710,8 +734,13 @@ def probe_signals_stage(
                         **common)
         det_c = _detect(np.asarray(cep17_channel, np.float32), threshold=o.threshold_cep17,
                         **common)
-        det_h, det_c, n_crosstalk = _resolve_crosstalk(det_h, det_c,
-                                                       o.crosstalk_radius_um / pixel_size_um)
+        det_h, det_c, n_crosstalk = _drop_diffuse_both(
+            her2_channel, cep17_channel, det_h, det_c, pixel_size_um=pixel_size_um,
+            spot_sigma_um=o.spot_sigma_um,
+            width_factors=(o.diffuse_width_factor_her2, o.diffuse_width_factor_cep17))
+        det_h, det_c, n_cross = _resolve_crosstalk(det_h, det_c,
+                                                   o.crosstalk_radius_um / pixel_size_um)
+        n_crosstalk += n_cross
     her2_ch = np.asarray(her2_channel, np.float32)
     bg_her2 = _background(her2_ch, labels, pixel_size_um=pixel_size_um,
                           cluster_max_um=o.cluster_max_um,

@@ -55,6 +55,17 @@ __all__ = [
 #: nearly the speed of 0.8 µm.
 GEOMETRY_GRID_UM = 0.4
 
+#: Joined-pair split (:func:`_split_joined`): both concavities at least this deep, µm
+#: (the staircase outline of a 0.4 µm grid makes dents of ~0.4-0.55 µm; 0.5-0.75 the
+#: same on FISH1/FISH2, 0.9 lost three splits) ...
+JOINED_MIN_DEPTH_UM = 0.6
+#: ... the cut no longer than this x the smaller piece's equivalent diameter: the
+#: hand-counted pairs of FISH2 overlap with necks of 1.0-1.4 (1.2: two of them stay
+#: joined; 1.4 and 1.6 the same on FISH1/FISH2) ...
+JOINED_MAX_NECK = 1.5
+#: ... and each piece at least this fraction of the field's median nucleus area.
+JOINED_MIN_PIECE = 0.35
+
 
 def _grid_factor(pixel_size_um: float, grid_um: float | None) -> int:
     return 1 if grid_um is None else block_factor(pixel_size_um, grid_um)
@@ -116,6 +127,12 @@ class SegmentationOptions:
         Split at the valleys (``core_fraction``) only the foreground regions less
         solid than this (area / convex-hull area): a convex region is one nucleus
         and keeps its shape split. None = every region (brightfield).
+    joined_factor : float
+        A nucleus larger than this x the field's median nucleus area and less solid
+        than ``joined_below_solidity`` is cut in two when its distance transform has
+        two nucleus-sized peaks (0 = off; :func:`_split_joined`).
+    joined_below_solidity : float
+        That solidity bound (0-1).
     """
 
     min_area_um2: float = 15.0
@@ -129,12 +146,15 @@ class SegmentationOptions:
     core_window_um: float = 9.0
     closing_um: float = 0.0
     core_below_solidity: float | None = None
+    joined_factor: float = 0.0
+    joined_below_solidity: float = 0.95
 
 
 def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, threshold,
              grid_um=GEOMETRY_GRID_UM, despeckle_um=0.0, background_um=0.0,
              threshold_factor=1.0, core_fraction=0.0, core_window_um=9.0,
-             core_below_solidity=None) -> NucleusGeometry:
+             core_below_solidity=None, joined_factor=0.0,
+             joined_below_solidity=0.95) -> NucleusGeometry:
     """Nuclei of ``image`` (see :func:`segment_ish_nuclei`).
 
     ``despeckle_um`` (µm, 0 = off): a median filter this wide on the grid first, which
@@ -201,7 +221,35 @@ def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, thres
         for bx in boxes if bx is not None])
     # h-maxima: one seed per region whose distance peak rises split_h above the
     # saddle to its neighbour: touching round nuclei split, a single ellipse does not.
-    seeds, _ = ndi.label(_h_maxima_packed(dist, split_h_um / pg, mask))
+    # Taken inside the mask only (the smoothed distance leaks past the outline): each
+    # foreground region is its own landscape, as the watershed below uses it, and the
+    # packed h-maxima then runs once; with the leak, the low split height (0.25 µm)
+    # failed _h_maxima_packed's shortcut and it ran twice (+35 % count_fish CPU).
+    # Same labels on FISH1/FISH2 and the ish_speed fields (issue 11).
+    seeds, _ = ndi.label(_h_maxima_packed(np.where(mask, dist, 0), split_h_um / pg))
+    labels = _watershed_labels(sm, mask, lab, boxes, dist, seeds, pg=pg, s_dist=s_dist,
+                               split_h_um=split_h_um, core_fraction=core_fraction,
+                               core_window_um=core_window_um,
+                               core_below_solidity=core_below_solidity)
+    if joined_factor > 0:
+        labels = _split_joined(labels, pg=pg, min_area_um2=min_area_um2,
+                               factor=joined_factor, below_solidity=joined_below_solidity)
+    if filtered:
+        fine, ff = labels, f
+    else:
+        fine, ff = _refine_outlines(full, labels, edge_dist, f=f, pixel_size_um=pixel_size_um,
+                                    smooth_um=smooth_um,
+                                    threshold=thr, boxes=[bx for bx in boxes if bx is not None])
+    # At ff == 1 the outline grid is the full resolution: share the array (no copy).
+    full_labels = fine if fine.shape == full.shape else upsample_labels(fine, ff, full.shape)
+    return NucleusGeometry(full_labels, labels, f, edge_dist, thr, fine, ff,
+                     grid, tuple(bx for bx in boxes if bx is not None))
+
+
+def _watershed_labels(sm, mask, lab, boxes, dist, seeds, *, pg, s_dist, split_h_um,
+                      core_fraction, core_window_um, core_below_solidity) -> np.ndarray:
+    """The grid labels of :func:`_segment`: a watershed of the distance from the shape
+    seeds, or of the amount from the valley cores (``core_fraction``)."""
     if core_fraction > 0 and core_below_solidity is not None:
         # Only the concave regions are split at valleys, each in its own box: the
         # convex ones keep the shape split, and the work stays near those few.
@@ -217,17 +265,74 @@ def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, thres
         labels = watershed(-sm, seeds, mask=mask).astype(np.int32)
     else:
         labels = watershed(-dist, seeds, mask=mask).astype(np.int32)
-    if filtered:
-        fine, ff = labels, f
-    else:
-        fine, ff = _refine_outlines(full, labels, edge_dist, f=f, pixel_size_um=pixel_size_um,
-                                    smooth_um=smooth_um,
-                                    threshold=thr, boxes=[bx for bx in boxes if bx is not None])
-    # At ff == 1 the outline grid is the full resolution: share the array (no copy).
-    full_labels = fine if fine.shape == full.shape else upsample_labels(fine, ff, full.shape)
-    return NucleusGeometry(full_labels, labels, f, edge_dist, thr, fine, ff,
-                     grid, tuple(bx for bx in boxes if bx is not None))
+    return labels
 
+
+def _split_joined(labels, *, pg, min_area_um2, factor, below_solidity) -> np.ndarray:
+    """``labels`` (grid) with each joined pair cut in two, as a technologist splits
+    touching nuclei.
+
+    A label is a candidate when its area exceeds ``factor`` x the field's median
+    nucleus area (labels of at least ``min_area_um2``) and its solidity is below
+    ``below_solidity``: two nuclei side by side, joined by a neck too wide for the
+    distance transform to have two peaks (so neither the shape split nor the valley
+    split cut it; FISH1/FISH2 of the hand reference). It is cut along the line between
+    the apexes of its two deepest concavities (the deepest points of the convex hull
+    minus the region) when both are at least ``JOINED_MIN_DEPTH_UM`` deep, the cut is
+    shorter than ``JOINED_MAX_NECK`` x the smaller piece's diameter, and each piece
+    holds at least ``JOINED_MIN_PIECE`` of the median area.
+    """
+    from skimage.draw import line
+    from skimage.morphology import convex_hull_image
+
+    n = int(labels.max())
+    areas = np.bincount(labels.ravel(), minlength=n + 1)
+    ok = areas[1:] >= min_area_um2 / pg**2
+    if ok.sum() < 5:
+        return labels
+    med = float(np.median(areas[1:][ok]))
+    big = set(np.flatnonzero(areas > factor * med).tolist()) - {0}
+    if not big:
+        return labels
+    found = ndi.find_objects(labels)
+    concave = _concave_regions(labels, [found[k - 1] if k in big else None
+                                        for k in range(1, n + 1)], below_solidity)
+    out, nxt = labels, n + 1
+    for k in sorted(big):
+        if not concave[k]:
+            continue
+        bx = tuple(slice(max(b.start - 1, 0), b.stop + 1) for b in found[k - 1])
+        m = labels[bx] == k
+        hull = convex_hull_image(m)
+        dl, nd = ndi.label(hull & ~m)
+        if nd < 2:
+            continue
+        depth = ndi.distance_transform_edt(hull)
+        idx = np.arange(1, nd + 1)
+        dmax = np.asarray(ndi.maximum(depth, dl, idx))
+        two = np.argsort(-dmax)[:2]
+        if dmax[two[1]] < JOINED_MIN_DEPTH_UM / pg:
+            continue
+        (r0, c0), (r1, c1) = (ndi.maximum_position(depth, dl, idx[j]) for j in two)
+        cut = np.zeros(m.shape, bool)
+        cut[line(int(r0), int(c0), int(r1), int(c1))] = True
+        pieces, npc = ndi.label(m & ~cut)
+        if npc < 2:
+            continue
+        sizes = np.bincount(pieces.ravel())[1:]
+        first, second = np.argsort(-sizes)[:2] + 1
+        small = min(sizes[first - 1], sizes[second - 1])
+        neck = np.hypot(r1 - r0, c1 - c0)
+        if small < JOINED_MIN_PIECE * med or neck > JOINED_MAX_NECK * 2 * np.sqrt(small / np.pi):
+            continue
+        # The cut line and crumbs go to the nearer piece (a watershed of the distance
+        # to the background from the two pieces).
+        markers = np.where(np.isin(pieces, (first, second)), pieces, 0)
+        sub = watershed(-ndi.distance_transform_edt(m), markers, mask=m)
+        view = out[bx]
+        view[sub == second] = nxt
+        nxt += 1
+    return out
 
 def _split_concave_at_valleys(labels, sm, lab, boxes, concave, shape_seeds, *, fraction,
                               window, s_dist, h) -> np.ndarray:
@@ -511,4 +616,5 @@ def segment_nuclei_stage(
                     smooth_um=o.smooth_um, split_h_um=o.split_h_um, grid_um=o.grid_um,
                     despeckle_um=o.despeckle_um, background_um=o.background_um,
                     threshold_factor=o.threshold_factor, core_fraction=o.core_fraction,
-                    core_window_um=o.core_window_um, core_below_solidity=o.core_below_solidity)
+                    core_window_um=o.core_window_um, core_below_solidity=o.core_below_solidity,
+                    joined_factor=o.joined_factor, joined_below_solidity=o.joined_below_solidity)
