@@ -609,8 +609,13 @@ def _print_hand_part(part, rows) -> dict:
                 side_ok=n_side_ok, side_due=n_side_due)
 
 
-def section_hand_reference(options=None, fish_options=None) -> dict:
-    """Section 7: the Dual ISH and FISH fields against the hand-counted reference."""
+def section_hand_reference(options=None, fish_options=None, *, parts=("tuning", "held back"),
+                           assays=("Dual ISH", "FISH")) -> dict:
+    """Section 7: the Dual ISH and FISH fields against the hand-counted reference.
+
+    ``parts`` and ``assays`` restrict the run (``--hand-parts tuning`` while choosing
+    options: the held-back fields stay unseen).
+    """
     from benchmarks.ish_reference import (
         FISH_HELD_BACK_FIELDS,
         FISH_TUNING_FIELDS,
@@ -633,16 +638,18 @@ def section_hand_reference(options=None, fish_options=None) -> dict:
           "nuclei); side ok = that ratio on the reference's side of 2.0 (asked where the "
           "reference ratio is not within 10 % of 2.0).")
     summary = {}
-    for assay, parts, opts in (
+    for assay, table_parts, opts in (
             ("Dual ISH", (("tuning", TUNING_FIELDS), ("held back", HELD_BACK_FIELDS)), options),
             ("FISH", (("tuning", FISH_TUNING_FIELDS), ("held back", FISH_HELD_BACK_FIELDS)),
              fish_options)):
+        if assay not in assays:
+            continue
         print(f"\n{assay}:")
         print("| part | field | ref nuclei | found | counted | HER2 ok | CEP17 ok | cluster ok | "
               "ref HER2 / CEP17 / ratio | found HER2 / CEP17 / ratio | ratio ok | field ratio "
               "(nuclei counted) | side ok |")
         print("|---|---|---:|---:|---:|---:|---:|---:|---|---|---|---|---|")
-        for part, fields in parts:
+        for part, fields in (p for p in table_parts if p[0] in parts):
             key = part if assay == "Dual ISH" else f"fish {part}"
             summary[key] = _print_hand_part(part, _hand_rows(opts, fields))
     return summary
@@ -657,6 +664,10 @@ def main(argv: list[str] | None = None) -> int:
         "HER2KIT_BIGFISH_PYTHON", "/tmp/venv-bigfish/bin/python"))
     ap.add_argument("--sections", default="1,2,3,4,5,6,7",
                     help="comma-separated sections to run (1-2 are one section)")
+    ap.add_argument("--hand-parts", default="tuning,held back",
+                    help="section 7: 'tuning' and/or 'held back' (comma-separated)")
+    ap.add_argument("--hand-assays", default="Dual ISH,FISH",
+                    help="section 7: 'Dual ISH' and/or 'FISH' (comma-separated)")
     ap.add_argument("--out", type=Path,
                     default=Path(tempfile.gettempdir()) / "her2kit_ish_overlays")
     args = ap.parse_args(argv)
@@ -676,7 +687,9 @@ def main(argv: list[str] | None = None) -> int:
     if "6" in want:
         section_real_reference()
     if "7" in want:
-        section_hand_reference()
+        section_hand_reference(
+            parts=tuple(p.strip() for p in args.hand_parts.split(",")),
+            assays=tuple(a.strip() for a in args.hand_assays.split(",")))
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     return 0
 

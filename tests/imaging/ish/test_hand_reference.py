@@ -163,7 +163,8 @@ def test_issue_11_options_off_give_the_earlier_counts(real_data):
     rgb = read_brightfield_ish(real_data("her2_fish_dish_pcm") / "DISH" / "DISH1.jpg")
     old = BrightfieldIshOptions(silver_twin_radius_um=0, red_min_relative=0,
                                 silver_single_percentile=50, min_solidity=0.9,
-                                red_cluster_max_um=2.0)
+                                red_cluster_max_um=2.0, red_single_percentile=50,
+                                silver_opaque_transmittance=0)
     res = count_brightfield_ish(rgb, assay="dual-ish", pixel_size_um=PIXEL_SIZE_UM,
                                 options=old)
     assert res.n_counted == 26

@@ -122,13 +122,13 @@ class _CountOptions:
                                 focus_min_ratio=self.focus_min_ratio)
 
     def _count(self, nuclear, her2, cep17, *, assay, pixel_size_um, roi_mask, nuclei_labels,
-               parameters) -> IshImageResult:
+               parameters, her2_opaque=None) -> IshImageResult:
         """:func:`count_ish_channels` with this counter's stage options."""
         return count_ish_channels(
             nuclear, her2, cep17, assay=assay, pixel_size_um=pixel_size_um,
             segmentation=self.segmentation_options(), signals=self.signal_options(),
             selection=self.selection_options(), roi_mask=roi_mask,
-            nuclei_labels=nuclei_labels, parameters=parameters,
+            nuclei_labels=nuclei_labels, parameters=parameters, her2_opaque=her2_opaque,
         )
 
 
@@ -379,10 +379,19 @@ min_solidity, focus_min_ratio, cluster_max_um
     red_min_relative: float = 0.35
     silver_single_percentile: float = 75.0
     red_cluster_max_um: float = 3.0
+    red_single_percentile: float = 75.0
+    silver_opaque_transmittance: float = 0.2
+    silver_dense_cluster_max_um: float = 6.0
 
     def __post_init__(self):
         super().__post_init__()
         check_positive(self.red_cluster_max_um, name="red_cluster_max_um", unit="µm")
+        check_positive(self.silver_dense_cluster_max_um, name="silver_dense_cluster_max_um",
+                       unit="µm")
+        if not 0 <= self.silver_opaque_transmittance < 1:
+            raise Her2kitInputError(
+                f"expected 0 <= value < 1, got {self.silver_opaque_transmittance!r}",
+                field="silver_opaque_transmittance")
         for name in ("nuclei_despeckle_um", "nuclei_background_um", "silver_twin_radius_um"):
             v = getattr(self, name)
             if not float(v) >= 0:
@@ -400,10 +409,10 @@ min_solidity, focus_min_ratio, cluster_max_um
         if not float(self.red_min_relative) >= 0:
             raise Her2kitInputError(f"expected >= 0 (x the strong red dots), got "
                                     f"{self.red_min_relative!r}", field="red_min_relative")
-        if not 0 <= self.silver_single_percentile <= 100:
-            raise Her2kitInputError(
-                f"expected 0 <= value <= 100, got {self.silver_single_percentile}",
-                field="silver_single_percentile")
+        for name in ("silver_single_percentile", "red_single_percentile"):
+            if not 0 <= getattr(self, name) <= 100:
+                raise Her2kitInputError(
+                    f"expected 0 <= value <= 100, got {getattr(self, name)}", field=name)
         if isinstance(self.background_rgb, str) and self.background_rgb != "auto":
             raise Her2kitInputError(
                 f"expected 'auto' or 3 values, got {self.background_rgb!r}",
@@ -445,6 +454,9 @@ min_solidity, focus_min_ratio, cluster_max_um
             red_min_relative=self.red_min_relative,
             silver_single_percentile=self.silver_single_percentile,
             cep17_cluster_max_um=float(self.red_cluster_max_um),
+            red_single_percentile=float(self.red_single_percentile),
+            silver_dense_cluster_max_um=(float(self.silver_dense_cluster_max_um)
+                                         if self.silver_opaque_transmittance > 0 else None),
         )
 
 
@@ -461,6 +473,7 @@ def count_ish_channels(
     roi_mask: np.ndarray | None = None,
     nuclei_labels: np.ndarray | None = None,
     parameters: Mapping[str, object] = MappingProxyType({}),
+    her2_opaque: np.ndarray | None = None,
 ) -> IshImageResult:
     """Count the signals per nucleus of one field's channels: the four stages in a row.
 
@@ -481,6 +494,10 @@ def count_ish_channels(
         The user's nuclei instead of a segmentation.
     parameters : mapping, optional
         The caller's settings, recorded first in the result's ``parameters``.
+    her2_opaque : (rows, cols) bool ndarray, optional
+        Brightfield: pixels where the HER2 chromogen is opaque (its amount clipped);
+        silver clusters are credited for them
+        (:func:`~her2kit.imaging.ish.signals.probe_signals_stage`).
 
     Returns
     -------
@@ -489,8 +506,11 @@ def count_ish_channels(
     Raises
     ------
     ImageInputError
-        ROI or labels of the wrong shape.
+        ROI, labels or opaque mask of the wrong shape.
     """
+    if her2_opaque is not None and np.shape(her2_opaque) != np.shape(nuclear):
+        raise ImageInputError(f"expected shape {np.shape(nuclear)}, got "
+                              f"{np.shape(her2_opaque)}", field="her2_opaque")
     if roi_mask is not None:
         roi_mask = np.asarray(roi_mask)
         if roi_mask.shape != nuclear.shape:
@@ -501,7 +521,7 @@ def count_ish_channels(
                                nuclei_labels=nuclei_labels)
     sig = probe_signals_stage(her2_channel, cep17_channel, geo, assay=assay,
                               pixel_size_um=pixel_size_um,
-                              options=signals)
+                              options=signals, her2_opaque=her2_opaque)
     sel = select_nuclei_stage(nuclear, geo, sig, pixel_size_um=pixel_size_um, options=selection,
                               roi_mask=roi_mask,
                               focus_on_grid=assay == "fish" and nuclei_labels is None)
@@ -711,12 +731,30 @@ def count_brightfield_ish(
         red_min_relative=float(options.red_min_relative),
         silver_single_percentile=float(options.silver_single_percentile),
         red_cluster_max_um=float(options.red_cluster_max_um),
+        red_single_percentile=float(options.red_single_percentile),
+        silver_opaque_transmittance=float(options.silver_opaque_transmittance),
+        silver_dense_cluster_max_um=float(options.silver_dense_cluster_max_um),
     )
+    opaque = None
+    if assay == "dual-ish" and options.silver_opaque_transmittance > 0:
+        opaque = _opaque(rgb, background_rgb, options.silver_opaque_transmittance)
+        params["her2_opaque_px"] = int(opaque.sum())
     return options._count(
         amounts["nuclei"], amounts["her2"], amounts.get("cep17") if assay == "dual-ish" else None,
         assay=assay, pixel_size_um=pixel_size_um, roi_mask=roi_mask, nuclei_labels=nuclei_labels,
-        parameters=params,
+        parameters=params, her2_opaque=opaque,
     )
+
+
+def _opaque(rgb, background_rgb, max_transmittance: float) -> np.ndarray:
+    """Pixels dark in every colour channel: at most ``max_transmittance`` of the clear glass.
+
+    Metallic silver absorbs all colours alike; hematoxylin transmits blue and fast red
+    transmits red, so neither reaches this darkness in all three channels. Where
+    silver is this dark it is opaque and its amount no longer grows with copies.
+    """
+    top = np.asarray(background_rgb, np.float32) * np.float32(max_transmittance)
+    return np.all(rgb <= top, axis=-1)
 
 
 def _check_stains(stains, assay: str) -> dict:

@@ -35,6 +35,7 @@ from her2kit.imaging.segment.ish_nuclei import NucleusGeometry
 __all__ = [
     "CLUSTER_AREA_FACTOR",
     "CLUSTER_MIN_COPIES",
+    "DENSE_SILVER_SHARE",
     "HIGH_BACKGROUND_RATIO",
     "REFERENCE_MODE_BANDWIDTH",
     "SINGLE_SIGNAL_REFERENCES",
@@ -61,6 +62,15 @@ CLUSTER_AREA_FACTOR = 2.0
 
 #: ... and when its integrated intensity is at least this many single signals.
 CLUSTER_MIN_COPIES = 3.0
+
+
+#: Dual ISH: a silver region is dense (opaque) silver when at least this share of
+#: its mask pixels is opaque (dark in every colour channel, see
+#: ``BrightfieldIshOptions.silver_opaque_transmittance``): then it may be as wide as
+#: ``silver_dense_cluster_max_um``. A quarter: the opaque core of a blurred dense
+#: aggregate fills most of its half-height mask, while a single dot's core pixel or
+#: JPEG speckle in a texture region is a few px of hundreds.
+DENSE_SILVER_SHARE = 0.25
 
 
 #: Bandwidth (decades) of the log-height density whose mode is the typical
@@ -158,6 +168,8 @@ def _probe_signals(
     bg=None,
     reference="median",
     single_percentile=50.0,
+    opaque=None,
+    dense_cluster_max_um=None,
 ) -> ProbeSignals:
     """Detections of one probe, their nuclei, and clusters with copy estimates.
 
@@ -169,6 +181,10 @@ def _probe_signals(
     (LoG response at least ``WEAK_SIGNAL_FACTOR`` x the threshold), and a
     region wider than a ``cluster_max_um`` disc is not a cluster (brightfield;
     see :func:`~her2kit.imaging.ish.count.count_brightfield_ish`).
+
+    ``opaque`` (bool array, optional): pixels of opaque (dense) silver, whose amount
+    is clipped; cluster candidates are credited for them (:func:`_dense_credit`) and a
+    region mostly opaque may be as wide as ``dense_cluster_max_um``.
     """
     ch = np.asarray(channel, np.float32)
     sigma_px = spot_sigma_um / pixel_size_um
@@ -209,8 +225,12 @@ def _probe_signals(
     # The median (default) keeps the pre-issue-11 numbers bit for bit.
     i1 = float(np.median(reg.integ[single]) if single_percentile == 50.0
                else np.percentile(reg.integ[single], single_percentile))
+    dense = None
+    if opaque is not None:
+        reg, dense = _dense_credit(reg, np.asarray(opaque, bool), a1, i1)
     is_cluster = _is_cluster(reg, a1, i1, pixel_size_um=pixel_size_um,
-                             cluster_max_um=cluster_max_um, clear_mode=clear_mode)
+                             cluster_max_um=cluster_max_um, clear_mode=clear_mode,
+                             dense=dense, dense_cluster_max_um=dense_cluster_max_um)
     clusters = _cluster_records(reg, is_cluster, i1, sm, labels, probe=probe,
                                 pixel_size_um=pixel_size_um)
     if clusters:
@@ -277,23 +297,59 @@ def _regions(ch, bg, sm, mask_thr, rr, cc, nid, sigma_px) -> _Regions:
     return _Regions(comp, ncomp, on, comp_on, spot_comp, area, maxima, integ, inside)
 
 
-def _is_cluster(reg: _Regions, a1, i1, *, pixel_size_um, cluster_max_um, clear_mode) -> np.ndarray:
-    """Per region: a cluster (large enough, bright enough, more copies than maxima)."""
+def _is_cluster(reg: _Regions, a1, i1, *, pixel_size_um, cluster_max_um, clear_mode,
+                dense=None, dense_cluster_max_um=None) -> np.ndarray:
+    """Per region: a cluster (large enough, bright enough, more copies than maxima).
+
+    ``dense`` (bool per region, optional): opaque silver regions, which may extend to
+    ``dense_cluster_max_um`` instead of ``cluster_max_um``.
+    """
     est = reg.integ / i1
     area = reg.area
+    area_um2 = area * pixel_size_um * pixel_size_um
+    fits = area_um2 <= np.pi * (0.5 * cluster_max_um) ** 2
+    if dense is not None and dense_cluster_max_um is not None:
+        # Opaque silver is never hematoxylin texture (which transmits blue), so a
+        # dense aggregate is a cluster up to the wider extent.
+        fits = fits | (dense & (area_um2 <= np.pi * (0.5 * dense_cluster_max_um) ** 2))
     is_cluster = (
         reg.inside
         & (area >= CLUSTER_AREA_FACTOR * a1)
         # Brightfield: a region larger than the largest cluster expected is
         # nuclear texture (dark hematoxylin in the silver amount) above the mask,
         # not a cluster; its maxima count one each.
-        & ((area * pixel_size_um * pixel_size_um <= np.pi * (0.5 * cluster_max_um) ** 2)
-           | (not clear_mode))
+        & (fits | (not clear_mode))
         & (est >= CLUSTER_MIN_COPIES)
         & (est >= reg.maxima + 1)
     )
     is_cluster[0] = False
     return is_cluster
+
+
+def _dense_credit(reg: _Regions, opaque: np.ndarray, a1: float, i1: float
+                  ) -> tuple[_Regions, np.ndarray]:
+    """Dense silver regions, and their copies from area where the amount saturates.
+
+    Dense silver is opaque: the camera records a floor of light through it, so its
+    amount is clipped and the integrated amount of a large aggregate reads a fraction
+    of its copies (one or two "signals" for a black cluster several µm wide). A
+    region is dense when at least :data:`DENSE_SILVER_SHARE` of its mask pixels are
+    opaque; its integrated amount is then raised to at least ``area / a1`` single
+    dots (``i1`` each): copies from the area over the single dot's where the amount
+    saturates, from the integrated amount over the single dot's elsewhere. The
+    single-dot reference is left as measured. Returns the regions with the raised
+    ``integ`` and the dense flag per region.
+    """
+    fg = reg.comp.ravel()
+    idx = np.flatnonzero(opaque.ravel() & (fg != 0))
+    n_opq = np.bincount(fg[idx], minlength=reg.ncomp + 1).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dense = n_opq / reg.area >= DENSE_SILVER_SHARE
+    dense[0] = False
+    if not dense.any() or not (a1 > 0 and i1 > 0):
+        return reg, dense
+    integ = np.where(dense, np.maximum(reg.integ, reg.area / a1 * i1), reg.integ)
+    return reg._replace(integ=integ), dense
 
 
 def _cluster_records(reg: _Regions, is_cluster, i1, sm, labels, *, probe, pixel_size_um
@@ -639,6 +695,8 @@ class SignalOptions:
     red_min_relative: float = 0.0
     silver_single_percentile: float = 50.0
     cep17_cluster_max_um: float | None = None
+    red_single_percentile: float = 50.0
+    silver_dense_cluster_max_um: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -672,6 +730,7 @@ def probe_signals_stage(
     assay: str,
     pixel_size_um: float,
     options: SignalOptions,
+    her2_opaque: np.ndarray | None = None,
 ) -> SignalsStage:
     """Stage 2 of the ISH counter: the signals of each probe, their nuclei and clusters.
 
@@ -682,6 +741,9 @@ def probe_signals_stage(
         None for single probe.
     geometry : NucleusGeometry
         From :func:`~her2kit.imaging.segment.ish_nuclei.segment_nuclei_stage`.
+    her2_opaque : (rows, cols) bool ndarray, optional
+        Brightfield: pixels where the HER2 chromogen is opaque (its amount clipped);
+        see :func:`_dense_credit`. None = no saturation handling.
     assay : {"fish", "dual-ish", "cish"}
         FISH resolves crosstalk between the channels; Dual ISH drops red detections
         that are really dark silver dots.
@@ -719,13 +781,15 @@ def probe_signals_stage(
     ref = o.single_signal_reference
     her2 = _probe_signals(her2_ch, labels, probe="her2", threshold=o.threshold_her2, det=det_h,
                           bg=bg_her2, reference=ref, cluster_max_um=o.cluster_max_um,
-                          single_percentile=o.silver_single_percentile, **common)
+                          single_percentile=o.silver_single_percentile, opaque=her2_opaque,
+                          dense_cluster_max_um=o.silver_dense_cluster_max_um, **common)
     cep17 = None
     if cep17_channel is not None:
         cep17 = _probe_signals(cep17_channel, labels, probe="cep17",
                                threshold=o.threshold_cep17, det=det_c, reference=ref,
                                cluster_max_um=(o.cluster_max_um if o.cep17_cluster_max_um is None
-                                               else o.cep17_cluster_max_um), **common)
+                                               else o.cep17_cluster_max_um),
+                               single_percentile=o.red_single_percentile, **common)
     if cep17 is not None and assay == "dual-ish":
         cep17 = _drop_colour_leaks(cep17, her2_ch, cep17_channel)
         cep17, n_twins = _drop_silver_twins(her2, cep17, o.silver_twin_radius_um / pixel_size_um)
