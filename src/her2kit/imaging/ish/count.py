@@ -382,12 +382,16 @@ min_solidity, focus_min_ratio, cluster_max_um
     red_single_percentile: float = 75.0
     silver_opaque_transmittance: float = 0.2
     silver_dense_cluster_max_um: float = 6.0
+    silver_local_k: float = 4.0
 
     def __post_init__(self):
         super().__post_init__()
         check_positive(self.red_cluster_max_um, name="red_cluster_max_um", unit="µm")
         check_positive(self.silver_dense_cluster_max_um, name="silver_dense_cluster_max_um",
                        unit="µm")
+        if not float(self.silver_local_k) >= 0:
+            raise Her2kitInputError(f"expected >= 0 (x the nucleus's MAD), got "
+                                    f"{self.silver_local_k!r}", field="silver_local_k")
         if not 0 <= self.silver_opaque_transmittance < 1:
             raise Her2kitInputError(
                 f"expected 0 <= value < 1, got {self.silver_opaque_transmittance!r}",
@@ -457,6 +461,7 @@ min_solidity, focus_min_ratio, cluster_max_um
             red_single_percentile=float(self.red_single_percentile),
             silver_dense_cluster_max_um=(float(self.silver_dense_cluster_max_um)
                                          if self.silver_opaque_transmittance > 0 else None),
+            silver_local_k=float(self.silver_local_k),
         )
 
 
@@ -569,6 +574,7 @@ def _evidence(params, nuclei_threshold, sig, sel) -> dict:
         cep17_valley_dip=None if cep17 is None else cep17.detection.valley_dip,
         cep17_single_signal_intensity=None if cep17 is None else cep17.single_signal_intensity,
         crosstalk_dropped=sig.crosstalk_dropped,
+        her2_texture_dropped=sig.texture_dropped,
         median_focus=sel.median_focus,
         median_nucleus_area_um2=sel.median_area_um2,
     )
@@ -734,6 +740,8 @@ def count_brightfield_ish(
         red_single_percentile=float(options.red_single_percentile),
         silver_opaque_transmittance=float(options.silver_opaque_transmittance),
         silver_dense_cluster_max_um=float(options.silver_dense_cluster_max_um),
+        silver_local_k=float(options.silver_local_k),
+        stain_angles_deg=_stain_angles(vectors, stains),
     )
     opaque = None
     if assay == "dual-ish" and options.silver_opaque_transmittance > 0:
@@ -744,6 +752,16 @@ def count_brightfield_ish(
         assay=assay, pixel_size_um=pixel_size_um, roi_mask=roi_mask, nuclei_labels=nuclei_labels,
         parameters=params, her2_opaque=opaque,
     )
+
+
+def _stain_angles(vectors, stains) -> dict:
+    """Degrees between each stain vector used and its named reference (explicit: 0)."""
+    out = {}
+    for role, v in vectors.items():
+        ref = _stain_vector(stains[role])
+        cos = float(np.clip(np.dot(unit_vector(v), ref), -1.0, 1.0))
+        out[role] = round(float(np.degrees(np.arccos(cos))), 2)
+    return out
 
 
 def _opaque(rgb, background_rgb, max_transmittance: float) -> np.ndarray:
