@@ -135,8 +135,8 @@ DOTS = [(60, 150, 1.6), (60, 190, 1.1), (60, 60, 1.1), (60, 280, 1.1), (60, 380,
 
 def _texture_field(seed=1):
     """A silver amount with four nuclei (labels 1-4, r 40 / 40 / 25 / 25 px): 1 smooth,
-    2-4 with a fine texture (7 x the noise; 10 x in the small 3 and 4) except within 7 px of the dots, and
-    the dots of ``DOTS`` (row, col, x the field's threshold, measured in nucleus 1).
+    2-4 with a fine texture (7 x the noise; 10 x in 3 and 4) except within 7 px of the
+    dots, and the dots of ``DOTS`` (row, col, x the field's threshold, measured in nucleus 1).
     Interior px (where a nucleus's MAD is measured): all of 1 and 2, 60 px of 3, 40
     of 4. Returns channel, labels, interior, threshold."""
     from her2kit.imaging.ish.spots import detect_spots
@@ -175,7 +175,7 @@ def _kept(det, r, c):
 
 
 def test_local_texture_threshold_both_sides():
-    ch, labels, interior, thr = _texture_field()
+    ch, labels, interior, _ = _texture_field()
     common = dict(pixel_size_um=PX, spot_sigma_um=SIGMA_UM, k_mad=15.0,
                   threshold_method="mad", noise_mask=labels == 1)
     base, _ = sig._local_silver(ch, labels, interior, k=0.0, **common)
