@@ -146,9 +146,10 @@ def test_held_back_fields_cep17_within_one(real_data):
     assert cep17 >= 0.8, cep17
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 open: small grey silver dots (DISH4, DISH5) "
-                   "are missed, and CEP17 means run low on DISH2/DISH4; "
-                   "benchmarks/README.md, hand-counted reference")
+@pytest.mark.xfail(strict=True, reason="issue 11 open: held-back HER2 within ±1 still 60 % "
+                   "(small grey silver dots on DISH4/DISH5 missed: the per-nucleus texture "
+                   "threshold only raises thresholds), CEP17 84 %, cluster nuclei 0/3, "
+                   "found ratios 0/3; benchmarks/README.md, branch dishclust")
 def test_held_back_fields_meet_issue_targets(real_data):
     her2, cep17, ratios = _agreement(real_data, HELD_BACK)
     assert her2 >= 0.8 and cep17 >= 0.8

@@ -354,6 +354,30 @@ min_solidity, focus_min_ratio, cluster_max_um
         2.5 changes nothing, 3.5-5 the same as 3.0 within 0.05. Its copies come
         from the region's integrated red amount over the single red dot's, as for
         silver. For CISH it is unused.
+    red_single_percentile : float
+        Percentile (0-100) of the isolated single red dots' integrated amount used as
+        the single-dot reference for red cluster copies. Default 75 (as silver): with
+        the median (50, the value before) DISH3's two red aggregates, 5 copies each by
+        hand, read 10; at 75 they read 7 (benchmarks/README.md, branch dishclust).
+    silver_opaque_transmittance : float
+        Dual ISH: a pixel at most this fraction of the glass in every RGB channel is
+        opaque silver (0 <= value < 1; default 0.2; 0 = off). A silver region with at
+        least :data:`~her2kit.imaging.ish.signals.DENSE_SILVER_SHARE` of its mask
+        opaque is dense: its copies are at least its area over the single dot's (the
+        amount clips where silver is opaque) and it may be up to
+        ``silver_dense_cluster_max_um`` across. At 0.3 ordinary generated single dots
+        read as opaque. The opaque pixels are ``parameters["her2_opaque_px"]``.
+    silver_dense_cluster_max_um : float
+        Largest dense silver cluster, µm (default 6: black aggregates of amplified
+        nuclei span several µm; opaque silver is not hematoxylin texture).
+    silver_local_k : float
+        Dual ISH: each nucleus's silver threshold is this x the robust s.d. (MAD) of
+        the LoG response over its interior, between the field's threshold and
+        :data:`~her2kit.imaging.ish.signals.LOCAL_THRESHOLD_MAX` x it (>= 0; default
+        4; 0 = off): coarse, dark nuclei lose their texture "dots". Chosen on the
+        tuning fields DISH1/DISH3: HER2 within ±1 82 -> 91 % (k 3 / 5 / 6: 82 / 91 /
+        85 %; 5 under-counts generated dots). The detections dropped are
+        ``parameters["her2_texture_dropped"]``.
 
     Raises
     ------

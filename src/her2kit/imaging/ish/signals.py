@@ -728,6 +728,15 @@ class SignalOptions:
         Largest CEP17 cluster extent, µm, when it differs from ``cluster_max_um``
         (None = the same): red aggregates are wider than silver ones and the red
         amount holds no hematoxylin texture to confuse with them.
+    silver_single_percentile, red_single_percentile : float
+        Percentile (0-100) of the isolated single dots' integrated intensity used as
+        each probe's single-signal reference (50 = the median).
+    silver_dense_cluster_max_um : float or None
+        Largest dense (opaque) silver cluster, µm; with ``her2_opaque`` given to
+        :func:`probe_signals_stage` (None = no dense clusters).
+    silver_local_k : float
+        Dual ISH: per-nucleus silver threshold, x the nucleus's LoG MAD
+        (:func:`_local_silver`; 0 = off).
     """
 
     spot_sigma_um: float = DEFAULT_SPOT_SIGMA_UM
