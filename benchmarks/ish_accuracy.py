@@ -48,18 +48,25 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from her2kit.imaging.ish import count_brightfield_ish, count_fish
+from her2kit.imaging.ish import BrightfieldIshOptions, count_brightfield_ish, count_fish
 from her2kit.imaging.ish.channels import fish_from_rgb, fish_from_stack
 from her2kit.imaging.ish.spots import detect_spots
 from her2kit.io.fish import read_brightfield_ish
 from her2kit.pipelines.ish import quality_flags
-from her2kit.synthetic.ish import generate_brightfield_ish_field, generate_fish_field
+from her2kit.synthetic.ish import (
+    BrightfieldIshFieldOptions,
+    generate_brightfield_ish_field,
+    generate_fish_field,
+    render_brightfield_ish_field,
+)
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
 CH = {"dapi": 0, "her2": 1, "cep17": 2}
 PX = 0.2
 MATCH_RADIUS_PX = 2.0
 FIELD = {"shape_px": (768, 768), "n_nuclei": 40}
+#: Section 1's opaque-silver row: saturation OD of the silver amount (issue 11).
+OPAQUE_SILVER_OD = 2.0
 
 
 def _tp(pred: np.ndarray, truth: np.ndarray, radius: float) -> tuple[int, int, int]:
@@ -102,20 +109,32 @@ def _truth_id(labels, truth_labels, nid) -> int:
     return tid if iou > 0.5 else 0
 
 
-def _count(syn):
+def _count(syn, options=None):
     if syn.assay == "fish":
         return count_fish(fish_from_stack(syn.image, channels=CH), pixel_size_um=PX)
-    return count_brightfield_ish(syn.image, assay=syn.assay, pixel_size_um=PX)
+    return count_brightfield_ish(syn.image, assay=syn.assay, pixel_size_um=PX, options=options)
 
 
-def _evaluate(kind: str, scenario: str, seed: int, snr: float) -> dict:
+#: ``--dish-before``: the Dual ISH rules of branch dishclust (issue 11) switched off.
+DISH_BEFORE = dict(silver_opaque_transmittance=0.0, red_single_percentile=50.0,
+                   silver_local_k=0.0)
+
+
+def _evaluate(kind: str, scenario: str, seed: int, snr: float, before: bool = False) -> dict:
     """One field: signal TP counts, per-nucleus errors, cluster errors, group truth/pred."""
     if kind == "fish":
         syn = generate_fish_field(**FIELD, scenario=scenario, seed=seed, snr=snr)
+    elif kind == "dual-ish opaque":
+        # Opaque silver: the silver amount saturates at OPAQUE_SILVER_OD (the generator's
+        # silver_max_od; dense silver reads as black at transmittance ~0.07).
+        syn = render_brightfield_ish_field(BrightfieldIshFieldOptions(
+            **FIELD, scenario=scenario, seed=seed, assay="dual-ish",
+            silver_max_od=OPAQUE_SILVER_OD))
     else:
         syn = generate_brightfield_ish_field(**FIELD, scenario=scenario, seed=seed, assay=kind)
     t0 = time.perf_counter()
-    res = _count(syn)
+    res = _count(syn, BrightfieldIshOptions(**DISH_BEFORE)
+                 if before and syn.assay != "fish" else None)
     dt = time.perf_counter() - t0
     out = {"time_s": dt, "tp": [0, 0, 0], "err_h": [], "err_c": [], "cl_rel": []}
     singles = syn.signals[~syn.signals["is_cluster"]]
@@ -157,7 +176,7 @@ def _run_many(jobs, workers):
         return list(ex.map(_evaluate, *zip(*jobs, strict=True)))
 
 
-def section_signals(n_fields: int, workers: int) -> None:
+def section_signals(n_fields: int, workers: int, before: bool = False) -> None:
     print("\n## 1-2. Synthetic signals and per-nucleus counts")
     print(f"signal match radius {MATCH_RADIUS_PX:g} px = {MATCH_RADIUS_PX * PX:g} µm; fields "
           f"{FIELD['shape_px'][0]}x{FIELD['shape_px'][1]} px at {PX} µm/px, {n_fields} per row")
@@ -166,9 +185,9 @@ def section_signals(n_fields: int, workers: int) -> None:
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     rows = [("fish", "group4", s) for s in (6, 8, 10, 15)]
     rows += [("fish", "amplified", 10), ("dual-ish", "group4", 0), ("dual-ish", "amplified", 0),
-             ("cish", "group4", 0)]
+             ("dual-ish opaque", "amplified", 0), ("cish", "group4", 0)]
     for kind, scen, snr in rows:
-        res = _run_many([(kind, scen, 1000 + i, snr) for i in range(n_fields)], workers)
+        res = _run_many([(kind, scen, 1000 + i, snr, before) for i in range(n_fields)], workers)
         tp = np.sum([r["tp"] for r in res], axis=0)
         p, r, f1 = _prf(*tp)
         eh = np.abs(np.concatenate([r["err_h"] for r in res]))
@@ -669,6 +688,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="section 7: only the tuning or only the held-back fields")
     ap.add_argument("--assay", choices=("fish", "dual-ish", "all"), default="all",
                     help="section 7: only FISH or only Dual ISH")
+    ap.add_argument("--dish-before", action="store_true",
+                    help="section 1: brightfield counted with DISH_BEFORE (issue 11 rules off)")
     ap.add_argument("--out", type=Path,
                     default=Path(tempfile.gettempdir()) / "her2kit_ish_overlays")
     args = ap.parse_args(argv)
@@ -678,7 +699,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     want = set(args.sections.replace(" ", "").split(","))
     if want & {"1", "2"}:
-        section_signals(n_sig, args.workers)
+        section_signals(n_sig, args.workers, before=args.dish_before)
     if "3" in want:
         section_groups(n_grp, args.workers)
     if "4" in want:

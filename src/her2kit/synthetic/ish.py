@@ -454,8 +454,14 @@ class BrightfieldIshFieldOptions(IshLayoutOptions):
     dark_nucleus_fraction: float = 0.0
     stroma_od: float = 0.03
     stroma_gradient_od: float = 0.0
+    # Opaque silver (Dual ISH): the silver amount as imaged saturates smoothly at this
+    # OD (``S * (1 - exp(-amount / S))``); None = linear (no saturation).
+    silver_max_od: float | None = None
 
     def __post_init__(self) -> None:
+        if self.silver_max_od is not None and not float(self.silver_max_od) > 0:
+            raise Her2kitInputError(f"expected > 0 OD, got {self.silver_max_od!r}",
+                                    field="silver_max_od")
         if self.assay not in ("dual-ish", "cish"):
             raise Her2kitInputError(
                 f"expected 'dual-ish' or 'cish', got {self.assay!r}", field="assay"
@@ -760,6 +766,9 @@ def _brightfield_od(
     for probe, stain in probes.items():
         if (layout.signals["probe"][points.idx] == probe).any():
             amount = _probe_image(layout, points, options, probe, no_dz)
+            if stain == "silver" and options.silver_max_od is not None:
+                top = float(options.silver_max_od)
+                amount = top * -np.expm1(-amount / top)
             stains.append((amount, np.asarray(STAIN_VECTORS[stain])))
     return optics.mix_stains(stains)
 

@@ -149,9 +149,10 @@ def test_held_back_fields_cep17_within_one(real_data):
     assert cep17 >= 0.8, cep17
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 open: small grey silver dots (DISH4, DISH5) "
-                   "are missed, and CEP17 means run low on DISH2/DISH4; "
-                   "benchmarks/README.md, hand-counted reference")
+@pytest.mark.xfail(strict=True, reason="issue 11 open: held-back HER2 within ±1 still 60 % "
+                   "(small grey silver dots on DISH4/DISH5 missed: the per-nucleus texture "
+                   "threshold only raises thresholds), CEP17 84 %, cluster nuclei 0/3, "
+                   "found ratios 0/3; benchmarks/README.md, branch dishclust")
 def test_held_back_fields_meet_issue_targets(real_data):
     her2, cep17, ratios = _agreement(real_data, HELD_BACK)
     assert her2 >= 0.8 and cep17 >= 0.8
@@ -166,7 +167,8 @@ def test_issue_11_options_off_give_the_earlier_counts(real_data):
     rgb = read_brightfield_ish(real_data("her2_fish_dish_pcm") / "DISH" / "DISH1.jpg")
     old = BrightfieldIshOptions(silver_twin_radius_um=0, red_min_relative=0,
                                 silver_single_percentile=50, min_solidity=0.9,
-                                red_cluster_max_um=2.0)
+                                red_cluster_max_um=2.0, red_single_percentile=50,
+                                silver_opaque_transmittance=0, silver_local_k=0)
     res = count_brightfield_ish(rgb, assay="dual-ish", pixel_size_um=PIXEL_SIZE_UM,
                                 options=old)
     assert res.n_counted == 26
@@ -181,3 +183,46 @@ def test_issue_11_options_are_validated():
                 dict(silver_single_percentile=101)):
         with pytest.raises(Her2kitInputError, match=next(iter(bad))):
             BrightfieldIshOptions(**bad)
+
+
+def test_texture_threshold_on_the_tuning_fields(real_data):
+    # Issue 11, branch dishclust: the per-nucleus silver threshold (silver_local_k 4)
+    # drops hematoxylin texture in coarse DISH3 nuclei (7 "signals" where 3 are
+    # counted by eye): HER2 within ±1 91 % of the 33 tuning nuclei, 82 % without.
+    from her2kit.imaging.ish import BrightfieldIshOptions
+
+    her2, _, _ = _agreement(real_data, TUNING)
+    assert her2 >= 0.88, her2
+    off, _, _ = _agreement(real_data, TUNING, BrightfieldIshOptions(silver_local_k=0))
+    assert off < 0.88, off
+
+
+def test_dish3_red_aggregates_are_not_doubled(real_data):
+    # DISH3's two red aggregates at (142, 175) and (475, 650): 5 CEP17 copies each by
+    # hand. Against the median single red dot (red_single_percentile 50) they read 10;
+    # against the 75th percentile within 40 % of the hand count.
+    from her2kit.imaging.ish import BrightfieldIshOptions
+
+    def cep17(options=None):
+        res = _count(real_data, "DISH3", options)
+        by_id = {n.nucleus_id: n for n in res.nuclei}
+        return [by_id[int(res.labels[r, c])].cep17 for r, c in ((142, 175), (475, 650))]
+
+    assert all(c <= 7 for c in cep17()), cep17()
+    old = cep17(BrightfieldIshOptions(red_single_percentile=50))
+    assert all(c >= 9 for c in old), old
+
+
+def test_stain_vectors_and_white_point_are_recorded_within_bounds(real_data):
+    # Per-field white point and chromogen vectors (issue 11): recorded, each vector
+    # within the estimator's 25 degree bound of its published reference.
+    for field in TUNING:
+        p = _count(real_data, field).parameters
+        assert set(p["stain_vectors"]) == set(p["stain_angles_deg"]) == {"nuclei", "her2",
+                                                                         "cep17"}
+        assert all(0 <= a <= 25.0 for a in p["stain_angles_deg"].values()), p
+        assert all(150 <= v <= 255 for v in p["background_rgb"]), p["background_rgb"]
+        for key in ("silver_opaque_transmittance", "silver_dense_cluster_max_um",
+                    "her2_opaque_px", "silver_local_k", "her2_texture_dropped",
+                    "red_single_percentile"):
+            assert key in p, key

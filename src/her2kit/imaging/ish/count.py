@@ -125,13 +125,13 @@ class _CountOptions:
                                 focus_min_ratio=self.focus_min_ratio)
 
     def _count(self, nuclear, her2, cep17, *, assay, pixel_size_um, roi_mask, nuclei_labels,
-               parameters) -> IshImageResult:
+               parameters, her2_opaque=None) -> IshImageResult:
         """:func:`count_ish_channels` with this counter's stage options."""
         return count_ish_channels(
             nuclear, her2, cep17, assay=assay, pixel_size_um=pixel_size_um,
             segmentation=self.segmentation_options(), signals=self.signal_options(),
             selection=self.selection_options(), roi_mask=roi_mask,
-            nuclei_labels=nuclei_labels, parameters=parameters,
+            nuclei_labels=nuclei_labels, parameters=parameters, her2_opaque=her2_opaque,
         )
 
 
@@ -393,6 +393,30 @@ min_solidity, focus_min_ratio, cluster_max_um
         2.5 changes nothing, 3.5-5 the same as 3.0 within 0.05. Its copies come
         from the region's integrated red amount over the single red dot's, as for
         silver. For CISH it is unused.
+    red_single_percentile : float
+        Percentile (0-100) of the isolated single red dots' integrated amount used as
+        the single-dot reference for red cluster copies. Default 75 (as silver): with
+        the median (50, the value before) DISH3's two red aggregates, 5 copies each by
+        hand, read 10; at 75 they read 7 (benchmarks/README.md, branch dishclust).
+    silver_opaque_transmittance : float
+        Dual ISH: a pixel at most this fraction of the glass in every RGB channel is
+        opaque silver (0 <= value < 1; default 0.2; 0 = off). A silver region with at
+        least :data:`~her2kit.imaging.ish.signals.DENSE_SILVER_SHARE` of its mask
+        opaque is dense: its copies are at least its area over the single dot's (the
+        amount clips where silver is opaque) and it may be up to
+        ``silver_dense_cluster_max_um`` across. At 0.3 ordinary generated single dots
+        read as opaque. The opaque pixels are ``parameters["her2_opaque_px"]``.
+    silver_dense_cluster_max_um : float
+        Largest dense silver cluster, µm (default 6: black aggregates of amplified
+        nuclei span several µm; opaque silver is not hematoxylin texture).
+    silver_local_k : float
+        Dual ISH: each nucleus's silver threshold is this x the robust s.d. (MAD) of
+        the LoG response over its interior, between the field's threshold and
+        :data:`~her2kit.imaging.ish.signals.LOCAL_THRESHOLD_MAX` x it (>= 0; default
+        4; 0 = off): coarse, dark nuclei lose their texture "dots". Chosen on the
+        tuning fields DISH1/DISH3: HER2 within ±1 82 -> 91 % (k 3 / 5 / 6: 82 / 91 /
+        85 %; 5 under-counts generated dots). The detections dropped are
+        ``parameters["her2_texture_dropped"]``.
 
     Raises
     ------
@@ -418,10 +442,23 @@ min_solidity, focus_min_ratio, cluster_max_um
     red_min_relative: float = 0.35
     silver_single_percentile: float = 75.0
     red_cluster_max_um: float = 3.0
+    red_single_percentile: float = 75.0
+    silver_opaque_transmittance: float = 0.2
+    silver_dense_cluster_max_um: float = 6.0
+    silver_local_k: float = 4.0
 
     def __post_init__(self):
         super().__post_init__()
         check_positive(self.red_cluster_max_um, name="red_cluster_max_um", unit="µm")
+        check_positive(self.silver_dense_cluster_max_um, name="silver_dense_cluster_max_um",
+                       unit="µm")
+        if not float(self.silver_local_k) >= 0:
+            raise Her2kitInputError(f"expected >= 0 (x the nucleus's MAD), got "
+                                    f"{self.silver_local_k!r}", field="silver_local_k")
+        if not 0 <= self.silver_opaque_transmittance < 1:
+            raise Her2kitInputError(
+                f"expected 0 <= value < 1, got {self.silver_opaque_transmittance!r}",
+                field="silver_opaque_transmittance")
         for name in ("nuclei_despeckle_um", "nuclei_background_um", "silver_twin_radius_um"):
             v = getattr(self, name)
             if not float(v) >= 0:
@@ -439,10 +476,10 @@ min_solidity, focus_min_ratio, cluster_max_um
         if not float(self.red_min_relative) >= 0:
             raise Her2kitInputError(f"expected >= 0 (x the strong red dots), got "
                                     f"{self.red_min_relative!r}", field="red_min_relative")
-        if not 0 <= self.silver_single_percentile <= 100:
-            raise Her2kitInputError(
-                f"expected 0 <= value <= 100, got {self.silver_single_percentile}",
-                field="silver_single_percentile")
+        for name in ("silver_single_percentile", "red_single_percentile"):
+            if not 0 <= getattr(self, name) <= 100:
+                raise Her2kitInputError(
+                    f"expected 0 <= value <= 100, got {getattr(self, name)}", field=name)
         if isinstance(self.background_rgb, str) and self.background_rgb != "auto":
             raise Her2kitInputError(
                 f"expected 'auto' or 3 values, got {self.background_rgb!r}",
@@ -484,6 +521,10 @@ min_solidity, focus_min_ratio, cluster_max_um
             red_min_relative=self.red_min_relative,
             silver_single_percentile=self.silver_single_percentile,
             cep17_cluster_max_um=float(self.red_cluster_max_um),
+            red_single_percentile=float(self.red_single_percentile),
+            silver_dense_cluster_max_um=(float(self.silver_dense_cluster_max_um)
+                                         if self.silver_opaque_transmittance > 0 else None),
+            silver_local_k=float(self.silver_local_k),
         )
 
 
@@ -500,6 +541,7 @@ def count_ish_channels(
     roi_mask: np.ndarray | None = None,
     nuclei_labels: np.ndarray | None = None,
     parameters: Mapping[str, object] = MappingProxyType({}),
+    her2_opaque: np.ndarray | None = None,
 ) -> IshImageResult:
     """Count the signals per nucleus of one field's channels: the four stages in a row.
 
@@ -520,6 +562,10 @@ def count_ish_channels(
         The user's nuclei instead of a segmentation.
     parameters : mapping, optional
         The caller's settings, recorded first in the result's ``parameters``.
+    her2_opaque : (rows, cols) bool ndarray, optional
+        Brightfield: pixels where the HER2 chromogen is opaque (its amount clipped);
+        silver clusters are credited for them
+        (:func:`~her2kit.imaging.ish.signals.probe_signals_stage`).
 
     Returns
     -------
@@ -528,8 +574,11 @@ def count_ish_channels(
     Raises
     ------
     ImageInputError
-        ROI or labels of the wrong shape.
+        ROI, labels or opaque mask of the wrong shape.
     """
+    if her2_opaque is not None and np.shape(her2_opaque) != np.shape(nuclear):
+        raise ImageInputError(f"expected shape {np.shape(nuclear)}, got "
+                              f"{np.shape(her2_opaque)}", field="her2_opaque")
     if roi_mask is not None:
         roi_mask = np.asarray(roi_mask)
         if roi_mask.shape != nuclear.shape:
@@ -540,7 +589,7 @@ def count_ish_channels(
                                nuclei_labels=nuclei_labels)
     sig = probe_signals_stage(her2_channel, cep17_channel, geo, assay=assay,
                               pixel_size_um=pixel_size_um,
-                              options=signals)
+                              options=signals, her2_opaque=her2_opaque)
     sel = select_nuclei_stage(nuclear, geo, sig, pixel_size_um=pixel_size_um, options=selection,
                               roi_mask=roi_mask,
                               focus_on_grid=assay == "fish" and nuclei_labels is None)
@@ -609,6 +658,7 @@ def _evidence(params, nuclei_threshold, sig, sel) -> dict:
         cep17_valley_dip=None if cep17 is None else cep17.detection.valley_dip,
         cep17_single_signal_intensity=None if cep17 is None else cep17.single_signal_intensity,
         crosstalk_dropped=sig.crosstalk_dropped,
+        her2_texture_dropped=sig.texture_dropped,
         median_focus=sel.median_focus,
         median_nucleus_area_um2=sel.median_area_um2,
     )
@@ -773,12 +823,42 @@ def count_brightfield_ish(
         red_min_relative=float(options.red_min_relative),
         silver_single_percentile=float(options.silver_single_percentile),
         red_cluster_max_um=float(options.red_cluster_max_um),
+        red_single_percentile=float(options.red_single_percentile),
+        silver_opaque_transmittance=float(options.silver_opaque_transmittance),
+        silver_dense_cluster_max_um=float(options.silver_dense_cluster_max_um),
+        silver_local_k=float(options.silver_local_k),
+        stain_angles_deg=_stain_angles(vectors, stains),
     )
+    opaque = None
+    if assay == "dual-ish" and options.silver_opaque_transmittance > 0:
+        opaque = _opaque(rgb, background_rgb, options.silver_opaque_transmittance)
+        params["her2_opaque_px"] = int(opaque.sum())
     return options._count(
         amounts["nuclei"], amounts["her2"], amounts.get("cep17") if assay == "dual-ish" else None,
         assay=assay, pixel_size_um=pixel_size_um, roi_mask=roi_mask, nuclei_labels=nuclei_labels,
-        parameters=params,
+        parameters=params, her2_opaque=opaque,
     )
+
+
+def _stain_angles(vectors, stains) -> dict:
+    """Degrees between each stain vector used and its named reference (explicit: 0)."""
+    out = {}
+    for role, v in vectors.items():
+        ref = _stain_vector(stains[role])
+        cos = float(np.clip(np.dot(unit_vector(v), ref), -1.0, 1.0))
+        out[role] = round(float(np.degrees(np.arccos(cos))), 2)
+    return out
+
+
+def _opaque(rgb, background_rgb, max_transmittance: float) -> np.ndarray:
+    """Pixels dark in every colour channel: at most ``max_transmittance`` of the clear glass.
+
+    Metallic silver absorbs all colours alike; hematoxylin transmits blue and fast red
+    transmits red, so neither reaches this darkness in all three channels. Where
+    silver is this dark it is opaque and its amount no longer grows with copies.
+    """
+    top = np.asarray(background_rgb, np.float32) * np.float32(max_transmittance)
+    return np.all(rgb <= top, axis=-1)
 
 
 def _check_stains(stains, assay: str) -> dict:

@@ -35,7 +35,10 @@ from her2kit.imaging.segment.ish_nuclei import NucleusGeometry
 __all__ = [
     "CLUSTER_AREA_FACTOR",
     "CLUSTER_MIN_COPIES",
+    "DENSE_SILVER_SHARE",
     "HIGH_BACKGROUND_RATIO",
+    "LOCAL_MIN_PX",
+    "LOCAL_THRESHOLD_MAX",
     "REFERENCE_MODE_BANDWIDTH",
     "SINGLE_SIGNAL_REFERENCES",
     "WEAK_SIGNAL_FACTOR",
@@ -61,6 +64,25 @@ CLUSTER_AREA_FACTOR = 2.0
 
 #: ... and when its integrated intensity is at least this many single signals.
 CLUSTER_MIN_COPIES = 3.0
+
+
+#: Dual ISH: a silver region is dense (opaque) silver when at least this share of
+#: its mask pixels is opaque (dark in every colour channel, see
+#: ``BrightfieldIshOptions.silver_opaque_transmittance``): then it may be as wide as
+#: ``silver_dense_cluster_max_um``. A quarter: the opaque core of a blurred dense
+#: aggregate fills most of its half-height mask, while a single dot's core pixel or
+#: JPEG speckle in a texture region is a few px of hundreds.
+DENSE_SILVER_SHARE = 0.1
+
+
+#: Dual ISH per-nucleus silver threshold (``silver_local_k``): at most this multiple
+#: of the field's automatic threshold (never below it). Chosen on the tuning fields
+#: DISH1/DISH3 of the hand reference (tests/data/ish_reference): 1.2 with k = 4 takes
+#: HER2 within ±1 from 82 to 91 %; letting it also fall below the field's threshold
+#: (0.6 or 0.8 x, to find pale grey dots) picked up texture (76-82 %).
+LOCAL_THRESHOLD_MAX = 1.2
+#: ... computed only for nuclei with at least this many interior px (a robust MAD).
+LOCAL_MIN_PX = 50
 
 
 #: Bandwidth (decades) of the log-height density whose mode is the typical
@@ -176,6 +198,8 @@ def _probe_signals(
     bg=None,
     reference="median",
     single_percentile=50.0,
+    opaque=None,
+    dense_cluster_max_um=None,
 ) -> ProbeSignals:
     """Detections of one probe, their nuclei, and clusters with copy estimates.
 
@@ -187,6 +211,10 @@ def _probe_signals(
     (LoG response at least ``WEAK_SIGNAL_FACTOR`` x the threshold), and a
     region wider than a ``cluster_max_um`` disc is not a cluster (brightfield;
     see :func:`~her2kit.imaging.ish.count.count_brightfield_ish`).
+
+    ``opaque`` (bool array, optional): pixels of opaque (dense) silver, whose amount
+    is clipped; cluster candidates are credited for them (:func:`_dense_credit`) and a
+    region mostly opaque may be as wide as ``dense_cluster_max_um``.
     """
     ch = np.asarray(channel, np.float32)
     sigma_px = spot_sigma_um / pixel_size_um
@@ -227,8 +255,12 @@ def _probe_signals(
     # The median (default) keeps the pre-issue-11 numbers bit for bit.
     i1 = float(np.median(reg.integ[single]) if single_percentile == 50.0
                else np.percentile(reg.integ[single], single_percentile))
+    dense = None
+    if opaque is not None:
+        reg, dense = _dense_credit(reg, np.asarray(opaque, bool), a1, i1)
     is_cluster = _is_cluster(reg, a1, i1, pixel_size_um=pixel_size_um,
-                             cluster_max_um=cluster_max_um, clear_mode=clear_mode)
+                             cluster_max_um=cluster_max_um, clear_mode=clear_mode,
+                             dense=dense, dense_cluster_max_um=dense_cluster_max_um)
     clusters = _cluster_records(reg, is_cluster, i1, sm, labels, probe=probe,
                                 pixel_size_um=pixel_size_um)
     if clusters:
@@ -295,23 +327,59 @@ def _regions(ch, bg, sm, mask_thr, rr, cc, nid, sigma_px) -> _Regions:
     return _Regions(comp, ncomp, on, comp_on, spot_comp, area, maxima, integ, inside)
 
 
-def _is_cluster(reg: _Regions, a1, i1, *, pixel_size_um, cluster_max_um, clear_mode) -> np.ndarray:
-    """Per region: a cluster (large enough, bright enough, more copies than maxima)."""
+def _is_cluster(reg: _Regions, a1, i1, *, pixel_size_um, cluster_max_um, clear_mode,
+                dense=None, dense_cluster_max_um=None) -> np.ndarray:
+    """Per region: a cluster (large enough, bright enough, more copies than maxima).
+
+    ``dense`` (bool per region, optional): opaque silver regions, which may extend to
+    ``dense_cluster_max_um`` instead of ``cluster_max_um``.
+    """
     est = reg.integ / i1
     area = reg.area
+    area_um2 = area * pixel_size_um * pixel_size_um
+    fits = area_um2 <= np.pi * (0.5 * cluster_max_um) ** 2
+    if dense is not None and dense_cluster_max_um is not None:
+        # Opaque silver is never hematoxylin texture (which transmits blue), so a
+        # dense aggregate is a cluster up to the wider extent.
+        fits = fits | (dense & (area_um2 <= np.pi * (0.5 * dense_cluster_max_um) ** 2))
     is_cluster = (
         reg.inside
         & (area >= CLUSTER_AREA_FACTOR * a1)
         # Brightfield: a region larger than the largest cluster expected is
         # nuclear texture (dark hematoxylin in the silver amount) above the mask,
         # not a cluster; its maxima count one each.
-        & ((area * pixel_size_um * pixel_size_um <= np.pi * (0.5 * cluster_max_um) ** 2)
-           | (not clear_mode))
+        & (fits | (not clear_mode))
         & (est >= CLUSTER_MIN_COPIES)
         & (est >= reg.maxima + 1)
     )
     is_cluster[0] = False
     return is_cluster
+
+
+def _dense_credit(reg: _Regions, opaque: np.ndarray, a1: float, i1: float
+                  ) -> tuple[_Regions, np.ndarray]:
+    """Dense silver regions, and their copies from area where the amount saturates.
+
+    Dense silver is opaque: the camera records a floor of light through it, so its
+    amount is clipped and the integrated amount of a large aggregate reads a fraction
+    of its copies (one or two "signals" for a black cluster several µm wide). A
+    region is dense when at least :data:`DENSE_SILVER_SHARE` of its mask pixels are
+    opaque; its integrated amount is then raised to at least ``area / a1`` single
+    dots (``i1`` each): copies from the area over the single dot's where the amount
+    saturates, from the integrated amount over the single dot's elsewhere. The
+    single-dot reference is left as measured. Returns the regions with the raised
+    ``integ`` and the dense flag per region.
+    """
+    fg = reg.comp.ravel()
+    idx = np.flatnonzero(opaque.ravel() & (fg != 0))
+    n_opq = np.bincount(fg[idx], minlength=reg.ncomp + 1).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dense = n_opq / reg.area >= DENSE_SILVER_SHARE
+    dense[0] = False
+    if not dense.any() or not (a1 > 0 and i1 > 0):
+        return reg, dense
+    integ = np.where(dense, np.maximum(reg.integ, reg.area / a1 * i1), reg.integ)
+    return reg._replace(integ=integ), dense
 
 
 def _cluster_records(reg: _Regions, is_cluster, i1, sm, labels, *, probe, pixel_size_um
@@ -610,6 +678,41 @@ def _high_background(channel, sig, labels, bg: _Background | None) -> bool:
     return level > 0 and height < HIGH_BACKGROUND_RATIO * level
 
 
+def _local_silver(ch, labels, interior, *, k, pixel_size_um, spot_sigma_um, k_mad,
+                  threshold_method, noise_mask) -> tuple[SpotDetection, int]:
+    """Silver detections against each nucleus's own texture, not the field's alone.
+
+    Silver is nearly neutral and close to hematoxylin in hue, so the dark texture
+    of coarse, dark nuclei passes a field-wide threshold in the silver amount
+    (3-7 "signals" where 3-4 are counted by eye on DISH3). Each nucleus's threshold
+    is ``k`` x the robust s.d. (MAD) of the LoG response over its interior pixels,
+    kept between the field's automatic threshold and :data:`LOCAL_THRESHOLD_MAX`
+    times it: texture raises it, a smooth nucleus keeps the field's. Detections
+    outside nuclei keep the field's threshold, which stays the detection's
+    ``threshold``. Returns the detections and the number dropped.
+    """
+    filtered = log_filter(ch, sigma_px=spot_sigma_um / pixel_size_um)
+    det = detect_spots(ch, pixel_size_um=pixel_size_um, spot_sigma_um=spot_sigma_um,
+                       k_mad=k_mad, threshold_method=threshold_method,
+                       noise_mask=noise_mask, filtered=filtered)
+    n = int(labels.max())
+    where = (labels > 0) & interior
+    lab, val = labels[where], filtered[where].astype(np.float64)
+    order = np.argsort(lab, kind="stable")
+    lab, val = lab[order], val[order]
+    starts = np.searchsorted(lab, np.arange(n + 2))
+    thr = np.full(n + 1, float(det.threshold))
+    for i in range(1, n + 1):
+        v = val[starts[i]:starts[i + 1]]
+        if v.size >= LOCAL_MIN_PX:
+            mad = 1.4826 * float(np.median(np.abs(v - np.median(v))))
+            thr[i] = min(max(k * mad, det.threshold), LOCAL_THRESHOLD_MAX * det.threshold)
+    rr = np.clip(np.rint(det.coords_px[:, 0]).astype(int), 0, ch.shape[0] - 1)
+    cc = np.clip(np.rint(det.coords_px[:, 1]).astype(int), 0, ch.shape[1] - 1)
+    keep = det.response >= thr[labels[rr, cc]]
+    return _subset(det, keep), int((~keep).sum())
+
+
 @dataclass(frozen=True)
 class SignalOptions:
     """How probe signals are detected and clusters estimated (:func:`probe_signals_stage`).
@@ -647,6 +750,15 @@ class SignalOptions:
         FISH: weak detections wider than this x the channel's clear dots are texture
         or haze, not dots, and are dropped (:func:`~her2kit.imaging.ish.diffuse.drop_diffuse`;
         0 = off), per probe.
+    silver_single_percentile, red_single_percentile : float
+        Percentile (0-100) of the isolated single dots' integrated intensity used as
+        each probe's single-signal reference (50 = the median).
+    silver_dense_cluster_max_um : float or None
+        Largest dense (opaque) silver cluster, µm; with ``her2_opaque`` given to
+        :func:`probe_signals_stage` (None = no dense clusters).
+    silver_local_k : float
+        Dual ISH: per-nucleus silver threshold, x the nucleus's LoG MAD
+        (:func:`_local_silver`; 0 = off).
     """
 
     spot_sigma_um: float = DEFAULT_SPOT_SIGMA_UM
@@ -663,6 +775,9 @@ class SignalOptions:
     cep17_cluster_max_um: float | None = None
     diffuse_width_factor_her2: float = 0.0
     diffuse_width_factor_cep17: float = 0.0
+    red_single_percentile: float = 50.0
+    silver_dense_cluster_max_um: float | None = None
+    silver_local_k: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -679,6 +794,9 @@ class SignalsStage:
         The HER2 channel as measured.
     crosstalk_dropped : int
         Detections dropped as another probe's bleed-through.
+    texture_dropped : int
+        Dual ISH: silver detections below their nucleus's texture threshold
+        (``SignalOptions.silver_local_k``).
     """
 
     her2: ProbeSignals
@@ -686,6 +804,7 @@ class SignalsStage:
     her2_background: _Background | None
     her2_channel: np.ndarray
     crosstalk_dropped: int
+    texture_dropped: int = 0
 
 
 def probe_signals_stage(
@@ -696,6 +815,7 @@ def probe_signals_stage(
     assay: str,
     pixel_size_um: float,
     options: SignalOptions,
+    her2_opaque: np.ndarray | None = None,
 ) -> SignalsStage:
     """Stage 2 of the ISH counter: the signals of each probe, their nuclei and clusters.
 
@@ -706,6 +826,9 @@ def probe_signals_stage(
         None for single probe.
     geometry : NucleusGeometry
         From :func:`~her2kit.imaging.segment.ish_nuclei.segment_nuclei_stage`.
+    her2_opaque : (rows, cols) bool ndarray, optional
+        Brightfield: pixels where the HER2 chromogen is opaque (its amount clipped);
+        see :func:`_dense_credit`. None = no saturation handling.
     assay : {"fish", "dual-ish", "cish"}
         FISH resolves crosstalk between the channels; Dual ISH drops red detections
         that are really dark silver dots.
@@ -742,25 +865,31 @@ def probe_signals_stage(
                                                    o.crosstalk_radius_um / pixel_size_um)
         n_crosstalk += n_cross
     her2_ch = np.asarray(her2_channel, np.float32)
+    n_texture = 0
+    if assay == "dual-ish" and o.silver_local_k > 0 and o.threshold_her2 is None:
+        det_h, n_texture = _local_silver(her2_ch, labels, interior, k=o.silver_local_k,
+                                         **common)
     bg_her2 = _background(her2_ch, labels, pixel_size_um=pixel_size_um,
                           cluster_max_um=o.cluster_max_um,
                           sigma_px=o.spot_sigma_um / pixel_size_um)
     ref = o.single_signal_reference
     her2 = _probe_signals(her2_ch, labels, probe="her2", threshold=o.threshold_her2, det=det_h,
                           bg=bg_her2, reference=ref, cluster_max_um=o.cluster_max_um,
-                          single_percentile=o.silver_single_percentile, **common)
+                          single_percentile=o.silver_single_percentile, opaque=her2_opaque,
+                          dense_cluster_max_um=o.silver_dense_cluster_max_um, **common)
     cep17 = None
     if cep17_channel is not None:
         cep17 = _probe_signals(cep17_channel, labels, probe="cep17",
                                threshold=o.threshold_cep17, det=det_c, reference=ref,
                                cluster_max_um=(o.cluster_max_um if o.cep17_cluster_max_um is None
-                                               else o.cep17_cluster_max_um), **common)
+                                               else o.cep17_cluster_max_um),
+                               single_percentile=o.red_single_percentile, **common)
     if cep17 is not None and assay == "dual-ish":
         cep17 = _drop_colour_leaks(cep17, her2_ch, cep17_channel)
         cep17, n_twins = _drop_silver_twins(her2, cep17, o.silver_twin_radius_um / pixel_size_um)
         cep17, n_faint = _drop_faint_red(cep17, o.red_min_relative)
         n_crosstalk += n_twins + n_faint
-    return SignalsStage(her2, cep17, bg_her2, her2_ch, n_crosstalk)
+    return SignalsStage(her2, cep17, bg_her2, her2_ch, n_crosstalk, n_texture)
 
 
 @dataclass(frozen=True)
