@@ -532,9 +532,9 @@ class BrightfieldIshFieldOptions(IshLayoutOptions):
 #: area share. Not fitted (too few clusters on the tuning fields): ``cluster_spread_um``
 #: and ``silver_saturation_od`` are set by eye to loose, saturating aggregates.
 REALISTIC_BRIGHTFIELD: Mapping[str, object] = MappingProxyType({
-    "psf_sigma_um": 0.14,
-    "cep17_psf_sigma_um": 0.23,
-    "signal_od": 1.13,
+    "psf_sigma_um": 0.13,
+    "cep17_psf_sigma_um": 0.2,
+    "signal_od": 1.4,
     "cep17_signal_od": 3.0,
     "red_halo": 0.5,
     "red_halo_sigma_um": 0.6,
@@ -545,7 +545,7 @@ REALISTIC_BRIGHTFIELD: Mapping[str, object] = MappingProxyType({
     "noise_dn": 30.0,
     "jpeg_quality": 75,
     "cluster_spread_um": 0.35,
-    "silver_saturation_od": 1.5,
+    "silver_saturation_od": 3.0,
 })
 #: Nuclei per µm² of field for the realistic brightfield preset (34 on 1024² px at
 #: 0.065 µm/px: 41 % of the field is nucleus, as on DISH1 / DISH3).
@@ -596,7 +596,7 @@ def realistic_brightfield_options(**overrides) -> BrightfieldIshFieldOptions:
     --------
     >>> o = realistic_brightfield_options(shape_px=(512, 512), pixel_size_um=0.065)
     >>> o.psf_sigma_um, o.n_nuclei
-    (0.14, 8)
+    (0.13, 8)
     """
     kw = {**REALISTIC_BRIGHTFIELD, **_with_density(overrides, REALISTIC_BRIGHTFIELD_NUCLEI_PER_UM2)}
     return BrightfieldIshFieldOptions(**kw)
