@@ -655,29 +655,33 @@ def section_hand_reference(options=None, fish_options=None) -> dict:
 #: nuclei per 1024² field (denser than the fitted 18 so that >= 20 are counted).
 REAL_PX = {"dual-ish": DISH_PIXEL_SIZE_UM, "fish": 0.069}
 REAL_FIELD_PX = (1024, 1024)
-FISH_NUCLEI_1024 = 30
+#: Group accuracy needs >= 20 counted nuclei: fields of 1536² px (~100 µm across, the
+#: size of a real 1600 x 1200 px Dual ISH field at 0.065 µm/px).
+GROUP_FIELD_PX = (1536, 1536)
+FISH_NUCLEI_PER_MPX = 30 / 1024**2
 
 
-def _gen_options(kind: str, scenario: str, seed: int, realistic: bool):
+def _gen_options(kind: str, scenario: str, seed: int, realistic: bool, shape_px=REAL_FIELD_PX):
     """Section 8's options: the realistic preset, or today's defaults, same layout size."""
     from her2kit.synthetic import ish
 
     px = REAL_PX[kind]
-    base = dict(shape_px=REAL_FIELD_PX, pixel_size_um=px, scenario=scenario, seed=seed)
+    base = dict(shape_px=shape_px, pixel_size_um=px, scenario=scenario, seed=seed)
     if kind == "fish":
-        base["n_nuclei"] = FISH_NUCLEI_1024
+        base["n_nuclei"] = round(FISH_NUCLEI_PER_MPX * shape_px[0] * shape_px[1])
         return ish.realistic_fish_options(**base) if realistic else ish.FishFieldOptions(**base)
     base["n_nuclei"] = ish.realistic_brightfield_options(**base).n_nuclei
     return (ish.realistic_brightfield_options(**base) if realistic
             else ish.BrightfieldIshFieldOptions(**base))
 
 
-def _evaluate_real_px(kind: str, scenario: str, seed: int, realistic: bool) -> dict:
+def _evaluate_real_px(kind: str, scenario: str, seed: int, realistic: bool,
+                      shape_px=REAL_FIELD_PX) -> dict:
     """One section 8 field: as :func:`_evaluate`, at the real pixel size."""
     from her2kit.synthetic import ish
 
     px = REAL_PX[kind]
-    o = _gen_options(kind, scenario, seed, realistic)
+    o = _gen_options(kind, scenario, seed, realistic, tuple(shape_px))
     if kind == "fish":
         syn = ish.render_fish_field(o)
         res = count_fish(fish_from_stack(syn.image, channels=CH), pixel_size_um=px)
@@ -722,8 +726,9 @@ def section_realistic(n_fields: int, n_group: int, workers: int) -> None:
     """Section 8: default vs realistic generator at the real pixel sizes, same run."""
     print("\n## 8. Default vs realistic generator (issue 11) at the real fields' pixel sizes")
     print(f"1024² px fields, Dual ISH {REAL_PX['dual-ish']} µm/px, FISH {REAL_PX['fish']} "
-          f"µm/px ({FISH_NUCLEI_1024} nuclei); signal match 0.4 µm; {n_fields} fields per "
-          f"row; group accuracy over {n_group} fields (groups 1-5 in turn) with >= 20 counted")
+          f"µm/px ({round(FISH_NUCLEI_PER_MPX * 1024**2)} nuclei); signal match 0.4 µm; "
+          f"{n_fields} fields per row; group accuracy over {n_group} fields of 1536² px "
+          "(groups 1-5 in turn) that have >= 20 counted nuclei")
     print("| assay | generator | scenario | precision | recall | F1 | MAE HER2 (no clusters) "
           "| HER2 within ±1 | MAE CEP17 | clusters within 25 % / 30 % | group accuracy "
           "(fields scored) |")
@@ -732,7 +737,7 @@ def section_realistic(n_fields: int, n_group: int, workers: int) -> None:
         for realistic in (False, True):
             gen = "realistic" if realistic else "default"
             grp = _run_real(kind, [(f"group{1 + i % 5}", 7000 + i) for i in range(n_group)],
-                            realistic, workers)
+                            realistic, workers, GROUP_FIELD_PX)
             scored = [r for r in grp if r["pred_group"] is not None]
             acc = (f"{np.mean([r['pred_group'] == r['truth_group'] for r in scored]):.0%} "
                    f"({len(scored)}/{len(grp)})") if scored else f"- (0/{len(grp)})"
@@ -750,8 +755,8 @@ def section_realistic(n_fields: int, n_group: int, workers: int) -> None:
                       f"{acc if scen == 'group4' else ''} |")
 
 
-def _run_real(kind, scen_seeds, realistic, workers):
-    jobs = [(kind, sc, sd, realistic) for sc, sd in scen_seeds]
+def _run_real(kind, scen_seeds, realistic, workers, shape_px=REAL_FIELD_PX):
+    jobs = [(kind, sc, sd, realistic, shape_px) for sc, sd in scen_seeds]
     with ProcessPoolExecutor(max_workers=workers) as ex:
         return list(ex.map(_evaluate_real_px, *zip(*jobs, strict=True)))
 

@@ -20,17 +20,19 @@ point the 99.5th percentile of each channel:
 - red amount ``OD_G - OD_R`` (fast red 0.64 per unit, hematoxylin 0.05, silver 0).
 
 Each amount, Gaussian-smoothed by 1 px, minus its median in the disc, gives dots: local
-maxima above ``max(6 x MAD, floor)``. Per dot: peak (OD above the nucleus), FWHM (µm, the
-diameter of a disc with the area at or above half the peak), integrated OD over that
+maxima above ``max(6 x MAD, floor)``. Per dot: peak (OD above the nucleus), FWHM (µm,
+the diameter of a disc with the area at or above half the peak), integrated OD over that
 area (OD µm²), and for red dots the halo (mean amount 0.5-1.0 µm from the peak over the
-peak). Silver aggregates: connected pixels above the detection threshold: area (µm²),
-irregularity (1 - solidity) of those >= 0.5 µm², and the share holding >= 2 maxima
-(merged). Nucleus: median OD_R in the disc (dots masked), texture (s.d. of OD_R smoothed
-0.3 µm, and of the 1 px minus 0.5 µm band: grain), paleness (nucleus minus background
-OD_R). Nuclei over the field: mask = OD_R smoothed 1 µm above the middle of background and
-nucleus; area share, nucleus diameter (median component holding one centre) and crowding
-(share of nuclear area in components over twice that area). Background: median OD per
-channel outside the mask (eroded 2 µm) and its grain (s.d. of OD_G minus a 1 µm blur).
+peak) and hue (OD R / G and B / G at the peak above the disc median). Silver aggregates:
+connected pixels above the detection threshold: area (µm²), irregularity (1 - solidity)
+of those >= 0.5 µm², and the share holding >= 2 maxima (merged). Nucleus: median OD_R in
+the disc (dots masked), texture (s.d. of OD_R smoothed 0.3 µm, and of the 1 px minus 0.5
+µm band: grain), paleness (nucleus minus background OD_R), hue (OD G / R and B / R of
+the disc median above the background). Nuclei over the field: mask = OD_R smoothed 1 µm
+above the middle of background and nucleus; area share, nucleus diameter (median
+component holding one centre) and crowding (share of nuclear area in components over
+twice that area). Background: median OD per channel outside the mask (eroded 2 µm) and
+its grain (s.d. of OD_G minus a 1 µm blur).
 
 FISH (channels HER2 = red, CEP17 = green, DAPI = blue of the RGB composite; a generated
 field's photon counts are used as they are, so only scale-free statistics are kept): per
@@ -193,7 +195,7 @@ def brightfield_stats(rgb: np.ndarray, pixel_size_um: float, centres) -> dict[st
     silver = od_r - 0.336 * (od_g - od_r)
     red = od_g - od_r
     sdots, rdots, areas, irr, merged = [], [], [], [], []
-    nuc_od, tex, grain, halo = [], [], [], []
+    nuc_od, tex, grain, halo, nuc_rgb, red_rgb = [], [], [], [], [], []
     g1 = ndi.gaussian_filter(od_r, 1.0)
     tex_s = ndi.gaussian_filter(od_r, 0.3 / pixel_size_um)
     band = g1 - ndi.gaussian_filter(od_r, 0.5 / pixel_size_um)
@@ -210,8 +212,12 @@ def brightfield_stats(rgb: np.ndarray, pixel_size_um: float, centres) -> dict[st
         areas += a
         irr += i
         merged += m
+        base = np.median(od[rs, cs][disc], axis=0)
+        nuc_rgb.append(base)
         for d in _single(rd):
             halo.append(_ring(q, d["row"], d["col"], pixel_size_um, 0.5, 1.0) / d["peak"])
+            v = od[rs, cs][d["row"], d["col"]] - base
+            red_rgb.append(v / v[1])
         dots = ndi.binary_dilation((s >= sthr / 2) | (q >= rthr / 2),
                                    iterations=max(1, int(0.4 / pixel_size_um)))
         keep = disc & ~dots
@@ -224,6 +230,7 @@ def brightfield_stats(rgb: np.ndarray, pixel_size_um: float, centres) -> dict[st
     outside = ~ndi.binary_dilation(mask, iterations=int(2.0 / pixel_size_um))
     bg = np.median(od[outside], axis=0) if outside.any() else np.full(3, np.nan)
     bgrain = od_g - ndi.gaussian_filter(od_g, 1.0 / pixel_size_um)
+    excess = [v - bg for v in nuc_rgb]
     ss, rs1 = _single(sdots), _single(rdots)
     out = dict(
         n_nuclei_measured=float(len(nuc_od)),
@@ -238,10 +245,14 @@ def brightfield_stats(rgb: np.ndarray, pixel_size_um: float, centres) -> dict[st
         red_fwhm_um=_median(d["fwhm_um"] for d in rs1),
         red_peak_od=_median(d["peak"] for d in rs1),
         red_halo=_median(halo),
+        red_od_r_over_g=_median(v[0] for v in red_rgb),
+        red_od_b_over_g=_median(v[2] for v in red_rgb),
         nucleus_od_r=nucleus,
         nucleus_texture_od=_median(tex),
         nucleus_grain_od=_median(grain),
         paleness_od=nucleus - float(bg[0]),
+        nucleus_od_g_over_r=_median(v[1] / v[0] for v in excess),
+        nucleus_od_b_over_r=_median(v[2] / v[0] for v in excess),
         background_od_r=float(bg[0]),
         background_od_g=float(bg[1]),
         background_od_b=float(bg[2]),

@@ -508,6 +508,11 @@ class BrightfieldIshFieldOptions(IshLayoutOptions):
     grain_um: float = 0.15
     #: JPEG round trip at this quality (real fields are JPEGs); None = none.
     jpeg_quality: int | None = None
+    #: OD vectors (R, G, B; normalised here) of the hematoxylin and of the red CEP17
+    #: chromogen; None = :data:`her2kit.imaging.color.stains.STAIN_VECTORS`. Real kits
+    #: and cameras differ (the shared fields' nuclei absorb almost no blue).
+    hematoxylin_od_rgb: tuple[float, float, float] | None = None
+    red_od_rgb: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= float(self.red_halo) < 1.0:
@@ -515,8 +520,11 @@ class BrightfieldIshFieldOptions(IshLayoutOptions):
         if self.jpeg_quality is not None and not 1 <= int(self.jpeg_quality) <= 95:
             raise Her2kitInputError(f"expected 1-95, got {self.jpeg_quality!r}",
                                     field="jpeg_quality")
-        if len(tuple(self.background_od_rgb)) != 3:
-            raise Her2kitInputError("expected three ODs (R, G, B)", field="background_od_rgb")
+        for name in ("background_od_rgb", "hematoxylin_od_rgb", "red_od_rgb"):
+            v = getattr(self, name)
+            if v is not None and (len(tuple(v)) != 3 or min(v) < 0
+                                  or (name != "background_od_rgb" and not max(v) > 0)):
+                raise Her2kitInputError("expected three ODs >= 0 (R, G, B)", field=name)
         if self.assay not in ("dual-ish", "cish"):
             raise Her2kitInputError(
                 f"expected 'dual-ish' or 'cish', got {self.assay!r}", field="assay"
@@ -528,17 +536,18 @@ class BrightfieldIshFieldOptions(IshLayoutOptions):
 #: Options fitted to the real Dual ISH tuning fields DISH1 and DISH3 of
 #: ../shared/data/real/her2_fish_dish_pcm (pixel size ASSUMED 0.065 µm; statistics and
 #: method in benchmarks/ish_realism.py, table in benchmarks/README.md, issue 11). Fitted:
-#: dot sizes and ODs, red halo, nucleus OD and texture, background OD and grain, nuclear
-#: area share. Not fitted (too few clusters on the tuning fields): ``cluster_spread_um``
-#: and ``silver_saturation_od`` are set by eye to loose, saturating aggregates.
+#: dot sizes and ODs, red halo, nucleus OD and texture, stain hues, background OD and
+#: grain, nuclear area share. Not fitted (too few clusters on the tuning fields):
+#: ``cluster_spread_um`` and ``silver_saturation_od``, set by eye to loose, saturating
+#: aggregates.
 REALISTIC_BRIGHTFIELD: Mapping[str, object] = MappingProxyType({
     "psf_sigma_um": 0.13,
     "cep17_psf_sigma_um": 0.2,
     "signal_od": 1.4,
-    "cep17_signal_od": 3.0,
+    "cep17_signal_od": 2.07,
     "red_halo": 0.5,
     "red_halo_sigma_um": 0.6,
-    "nucleus_od": 0.17,
+    "nucleus_od": 0.134,
     "nucleus_texture": 0.45,
     "stroma_od": 0.0,
     "background_od_rgb": (0.06, 0.07, 0.09),
@@ -546,6 +555,10 @@ REALISTIC_BRIGHTFIELD: Mapping[str, object] = MappingProxyType({
     "jpeg_quality": 75,
     "cluster_spread_um": 0.35,
     "silver_saturation_od": 3.0,
+    # OD excess of the tuning fields' nuclei (G / R 0.69, B / R 0.02) and red dots
+    # (R / G 0.07, B / G 0.093): bluer nuclei and more magenta dots than the library's.
+    "hematoxylin_od_rgb": (1.0, 0.69, 0.02),
+    "red_od_rgb": (0.07, 1.0, 0.093),
 })
 #: Nuclei per µm² of field for the realistic brightfield preset (34 on 1024² px at
 #: 0.065 µm/px: 41 % of the field is nucleus, as on DISH1 / DISH3).
@@ -940,16 +953,25 @@ def _brightfield_od(
     """Brightfield stage 4: total OD: hematoxylin plus each probe's chromogen dots."""
     probes = {"her2": "silver" if options.assay == "dual-ish" else "dab", "cep17": "fast_red"}
     no_dz = np.zeros(len(points.idx), int)
-    stains = [(hema, np.asarray(STAIN_VECTORS["hematoxylin"]))]
+    stains = [(hema, _stain_vector(options, "hematoxylin"))]
     for probe, stain in probes.items():
         if (layout.signals["probe"][points.idx] == probe).any():
             amount = _probe_image(layout, points, options, probe, no_dz)
             amount = _chromogen_response(amount, stain, options)
-            stains.append((amount, np.asarray(STAIN_VECTORS[stain])))
+            stains.append((amount, _stain_vector(options, stain)))
     od = optics.mix_stains(stains)
     if any(options.background_od_rgb):
         od = od + np.asarray(options.background_od_rgb, float)
     return od
+
+
+def _stain_vector(options: BrightfieldIshFieldOptions, stain: str) -> np.ndarray:
+    """The OD vector of one stain: the options' own (normalised) or the library's."""
+    own = {"hematoxylin": options.hematoxylin_od_rgb, "fast_red": options.red_od_rgb}.get(stain)
+    if own is None:
+        return np.asarray(STAIN_VECTORS[stain])
+    v = np.asarray(own, float)
+    return v / np.linalg.norm(v)
 
 
 def _chromogen_response(amount, stain: str, options: BrightfieldIshFieldOptions):
