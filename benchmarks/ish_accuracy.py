@@ -545,8 +545,9 @@ def section_real_reference() -> None:
 #: µm/px ASSUMED for the Dual ISH fields (``_ref_px`` of their REF_DISH outlines, 0.065).
 DISH_PIXEL_SIZE_UM = 0.065
 #: µm/px ASSUMED for the FISH fields: ``_ref_px`` of the REF_FISH screenshot each field is
-#: paired with (section 6 table; FISH5 shows in REF_FISH4).
-FISH_PIXEL_SIZE_UM = {"FISH1": 0.072, "FISH2": 0.066, "FISH3": 0.054, "FISH5": 0.109}
+#: paired with (section 6 table; FISH5 shows in REF_FISH4, FISH4 in REF_FISH5).
+FISH_PIXEL_SIZE_UM = {"FISH1": 0.072, "FISH2": 0.066, "FISH3": 0.054, "FISH4": 0.131,
+                      "FISH5": 0.109}
 
 
 def _count_reference_field(name, options):
