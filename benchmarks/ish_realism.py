@@ -44,9 +44,10 @@ crosstalk (the other probe's amount above its disc median at this probe's dots, 
 dot's own peak); DAPI texture (CV smoothed 0.3 µm in the disc) and DAPI nucleus / outside.
 
 Pixel sizes are ASSUMED as in benchmarks/ish_accuracy.py (section 6): Dual ISH 0.065
-µm/px, FISH1/2/3/5 0.072 / 0.066 / 0.054 / 0.109 µm/px. DISH1, DISH3, FISH1, FISH2 are the
-tuning fields (the realistic presets were fitted on them only); DISH2, DISH4, DISH5,
-FISH3 and FISH5 are shown as a held-back check column, never used for fitting.
+µm/px, FISH1/2/3/4/5 0.072 / 0.066 / 0.054 / 0.131 / 0.109 µm/px. DISH1, DISH3, FISH1,
+FISH2 are the tuning fields (the realistic presets were fitted on them only); DISH2,
+DISH4, DISH5, FISH3, FISH4 and FISH5 are shown as a held-back check column, never used
+for fitting.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ from skimage.feature import peak_local_max
 from skimage.filters import threshold_otsu
 from skimage.measure import regionprops
 
+# ASSUMED pixel sizes: the same as section 6 and 7 of benchmarks/ish_accuracy.py.
+from benchmarks.ish_accuracy import DISH_PIXEL_SIZE_UM, FISH_PIXEL_SIZE_UM
 from benchmarks.ish_reference import (
     FISH_HELD_BACK_FIELDS,
     FISH_TUNING_FIELDS,
@@ -72,9 +75,6 @@ from benchmarks.ish_reference import (
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
 FOLDER = REAL / "her2_fish_dish_pcm"
-#: ASSUMED pixel sizes, the same as benchmarks/ish_accuracy.py's section 6 and 7.
-DISH_PIXEL_SIZE_UM = 0.065
-FISH_PIXEL_SIZE_UM = {"FISH1": 0.072, "FISH2": 0.066, "FISH3": 0.054, "FISH5": 0.109}
 DISC_UM = 3.5  # measuring disc around a nucleus centre, inside a 9-11 µm nucleus
 CROP_UM = 6.0  # half side of the crop around a centre
 _K_MAD = 6.0
@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         _table("Dual ISH (0.065 µm/px ASSUMED; generated 1024² px, group5)",
                TUNING_FIELDS, HELD_BACK_FIELDS, seeds, "dual-ish")
     if args.assay in ("fish", "both"):
-        _table("FISH (FISH1/2 0.072/0.066, FISH3/5 0.054/0.109 µm/px ASSUMED; generated "
+        _table("FISH (FISH1/2 0.072/0.066, FISH3/4/5 0.054/0.131/0.109 µm/px ASSUMED; generated "
                "1024² px at 0.069 µm/px, group5)",
                FISH_TUNING_FIELDS, FISH_HELD_BACK_FIELDS, seeds, "fish")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
