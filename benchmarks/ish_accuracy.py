@@ -26,6 +26,9 @@ Sections
    the project's own counts by eye, not an expert's; benchmarks/ish_reference.py):
    per-nucleus HER2 / CEP17 agreement, cluster copies, field ratios, tuning fields
    and held-back fields apart.
+8. Sections 1-3 again at the real fields' (ASSUMED) pixel sizes on 1024² px fields, the
+   default generator beside the realistic one (``realistic_*_options``, fitted to the
+   real tuning fields by benchmarks/ish_realism.py), in the same run.
 
 Real data is read in place from ``../shared/data/real`` and never copied; overlays
 of the real fields go to a temporary folder (``--out``), not the repository.
@@ -126,10 +129,10 @@ def _evaluate(kind: str, scenario: str, seed: int, snr: float, before: bool = Fa
         syn = generate_fish_field(**FIELD, scenario=scenario, seed=seed, snr=snr)
     elif kind == "dual-ish opaque":
         # Opaque silver: the silver amount saturates at OPAQUE_SILVER_OD (the generator's
-        # silver_max_od; dense silver reads as black at transmittance ~0.07).
+        # silver_saturation_od; dense silver reads as black at transmittance ~0.07).
         syn = render_brightfield_ish_field(BrightfieldIshFieldOptions(
             **FIELD, scenario=scenario, seed=seed, assay="dual-ish",
-            silver_max_od=OPAQUE_SILVER_OD))
+            silver_saturation_od=OPAQUE_SILVER_OD))
     else:
         syn = generate_brightfield_ish_field(**FIELD, scenario=scenario, seed=seed, assay=kind)
     t0 = time.perf_counter()
@@ -675,6 +678,116 @@ def section_hand_reference(options=None, fish_options=None, *, parts=("tuning", 
     return summary
 
 
+#: Section 8: µm/px of the generated fields (the real fields' ASSUMED sizes), and FISH
+#: nuclei per 1024² field (denser than the fitted 18 so that >= 20 are counted).
+REAL_PX = {"dual-ish": DISH_PIXEL_SIZE_UM, "fish": 0.069}
+REAL_FIELD_PX = (1024, 1024)
+#: Group accuracy needs >= 20 counted nuclei: fields of 1536² px (~100 µm across, the
+#: size of a real 1600 x 1200 px Dual ISH field at 0.065 µm/px).
+GROUP_FIELD_PX = (1536, 1536)
+FISH_NUCLEI_PER_MPX = 30 / 1024**2
+
+
+def _gen_options(kind: str, scenario: str, seed: int, realistic: bool, shape_px=REAL_FIELD_PX):
+    """Section 8's options: the realistic preset, or today's defaults, same layout size."""
+    from her2kit.synthetic import ish
+
+    px = REAL_PX[kind]
+    base = dict(shape_px=shape_px, pixel_size_um=px, scenario=scenario, seed=seed)
+    if kind == "fish":
+        base["n_nuclei"] = round(FISH_NUCLEI_PER_MPX * shape_px[0] * shape_px[1])
+        return ish.realistic_fish_options(**base) if realistic else ish.FishFieldOptions(**base)
+    base["n_nuclei"] = ish.realistic_brightfield_options(**base).n_nuclei
+    return (ish.realistic_brightfield_options(**base) if realistic
+            else ish.BrightfieldIshFieldOptions(**base))
+
+
+def _evaluate_real_px(kind: str, scenario: str, seed: int, realistic: bool,
+                      shape_px=REAL_FIELD_PX) -> dict:
+    """One section 8 field: as :func:`_evaluate`, at the real pixel size."""
+    from her2kit.synthetic import ish
+
+    px = REAL_PX[kind]
+    o = _gen_options(kind, scenario, seed, realistic, tuple(shape_px))
+    if kind == "fish":
+        syn = ish.render_fish_field(o)
+        res = count_fish(fish_from_stack(syn.image, channels=CH), pixel_size_um=px)
+    else:
+        syn = ish.render_brightfield_ish_field(o)
+        res = count_brightfield_ish(syn.image, assay=kind, pixel_size_um=px)
+    return _score(syn, res, radius_px=0.4 / px, cluster_px=0.6 / px)
+
+
+def _score(syn, res, *, radius_px: float, cluster_px: float) -> dict:
+    """Signal TPs, per-nucleus errors, cluster errors and groups of one counted field."""
+    out = {"tp": [0, 0, 0], "err_h": [], "err_c": [], "cl_rel": []}
+    singles = syn.signals[~syn.signals["is_cluster"]]
+    for ps in (res.her2, res.cep17):
+        if ps is None:
+            continue
+        t = singles[singles["probe"] == ps.probe]
+        tp = _tp(ps.detection.coords_px[~ps.in_cluster], np.column_stack([t["row"], t["col"]]),
+                 radius_px)
+        out["tp"] = [a + b for a, b in zip(out["tp"], tp, strict=True)]
+    for n in res.counted:
+        tid = _truth_id(res.labels, syn.labels, n.nucleus_id)
+        if tid:
+            tn = syn.nuclei[tid - 1]
+            if tn["n_her2_clusters"] == 0:
+                out["err_h"].append(n.her2 - int(tn["her2"]))
+            out["err_c"].append(n.cep17 - int(tn["cep17"]))
+    found = np.array([[c.row, c.col] for c in res.her2.clusters]).reshape(-1, 2)
+    for c in syn.signals[syn.signals["is_cluster"]]:
+        d = np.hypot(found[:, 0] - c["row"], found[:, 1] - c["col"]) if len(found) else []
+        ok = len(d) and d.min() <= cluster_px
+        out["cl_rel"].append(abs(res.her2.clusters[int(np.argmin(d))].copies - c["copies"])
+                             / c["copies"] if ok else 1.0)
+    ok = syn.countable
+    th, tc = float(syn.nuclei["her2"][ok].mean()), float(syn.nuclei["cep17"][ok].mean())
+    out["truth_group"], out["near"] = _group(th, tc), _near_threshold(th, tc)
+    out["pred_group"] = _group(res.her2_mean, res.cep17_mean) if res.n_counted >= 20 else None
+    return out
+
+
+def section_realistic(n_fields: int, n_group: int, workers: int) -> None:
+    """Section 8: default vs realistic generator at the real pixel sizes, same run."""
+    print("\n## 8. Default vs realistic generator (issue 11) at the real fields' pixel sizes")
+    print(f"1024² px fields, Dual ISH {REAL_PX['dual-ish']} µm/px, FISH {REAL_PX['fish']} "
+          f"µm/px ({round(FISH_NUCLEI_PER_MPX * 1024**2)} nuclei); signal match 0.4 µm; "
+          f"{n_fields} fields per row; group accuracy over {n_group} fields of 1536² px "
+          "(groups 1-5 in turn) that have >= 20 counted nuclei")
+    print("| assay | generator | scenario | precision | recall | F1 | MAE HER2 (no clusters) "
+          "| HER2 within ±1 | MAE CEP17 | clusters within 25 % / 30 % | group accuracy "
+          "(fields scored) |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---|---|")
+    for kind in ("dual-ish", "fish"):
+        for realistic in (False, True):
+            gen = "realistic" if realistic else "default"
+            grp = _run_real(kind, [(f"group{1 + i % 5}", 7000 + i) for i in range(n_group)],
+                            realistic, workers, GROUP_FIELD_PX)
+            scored = [r for r in grp if r["pred_group"] is not None]
+            acc = (f"{np.mean([r['pred_group'] == r['truth_group'] for r in scored]):.0%} "
+                   f"({len(scored)}/{len(grp)})") if scored else f"- (0/{len(grp)})"
+            for scen in ("group4", "amplified"):
+                res = _run_real(kind, [(scen, 1000 + i) for i in range(n_fields)], realistic,
+                                workers)
+                p, r, f1 = _prf(*np.sum([x["tp"] for x in res], axis=0))
+                eh = np.abs(np.concatenate([x["err_h"] for x in res]))
+                ec = np.abs(np.concatenate([x["err_c"] for x in res]))
+                cl = np.concatenate([x["cl_rel"] for x in res])
+                cl_s = (f"{np.mean(cl <= 0.25):.0%} / {np.mean(cl <= 0.30):.0%} of {len(cl)}"
+                        if len(cl) else "-")
+                print(f"| {kind} | {gen} | {scen} | {p:.3f} | {r:.3f} | {f1:.3f} | "
+                      f"{eh.mean():.3f} | {np.mean(eh <= 1):.0%} | {ec.mean():.3f} | {cl_s} | "
+                      f"{acc if scen == 'group4' else ''} |")
+
+
+def _run_real(kind, scen_seeds, realistic, workers, shape_px=REAL_FIELD_PX):
+    jobs = [(kind, sc, sd, realistic, shape_px) for sc, sd in scen_seeds]
+    with ProcessPoolExecutor(max_workers=workers) as ex:
+        return list(ex.map(_evaluate_real_px, *zip(*jobs, strict=True)))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.ish_accuracy", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -682,7 +795,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--bigfish-python", default=os.environ.get(
         "HER2KIT_BIGFISH_PYTHON", "/tmp/venv-bigfish/bin/python"))
-    ap.add_argument("--sections", default="1,2,3,4,5,6,7",
+    ap.add_argument("--sections", default="1,2,3,4,5,6,7,8",
                     help="comma-separated sections to run (1-2 are one section)")
     ap.add_argument("--part", choices=("tuning", "held-back", "all"), default="all",
                     help="section 7: only the tuning or only the held-back fields")
@@ -714,6 +827,8 @@ def main(argv: list[str] | None = None) -> int:
         assays = {"fish": ("FISH",), "dual-ish": ("Dual ISH",)}.get(args.assay,
                                                                    ("Dual ISH", "FISH"))
         section_hand_reference(parts=parts, assays=assays)
+    if "8" in want:
+        section_realistic(*((2, 10) if args.quick else (4, 20)), args.workers)
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     return 0
 

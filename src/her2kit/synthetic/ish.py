@@ -59,6 +59,8 @@ from her2kit.synthetic.tissue import place_nuclei_without_overlap, smooth_textur
 __all__ = [
     "CLUSTER_DTYPE",
     "NUCLEUS_DTYPE",
+    "REALISTIC_BRIGHTFIELD",
+    "REALISTIC_FISH",
     "SCENARIOS",
     "SIGNAL_DTYPE",
     "BrightfieldIshFieldOptions",
@@ -67,6 +69,8 @@ __all__ = [
     "SyntheticIsh",
     "generate_brightfield_ish_field",
     "generate_fish_field",
+    "realistic_brightfield_options",
+    "realistic_fish_options",
     "render_brightfield_ish_field",
     "render_fish_field",
 ]
@@ -225,11 +229,12 @@ def _points_in_nucleus(rng, param, pixel_size_um, k, labels, nid):
     return np.column_stack([r0 + dy, c0 + dx])
 
 
-def _place_signals(rng, params, labels, pixel_size_um, her2, cep17, cluster_sizes, sep_um):
+def _place_signals(rng, params, labels, pixel_size_um, her2, cep17, cluster_sizes, sep_um,
+                   cluster_radius_um=_CLUSTER_RADIUS_UM):
     """Signals per nucleus with minimum separations; returns a SIGNAL_DTYPE array."""
     rows_out = []
     sep = sep_um / pixel_size_um
-    csep = (_CLUSTER_RADIUS_UM + sep_um) / pixel_size_um
+    csep = (cluster_radius_um + sep_um) / pixel_size_um
     for i, param in enumerate(params):
         nid = i + 1
         wanted = [("her2", c, True) for c in cluster_sizes[i]]
@@ -267,14 +272,14 @@ def _place_signals(rng, params, labels, pixel_size_um, her2, cep17, cluster_size
     return sig[keep]
 
 
-def _expand_points(rng, signals, pixel_size_um):
+def _expand_points(rng, signals, pixel_size_um, spread_um=_CLUSTER_SPREAD_UM):
     """Explode clusters into their copies: (row, col, probe, nucleus_id, z, rel_weight)."""
     reps = np.where(signals["is_cluster"], signals["copies"], 1)
     idx = np.repeat(np.arange(len(signals)), reps)
     rows = signals["row"][idx].copy()
     cols = signals["col"][idx].copy()
     in_cluster = signals["is_cluster"][idx]
-    spread = _CLUSTER_SPREAD_UM / pixel_size_um
+    spread = spread_um / pixel_size_um
     rows[in_cluster] += rng.normal(0, spread, in_cluster.sum())
     cols[in_cluster] += rng.normal(0, spread, in_cluster.sum())
     # 20 % log-normal brightness variation between copies (probe binding varies).
@@ -387,6 +392,12 @@ class IshLayoutOptions:
     seed: int = 0
     psf_sigma_um: float = 0.2
     out_of_focus_fraction: float = 0.0
+    #: s.d. of a cluster's copies around its centre, µm (0.15: a tight clump; real
+    #: silver aggregates are looser). Other signals keep ``max(0.45, 3 x spread)`` away.
+    cluster_spread_um: float = _CLUSTER_SPREAD_UM
+    #: Gaussian s.d. of a CEP17 dot, µm; None = ``psf_sigma_um`` (real red / green
+    #: CEP17 dots are often wider than HER2 dots).
+    cep17_psf_sigma_um: float | None = None
 
     def __post_init__(self) -> None:
         self._check_layout()
@@ -400,6 +411,12 @@ class IshLayoutOptions:
                 f"expected 0-1, got {self.out_of_focus_fraction!r}",
                 field="out_of_focus_fraction",
             )
+        if not 0.0 < float(self.cluster_spread_um) <= 2.0:
+            raise Her2kitInputError(f"expected 0-2 µm, got {self.cluster_spread_um!r}",
+                                    field="cluster_spread_um")
+        cep = self.cep17_psf_sigma_um
+        if cep is not None and not float(cep) > 0:
+            raise Her2kitInputError(f"expected > 0 µm, got {cep!r}", field="cep17_psf_sigma_um")
         object.__setattr__(self, "shape_px", (rows, cols))
         object.__setattr__(self, "pixel_size_um", float(self.pixel_size_um))
         object.__setattr__(self, "n_nuclei", int(self.n_nuclei))
@@ -420,8 +437,25 @@ class FishFieldOptions(IshLayoutOptions):
     background: float = 50.0
     haze: float = 0.3
     z_planes: int | None = None
+    #: Extra probe-channel background inside nuclei (autofluorescence), share of
+    #: ``background``.
+    nuclear_background: float = 0.3
+    #: Amplitude (relative s.d.) of the DAPI texture inside nuclei.
+    dapi_texture: float = 0.35
+    #: DAPI outside nuclei, share of the nuclear DAPI level.
+    dapi_outside: float = 0.05
+    #: Probe photons per expected DAPI photon: DAPI bleed-through into both probe
+    #: channels (gives them the nuclear texture of real composites).
+    dapi_bleed: float = 0.0
+    #: Share of each probe's signal image that also lands in the other probe's channel.
+    crosstalk: float = 0.0
 
     def __post_init__(self) -> None:
+        for name in ("nuclear_background", "dapi_texture", "dapi_outside", "dapi_bleed",
+                     "crosstalk"):
+            if not 0.0 <= float(getattr(self, name)) <= 5.0:
+                raise Her2kitInputError(f"expected 0-5, got {getattr(self, name)!r}",
+                                        field=name)
         snr, background = self.snr, self.background
         if not float(snr) > 0 or not float(background) > 0:
             raise Her2kitInputError(f"snr and background must be > 0, got {snr!r}, {background!r}")
@@ -454,19 +488,149 @@ class BrightfieldIshFieldOptions(IshLayoutOptions):
     dark_nucleus_fraction: float = 0.0
     stroma_od: float = 0.03
     stroma_gradient_od: float = 0.0
-    # Opaque silver (Dual ISH): the silver amount as imaged saturates smoothly at this
-    # OD (``S * (1 - exp(-amount / S))``); None = linear (no saturation).
-    silver_max_od: float | None = None
+    #: Peak OD of a CEP17 (red) dot; None = ``signal_od``.
+    cep17_signal_od: float | None = None
+    #: Share of a red dot's amount spread as a pink halo of s.d. ``red_halo_sigma_um``.
+    red_halo: float = 0.0
+    red_halo_sigma_um: float = 0.6
+    #: Silver OD saturates: amount ``s`` renders as ``sat * (1 - exp(-s / sat))`` (dense
+    #: silver is opaque); None = linear.
+    silver_saturation_od: float | None = None
+    #: Relative s.d. and scale (µm) of the hematoxylin texture inside nuclei.
+    nucleus_texture: float = 0.3
+    nucleus_texture_um: float = 0.4
+    #: OD (R, G, B) added everywhere: mounting medium, cytoplasm, a yellowish cast.
+    background_od_rgb: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    #: s.d. (OD, equal in R, G, B) and scale (µm) of a fine grain over the whole field
+    #: (the speckle of real fields: mounting, cytoplasm, camera); drawn after the
+    #: hematoxylin, only when > 0.
+    grain_od: float = 0.0
+    grain_um: float = 0.15
+    #: JPEG round trip at this quality (real fields are JPEGs); None = none.
+    jpeg_quality: int | None = None
+    #: OD vectors (R, G, B; normalised here) of the hematoxylin and of the red CEP17
+    #: chromogen; None = :data:`her2kit.imaging.color.stains.STAIN_VECTORS`. Real kits
+    #: and cameras differ (the shared fields' nuclei absorb almost no blue).
+    hematoxylin_od_rgb: tuple[float, float, float] | None = None
+    red_od_rgb: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
-        if self.silver_max_od is not None and not float(self.silver_max_od) > 0:
-            raise Her2kitInputError(f"expected > 0 OD, got {self.silver_max_od!r}",
-                                    field="silver_max_od")
+        if not 0.0 <= float(self.red_halo) < 1.0:
+            raise Her2kitInputError(f"expected 0-1, got {self.red_halo!r}", field="red_halo")
+        if self.jpeg_quality is not None and not 1 <= int(self.jpeg_quality) <= 95:
+            raise Her2kitInputError(f"expected 1-95, got {self.jpeg_quality!r}",
+                                    field="jpeg_quality")
+        for name in ("background_od_rgb", "hematoxylin_od_rgb", "red_od_rgb"):
+            v = getattr(self, name)
+            if v is not None and (len(tuple(v)) != 3 or min(v) < 0
+                                  or (name != "background_od_rgb" and not max(v) > 0)):
+                raise Her2kitInputError("expected three ODs >= 0 (R, G, B)", field=name)
         if self.assay not in ("dual-ish", "cish"):
             raise Her2kitInputError(
                 f"expected 'dual-ish' or 'cish', got {self.assay!r}", field="assay"
             )
         self._check_layout()
+
+
+# --------------------------------------------------------------------------- presets
+#: Options fitted to the real Dual ISH tuning fields DISH1 and DISH3 of
+#: ../shared/data/real/her2_fish_dish_pcm (pixel size ASSUMED 0.065 µm; statistics and
+#: method in benchmarks/ish_realism.py, table in benchmarks/README.md, issue 11). Fitted:
+#: dot sizes and ODs, red halo, nucleus OD and texture, stain hues, background OD and
+#: grain, nuclear area share. Not fitted (too few clusters on the tuning fields):
+#: ``cluster_spread_um`` and ``silver_saturation_od``, set by eye to loose, saturating
+#: aggregates.
+REALISTIC_BRIGHTFIELD: Mapping[str, object] = MappingProxyType({
+    "psf_sigma_um": 0.13,
+    "cep17_psf_sigma_um": 0.2,
+    "signal_od": 1.4,
+    "cep17_signal_od": 2.07,
+    "red_halo": 0.5,
+    "red_halo_sigma_um": 0.6,
+    "nucleus_od": 0.134,
+    "nucleus_texture": 0.45,
+    "stroma_od": 0.0,
+    "background_od_rgb": (0.06, 0.07, 0.09),
+    "noise_dn": 30.0,
+    "jpeg_quality": 75,
+    "cluster_spread_um": 0.35,
+    "silver_saturation_od": 3.0,
+    # OD excess of the tuning fields' nuclei (G / R 0.69, B / R 0.02) and red dots
+    # (R / G 0.07, B / G 0.093): bluer nuclei and more magenta dots than the library's.
+    "hematoxylin_od_rgb": (1.0, 0.69, 0.02),
+    "red_od_rgb": (0.07, 1.0, 0.093),
+})
+#: Nuclei per µm² of field for the realistic brightfield preset (34 on 1024² px at
+#: 0.065 µm/px: 41 % of the field is nucleus, as on DISH1 / DISH3).
+REALISTIC_BRIGHTFIELD_NUCLEI_PER_UM2 = 34 / (1024 * 0.065) ** 2
+#: Options fitted to the real FISH tuning fields FISH1 and FISH2 (pixel sizes ASSUMED
+#: 0.072 / 0.066 µm; benchmarks/ish_realism.py): dot widths, dot SNR and contrast over
+#: the nuclear background, nucleus / outside levels, probe and DAPI texture, crosstalk.
+REALISTIC_FISH: Mapping[str, object] = MappingProxyType({
+    "psf_sigma_um": 0.17,
+    "cep17_psf_sigma_um": 0.23,
+    "snr": 36.0,
+    "nuclear_background": 0.1,
+    "dapi_texture": 0.2,
+    "dapi_outside": 0.2,
+    "dapi_bleed": 0.045,
+    "crosstalk": 0.28,
+})
+#: Nuclei per µm² for the realistic FISH preset (as the benchmark's 18 on 1024² px at
+#: 0.069 µm/px; FISH nuclei are sparser than Dual ISH ones on the shared fields).
+REALISTIC_FISH_NUCLEI_PER_UM2 = 18 / (1024 * 0.069) ** 2
+
+
+def _with_density(overrides, per_um2: float) -> dict:
+    kw = dict(overrides)
+    if "n_nuclei" not in kw and kw.get("counts") is None:
+        rows, cols = kw.get("shape_px", IshLayoutOptions.shape_px)
+        px = float(kw.get("pixel_size_um", IshLayoutOptions.pixel_size_um))
+        kw["n_nuclei"] = max(1, round(per_um2 * rows * cols * px * px))
+    return kw
+
+
+def realistic_brightfield_options(**overrides) -> BrightfieldIshFieldOptions:
+    """Brightfield options with :data:`REALISTIC_BRIGHTFIELD`, then ``overrides``.
+
+    Parameters
+    ----------
+    **overrides
+        Any :class:`BrightfieldIshFieldOptions` field. Without ``n_nuclei`` (or
+        ``counts``) the field gets the fitted nucleus density
+        (:data:`REALISTIC_BRIGHTFIELD_NUCLEI_PER_UM2`).
+
+    Returns
+    -------
+    BrightfieldIshFieldOptions
+        Render it with :func:`render_brightfield_ish_field`.
+
+    Examples
+    --------
+    >>> o = realistic_brightfield_options(shape_px=(512, 512), pixel_size_um=0.065)
+    >>> o.psf_sigma_um, o.n_nuclei
+    (0.13, 8)
+    """
+    kw = {**REALISTIC_BRIGHTFIELD, **_with_density(overrides, REALISTIC_BRIGHTFIELD_NUCLEI_PER_UM2)}
+    return BrightfieldIshFieldOptions(**kw)
+
+
+def realistic_fish_options(**overrides) -> FishFieldOptions:
+    """FISH options with :data:`REALISTIC_FISH`, then ``overrides``.
+
+    Parameters
+    ----------
+    **overrides
+        Any :class:`FishFieldOptions` field; without ``n_nuclei`` (or ``counts``) the
+        fitted density :data:`REALISTIC_FISH_NUCLEI_PER_UM2`.
+
+    Returns
+    -------
+    FishFieldOptions
+        Render it with :func:`render_fish_field`.
+    """
+    return FishFieldOptions(**{**REALISTIC_FISH,
+                               **_with_density(overrides, REALISTIC_FISH_NUCLEI_PER_UM2)})
 
 
 # --------------------------------------------------------------------------- shared stages
@@ -506,7 +670,9 @@ def _lay_out_field(options: IshLayoutOptions, assay: str, rng: np.random.Generat
         rng, n, options.scenario, options.counts, options.clusters, assay
     )
     sep_um = max(4.0 * options.psf_sigma_um, 0.6)
-    signals = _place_signals(rng, params, labels, pixel_size_um, her2, cep17, cluster_sizes, sep_um)
+    spread = float(options.cluster_spread_um)
+    signals = _place_signals(rng, params, labels, pixel_size_um, her2, cep17, cluster_sizes,
+                             sep_um, max(_CLUSTER_RADIUS_UM, 3.0 * spread))
     in_focus = rng.random(n) >= float(options.out_of_focus_fraction)
     nuclei = _truth_nuclei(labels, params, signals, pixel_size_um, in_focus)
     oof_ids = nuclei["nucleus_id"][~nuclei["in_focus"]]
@@ -525,12 +691,30 @@ def _signal_points(
     pixel_size_um = options.pixel_size_um
     sigma = options.psf_sigma_um / pixel_size_um
     signals, nuclei = layout.signals, layout.nuclei
-    idx, prow, pcol, pweight = _expand_points(rng, signals, pixel_size_um)
+    idx, prow, pcol, pweight = _expand_points(rng, signals, pixel_size_um,
+                                              float(options.cluster_spread_um))
     # Splat weight so that a Gaussian of s.d. sigma peaks at ``peak``.
     pweight = pweight * peak * 2 * np.pi * sigma**2
+    cep_sigma, cep_peak = _probe_sigma_um(options, "cep17"), _probe_peak(options, "cep17", peak)
+    if cep_sigma != options.psf_sigma_um or cep_peak != peak:
+        is_cep = signals["probe"][idx] == "cep17"
+        pweight[is_cep] *= (cep_peak / peak) * (cep_sigma / options.psf_sigma_um) ** 2
     oof_ids = nuclei["nucleus_id"][~nuclei["in_focus"]]
     p_oof = np.isin(signals["nucleus_id"][idx], oof_ids)
     return _Points(idx, prow, pcol, pweight, p_oof)
+
+
+def _probe_sigma_um(options: IshLayoutOptions, probe: str) -> float:
+    """Gaussian s.d. of one probe's dots, µm."""
+    if probe == "cep17" and options.cep17_psf_sigma_um is not None:
+        return float(options.cep17_psf_sigma_um)
+    return options.psf_sigma_um
+
+
+def _probe_peak(options: IshLayoutOptions, probe: str, peak: float) -> float:
+    """Peak of one probe's dots (brightfield CEP17 may have its own OD)."""
+    cep = getattr(options, "cep17_signal_od", None)
+    return float(cep) if probe == "cep17" and cep is not None else peak
 
 
 def _probe_image(
@@ -546,7 +730,7 @@ def _probe_image(
         selected=layout.signals["probe"][points.idx] == probe,
         defocused=points.defocused,
         dz=dz,
-        sigma_px=options.psf_sigma_um / pixel_size_um,
+        sigma_px=_probe_sigma_um(options, probe) / pixel_size_um,
         defocus_sigma_px=optics.DEFOCUS_SIGMA_UM / pixel_size_um,
     )
 
@@ -574,10 +758,11 @@ def _dapi_photons(layout: _Layout, options: FishFieldOptions, rng: np.random.Gen
     labels = layout.labels
     texture = smooth_texture(labels.shape, 0.4 / pixel_size_um, rng)
     nuc_bright = np.concatenate([[0.0], rng.lognormal(0, 0.15, len(layout.params))])[labels]
-    dapi_clean = (labels > 0) * nuc_bright * np.clip(1 + 0.35 * texture, 0.2, None)
+    amp = float(options.dapi_texture)
+    dapi_clean = (labels > 0) * nuc_bright * np.clip(1 + amp * texture, 0.2, None)
     blurred = optics.focus_blur(dapi_clean, layout.defocused, sigma_um=0.25,
                                 pixel_size_um=pixel_size_um)
-    return 1500.0 * blurred + 0.05 * 1500.0
+    return 1500.0 * blurred + float(options.dapi_outside) * 1500.0
 
 
 def _fish_expected(
@@ -598,11 +783,17 @@ def _fish_expected(
     planes = []
     for z in range(n_planes):
         chans = [dapi_photons * (1.0 if z_planes is None else 1.0 - 0.1 * abs(z - n_planes // 2))]
-        for probe in ("her2", "cep17"):
-            dz = np.abs(p_z - z) if z_planes is not None else np.zeros(len(points.idx), int)
-            img = _probe_image(layout, points, options, probe, dz)
+        dz = np.abs(p_z - z) if z_planes is not None else np.zeros(len(points.idx), int)
+        imgs = [_probe_image(layout, points, options, probe, dz) for probe in ("her2", "cep17")]
+        xt = float(options.crosstalk)
+        if xt:
+            imgs = [imgs[0] + xt * imgs[1], imgs[1] + xt * imgs[0]]
+        for img in imgs:
             haze_img = ndi.gaussian_filter(img, _HAZE_SIGMA_UM / options.pixel_size_um) * haze
-            bg = float(options.background) * gradient * (1.0 + 0.3 * nuc_mask)
+            bg = float(options.background) * gradient * (
+                1.0 + float(options.nuclear_background) * nuc_mask)
+            if options.dapi_bleed:
+                bg = bg + float(options.dapi_bleed) * chans[0]
             chans.append(bg + (1.0 - haze) * img + haze_img)
         planes.append(np.stack(chans, axis=-1))
     return np.stack(planes) if z_planes is not None else planes[0]
@@ -742,13 +933,13 @@ def _hematoxylin_od(
     pixel_size_um = options.pixel_size_um
     labels = layout.labels
     shape = labels.shape
-    texture = smooth_texture(shape, 0.4 / pixel_size_um, rng)
+    texture = smooth_texture(shape, float(options.nucleus_texture_um) / pixel_size_um, rng)
     level = np.full(int(labels.max()) + 1, float(options.nucleus_od))
     level[0] = 0.0
     if options.dark_nucleus_fraction > 0:
         dark = rng.random(level.size - 1) < float(options.dark_nucleus_fraction)
         level[np.flatnonzero(dark) + 1] *= 3.0
-    nuc_od = level[labels] * np.clip(1 + 0.3 * texture, 0.2, None)
+    nuc_od = level[labels] * np.clip(1 + float(options.nucleus_texture) * texture, 0.2, None)
     hema = optics.focus_blur(nuc_od, layout.defocused, sigma_um=0.3, pixel_size_um=pixel_size_um)
     hema += float(options.stroma_od)  # faint counterstain of the stroma
     if options.stroma_gradient_od:
@@ -762,15 +953,37 @@ def _brightfield_od(
     """Brightfield stage 4: total OD: hematoxylin plus each probe's chromogen dots."""
     probes = {"her2": "silver" if options.assay == "dual-ish" else "dab", "cep17": "fast_red"}
     no_dz = np.zeros(len(points.idx), int)
-    stains = [(hema, np.asarray(STAIN_VECTORS["hematoxylin"]))]
+    stains = [(hema, _stain_vector(options, "hematoxylin"))]
     for probe, stain in probes.items():
         if (layout.signals["probe"][points.idx] == probe).any():
             amount = _probe_image(layout, points, options, probe, no_dz)
-            if stain == "silver" and options.silver_max_od is not None:
-                top = float(options.silver_max_od)
-                amount = top * -np.expm1(-amount / top)
-            stains.append((amount, np.asarray(STAIN_VECTORS[stain])))
-    return optics.mix_stains(stains)
+            amount = _chromogen_response(amount, stain, options)
+            stains.append((amount, _stain_vector(options, stain)))
+    od = optics.mix_stains(stains)
+    if any(options.background_od_rgb):
+        od = od + np.asarray(options.background_od_rgb, float)
+    return od
+
+
+def _stain_vector(options: BrightfieldIshFieldOptions, stain: str) -> np.ndarray:
+    """The OD vector of one stain: the options' own (normalised) or the library's."""
+    own = {"hematoxylin": options.hematoxylin_od_rgb, "fast_red": options.red_od_rgb}.get(stain)
+    if own is None:
+        return np.asarray(STAIN_VECTORS[stain])
+    v = np.asarray(own, float)
+    return v / np.linalg.norm(v)
+
+
+def _chromogen_response(amount, stain: str, options: BrightfieldIshFieldOptions):
+    """Silver saturation and the red dots' halo (both off by default)."""
+    if stain == "silver" and options.silver_saturation_od is not None:
+        sat = float(options.silver_saturation_od)
+        amount = sat * -np.expm1(-amount / sat)
+    if stain == "fast_red" and options.red_halo:
+        h = float(options.red_halo)
+        amount = (1.0 - h) * amount + h * ndi.gaussian_filter(
+            amount, float(options.red_halo_sigma_um) / options.pixel_size_um)
+    return amount
 
 
 def generate_brightfield_ish_field(
@@ -879,8 +1092,13 @@ def render_brightfield_ish_field(options: BrightfieldIshFieldOptions) -> Synthet
     points = _signal_points(layout, options, float(options.signal_od), rng)
     hema = _hematoxylin_od(layout, options, rng)
     od = _brightfield_od(layout, points, hema, options)
+    if options.grain_od:
+        grain = smooth_texture(od.shape[:2], float(options.grain_um) / options.pixel_size_um, rng)
+        od = od + float(options.grain_od) * grain[..., None]
     rgb = optics.transmitted_intensity(od, incident=255.0) + optics.camera_noise(
         od.shape, float(options.noise_dn), rng
     )
     image = optics.to_uint8(rgb)
+    if options.jpeg_quality is not None:
+        image = optics.jpeg_round_trip(image, int(options.jpeg_quality))
     return _result(layout, image, ("red", "green", "blue"), options, options.assay)
