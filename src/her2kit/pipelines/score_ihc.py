@@ -132,7 +132,7 @@ def score_ihc(
     ------
     Her2kitInputError
         Unreadable image; not an H-DAB brightfield image (H&E, fluorescence:
-        :func:`her2kit.imaging.ihc.quality.check_hdab_stain`; no DAB at all:
+        :func:`her2kit.imaging.ihc.quality.check_hdab_stain`; greyscale:
         :func:`~her2kit.imaging.ihc.quality.check_dab_present`); no or contradictory
         pixel size, an ``--mpp auto`` estimate too uncertain to use, bad ROI,
         ``min_intense_pct`` outside 0–10, unknown guideline.
@@ -165,7 +165,7 @@ def score_ihc(
     # score of it would be meaningless (after the header checks, so a huge file is never
     # decoded).
     stain = check_hdab_stain(loaded.image, name="rgb")
-    check_dab_present(stain, name="rgb")
+    dab = check_dab_present(loaded.image, stain, name="rgb")
     if header.look is None:
         refuse_blank_early(image, header, pixel_size_um, decoded=loaded.image)
     estimate = None
@@ -187,7 +187,9 @@ def score_ihc(
     doc["stain_check"] = {"eosin_hue_pct": round(100 * stain.eosin_fraction, 2),
                           "dab_hue_pct": round(100 * stain.dab_fraction, 2),
                           "n_tissue_pixels_sampled": stain.n_tissue_pixels,
-                          "white_point_source": stain.white_point_source}
+                          "white_point_source": stain.white_point_source,
+                          "tissue_chroma_levels": dab.tissue_chroma_levels,
+                          "no_dab_seen": dab.no_dab_seen, "note": dab.note}
     doc["assumptions"] = [] if estimate is None else [_estimate_assumption(estimate)]
     if estimate is not None:
         doc["evidence"]["pixel_size_estimate"] = estimate.as_dict()
