@@ -8,7 +8,6 @@ doubling per level) and the CPM README's magnification, not from the estimator.
 from __future__ import annotations
 
 import pytest
-
 from benchmarks.mpp_auto import _dicom, estimate_rgb
 
 

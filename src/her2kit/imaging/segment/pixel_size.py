@@ -272,6 +272,10 @@ def _summarise(curve, counts, errors, ref, spread, limit) -> PixelSizeEstimate:
     elif d_px < MIN_NUCLEUS_DIAMETER_PX:
         reason = (f"nuclei only {d_px:.1f} px across (need ≥ {MIN_NUCLEUS_DIAMETER_PX:g} "
                   "px to measure them)")
+    elif not math.isfinite(rel):
+        side = "lower" if lo is None else "upper"
+        reason = (f"the {side} end of the interval was not reached (reference ÷/× "
+                  f"{spread:g}): the nucleus sizes do not fix the scale")
     elif rel > limit:
         reason = (f"±{100 * rel:.0f}% (limit ±{100 * limit:.0f}%): the nucleus sizes do "
                   "not fix the scale")
