@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from her2kit.cli.options import (
-    FileMppOption,
     GuidelineOption,
     JsonOption,
     OutJsonOption,
@@ -25,7 +24,11 @@ __all__ = ["score_ihc"]
 def score_ihc(
     image: Annotated[str, typer.Argument(metavar="IMAGE", help="RGB brightfield PNG/JPEG/TIFF.")],
     roi: RoiOption = None,
-    mpp: FileMppOption = None,
+    mpp: Annotated[
+        str | None, typer.Option(help="µm per pixel, when the file does not say; 'auto': "
+                                 "estimated from nucleus sizes (recorded as an assumption; "
+                                 "refused when too uncertain).")
+    ] = None,
     as_json: JsonOption = False,
     overlay: OverlayOption = None,
     cells: Annotated[
@@ -57,6 +60,7 @@ def score_ihc(
     from her2kit.pipelines.score_ihc import score_ihc as run_score_ihc
 
     get_guideline(guideline)
+    mpp_value = _parse_mpp(mpp)
     check_suffixes((overlay, (".png",), "--overlay"), (cells, (".csv", ".parquet"), "--cells"),
                    (geojson, (".geojson", ".json"), "--geojson"), (out_json, (".json",), "--out"))
     require_table_extra(cells)
@@ -65,9 +69,22 @@ def score_ihc(
     refuse_output_clashes([("IMAGE", image), ("--roi", roi)],
                           [("--overlay", overlay), ("--cells", cells), ("--geojson", geojson),
                            ("--out", out_json)])
-    job = run_score_ihc(image, mpp=mpp, roi=roi, estimate_stains=estimate_stains,
+    job = run_score_ihc(image, mpp=mpp_value, roi=roi, estimate_stains=estimate_stains,
                         min_intense_pct=min_intense_pct, guideline=guideline,
                         overlay=overlay, cells=cells, geojson=geojson,
                         calibration=calibration, tissue=tissue)
     finish_image_command(job.document, dict(job.outputs), out_json=out_json, as_json=as_json,
                          printer=print_ihc_image_summary)
+
+
+def _parse_mpp(text: str | None) -> float | str | None:
+    """``--mpp``: a number of µm per pixel, or ``auto``."""
+    from her2kit.errors import Her2kitInputError
+
+    if text is None or text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise Her2kitInputError(f"expected a number of µm per pixel or 'auto', got {text!r}",
+                                field="--mpp") from None

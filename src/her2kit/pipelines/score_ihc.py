@@ -17,7 +17,14 @@ from typing import Any
 
 from her2kit.errors import Her2kitInputError
 
-__all__ = ["ScoreIhcJob", "check_mpp", "refuse_blank_early", "resolve_pixel_size", "score_ihc"]
+__all__ = ["AUTO_MPP", "ScoreIhcJob", "check_mpp", "estimate_mpp", "refuse_blank_early",
+           "resolve_pixel_size", "score_ihc"]
+
+#: The ``mpp`` value that asks for the pixel size to be estimated from nucleus sizes.
+AUTO_MPP = "auto"
+# The pixel size the blank check validates before an ``--mpp auto`` estimate exists (the
+# check uses it only to refuse an absurd value).
+_PROVISIONAL_MPP = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,7 +83,7 @@ def resolve_pixel_size(file_um: float | None, file_source: str, mpp: float | Non
 def score_ihc(
     image: str | Path,
     *,
-    mpp: float | None = None,
+    mpp: float | str | None = None,
     roi: str | None = None,
     estimate_stains: bool,
     min_intense_pct: float = 1.0,
@@ -93,8 +100,11 @@ def score_ihc(
     ----------
     image : str or Path
         RGB brightfield PNG/JPEG/TIFF (:func:`her2kit.io.images.read_image`).
-    mpp : float, optional
-        µm per pixel when the file does not record it (checked against it when it does).
+    mpp : float or "auto", optional
+        µm per pixel when the file does not record it (checked against it when it does);
+        ``"auto"`` (:data:`AUTO_MPP`): estimated from the nucleus sizes when the file
+        records none (:func:`estimate_mpp`), recorded in the document's
+        ``assumptions`` and ``evidence.pixel_size_estimate``.
     roi : str, optional
         GeoJSON file of invasive tumour polygons (level-0 pixels).
     estimate_stains : bool
@@ -122,32 +132,47 @@ def score_ihc(
     ------
     Her2kitInputError
         Unreadable image; not an H-DAB brightfield image (H&E, fluorescence:
-        :func:`her2kit.imaging.ihc.quality.check_hdab_stain`); no or contradictory
-        pixel size, bad ROI, ``min_intense_pct`` outside 0–10, unknown guideline.
+        :func:`her2kit.imaging.ihc.quality.check_hdab_stain`; greyscale:
+        :func:`~her2kit.imaging.ihc.quality.check_dab_present`); no or contradictory
+        pixel size, an ``--mpp auto`` estimate too uncertain to use, bad ROI,
+        ``min_intense_pct`` outside 0–10, unknown guideline.
     """
     from her2kit.guideline import get_guideline
-    from her2kit.imaging.ihc.quality import check_hdab_stain
+    from her2kit.imaging.ihc.quality import check_dab_present, check_hdab_stain
     from her2kit.imaging.ihc.score import IhcOptions, score_ihc_image
     from her2kit.io.images import read_image, read_image_header
     from her2kit.io.roi import read_roi_mask
     from her2kit.pipelines.ihc import ihc_document
 
     get_guideline(guideline)
-    check_mpp(mpp)
+    auto = isinstance(mpp, str)
+    if auto and mpp != AUTO_MPP:
+        raise Her2kitInputError(f"expected a number of µm per pixel or {AUTO_MPP!r}, got "
+                                f"{mpp!r}", field="--mpp")
+    check_mpp(None if auto else mpp)
     header = read_image_header(image)  # every size refusal before any pixel is decoded
-    pixel_size_um, source = resolve_pixel_size(header.pixel_size_um, header.pixel_size_source,
-                                            mpp, name=str(image))
+    auto = auto and header.pixel_size_um is None  # a recorded pixel size wins over auto
+    pixel_size_um, source = (_PROVISIONAL_MPP, "") if auto else resolve_pixel_size(
+        header.pixel_size_um, header.pixel_size_source, None if isinstance(mpp, str) else mpp,
+        name=str(image))
     mask = read_roi_mask(roi, (header.rows, header.cols))
     options, cal_note = _calibrated_options(calibration, tissue)
     if options is None:
         options = IhcOptions(estimate_stains=estimate_stains)
     refuse_blank_early(image, header, pixel_size_um)
     loaded = read_image(image)
-    # Before scoring: an H&E or fluorescence image is the wrong input, and a score of it
-    # would be meaningless (after the header checks, so a huge file is never decoded).
-    check_hdab_stain(loaded.image, name="rgb")
+    # Before scoring: an H&E, fluorescence or DAB-free image is the wrong input, and a
+    # score of it would be meaningless (after the header checks, so a huge file is never
+    # decoded).
+    stain = check_hdab_stain(loaded.image, name="rgb")
+    dab = check_dab_present(loaded.image, stain, name="rgb")
     if header.look is None:
         refuse_blank_early(image, header, pixel_size_um, decoded=loaded.image)
+    estimate = None
+    if auto:
+        estimate = estimate_mpp(loaded.image, name=str(image))
+        pixel_size_um = estimate.pixel_size_um
+        source = "estimated from nucleus sizes (--mpp auto)"
     result = score_ihc_image(loaded.image, pixel_size_um=pixel_size_um, roi_mask=mask,
                              options=options)
     if not 0 <= min_intense_pct <= 10:
@@ -159,9 +184,53 @@ def score_ihc(
                        min_intense_pct=min_intense_pct)
     if cal_note is not None:
         doc["evidence"]["calibration"] = cal_note
+    doc["stain_check"] = {"eosin_hue_pct": round(100 * stain.eosin_fraction, 2),
+                          "dab_hue_pct": round(100 * stain.dab_fraction, 2),
+                          "n_tissue_pixels_sampled": stain.n_tissue_pixels,
+                          "white_point_source": stain.white_point_source,
+                          "tissue_chroma_levels": dab.tissue_chroma_levels,
+                          "no_dab_seen": dab.no_dab_seen, "note": dab.note}
+    doc["assumptions"] = [] if estimate is None else [_estimate_assumption(estimate)]
+    if estimate is not None:
+        doc["evidence"]["pixel_size_estimate"] = estimate.as_dict()
     return ScoreIhcJob(doc, MappingProxyType(_outputs(loaded.image, result, overlay=overlay,
                                                       cells=cells, geojson=geojson)),
                        loaded, result)
+
+
+def estimate_mpp(rgb, *, name: str):
+    """The ``--mpp auto`` estimate of an RGB image, refused when too uncertain.
+
+    The hematoxylin is separated with the standard H-DAB vectors and
+    :func:`her2kit.imaging.segment.pixel_size.estimate_pixel_size` reads the nucleus sizes.
+
+    Returns
+    -------
+    her2kit.imaging.segment.pixel_size.PixelSizeEstimate
+        A usable estimate.
+
+    Raises
+    ------
+    Her2kitInputError
+        The estimate is too uncertain (its reason in the message).
+    """
+    from her2kit.imaging.color.hdab import separate_stains
+    from her2kit.imaging.segment.pixel_size import estimate_pixel_size
+
+    est = estimate_pixel_size(separate_stains(rgb, estimate=False).hematoxylin_od)
+    if not est.usable:
+        raise Her2kitInputError(f"{name}: cannot estimate the pixel size from the nuclei "
+                                f"({est.reason}); give --mpp (µm per pixel)", field="--mpp")
+    return est
+
+
+def _estimate_assumption(est) -> str:
+    """The document's one-line record of an ``--mpp auto`` estimate."""
+    return (f"pixel size ESTIMATED: {est.pixel_size_um:.3g} µm/px "
+            f"(interval {est.low_um:.3g}–{est.high_um:.3g}, ±"
+            f"{100 * est.relative_uncertainty:.0f}%) from {est.n_well_shaped} well-shaped "
+            f"nuclei, assuming a median nucleus profile of {est.reference_diameter_um:g} µm "
+            f"(×/÷ {est.reference_spread_factor:g}); the file records none (--mpp auto)")
 
 
 def refuse_blank_early(image, header, pixel_size_um: float, *, decoded=None) -> None:

@@ -33,14 +33,18 @@ __all__ = [
     "BLUR_EDGE_OD_PER_UM",
     "EOSIN_HUE_MIN",
     "EOSIN_MIN_FRACTION",
+    "GREYSCALE_MAX_CHROMA_LEVELS",
     "LITTLE_TISSUE_FRACTION",
+    "NO_DAB_HUE_FRACTION",
     "SATURATED_FRACTION",
     "STAIN_CHECK_TISSUE_OD",
     "TISSUE_MIN_OD",
     "WEAK_COUNTERSTAIN_OD",
+    "DabPresence",
     "HdabStainCheck",
     "QualityFlags",
     "assess_hdab_stain",
+    "check_dab_present",
     "check_hdab_stain",
     "check_not_blank",
     "count_tissue_pixels",
@@ -290,8 +294,8 @@ def _edge_sharpness(hem: np.ndarray, tissue: np.ndarray, pixel_size_um: float) -
 # of its pixels is not an H-DAB stain. Measured on the shared real images (glass white
 # point, else 255): H-DAB IHC (GEA cores, BCI IHC tiles, Ki67 DeepLIIF tiles, the
 # scikit-image DAB image) 0.000-0.051; H&E (BCI H&E tiles, CPM tiles, CMU-1 regions)
-# 0.51-1.00. A hematoxylin-only image (an IHC 0 core) has no eosin hue and passes: no DAB
-# is a score (0), not an error.
+# 0.51-1.00. A hematoxylin-only image has no eosin hue and passes: no DAB is a score (0),
+# not an error (score-ihc's check_dab_present refuses greyscale and notes "no DAB seen").
 STAIN_CHECK_TISSUE_OD = 0.15
 EOSIN_HUE_MIN = 0.10
 EOSIN_MIN_FRACTION = 0.20
@@ -407,3 +411,90 @@ def check_hdab_stain(rgb, *, name: str = "rgb") -> HdabStainCheck:
     if not check.is_hdab:
         raise ImageInputError(check.reason, field=name)
     return check
+
+
+
+# The no-DAB rules (issue 10: "an image with no DAB at all: a clear message, not a
+# score"), measured on the shared real images (tests/imaging/ihc/test_no_dab.py):
+# - Greyscale is refused. Tissue colour = the median, over the sampled tissue pixels, of
+#   max(R, G, B) - min(R, G, B) in 8-bit levels. Real IHC 0 / 1+ images, whole and in
+#   tissue-filled 1024² crops: 8-22 levels; greyscale copies with camera noise and JPEG:
+#   0. The limit, 3 levels, is 2.7x below the lowest real value.
+# - Hematoxylin only is NOT refused, only noted: the share of tissue pixels with DAB's hue
+#   (HdabStainCheck.dab_fraction) is 1.23 % and above on whole real IHC 0 / 1+ images, but
+#   0.009 % on tissue-filled crops of a real IHC 0 core (GEA 0_ccb66c10), below the 0.017 %
+#   of hematoxylin-only re-renderings with noise and JPEG: a DAB-negative field and a
+#   slide that never saw DAB look the same, and refusing one would refuse the other.
+#   Below NO_DAB_HUE_FRACTION (0.5 %) the stain check says so ("no_dab_seen").
+GREYSCALE_MAX_CHROMA_LEVELS = 3.0
+NO_DAB_HUE_FRACTION = 0.005
+
+
+@dataclass(frozen=True)
+class DabPresence:
+    """Whether an H-DAB image shows colour and DAB, and the evidence.
+
+    Attributes
+    ----------
+    tissue_chroma_levels : float
+        Median of max(R, G, B) - min(R, G, B) over the sampled tissue pixels (8-bit
+        levels); NaN with fewer than 100 sampled tissue pixels.
+    dab_fraction : float
+        :attr:`HdabStainCheck.dab_fraction`.
+    greyscale : bool
+        ``tissue_chroma_levels`` ≤ :data:`GREYSCALE_MAX_CHROMA_LEVELS`.
+    no_dab_seen : bool
+        ``dab_fraction`` < :data:`NO_DAB_HUE_FRACTION` (an IHC 0 field, or no DAB applied).
+    note : str or None
+        What ``no_dab_seen`` means for the reader; None when DAB was seen.
+    """
+
+    tissue_chroma_levels: float
+    dab_fraction: float
+    greyscale: bool
+    no_dab_seen: bool
+    note: str | None
+
+
+def check_dab_present(rgb, check: HdabStainCheck, *, name: str = "rgb") -> DabPresence:
+    """Refuse a greyscale image; note an image whose tissue shows no DAB hue.
+
+    Parameters
+    ----------
+    rgb : ndarray of uint8, shape (rows, cols, 3)
+        The image :func:`check_hdab_stain` passed.
+    check : HdabStainCheck
+        Its evidence.
+    name : str, optional
+        Argument name used in the message.
+
+    Returns
+    -------
+    DabPresence
+
+    Raises
+    ------
+    ImageInputError
+        The tissue has no colour (:data:`GREYSCALE_MAX_CHROMA_LEVELS`): a greyscale image,
+        from which neither hematoxylin nor DAB can be separated.
+    """
+    img = check_rgb_image(rgb, name=name)
+    s = img[::_STAIN_CHECK_STRIDE, ::_STAIN_CHECK_STRIDE].reshape(-1, 3)
+    lut = od_lookup_table((255, 255, 255), darkest_intensity=IHC_DARKEST_INTENSITY)
+    od = lut[0][s[:, 0]] + lut[1][s[:, 1]] + lut[2][s[:, 2]]
+    tissue = s[od > STAIN_CHECK_TISSUE_OD].astype(np.int16)
+    chroma = (float(np.median(tissue.max(axis=1) - tissue.min(axis=1)))
+              if tissue.shape[0] >= _STAIN_CHECK_MIN_PIXELS else float("nan"))
+    grey = chroma <= GREYSCALE_MAX_CHROMA_LEVELS
+    if grey:
+        raise ImageInputError(
+            f"no colour in the tissue (median channel spread {chroma:g} levels, need > "
+            f"{GREYSCALE_MAX_CHROMA_LEVELS:g}): a greyscale image has no hematoxylin or DAB "
+            "to separate; score-ihc needs the colour image", field=name)
+    none_seen = (check.n_tissue_pixels >= _STAIN_CHECK_MIN_PIXELS
+                 and check.dab_fraction < NO_DAB_HUE_FRACTION)
+    note = None
+    if none_seen:
+        note = (f"only {100 * check.dab_fraction:.2f}% of tissue pixels have DAB's hue: an "
+                "IHC 0 field, or a section that never saw DAB (check the run's control)")
+    return DabPresence(chroma, check.dab_fraction, grey, none_seen, note)
