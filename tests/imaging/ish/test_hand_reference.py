@@ -134,13 +134,19 @@ def test_fish5_field_ratio_on_the_right_side_of_2(real_data):
     assert _count(real_data, "FISH5").ratio < 2.0
 
 
+def test_fish_held_back_fields_per_nucleus_within_one(real_data):
+    # The issue's per-nucleus target on the held-back FISH part (FISH3, FISH4, FISH5),
+    # met since the joined-pair split (53 of 66 HER2, 60 of 66 CEP17 within ±1).
+    her2, cep17, _ = _agreement(real_data, FISH_HELD_BACK)
+    assert her2 >= 0.8 and cep17 >= 0.8, (her2, cep17)
+
+
 @pytest.mark.xfail(strict=True, reason="issue 11 open: FISH3's HER2 is over-counted (found "
-                   "HER2 5.81 vs 4.06 by hand, ratio 2.21 vs 1.67, field ratio 2.39), "
-                   "held-back HER2 73 % within ±1 (CEP17 86 %); benchmarks/README.md, "
-                   "FISH joined nuclei, texture, focus")
-def test_fish_held_back_fields_meet_issue_targets(real_data):
-    her2, cep17, ratios = _agreement(real_data, FISH_HELD_BACK)
-    assert her2 >= 0.8 and cep17 >= 0.8
+                   "HER2 6.82 vs 3.91 by hand, ratio 2.63 vs 1.72, field ratio 2.39) and "
+                   "FISH5's faint green dots are missed (found ratio 4.00 vs 1.40); only "
+                   "FISH4 within 15 %; benchmarks/README.md, issue 11 after the merges")
+def test_fish_held_back_field_ratios_meet_issue_targets(real_data):
+    _, _, ratios = _agreement(real_data, FISH_HELD_BACK)
     assert all(_ratio_ok(*v) for v in ratios.values()), ratios
 
 
@@ -152,7 +158,7 @@ def test_held_back_fields_cep17_within_one(real_data):
 @pytest.mark.xfail(strict=True, reason="issue 11 open: held-back HER2 within ±1 still 60 % "
                    "(small grey silver dots on DISH4/DISH5 missed: the per-nucleus texture "
                    "threshold only raises thresholds), CEP17 84 %, cluster nuclei 0/3, "
-                   "found ratios 0/3; benchmarks/README.md, branch dishclust")
+                   "found ratios 0/3; benchmarks/README.md, issue 11 after the merges")
 def test_held_back_fields_meet_issue_targets(real_data):
     her2, cep17, ratios = _agreement(real_data, HELD_BACK)
     assert her2 >= 0.8 and cep17 >= 0.8
