@@ -96,14 +96,15 @@ def _drop_neighbours(w, coords_px, rr, cc, dy, dx, rad) -> None:
 
 
 def split_doublets(coords_px: np.ndarray, response: np.ndarray, sm: np.ndarray, *,
-                   sigma_px: float, min_ratio: float
+                   sigma_px: float, min_ratio: float, test: np.ndarray | None = None
                    ) -> tuple[np.ndarray, np.ndarray, int]:
     """Detections whose half-maximum region is elongated beyond ``min_ratio``, as two.
 
     Each such detection is replaced by two at ``centre ± offset`` along its major axis
     (each with the original response). Returns the new centres (sorted by row, then
     column), responses and the number of detections split. ``min_ratio`` <= 1 or not
-    finite splits none.
+    finite splits none. ``test`` (bool per detection, optional): only these may be
+    split; all of them set the field's PSF.
     """
     if not min_ratio > 1 or len(coords_px) == 0:
         return coords_px, response, 0
@@ -115,6 +116,8 @@ def split_doublets(coords_px: np.ndarray, response: np.ndarray, sm: np.ndarray, 
     with np.errstate(divide="ignore", invalid="ignore"):
         two = ((np.nan_to_num(major / minor, nan=0.0) >= min_ratio)
                & (np.nan_to_num(major / psf_px, nan=0.0) >= PSF_FACTOR * min_ratio))
+    if test is not None:
+        two &= np.asarray(test, bool)
     k = int(two.sum())
     if k == 0:
         return coords_px, response, 0

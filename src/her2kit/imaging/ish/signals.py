@@ -250,14 +250,12 @@ def _probe_signals(
     mask_thr = _mask_threshold(sm[rr, cc], nid, det, clear_mode=clear_mode)
     if not mask_thr > 0:
         return empty
-    if doublet_min_ratio > 1:
-        # After the mask threshold: it is set by the detected peaks' heights.
-        det, rr, cc, nid = _split_doublets(det, sm, labels, sigma_px, doublet_min_ratio)
-        in_cluster = np.zeros(det.n, bool)
     reg = _regions(ch, bg, sm, mask_thr, rr, cc, nid, sigma_px)
     one = (reg.maxima == 1) & reg.inside
     one[0] = False
     if one.sum() < 3:
+        det, nid, in_cluster = _split_doublets(det, in_cluster, reg, sm, labels, sigma_px,
+                                               doublet_min_ratio)
         return ProbeSignals(probe, det, nid, in_cluster, (), None, None, float(mask_thr))
     a1 = float(np.median(reg.area[one]))
     single = one & (reg.area <= 2.0 * a1)
@@ -274,25 +272,52 @@ def _probe_signals(
                                 pixel_size_um=pixel_size_um)
     if clusters:
         in_cluster = is_cluster[reg.spot_comp]
+    # Doublets last, outside clusters: a cluster's copies come from its amount.
+    det, nid, in_cluster = _split_doublets(det, in_cluster, reg, sm, labels, sigma_px,
+                                           doublet_min_ratio)
     return ProbeSignals(
         probe, det, nid, in_cluster, clusters, i1,
         float(a1 * pixel_size_um * pixel_size_um), float(mask_thr),
     )
 
 
-def _split_doublets(det: SpotDetection, sm, labels, sigma_px, min_ratio):
-    """``det`` with its touching doublets as two detections, and their pixels and nuclei."""
+def _split_doublets(det: SpotDetection, in_cluster, reg: _Regions, sm, labels, sigma_px,
+                    min_ratio):
+    """``det`` with its touching doublets as two detections each, and the detections'
+    nuclei and cluster flags (``min_ratio`` <= 1: unchanged).
+
+    Only a detection alone in its cluster-mask region and not in a cluster is tested:
+    in crowded (amplified) regions the copies come from the amount, and a neighbour's
+    halo would stretch the moments.
+    """
+    if not min_ratio > 1:
+        return det, _labels_at(labels, det.coords_px), in_cluster
     from her2kit.imaging.ish.doublets import split_doublets
 
+    free = ~in_cluster & (reg.maxima[reg.spot_comp] == 1)
     coords, resp, k = split_doublets(det.coords_px, det.response, sm, sigma_px=sigma_px,
-                                     min_ratio=min_ratio)
-    if k:
-        det = SpotDetection(coords, resp, det.threshold, det.threshold_method,
-                            det.noise_sigma, det.k_mad, det.sigma_px, det.min_distance_px,
-                            det.floor, det.valley_dip)
-    rr = np.clip(np.rint(det.coords_px[:, 0]).astype(int), 0, sm.shape[0] - 1)
-    cc = np.clip(np.rint(det.coords_px[:, 1]).astype(int), 0, sm.shape[1] - 1)
-    return det, rr, cc, labels[rr, cc].astype(np.int32)
+                                     min_ratio=min_ratio, test=free)
+    if k == 0:
+        return det, _labels_at(labels, det.coords_px), in_cluster
+    # Split detections are never in a cluster (``free``); the others keep their flag,
+    # matched by position (the split pair moved off the original centre).
+    flags = np.zeros(len(coords), bool)
+    if in_cluster.any():
+        from scipy.spatial import cKDTree
+
+        dist, _ = cKDTree(det.coords_px[in_cluster]).query(coords)
+        flags = dist == 0
+    det = SpotDetection(coords, resp, det.threshold, det.threshold_method,
+                        det.noise_sigma, det.k_mad, det.sigma_px, det.min_distance_px,
+                        det.floor, det.valley_dip)
+    return det, _labels_at(labels, det.coords_px), flags
+
+
+def _labels_at(labels: np.ndarray, coords_px: np.ndarray) -> np.ndarray:
+    """The label under each (row, col) centre, int32 (centres rounded, clipped)."""
+    rr = np.clip(np.rint(coords_px[:, 0]).astype(int), 0, labels.shape[0] - 1)
+    cc = np.clip(np.rint(coords_px[:, 1]).astype(int), 0, labels.shape[1] - 1)
+    return labels[rr, cc].astype(np.int32)
 
 
 def _mask_threshold(heights, nid, det: SpotDetection, *, clear_mode: bool) -> float:
