@@ -133,3 +133,17 @@ def test_doublet_options_are_validated_and_recorded():
         with pytest.raises(Her2kitInputError, match=name):
             FishOptions(**{name: -1.0})
     assert FishOptions().doublet_ratio_cep17 == 0.0
+
+
+def test_only_the_detections_asked_are_split():
+    # ``test`` restricts the split (the counter passes detections alone in their
+    # mask region and outside clusters); the PSF still comes from all of them.
+    im = _pair(5.0)
+    det = _detect(im)
+    pair = det.coords_px[:, 1] < 60
+    _, _, k = split_doublets(det.coords_px, det.response, im, sigma_px=SIGMA_PX,
+                             min_ratio=1.7, test=~pair)
+    assert k == 0
+    _, _, k = split_doublets(det.coords_px, det.response, im, sigma_px=SIGMA_PX,
+                             min_ratio=1.7, test=pair)
+    assert k == 1
