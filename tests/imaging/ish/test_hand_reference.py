@@ -128,6 +128,22 @@ def test_fish_tuning_fields_per_nucleus_within_one(real_data):
     assert counted >= 0.8 * found, (counted, found)
 
 
+def test_fish_tuning_found_ratios_within_15_percent(real_data):
+    # Issue 11, branch fishdoublet: touching red doublets of FISH1 read as one dot
+    # (found ratio 0.98 against 1.17 by hand, outside 15 %); elongated detections
+    # counted as two (FishOptions.doublet_ratio_her2 1.7) bring both tuning fields
+    # within 15 % of the hand ratios (FISH1 1.17, FISH2 1.07).
+    from her2kit.imaging.ish import FishOptions
+
+    her2, cep17, ratios = _agreement(real_data, FISH_TUNING)
+    assert all(_ratio_ok(*v) for v in ratios.values()), ratios
+    _, _, off = _agreement(real_data, ("FISH1",),
+                           FishOptions(doublet_ratio_her2=0))
+    assert not _ratio_ok(*off["FISH1"]), off
+    # Per nucleus not worse than without the split.
+    assert her2 >= 0.9 and cep17 >= 0.9, (her2, cep17)
+
+
 def test_fish5_field_ratio_on_the_right_side_of_2(real_data):
     # Held back; the issue's group target: FISH5's hand ratio 1.40 is not within 10 %
     # of 2.0, so the counter's own field ratio must be below 2.0 too.
@@ -142,9 +158,10 @@ def test_fish_held_back_fields_per_nucleus_within_one(real_data):
 
 
 @pytest.mark.xfail(strict=True, reason="issue 11 open: FISH3's HER2 is over-counted (found "
-                   "HER2 6.82 vs 3.91 by hand, ratio 2.63 vs 1.72, field ratio 2.39) and "
-                   "FISH5's faint green dots are missed (found ratio 4.00 vs 1.40); only "
-                   "FISH4 within 15 %; benchmarks/README.md, issue 11 after the merges")
+                   "HER2 6.91 vs 3.91 by hand, ratio 2.67 vs 1.72, field ratio 2.44) and "
+                   "FISH5's faint green dots are missed (found ratio 4.54 vs 1.40); only "
+                   "FISH4 within 15 % (with the doublet split, branch fishdoublet; "
+                   "6.82 / 2.63 / 2.39 and 4.00 before); benchmarks/README.md")
 def test_fish_held_back_field_ratios_meet_issue_targets(real_data):
     _, _, ratios = _agreement(real_data, FISH_HELD_BACK)
     assert all(_ratio_ok(*v) for v in ratios.values()), ratios

@@ -200,6 +200,7 @@ def _probe_signals(
     single_percentile=50.0,
     opaque=None,
     dense_cluster_max_um=None,
+    doublet_min_ratio=0.0,
 ) -> ProbeSignals:
     """Detections of one probe, their nuclei, and clusters with copy estimates.
 
@@ -215,6 +216,10 @@ def _probe_signals(
     ``opaque`` (bool array, optional): pixels of opaque (dense) silver, whose amount
     is clipped; cluster candidates are credited for them (:func:`_dense_credit`) and a
     region mostly opaque may be as wide as ``dense_cluster_max_um``.
+
+    ``doublet_min_ratio`` (> 1, optional): a detection whose half-maximum region is
+    elongated at least this much (major / minor s.d.) is two touching signals
+    (:func:`~her2kit.imaging.ish.doublets.split_doublets`); 0 = off.
     """
     ch = np.asarray(channel, np.float32)
     sigma_px = spot_sigma_um / pixel_size_um
@@ -249,6 +254,8 @@ def _probe_signals(
     one = (reg.maxima == 1) & reg.inside
     one[0] = False
     if one.sum() < 3:
+        det, nid, in_cluster = _split_doublets(det, in_cluster, reg, sm, labels, sigma_px,
+                                               doublet_min_ratio)
         return ProbeSignals(probe, det, nid, in_cluster, (), None, None, float(mask_thr))
     a1 = float(np.median(reg.area[one]))
     single = one & (reg.area <= 2.0 * a1)
@@ -265,10 +272,52 @@ def _probe_signals(
                                 pixel_size_um=pixel_size_um)
     if clusters:
         in_cluster = is_cluster[reg.spot_comp]
+    # Doublets last, outside clusters: a cluster's copies come from its amount.
+    det, nid, in_cluster = _split_doublets(det, in_cluster, reg, sm, labels, sigma_px,
+                                           doublet_min_ratio)
     return ProbeSignals(
         probe, det, nid, in_cluster, clusters, i1,
         float(a1 * pixel_size_um * pixel_size_um), float(mask_thr),
     )
+
+
+def _split_doublets(det: SpotDetection, in_cluster, reg: _Regions, sm, labels, sigma_px,
+                    min_ratio):
+    """``det`` with its touching doublets as two detections each, and the detections'
+    nuclei and cluster flags (``min_ratio`` <= 1: unchanged).
+
+    Only a detection alone in its cluster-mask region and not in a cluster is tested:
+    in crowded (amplified) regions the copies come from the amount, and a neighbour's
+    halo would stretch the moments.
+    """
+    if not min_ratio > 1:
+        return det, _labels_at(labels, det.coords_px), in_cluster
+    from her2kit.imaging.ish.doublets import split_doublets
+
+    free = ~in_cluster & (reg.maxima[reg.spot_comp] == 1)
+    coords, resp, k = split_doublets(det.coords_px, det.response, sm, sigma_px=sigma_px,
+                                     min_ratio=min_ratio, test=free)
+    if k == 0:
+        return det, _labels_at(labels, det.coords_px), in_cluster
+    # Split detections are never in a cluster (``free``); the others keep their flag,
+    # matched by position (the split pair moved off the original centre).
+    flags = np.zeros(len(coords), bool)
+    if in_cluster.any():
+        from scipy.spatial import cKDTree
+
+        dist, _ = cKDTree(det.coords_px[in_cluster]).query(coords)
+        flags = dist == 0
+    det = SpotDetection(coords, resp, det.threshold, det.threshold_method,
+                        det.noise_sigma, det.k_mad, det.sigma_px, det.min_distance_px,
+                        det.floor, det.valley_dip)
+    return det, _labels_at(labels, det.coords_px), flags
+
+
+def _labels_at(labels: np.ndarray, coords_px: np.ndarray) -> np.ndarray:
+    """The label under each (row, col) centre, int32 (centres rounded, clipped)."""
+    rr = np.clip(np.rint(coords_px[:, 0]).astype(int), 0, labels.shape[0] - 1)
+    cc = np.clip(np.rint(coords_px[:, 1]).astype(int), 0, labels.shape[1] - 1)
+    return labels[rr, cc].astype(np.int32)
 
 
 def _mask_threshold(heights, nid, det: SpotDetection, *, clear_mode: bool) -> float:
@@ -759,6 +808,10 @@ class SignalOptions:
     silver_local_k : float
         Dual ISH: per-nucleus silver threshold, x the nucleus's LoG MAD
         (:func:`_local_silver`; 0 = off).
+    doublet_ratio_her2, doublet_ratio_cep17 : float
+        A detection whose half-maximum region's major / minor s.d. is at least this
+        is two touching signals, per probe
+        (:func:`~her2kit.imaging.ish.doublets.split_doublets`; 0 = off).
     """
 
     spot_sigma_um: float = DEFAULT_SPOT_SIGMA_UM
@@ -778,6 +831,8 @@ class SignalOptions:
     red_single_percentile: float = 50.0
     silver_dense_cluster_max_um: float | None = None
     silver_local_k: float = 0.0
+    doublet_ratio_her2: float = 0.0
+    doublet_ratio_cep17: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -876,14 +931,16 @@ def probe_signals_stage(
     her2 = _probe_signals(her2_ch, labels, probe="her2", threshold=o.threshold_her2, det=det_h,
                           bg=bg_her2, reference=ref, cluster_max_um=o.cluster_max_um,
                           single_percentile=o.silver_single_percentile, opaque=her2_opaque,
-                          dense_cluster_max_um=o.silver_dense_cluster_max_um, **common)
+                          dense_cluster_max_um=o.silver_dense_cluster_max_um,
+                          doublet_min_ratio=o.doublet_ratio_her2, **common)
     cep17 = None
     if cep17_channel is not None:
         cep17 = _probe_signals(cep17_channel, labels, probe="cep17",
                                threshold=o.threshold_cep17, det=det_c, reference=ref,
                                cluster_max_um=(o.cluster_max_um if o.cep17_cluster_max_um is None
                                                else o.cep17_cluster_max_um),
-                               single_percentile=o.red_single_percentile, **common)
+                               single_percentile=o.red_single_percentile,
+                               doublet_min_ratio=o.doublet_ratio_cep17, **common)
     if cep17 is not None and assay == "dual-ish":
         cep17 = _drop_colour_leaks(cep17, her2_ch, cep17_channel)
         cep17, n_twins = _drop_silver_twins(her2, cep17, o.silver_twin_radius_um / pixel_size_um)
