@@ -49,6 +49,17 @@ def test_default_dense_share_both_sides():
     assert dense.tolist() == [False, True, False]
 
 
+def test_wide_regions_need_the_old_share():
+    # Within the compact disc (here 150 px) 6 % opaque is dense; a 200 px region
+    # needs DENSE_SILVER_SHARE (0.1): 6 % is not dense, 12 % is (a red aggregate
+    # around a small black core on DISH3 read 19-27 copies from its area).
+    reg, opaque = _regions([100, 200, 200], [6, 12, 24], [1, 1, 1])
+    o = BrightfieldIshOptions()
+    _, dense = sig._dense_credit(reg, opaque, a1=10.0, i1=10.0, share=o.silver_dense_share,
+                                 compact_px=150.0)
+    assert dense.tolist() == [False, True, False, True]
+
+
 def test_overlap_factor_and_per_maximum_rule():
     # a1 = 10 px, i1 = 10: a 100 px dense region of one maximum reads 2 + 1.25 x 8
     # copies (integ 120); 36 px of 2 maxima (two touching dots, <= 2 areas each) is

@@ -420,6 +420,8 @@ min_solidity, focus_min_ratio, cluster_max_um
         (0.05; before issue 11's branch clusters
         :data:`~her2kit.imaging.ish.signals.DENSE_SILVER_SHARE`, 0.1): half of the
         realistic generator's 4-5 copy aggregates were below 0.1 and read 2 copies.
+        Below 0.1 it holds for regions within the ``cluster_max_um`` disc only
+        (wider ones still need 0.1: a red aggregate around a black core).
     silver_dense_area_factor : float
         A dense region's area beyond 2 single-dot areas counts this many single
         areas per single area (>= 1; default
