@@ -118,7 +118,7 @@ def _realistic_clusters(options):
 
 def test_realistic_generator_clusters_within_30_percent():
     # The generator's truth (copies per aggregate); before branch clusters 65 % of
-    # this field's 40 aggregates were within 30 % (now 87.5 %).
+    # this field's 40 aggregates were within 30 %.
     share, n = _realistic_clusters(None)
     assert n == 40
     assert share >= 0.8, share
