@@ -78,18 +78,21 @@ DENSE_SILVER_SHARE = 0.1
 
 
 #: Dual ISH (``BrightfieldIshOptions`` defaults since issue 11, branch clusters): the
-#: dense-silver share (instead of ``DENSE_SILVER_SHARE``): the realistic generator's
-#: 4-5 copy aggregates hold 5-15 % opaque px (mean 12-13 %), so about half of them
-#: were not dense at 0.1 and their clipped amount read 2 copies (not a cluster).
-#: Single dots of the default generator hold < 5 % (their rows are unchanged).
+#: dense-silver share of regions within the ``cluster_max_um`` disc (wider ones keep
+#: ``DENSE_SILVER_SHARE``): the realistic generator's 4-5 copy aggregates hold 12-13 %
+#: opaque px on average (seeds 1000-1002), about half of them below 0.1, and were then
+#: not dense: their clipped amount read 2-3 copies (18 of 48 not reported as clusters).
+#: Touching dark single dots that pass it are kept from the area credit by the
+#: per-maximum rule (``silver_dense_per_maximum``).
 DENSE_SILVER_SHARE_DEFAULT = 0.05
 #: ... and the area credit's overlap factor: the half-height mask of a dense aggregate
 #: counts overlapping copies once, so its area over the single dot's reads 0.75-0.8
 #: of the copies on the realistic generator (4-10 copies, seeds 1000-1002, mean of
 #: area / a1 / copies). The area beyond the first ``CLUSTER_AREA_FACTOR`` single
 #: areas is multiplied by it (two dots side by side barely overlap: x 1.25 on the
-#: whole area made a 3-dot region of the default generator read 4). 1.25 chosen on
-#: those fields (1.0 / 1.15 / 1.25 / 1.35: 78 / 85 / 84 / 82 % of the aggregates
+#: whole area made a 3-single-area region of one maximum in a default-generator
+#: nucleus without clusters read 4). 1.25 chosen on
+#: those fields (1.0 / 1.15 / 1.25 / 1.35: 78 / 84 / 84 / 82 % of the aggregates
 #: within 30 %). Not measurable on the real tuning fields (DISH1 / DISH3 hold 4 /
 #: 187 opaque px and no dense region; their counts are unchanged by it).
 DENSE_OVERLAP_FACTOR = 1.25
