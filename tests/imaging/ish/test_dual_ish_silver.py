@@ -18,9 +18,9 @@ from her2kit.imaging.ish import signals as sig
 PX = 0.1  # µm per pixel of the built fields
 
 
-def _aggregate_field(*, n_copies=10, saturation_od=1.6, seed=0):
+def _aggregate_field(*, n_copies=10, saturation_od=1.6, seed=0, spread_um=1.5):
     """Nine pale nuclei (4.5 µm radius); the centre one holds one irregular silver
-    aggregate of ``n_copies`` dots within 1.5 µm, the others 3 single silver dots each;
+    aggregate of ``n_copies`` dots within ``spread_um``, the others 3 single silver dots each;
     every nucleus 2 red dots. The silver amount saturates at ``saturation_od``
     (``S * (1 - exp(-a / S))``): dense silver is opaque, the aggregate's core reads
     transmittance ~0.12 in every channel, single dots ~0.4."""
@@ -39,7 +39,7 @@ def _aggregate_field(*, n_copies=10, saturation_od=1.6, seed=0):
         hema[(yy - cy) ** 2 + (xx - cx) ** 2 <= (4.5 / PX) ** 2] += 0.15
         if k == 4:
             for _ in range(n_copies):
-                a, d = rng.uniform(0, 2 * np.pi), rng.uniform(0, 1.5 / PX)
+                a, d = rng.uniform(0, 2 * np.pi), rng.uniform(0, spread_um / PX)
                 dot(silver, cy + d * np.sin(a), cx + d * np.cos(a))
         else:
             for a in (0.3, 2.4, 4.4):

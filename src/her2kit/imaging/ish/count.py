@@ -48,6 +48,8 @@ from her2kit.imaging.ish.selection import SelectionOptions, select_nuclei_stage
 from her2kit.imaging.ish.signals import (
     DEFAULT_CLUSTER_MAX_UM,
     DEFAULT_SPOT_SIGMA_UM,
+    DENSE_OVERLAP_FACTOR,
+    DENSE_SILVER_SHARE_DEFAULT,
     HIGH_BACKGROUND_RATIO,
     SINGLE_SIGNAL_REFERENCES,
     SignalOptions,
@@ -420,14 +422,34 @@ min_solidity, focus_min_ratio, cluster_max_um
     silver_opaque_transmittance : float
         Dual ISH: a pixel at most this fraction of the glass in every RGB channel is
         opaque silver (0 <= value < 1; default 0.2; 0 = off). A silver region with at
-        least :data:`~her2kit.imaging.ish.signals.DENSE_SILVER_SHARE` of its mask
-        opaque is dense: its copies are at least its area over the single dot's (the
-        amount clips where silver is opaque) and it may be up to
+        least ``silver_dense_share`` of its mask opaque is dense: its copies are at
+        least its area over the single dot's (the amount clips where silver is
+        opaque; see ``silver_dense_area_factor``) and it may be up to
         ``silver_dense_cluster_max_um`` across. At 0.3 ordinary generated single dots
         read as opaque. The opaque pixels are ``parameters["her2_opaque_px"]``.
     silver_dense_cluster_max_um : float
         Largest dense silver cluster, µm (default 6: black aggregates of amplified
         nuclei span several µm; opaque silver is not hematoxylin texture).
+    silver_dense_share : float
+        Share (0-1) of a silver region's mask px that must be opaque for it to be
+        dense. Default :data:`~her2kit.imaging.ish.signals.DENSE_SILVER_SHARE_DEFAULT`
+        (0.05; before issue 11's branch clusters
+        :data:`~her2kit.imaging.ish.signals.DENSE_SILVER_SHARE`, 0.1): half of the
+        realistic generator's 4-5 copy aggregates were below 0.1 and read 2 copies.
+        Below 0.1 it holds for regions within the ``cluster_max_um`` disc only
+        (wider ones still need 0.1: a red aggregate around a black core).
+    silver_dense_area_factor : float
+        A dense region's area beyond 2 single-dot areas counts this many single
+        areas per single area (>= 1; default
+        :data:`~her2kit.imaging.ish.signals.DENSE_OVERLAP_FACTOR`, 1.25: the
+        half-height mask counts overlapping copies once; 1 = the behaviour before
+        issue 11's branch clusters).
+    silver_dense_per_maximum : bool
+        Credit a dense region from its area only where it is wider than
+        :data:`~her2kit.imaging.ish.signals.CLUSTER_AREA_FACTOR` (2) single-dot areas
+        per spot maximum inside (default True; False = before branch clusters): two
+        touching dark single dots (2 maxima, ~3.6 single areas) otherwise read as a
+        4-copy cluster.
     silver_local_k : float
         Dual ISH: each nucleus's silver threshold is this x the robust s.d. (MAD) of
         the LoG response over its interior, between the field's threshold and
@@ -465,6 +487,9 @@ min_solidity, focus_min_ratio, cluster_max_um
     silver_opaque_transmittance: float = 0.2
     silver_dense_cluster_max_um: float = 6.0
     silver_local_k: float = 4.0
+    silver_dense_share: float = DENSE_SILVER_SHARE_DEFAULT
+    silver_dense_area_factor: float = DENSE_OVERLAP_FACTOR
+    silver_dense_per_maximum: bool = True
 
     def __post_init__(self):
         super().__post_init__()
@@ -495,6 +520,13 @@ min_solidity, focus_min_ratio, cluster_max_um
         if not float(self.red_min_relative) >= 0:
             raise Her2kitInputError(f"expected >= 0 (x the strong red dots), got "
                                     f"{self.red_min_relative!r}", field="red_min_relative")
+        if not 0 < float(self.silver_dense_share) <= 1:
+            raise Her2kitInputError(f"expected 0 < value <= 1, got {self.silver_dense_share!r}",
+                                    field="silver_dense_share")
+        if not float(self.silver_dense_area_factor) >= 1:
+            raise Her2kitInputError(
+                f"expected >= 1, got {self.silver_dense_area_factor!r}",
+                field="silver_dense_area_factor")
         for name in ("silver_single_percentile", "red_single_percentile"):
             if not 0 <= getattr(self, name) <= 100:
                 raise Her2kitInputError(
@@ -544,6 +576,9 @@ min_solidity, focus_min_ratio, cluster_max_um
             silver_dense_cluster_max_um=(float(self.silver_dense_cluster_max_um)
                                          if self.silver_opaque_transmittance > 0 else None),
             silver_local_k=float(self.silver_local_k),
+            silver_dense_share=float(self.silver_dense_share),
+            silver_dense_per_maximum=bool(self.silver_dense_per_maximum),
+            silver_dense_area_factor=float(self.silver_dense_area_factor),
         )
 
 
@@ -848,6 +883,9 @@ def count_brightfield_ish(
         silver_opaque_transmittance=float(options.silver_opaque_transmittance),
         silver_dense_cluster_max_um=float(options.silver_dense_cluster_max_um),
         silver_local_k=float(options.silver_local_k),
+        silver_dense_share=float(options.silver_dense_share),
+        silver_dense_area_factor=float(options.silver_dense_area_factor),
+        silver_dense_per_maximum=bool(options.silver_dense_per_maximum),
         stain_angles_deg=_stain_angles(vectors, stains),
     )
     opaque = None

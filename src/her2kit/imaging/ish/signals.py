@@ -35,7 +35,9 @@ from her2kit.imaging.segment.ish_nuclei import NucleusGeometry
 __all__ = [
     "CLUSTER_AREA_FACTOR",
     "CLUSTER_MIN_COPIES",
+    "DENSE_OVERLAP_FACTOR",
     "DENSE_SILVER_SHARE",
+    "DENSE_SILVER_SHARE_DEFAULT",
     "HIGH_BACKGROUND_RATIO",
     "LOCAL_MIN_PX",
     "LOCAL_THRESHOLD_MAX",
@@ -73,6 +75,27 @@ CLUSTER_MIN_COPIES = 3.0
 #: aggregate fills most of its half-height mask, while a single dot's core pixel or
 #: JPEG speckle in a texture region is a few px of hundreds.
 DENSE_SILVER_SHARE = 0.1
+
+
+#: Dual ISH (``BrightfieldIshOptions`` defaults since issue 11, branch clusters): the
+#: dense-silver share of regions within the ``cluster_max_um`` disc (wider ones keep
+#: ``DENSE_SILVER_SHARE``): the realistic generator's 4-5 copy aggregates hold 12-13 %
+#: opaque px on average (seeds 1000-1002), about half of them below 0.1, and were then
+#: not dense: their clipped amount read 2-3 copies (18 of 48 not reported as clusters).
+#: Touching dark single dots that pass it are kept from the area credit by the
+#: per-maximum rule (``silver_dense_per_maximum``).
+DENSE_SILVER_SHARE_DEFAULT = 0.05
+#: ... and the area credit's overlap factor: the half-height mask of a dense aggregate
+#: counts overlapping copies once, so its area over the single dot's reads 0.75-0.8
+#: of the copies on the realistic generator (4-10 copies, seeds 1000-1002, mean of
+#: area / a1 / copies). The area beyond the first ``CLUSTER_AREA_FACTOR`` single
+#: areas is multiplied by it (two dots side by side barely overlap: x 1.25 on the
+#: whole area made a 3-single-area region of one maximum in a default-generator
+#: nucleus without clusters read 4). 1.25 chosen on
+#: those fields (1.0 / 1.15 / 1.25 / 1.35: 78 / 84 / 84 / 82 % of the aggregates
+#: within 30 %). Not measurable on the real tuning fields (DISH1 / DISH3 hold 4 /
+#: 187 opaque px and no dense region; their counts are unchanged by it).
+DENSE_OVERLAP_FACTOR = 1.25
 
 
 #: Dual ISH per-nucleus silver threshold (``silver_local_k``): at most this multiple
@@ -201,6 +224,9 @@ def _probe_signals(
     opaque=None,
     dense_cluster_max_um=None,
     doublet_min_ratio=0.0,
+    dense_share=DENSE_SILVER_SHARE,
+    dense_area_factor=1.0,
+    dense_per_maximum=False,
 ) -> ProbeSignals:
     """Detections of one probe, their nuclei, and clusters with copy estimates.
 
@@ -264,7 +290,10 @@ def _probe_signals(
                else np.percentile(reg.integ[single], single_percentile))
     dense = None
     if opaque is not None:
-        reg, dense = _dense_credit(reg, np.asarray(opaque, bool), a1, i1)
+        compact_px = np.pi * (0.5 * cluster_max_um / pixel_size_um) ** 2
+        reg, dense = _dense_credit(reg, np.asarray(opaque, bool), a1, i1,
+                                   share=dense_share, area_factor=dense_area_factor,
+                                   per_maximum=dense_per_maximum, compact_px=compact_px)
     is_cluster = _is_cluster(reg, a1, i1, pixel_size_um=pixel_size_um,
                              cluster_max_um=cluster_max_um, clear_mode=clear_mode,
                              dense=dense, dense_cluster_max_um=dense_cluster_max_um)
@@ -405,29 +434,62 @@ def _is_cluster(reg: _Regions, a1, i1, *, pixel_size_um, cluster_max_um, clear_m
     return is_cluster
 
 
-def _dense_credit(reg: _Regions, opaque: np.ndarray, a1: float, i1: float
+def _dense_share(reg: _Regions, opaque: np.ndarray, share: float) -> np.ndarray:
+    """Per region: True where at least ``share`` of its mask px are opaque."""
+    fg = reg.comp.ravel()
+    idx = np.flatnonzero(opaque.ravel() & (fg != 0))
+    n_opq = np.bincount(fg[idx], minlength=reg.ncomp + 1).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dense = n_opq / reg.area >= share
+    dense[0] = False
+    return dense
+
+
+def _dense_credit(reg: _Regions, opaque: np.ndarray, a1: float, i1: float, *,
+                  share: float = DENSE_SILVER_SHARE, area_factor: float = 1.0,
+                  per_maximum: bool = False, compact_px: float | None = None
                   ) -> tuple[_Regions, np.ndarray]:
     """Dense silver regions, and their copies from area where the amount saturates.
 
     Dense silver is opaque: the camera records a floor of light through it, so its
     amount is clipped and the integrated amount of a large aggregate reads a fraction
     of its copies (one or two "signals" for a black cluster several µm wide). A
-    region is dense when at least :data:`DENSE_SILVER_SHARE` of its mask pixels are
-    opaque; its integrated amount is then raised to at least ``area / a1`` single
-    dots (``i1`` each): copies from the area over the single dot's where the amount
-    saturates, from the integrated amount over the single dot's elsewhere. The
+    region is dense when at least ``share`` of its mask pixels are opaque (default
+    :data:`DENSE_SILVER_SHARE`); its integrated amount is then raised to at least
+    the area's single dots (``i1`` each): copies from the area over
+    the single dot's where the amount saturates, from the integrated amount over the
+    single dot's elsewhere. ``area_factor`` > 1 credits the copies that overlap inside
+    the aggregate (its half-height mask counts overlapping dots once): the area
+    beyond ``CLUSTER_AREA_FACTOR`` single areas counts ``area_factor`` x (see
+    :data:`DENSE_OVERLAP_FACTOR`). ``per_maximum``: only regions wider than
+    ``CLUSTER_AREA_FACTOR`` single areas per maximum are credited. With
+    ``compact_px`` and ``share`` below :data:`DENSE_SILVER_SHARE`, a region wider
+    than ``compact_px`` needs :data:`DENSE_SILVER_SHARE` to be dense. The
     single-dot reference is left as measured. Returns the regions with the raised
     ``integ`` and the dense flag per region.
     """
-    fg = reg.comp.ravel()
-    idx = np.flatnonzero(opaque.ravel() & (fg != 0))
-    n_opq = np.bincount(fg[idx], minlength=reg.ncomp + 1).astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dense = n_opq / reg.area >= DENSE_SILVER_SHARE
-    dense[0] = False
+    dense = _dense_share(reg, opaque, share)
+    if share < DENSE_SILVER_SHARE and compact_px is not None:
+        # Below DENSE_SILVER_SHARE only compact regions (within the cluster_max_um
+        # disc) are dense: on DISH3 a red aggregate around a black core is a silver
+        # region of 15-22 single areas with 6-8 % opaque px (the core ~1 single area);
+        # credited from its area it read 19-27 copies.
+        dense &= (reg.area <= compact_px) | _dense_share(reg, opaque, DENSE_SILVER_SHARE)
     if not dense.any() or not (a1 > 0 and i1 > 0):
         return reg, dense
-    integ = np.where(dense, np.maximum(reg.integ, reg.area / a1 * i1), reg.integ)
+    credit = dense
+    if per_maximum:
+        # Two dark single dots whose half-height masks touch (each with its opaque
+        # centre) are a region of 2 maxima and ~3.6 single areas: credited from
+        # their area they read 4 copies, a false cluster. An aggregate has more
+        # area per maximum than single dots do (``CLUSTER_AREA_FACTOR`` each).
+        credit = dense & (reg.area > CLUSTER_AREA_FACTOR * a1 * reg.maxima)
+    # Overlap hides copies in proportion to the aggregate beyond a pair: the first
+    # CLUSTER_AREA_FACTOR single areas (two dots side by side barely overlap) are
+    # taken as they are, the rest x ``area_factor``.
+    n_area = reg.area / a1
+    by_area = i1 * (n_area + (area_factor - 1.0) * np.maximum(n_area - CLUSTER_AREA_FACTOR, 0))
+    integ = np.where(credit, np.maximum(reg.integ, by_area), reg.integ)
     return reg._replace(integ=integ), dense
 
 
@@ -812,6 +874,14 @@ class SignalOptions:
         A detection whose half-maximum region's major / minor s.d. is at least this
         is two touching signals, per probe
         (:func:`~her2kit.imaging.ish.doublets.split_doublets`; 0 = off).
+    silver_dense_share : float
+        Share of a silver region's mask px that must be opaque for it to be dense.
+    silver_dense_area_factor : float
+        Dense regions' copies are at least this x their area over the single dot's
+        (1 = area alone).
+    silver_dense_per_maximum : bool
+        Credit a dense region from its area only where it is wider than
+        ``CLUSTER_AREA_FACTOR`` single areas per maximum.
     """
 
     spot_sigma_um: float = DEFAULT_SPOT_SIGMA_UM
@@ -833,6 +903,9 @@ class SignalOptions:
     silver_local_k: float = 0.0
     doublet_ratio_her2: float = 0.0
     doublet_ratio_cep17: float = 0.0
+    silver_dense_share: float = DENSE_SILVER_SHARE
+    silver_dense_area_factor: float = 1.0
+    silver_dense_per_maximum: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -932,7 +1005,10 @@ def probe_signals_stage(
                           bg=bg_her2, reference=ref, cluster_max_um=o.cluster_max_um,
                           single_percentile=o.silver_single_percentile, opaque=her2_opaque,
                           dense_cluster_max_um=o.silver_dense_cluster_max_um,
-                          doublet_min_ratio=o.doublet_ratio_her2, **common)
+                          doublet_min_ratio=o.doublet_ratio_her2,
+                          dense_share=o.silver_dense_share,
+                          dense_area_factor=o.silver_dense_area_factor,
+                          dense_per_maximum=o.silver_dense_per_maximum, **common)
     cep17 = None
     if cep17_channel is not None:
         cep17 = _probe_signals(cep17_channel, labels, probe="cep17",

@@ -1,0 +1,127 @@
+"""Dual ISH dense silver cluster copies (issue 11, branch clusters): the dense share,
+the overlap factor of the area credit, the per-maximum rule, on built fields whose
+copies are known (tests/imaging/ish/test_dual_ish_silver.py's Beer-Lambert aggregate,
+the realistic generator's truth).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from her2kit.errors import Her2kitInputError
+from her2kit.imaging.ish import BrightfieldIshOptions, count_brightfield_ish
+from her2kit.imaging.ish import signals as sig
+
+from .test_dual_ish_silver import _aggregate_field, _centre_her2
+
+OLD = dict(silver_dense_share=0.1, silver_dense_area_factor=1.0,
+           silver_dense_per_maximum=False)
+
+
+def _regions(areas, opaque_px, maxima):
+    """A _Regions with one row per area (index 0 = background), opaque px per region."""
+    n = len(areas)
+    comp = np.zeros((1, int(sum(areas))), np.int32)
+    opaque = np.zeros(comp.shape, bool)
+    at = 0
+    for i, (a, o) in enumerate(zip(areas, opaque_px, strict=True), start=1):
+        comp[0, at:at + a] = i
+        opaque[0, at:at + o] = True
+        at += a
+    on = np.flatnonzero(comp.ravel())
+    reg = sig._Regions(comp, n, on, comp.ravel()[on], np.arange(1, n + 1),
+                       np.array([0.0, *areas]), np.array([0, *maxima]),
+                       np.array([0.0, *[10.0] * n]), np.array([False, *[True] * n]))
+    return reg, opaque
+
+
+def _credit(reg, opaque, options):
+    return sig._dense_credit(reg, opaque, a1=10.0, i1=10.0, share=options.silver_dense_share,
+                             area_factor=options.silver_dense_area_factor,
+                             per_maximum=options.silver_dense_per_maximum)
+
+
+def test_default_dense_share_both_sides():
+    # 6 % of the mask opaque is dense with the default share (0.05), 4 % is not.
+    reg, opaque = _regions([100, 100], [6, 4], [1, 1])
+    _, dense = _credit(reg, opaque, BrightfieldIshOptions())
+    assert dense.tolist() == [False, True, False]
+
+
+def test_wide_regions_need_the_old_share():
+    # Within the compact disc (here 150 px) 6 % opaque is dense; a 200 px region
+    # needs DENSE_SILVER_SHARE (0.1): 6 % is not dense, 12 % is (a red aggregate
+    # around a small black core on DISH3 read 19-27 copies from its area).
+    reg, opaque = _regions([100, 200, 200], [6, 12, 24], [1, 1, 1])
+    o = BrightfieldIshOptions()
+    _, dense = sig._dense_credit(reg, opaque, a1=10.0, i1=10.0, share=o.silver_dense_share,
+                                 compact_px=150.0)
+    assert dense.tolist() == [False, True, False, True]
+
+
+def test_overlap_factor_and_per_maximum_rule():
+    # a1 = 10 px, i1 = 10: a 100 px dense region of one maximum reads 2 + 1.25 x 8
+    # copies (integ 120); 36 px of 2 maxima (two touching dots, <= 2 areas each) is
+    # not credited (integ stays 10); 45 px of 2 maxima (> 4 areas) is: 2 + 1.25 x 2.5.
+    reg, opaque = _regions([100, 36, 45], [20, 8, 9], [1, 2, 2])
+    out, _ = _credit(reg, opaque, BrightfieldIshOptions())
+    assert out.integ[1:].tolist() == pytest.approx([120.0, 10.0, 51.25])
+    old, _ = _credit(reg, opaque, BrightfieldIshOptions(**OLD))
+    assert old.integ[1:].tolist() == pytest.approx([100.0, 36.0, 45.0])
+
+
+def test_loose_aggregate_counted_with_the_dense_share():
+    # 4 copies within 0.7 µm, 5-10 % of its mask opaque and within the 2 µm disc:
+    # dense by default (4); at the old share 0.1 its clipped amount reads 3.
+    rgb = _aggregate_field(n_copies=4, spread_um=0.7)
+    her2, res = _centre_her2(rgb)
+    assert her2 == 4, her2
+    assert res.parameters["silver_dense_share"] == 0.05
+    assert res.parameters["silver_dense_area_factor"] == 1.25
+    assert res.parameters["silver_dense_per_maximum"] is True
+    assert _centre_her2(rgb, silver_dense_share=0.1)[0] == 3
+
+
+def test_overlap_factor_both_sides_on_an_aggregate():
+    # 10 copies: 10 with the factor 1.25; area alone (1.0) reads 8, 1.6 reads 12.
+    rgb = _aggregate_field(n_copies=10)
+    assert abs(_centre_her2(rgb)[0] - 10) <= 1
+    assert _centre_her2(rgb, silver_dense_area_factor=1.0)[0] <= 8
+    assert _centre_her2(rgb, silver_dense_area_factor=1.6)[0] >= 12
+
+
+def test_new_options_are_validated():
+    for bad in (dict(silver_dense_share=0), dict(silver_dense_share=1.5),
+                dict(silver_dense_area_factor=0.9)):
+        with pytest.raises(Her2kitInputError, match=next(iter(bad))):
+            BrightfieldIshOptions(**bad)
+
+
+def _realistic_clusters(options):
+    from her2kit.synthetic import ish
+
+    px = 0.065
+    syn = ish.render_brightfield_ish_field(ish.realistic_brightfield_options(
+        shape_px=(1024, 1024), pixel_size_um=px, scenario="amplified", seed=1000))
+    res = count_brightfield_ish(syn.image, assay="dual-ish", pixel_size_um=px,
+                                options=options)
+    found = np.array([[c.row, c.col] for c in res.her2.clusters]).reshape(-1, 2)
+    rel = []
+    for c in syn.signals[syn.signals["is_cluster"]]:
+        d = np.hypot(found[:, 0] - c["row"], found[:, 1] - c["col"])
+        j = int(np.argmin(d))
+        got = res.her2.clusters[j].copies if d[j] <= 0.6 / px else 0
+        rel.append(abs(got - c["copies"]) / c["copies"])
+    return np.mean(np.array(rel) <= 0.3), len(rel)
+
+
+def test_realistic_generator_clusters_within_30_percent():
+    # The generator's truth (copies per aggregate); before branch clusters 65 % of
+    # this field's 40 aggregates were within 30 %.
+    share, n = _realistic_clusters(None)
+    assert n == 40
+    assert share >= 0.8, share
+    assert _realistic_clusters(BrightfieldIshOptions(**OLD))[0] < 0.7
+    # The overlap factor alone back at 1.0: 72.5 %.
+    assert _realistic_clusters(BrightfieldIshOptions(silver_dense_area_factor=1.0))[0] < 0.8
