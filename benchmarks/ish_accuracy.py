@@ -139,39 +139,8 @@ def _evaluate(kind: str, scenario: str, seed: int, snr: float, before: bool = Fa
     res = _count(syn, BrightfieldIshOptions(**DISH_BEFORE)
                  if before and syn.assay != "fish" else None)
     dt = time.perf_counter() - t0
-    out = {"time_s": dt, "tp": [0, 0, 0], "err_h": [], "err_c": [], "cl_rel": []}
-    singles = syn.signals[~syn.signals["is_cluster"]]
-    for ps in (res.her2, res.cep17):
-        if ps is None:
-            continue
-        t = singles[singles["probe"] == ps.probe]
-        tp = _tp(ps.detection.coords_px[~ps.in_cluster], np.column_stack([t["row"], t["col"]]),
-                 MATCH_RADIUS_PX)
-        out["tp"] = [a + b for a, b in zip(out["tp"], tp, strict=True)]
-    for n in res.counted:
-        tid = _truth_id(res.labels, syn.labels, n.nucleus_id)
-        if not tid:
-            continue
-        tn = syn.nuclei[tid - 1]
-        if tn["n_her2_clusters"] == 0:
-            out["err_h"].append(n.her2 - int(tn["her2"]))
-        out["err_c"].append(n.cep17 - int(tn["cep17"]))
-    clusters = syn.signals[syn.signals["is_cluster"]]
-    found = np.array([[c.row, c.col] for c in res.her2.clusters]).reshape(-1, 2)
-    for c in clusters:
-        d = np.hypot(found[:, 0] - c["row"], found[:, 1] - c["col"]) if len(found) else []
-        if len(d) and d.min() <= 3.0:
-            out["cl_rel"].append(abs(res.her2.clusters[int(np.argmin(d))].copies - c["copies"])
-                                 / c["copies"])
-        else:
-            out["cl_rel"].append(1.0)
-    ok = syn.countable
-    th, tc = float(syn.nuclei["her2"][ok].mean()), float(syn.nuclei["cep17"][ok].mean())
-    out["truth_group"] = _group(th, tc)
-    out["near"] = _near_threshold(th, tc)
-    out["n_counted"] = res.n_counted
-    out["pred_group"] = _group(res.her2_mean, res.cep17_mean) if res.n_counted >= 20 else None
-    return out
+    # The radius within which a found cluster matches a true one: 3 px.
+    return {"time_s": dt, **_score(syn, res, radius_px=MATCH_RADIUS_PX, cluster_px=3.0)}
 
 
 def _run_many(jobs, workers):
@@ -745,6 +714,7 @@ def _score(syn, res, *, radius_px: float, cluster_px: float) -> dict:
     ok = syn.countable
     th, tc = float(syn.nuclei["her2"][ok].mean()), float(syn.nuclei["cep17"][ok].mean())
     out["truth_group"], out["near"] = _group(th, tc), _near_threshold(th, tc)
+    out["n_counted"] = res.n_counted
     out["pred_group"] = _group(res.her2_mean, res.cep17_mean) if res.n_counted >= 20 else None
     return out
 

@@ -13,27 +13,10 @@ from her2kit.errors import Her2kitInputError
 from her2kit.imaging.ish import BrightfieldIshOptions, count_brightfield_ish
 from her2kit.imaging.ish import signals as sig
 
-from .test_dual_ish_silver import _aggregate_field, _centre_her2
+from .test_dual_ish_silver import _aggregate_field, _centre_her2, _regions
 
 OLD = dict(silver_dense_share=0.1, silver_dense_area_factor=1.0,
            silver_dense_per_maximum=False)
-
-
-def _regions(areas, opaque_px, maxima):
-    """A _Regions with one row per area (index 0 = background), opaque px per region."""
-    n = len(areas)
-    comp = np.zeros((1, int(sum(areas))), np.int32)
-    opaque = np.zeros(comp.shape, bool)
-    at = 0
-    for i, (a, o) in enumerate(zip(areas, opaque_px, strict=True), start=1):
-        comp[0, at:at + a] = i
-        opaque[0, at:at + o] = True
-        at += a
-    on = np.flatnonzero(comp.ravel())
-    reg = sig._Regions(comp, n, on, comp.ravel()[on], np.arange(1, n + 1),
-                       np.array([0.0, *areas]), np.array([0, *maxima]),
-                       np.array([0.0, *[10.0] * n]), np.array([False, *[True] * n]))
-    return reg, opaque
 
 
 def _credit(reg, opaque, options):
@@ -44,7 +27,7 @@ def _credit(reg, opaque, options):
 
 def test_default_dense_share_both_sides():
     # 6 % of the mask opaque is dense with the default share (0.05), 4 % is not.
-    reg, opaque = _regions([100, 100], [6, 4], [1, 1])
+    reg, opaque = _regions([100, 100], [6, 4], maxima=[1, 1])
     _, dense = _credit(reg, opaque, BrightfieldIshOptions())
     assert dense.tolist() == [False, True, False]
 
@@ -53,7 +36,7 @@ def test_wide_regions_need_the_old_share():
     # Within the compact disc (here 150 px) 6 % opaque is dense; a 200 px region
     # needs DENSE_SILVER_SHARE (0.1): 6 % is not dense, 12 % is (a red aggregate
     # around a small black core on DISH3 read 19-27 copies from its area).
-    reg, opaque = _regions([100, 200, 200], [6, 12, 24], [1, 1, 1])
+    reg, opaque = _regions([100, 200, 200], [6, 12, 24], maxima=[1, 1, 1])
     o = BrightfieldIshOptions()
     _, dense = sig._dense_credit(reg, opaque, a1=10.0, i1=10.0, share=o.silver_dense_share,
                                  compact_px=150.0)
@@ -64,7 +47,7 @@ def test_overlap_factor_and_per_maximum_rule():
     # a1 = 10 px, i1 = 10: a 100 px dense region of one maximum reads 2 + 1.25 x 8
     # copies (integ 120); 36 px of 2 maxima (two touching dots, <= 2 areas each) is
     # not credited (integ stays 10); 45 px of 2 maxima (> 4 areas) is: 2 + 1.25 x 2.5.
-    reg, opaque = _regions([100, 36, 45], [20, 8, 9], [1, 2, 2])
+    reg, opaque = _regions([100, 36, 45], [20, 8, 9], maxima=[1, 2, 2])
     out, _ = _credit(reg, opaque, BrightfieldIshOptions())
     assert out.integ[1:].tolist() == pytest.approx([120.0, 10.0, 51.25])
     old, _ = _credit(reg, opaque, BrightfieldIshOptions(**OLD))

@@ -86,8 +86,9 @@ def test_a_bigger_opaque_aggregate_counts_more():
     assert 9 <= her2 <= 20, her2
 
 
-def _regions(areas, opaque_px, integ=None):
-    """A _Regions with one row per area (index 0 = background), opaque px per region."""
+def _regions(areas, opaque_px, integ=None, maxima=None):
+    """A _Regions with one row per area (index 0 = background), opaque px per region,
+    integrated amounts ``integ`` (default 10 each) and ``maxima`` (default 1 each)."""
     n = len(areas)
     comp = np.zeros((1, int(sum(areas))), np.int32)
     opaque = np.zeros(comp.shape, bool)
@@ -100,7 +101,8 @@ def _regions(areas, opaque_px, integ=None):
     integ = np.array([0.0, *(integ or [10.0] * n)])
     on = np.flatnonzero(comp.ravel())
     reg = sig._Regions(comp, n, on, comp.ravel()[on], np.arange(1, n + 1), area,
-                       np.array([0, *[1] * n]), integ, np.array([False, *[True] * n]))
+                       np.array([0, *(maxima or [1] * n)]), integ,
+                       np.array([False, *[True] * n]))
     return reg, opaque
 
 

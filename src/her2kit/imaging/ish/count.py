@@ -77,6 +77,17 @@ __all__ = [
 MIN_NUCLEI_SILVER_ANGLE_DEG = 15.0
 
 
+def _check_nuclei_split(options) -> None:
+    """The touching-nucleus split settings both assays' options carry (with their own
+    defaults): shape-split height and DAPI / hematoxylin valley split."""
+    check_positive(options.nuclei_split_h_um, name="nuclei_split_h_um", unit="µm")
+    if not 0 <= options.nuclei_core_fraction < 1:
+        raise Her2kitInputError(
+            f"expected 0 <= value < 1, got {options.nuclei_core_fraction}",
+            field="nuclei_core_fraction")
+    check_positive(options.nuclei_core_window_um, name="nuclei_core_window_um", unit="µm")
+
+
 @dataclass(frozen=True)
 class _CountOptions:
     """The options every counter shares (see :class:`FishOptions`)."""
@@ -260,12 +271,7 @@ class FishOptions(_CountOptions):
         if not 0 <= self.nuclei_core_below_solidity <= 1:
             raise Her2kitInputError(f"expected 0-1, got {self.nuclei_core_below_solidity!r}",
                                     field="nuclei_core_below_solidity")
-        check_positive(self.nuclei_split_h_um, name="nuclei_split_h_um", unit="µm")
-        if not 0 <= self.nuclei_core_fraction < 1:
-            raise Her2kitInputError(
-                f"expected 0 <= value < 1, got {self.nuclei_core_fraction}",
-                field="nuclei_core_fraction")
-        check_positive(self.nuclei_core_window_um, name="nuclei_core_window_um", unit="µm")
+        _check_nuclei_split(self)
         if not 0 <= self.nuclei_joined_below_solidity <= 1:
             raise Her2kitInputError(f"expected 0-1, got {self.nuclei_joined_below_solidity!r}",
                                     field="nuclei_joined_below_solidity")
@@ -509,12 +515,7 @@ min_solidity, focus_min_ratio, cluster_max_um
                 raise Her2kitInputError(f"expected >= 0 µm, got {v!r}", field=name)
         check_positive(self.nuclei_threshold_factor, name="nuclei_threshold_factor",
                        unit="x Otsu")
-        check_positive(self.nuclei_split_h_um, name="nuclei_split_h_um", unit="µm")
-        if not 0 <= self.nuclei_core_fraction < 1:
-            raise Her2kitInputError(
-                f"expected 0 <= value < 1, got {self.nuclei_core_fraction}",
-                field="nuclei_core_fraction")
-        check_positive(self.nuclei_core_window_um, name="nuclei_core_window_um", unit="µm")
+        _check_nuclei_split(self)
         check_choice(self.single_signal_reference, SINGLE_SIGNAL_REFERENCES,
                      name="single_signal_reference")
         if not float(self.red_min_relative) >= 0:
