@@ -60,8 +60,8 @@ def downscale(rgb: np.ndarray, factor: float) -> np.ndarray:
 
 
 def _scaled_reference(ref, factor: float, shape) -> tuple[ReferenceNucleus, ...]:
-    return tuple(ReferenceNucleus(min(int(round(r.row * factor)), shape[0] - 1),
-                                  min(int(round(r.col * factor)), shape[1] - 1),
+    return tuple(ReferenceNucleus(min(round(r.row * factor), shape[0] - 1),
+                                  min(round(r.col * factor), shape[1] - 1),
                                   r.her2, r.cep17, r.cluster) for r in ref)
 
 
@@ -162,7 +162,7 @@ def _generated(seed: int = 1) -> None:
             for n in res.nuclei:
                 if not n.included:
                     continue
-                r, c = int(round(n.row / f)), int(round(n.col / f))
+                r, c = round(n.row / f), round(n.col / f)
                 tid = int(src.labels[min(r, src.labels.shape[0] - 1),
                                      min(c, src.labels.shape[1] - 1)])
                 if tid in truth:
