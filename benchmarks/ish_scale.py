@@ -49,14 +49,29 @@ DISH_SCALES_UM = (0.065, 0.10, 0.15, 0.20, 0.25)
 FISH_FACTORS = (1.0, 1.5, 2.0, 3.0)
 
 
-def downscale(rgb: np.ndarray, factor: float) -> np.ndarray:
-    """``rgb`` (uint8) resampled by ``factor`` (< 1 = coarser), anti-aliased, uint8."""
+def downscale(rgb: np.ndarray, factor: float, *, jpeg_quality: int | None = None,
+              chroma_420: bool = True) -> np.ndarray:
+    """``rgb`` (uint8) resampled by ``factor`` (< 1 = coarser), anti-aliased, uint8; with
+    ``jpeg_quality`` the resampled image goes through a JPEG round trip (as a scanner's
+    tiles do; not at factor 1, where the field is already a JPEG), its colour sampled at
+    half resolution (4:2:0, most scanners' and PIL's default) or, ``chroma_420=False``,
+    at full resolution (4:4:4)."""
     if factor == 1.0:
         return rgb
     from skimage.transform import rescale
 
     out = rescale(rgb, factor, channel_axis=-1, anti_aliasing=True, preserve_range=True)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    if jpeg_quality is not None:
+        import io
+
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.fromarray(out).save(buf, format="JPEG", quality=int(jpeg_quality),
+                                 subsampling=2 if chroma_420 else 0)
+        out = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    return out
 
 
 def _scaled_reference(ref, factor: float, shape) -> tuple[ReferenceNucleus, ...]:
@@ -65,7 +80,8 @@ def _scaled_reference(ref, factor: float, shape) -> tuple[ReferenceNucleus, ...]
                                   r.her2, r.cep17, r.cluster) for r in ref)
 
 
-def count_scaled(name: str, pixel_size_um: float):
+def count_scaled(name: str, pixel_size_um: float, *, jpeg_quality: int | None = None,
+                 chroma_420: bool = True):
     """Count field ``name`` resampled to ``pixel_size_um``; (result, comparison, shape)."""
     from PIL import Image
 
@@ -78,7 +94,7 @@ def count_scaled(name: str, pixel_size_um: float):
     rgb = np.asarray(Image.open(folder / ("FISH" if fish else "DISH") / f"{name}.jpg")
                      .convert("RGB"))
     factor = native / pixel_size_um
-    img = downscale(rgb, factor)
+    img = downscale(rgb, factor, jpeg_quality=jpeg_quality, chroma_420=chroma_420)
     if fish:
         res = count_fish(fish_from_rgb(img, channels={"her2": "R", "cep17": "G", "dapi": "B"}),
                          pixel_size_um=pixel_size_um)
@@ -108,7 +124,8 @@ def _stages(res) -> str:
     return "\n      ".join(out)
 
 
-def run_fields(fields, *, stages: bool = False) -> list[dict]:
+def run_fields(fields, *, stages: bool = False, jpeg_quality: int | None = None,
+               chroma_420: bool = True) -> list[dict]:
     """Print one table row per field and scale; return the rows."""
     def f(v):
         return "-" if v is None else f"{v:.2f}"
@@ -123,7 +140,8 @@ def run_fields(fields, *, stages: bool = False) -> list[dict]:
                   else DISH_SCALES_UM)
         for px in scales:
             t0 = time.perf_counter()
-            res, m, shape = count_scaled(name, px)
+            res, m, shape = count_scaled(name, px, jpeg_quality=jpeg_quality,
+                                         chroma_420=chroma_420)
             dt = time.perf_counter() - t0
             ok = ratio_agrees(m["ratio"], m["ref_ratio"])
             print(f"| {name} | {px:.3f} | {shape[1]}x{shape[0]} | {m['found']}/{m['n_ref']} | "
@@ -199,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fields", nargs="*", help="only these fields (of the part)")
     ap.add_argument("--stages", action="store_true", help="print each count's stage evidence")
     ap.add_argument("--generated", action="store_true", help="add the realistic generator")
+    ap.add_argument("--jpeg", type=int, metavar="Q", help="JPEG round trip (quality Q) after "
+                    "downscaling (colour at half resolution, 4:2:0)")
+    ap.add_argument("--jpeg-444", action="store_true", help="... with colour at full "
+                    "resolution (4:4:4)")
     args = ap.parse_args(argv)
     if not (REAL / "her2_fish_dish_pcm").is_dir():
         print(f"real data folder absent: {REAL / 'her2_fish_dish_pcm'}", file=sys.stderr)
@@ -213,8 +235,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"not in the {args.part} part: {', '.join(unknown)}", file=sys.stderr)
             return 2
         fields = [f for f in fields if f in args.fields]
-    print(f"# ISH counts at coarser sampling ({args.part} part; native pixel sizes ASSUMED)")
-    run_fields(fields, stages=args.stages)
+    if args.jpeg is not None and not 1 <= args.jpeg <= 100:
+        print(f"--jpeg: expected a quality 1-100, got {args.jpeg}", file=sys.stderr)
+        return 2
+    print(f"# ISH counts at coarser sampling ({args.part} part; native pixel sizes ASSUMED"
+          + ("" if args.jpeg is None else f"; JPEG quality {args.jpeg} "
+                                          f"{'4:4:4' if args.jpeg_444 else '4:2:0'} after "
+                                          "downscaling") + ")")
+    run_fields(fields, stages=args.stages, jpeg_quality=args.jpeg,
+               chroma_420=not args.jpeg_444)
     if args.generated:
         _generated()
     return 0
