@@ -496,6 +496,16 @@ class BrightfieldIshFieldOptions(IshLayoutOptions):
     #: Silver OD saturates: amount ``s`` renders as ``sat * (1 - exp(-s / sat))`` (dense
     #: silver is opaque); None = linear.
     silver_saturation_od: float | None = None
+    #: Share (0-1) of the single silver (HER2) dots rendered as faint grey dots, their
+    #: peak OD ``silver_faint_od_factor`` x and their s.d. ``silver_faint_sigma_factor``
+    #: x the others' (drawn from a generator of their own, so 0 = today's output bit for
+    #: bit). Real fields mix dark and grey silver dots (DISH1/DISH3: 19 % of the single
+    #: dots counted there have no pixel below a quarter of the glass, their peak OD
+    #: 0.42 x the dark ones', their FWHM about the same; benchmarks/README.md, branch
+    #: silverdots).
+    silver_faint_share: float = 0.0
+    silver_faint_od_factor: float = 0.4
+    silver_faint_sigma_factor: float = 1.0
     #: Relative s.d. and scale (µm) of the hematoxylin texture inside nuclei.
     nucleus_texture: float = 0.3
     nucleus_texture_um: float = 0.4
@@ -517,6 +527,13 @@ class BrightfieldIshFieldOptions(IshLayoutOptions):
     def __post_init__(self) -> None:
         if not 0.0 <= float(self.red_halo) < 1.0:
             raise Her2kitInputError(f"expected 0-1, got {self.red_halo!r}", field="red_halo")
+        if not 0.0 <= float(self.silver_faint_share) <= 1.0:
+            raise Her2kitInputError(f"expected 0-1, got {self.silver_faint_share!r}",
+                                    field="silver_faint_share")
+        for name in ("silver_faint_od_factor", "silver_faint_sigma_factor"):
+            if not 0.0 < float(getattr(self, name)) <= 5.0:
+                raise Her2kitInputError(f"expected 0 < value <= 5, got {getattr(self, name)!r}",
+                                        field=name)
         if self.jpeg_quality is not None and not 1 <= int(self.jpeg_quality) <= 95:
             raise Her2kitInputError(f"expected 1-95, got {self.jpeg_quality!r}",
                                     field="jpeg_quality")
@@ -718,19 +735,22 @@ def _probe_peak(options: IshLayoutOptions, probe: str, peak: float) -> float:
 
 
 def _probe_image(
-    layout: _Layout, points: _Points, options: IshLayoutOptions, probe: str, dz: np.ndarray
+    layout: _Layout, points: _Points, options: IshLayoutOptions, probe: str, dz: np.ndarray,
+    only: np.ndarray | None = None, sigma_factor: float = 1.0,
 ) -> np.ndarray:
-    """One probe's signals as a sum of Gaussians (s.d. grown by defocus and ``dz``)."""
+    """One probe's signals as a sum of Gaussians (s.d. grown by defocus and ``dz``);
+    ``only`` (bool per point) restricts them, ``sigma_factor`` scales their s.d."""
     pixel_size_um = options.pixel_size_um
+    selected = layout.signals["probe"][points.idx] == probe
     return optics.render_point_sources(
         layout.labels.shape,
         points.rows,
         points.cols,
         points.weight,
-        selected=layout.signals["probe"][points.idx] == probe,
+        selected=selected if only is None else selected & only,
         defocused=points.defocused,
         dz=dz,
-        sigma_px=_probe_sigma_um(options, probe) / pixel_size_um,
+        sigma_px=sigma_factor * _probe_sigma_um(options, probe) / pixel_size_um,
         defocus_sigma_px=optics.DEFOCUS_SIGMA_UM / pixel_size_um,
     )
 
@@ -954,15 +974,41 @@ def _brightfield_od(
     probes = {"her2": "silver" if options.assay == "dual-ish" else "dab", "cep17": "fast_red"}
     no_dz = np.zeros(len(points.idx), int)
     stains = [(hema, _stain_vector(options, "hematoxylin"))]
+    faint = _faint_silver(layout, points, options)
     for probe, stain in probes.items():
         if (layout.signals["probe"][points.idx] == probe).any():
-            amount = _probe_image(layout, points, options, probe, no_dz)
+            if stain == "silver" and faint is not None:
+                f = float(options.silver_faint_sigma_factor)
+                dim = points._replace(weight=points.weight * (
+                    float(options.silver_faint_od_factor) * f * f))
+                amount = (_probe_image(layout, points, options, probe, no_dz, only=~faint)
+                          + _probe_image(layout, dim, options, probe, no_dz, only=faint,
+                                         sigma_factor=f))
+            else:
+                amount = _probe_image(layout, points, options, probe, no_dz)
             amount = _chromogen_response(amount, stain, options)
             stains.append((amount, _stain_vector(options, stain)))
     od = optics.mix_stains(stains)
     if any(options.background_od_rgb):
         od = od + np.asarray(options.background_od_rgb, float)
     return od
+
+
+def _faint_silver(layout: _Layout, points: _Points, options: BrightfieldIshFieldOptions
+                  ) -> np.ndarray | None:
+    """Which points are faint grey silver dots (single HER2 dots only; Dual ISH), or None.
+
+    Drawn from ``default_rng([seed, 11])``, not the field's generator: a share of 0 leaves
+    every other draw, and so the image, as it was.
+    """
+    share = float(options.silver_faint_share)
+    if not share > 0 or options.assay != "dual-ish":
+        return None
+    sig = layout.signals[points.idx]
+    single = (sig["probe"] == "her2") & ~sig["is_cluster"]
+    draw = np.random.default_rng([int(options.seed), 11]).random(len(points.idx))
+    faint = single & (draw < share)
+    return faint if faint.any() else None
 
 
 def _stain_vector(options: BrightfieldIshFieldOptions, stain: str) -> np.ndarray:
