@@ -554,9 +554,9 @@ class BrightfieldIshFieldOptions(IshLayoutOptions):
 #: ../shared/data/real/her2_fish_dish_pcm (pixel size ASSUMED 0.065 µm; statistics and
 #: method in benchmarks/ish_realism.py, table in benchmarks/README.md, issue 11). Fitted:
 #: dot sizes and ODs, red halo, nucleus OD and texture, stain hues, background OD and
-#: grain, nuclear area share, the share of faint grey silver dots. Not fitted (too few clusters on the tuning fields):
-#: ``cluster_spread_um`` and ``silver_saturation_od``, set by eye to loose, saturating
-#: aggregates.
+#: grain, nuclear area share, the share of faint grey silver dots. Not fitted (too few
+#: clusters on the tuning fields): ``cluster_spread_um`` and ``silver_saturation_od``, set
+#: by eye to loose, saturating aggregates.
 REALISTIC_BRIGHTFIELD: Mapping[str, object] = MappingProxyType({
     "psf_sigma_um": 0.13,
     "cep17_psf_sigma_um": 0.2,

@@ -10,12 +10,13 @@ its own threshold from its own texture: ``k`` x the robust s.d. (MAD) of the sil
 amount's LoG response over its interior, which does not depend on how dark the dots are.
 
 Measured on the tuning fields DISH1/DISH3 of the hand reference (tests/data/ish_reference;
-benchmarks/README.md, branch silverdots): ranking the LoG maxima of every hand-counted
-nucleus without clusters by response over that nucleus's MAD, the one cut that best
-separates the dots counted by eye from texture is 5.58 x on DISH1 and 5.60 x on DISH3,
-while the best field-wide cut of the response itself differs 2 x between the fields
-(0.08 vs 0.15 OD). Hence :data:`SILVER_LOCAL_K` 5.5, with the field's automatic threshold
-only as a loose bound (:data:`SILVER_LOCAL_MIN_FACTOR`, :data:`SILVER_LOCAL_MAX_FACTOR`).
+benchmarks/README.md, branch silverdots): ranking the LoG maxima (0.2 µm) of every
+hand-counted nucleus without clusters by response over that nucleus's MAD, the one cut
+that best separates the dots counted by eye from texture is 5.58 x on DISH1 and 5.60 x on
+DISH3, while the best field-wide cut of the counter's response (0.3 µm) differs 2 x
+between the fields (0.08 vs 0.15 OD). With the counter's LoG, 5.25-5.5 x is best on both:
+:data:`SILVER_LOCAL_K` 5.5, the field's automatic threshold only a loose bound
+(:data:`SILVER_LOCAL_MIN_FACTOR`, :data:`SILVER_LOCAL_MAX_FACTOR`).
 """
 
 from __future__ import annotations
