@@ -20,10 +20,11 @@ point the 99.5th percentile of each channel:
 - red amount ``OD_G - OD_R`` (fast red 0.64 per unit, hematoxylin 0.05, silver 0).
 
 Each amount, Gaussian-smoothed by 1 px, minus its median in the disc, gives dots: local
-maxima above ``max(6 x MAD, floor)``. Per dot: peak (OD above the nucleus), FWHM (µm,
-the diameter of a disc with the area at or above half the peak), integrated OD over that
-area (OD µm²), and for red dots the halo (mean amount 0.5-1.0 µm from the peak over the
-peak) and hue (OD R / G and B / G at the peak above the disc median). Silver aggregates:
+maxima above ``max(6 x MAD, floor)``. Per dot: peak (OD above the nucleus), grey or not
+(silver: its peak, 1 px Gaussian-smoothed, above 0.35 of the glass in every channel),
+FWHM (µm, the diameter of a disc with the area at or above half the peak), integrated OD
+over that area (OD µm²), and for red dots the halo (mean amount 0.5-1.0 µm from the peak
+over the peak) and hue (OD R / G and B / G at the peak above the disc median). Silver aggregates:
 connected pixels above the detection threshold: area (µm²), irregularity (1 - solidity)
 of those >= 0.5 µm², and the share holding >= 2 maxima (merged). Nucleus: median OD_R in
 the disc (dots masked), texture (s.d. of OD_R smoothed 0.3 µm, and of the 1 px minus 0.5
@@ -80,6 +81,10 @@ CROP_UM = 6.0  # half side of the crop around a centre
 _K_MAD = 6.0
 _SILVER_FLOOR_OD = 0.1
 _RED_FLOOR_OD = 0.15
+#: A single silver dot is "grey" when its peak (RGB transmittance smoothed by a 1 px
+#: Gaussian, the darkest channel) lets through more than this share of the glass
+#: (branch silverdots: on DISH1 / DISH3 dark dots transmit 0.05-0.3).
+_GREY_MIN_TRANSMITTANCE = 0.35
 
 
 # --------------------------------------------------------------------------- shared
@@ -194,7 +199,8 @@ def brightfield_stats(rgb: np.ndarray, pixel_size_um: float, centres) -> dict[st
     od_r, od_g = od[..., 0], od[..., 1]
     silver = od_r - 0.336 * (od_g - od_r)
     red = od_g - od_r
-    sdots, rdots, areas, irr, merged = [], [], [], [], []
+    sdots, rdots, areas, irr, merged, grey = [], [], [], [], [], []
+    trans = ndi.gaussian_filter(10.0 ** -od, (1.0, 1.0, 0.0)).min(axis=-1)
     nuc_od, tex, grain, halo, nuc_rgb, red_rgb = [], [], [], [], [], []
     g1 = ndi.gaussian_filter(od_r, 1.0)
     tex_s = ndi.gaussian_filter(od_r, 0.3 / pixel_size_um)
@@ -207,6 +213,8 @@ def brightfield_stats(rgb: np.ndarray, pixel_size_um: float, centres) -> dict[st
         sd, sthr = _dots(s, disc, pixel_size_um, _SILVER_FLOOR_OD)
         rd, rthr = _dots(q, disc, pixel_size_um, _RED_FLOOR_OD)
         sdots += sd
+        for d in _single(sd):
+            grey.append(float(trans[rs, cs][d["row"], d["col"]]) > _GREY_MIN_TRANSMITTANCE)
         rdots += rd
         a, i, m = _aggregates(s, disc, sthr, pixel_size_um, sd)
         areas += a
@@ -238,6 +246,7 @@ def brightfield_stats(rgb: np.ndarray, pixel_size_um: float, centres) -> dict[st
         silver_fwhm_um=_median(d["fwhm_um"] for d in ss),
         silver_peak_od=_median(d["peak"] for d in ss),
         silver_integrated_od_um2=_median(d["integrated"] for d in ss),
+        silver_grey_share=float(np.mean(grey)) if grey else np.nan,
         silver_aggregate_area_p90_um2=float(np.percentile(areas, 90)) if areas else np.nan,
         silver_irregularity=_median(irr),
         silver_merged_share=float(np.mean(merged)) if merged else np.nan,

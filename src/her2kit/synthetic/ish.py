@@ -496,6 +496,16 @@ class BrightfieldIshFieldOptions(IshLayoutOptions):
     #: Silver OD saturates: amount ``s`` renders as ``sat * (1 - exp(-s / sat))`` (dense
     #: silver is opaque); None = linear.
     silver_saturation_od: float | None = None
+    #: Share (0-1) of the single silver (HER2) dots rendered as faint grey dots, their
+    #: peak OD ``silver_faint_od_factor`` x and their s.d. ``silver_faint_sigma_factor``
+    #: x the others' (drawn from a generator of their own, so 0 = today's output bit for
+    #: bit). Real fields mix dark and grey silver dots (DISH1/DISH3: 19 % of the single
+    #: dots counted there have no pixel below a quarter of the glass, their peak OD
+    #: 0.42 x the dark ones', their FWHM about the same; benchmarks/README.md, branch
+    #: silverdots).
+    silver_faint_share: float = 0.0
+    silver_faint_od_factor: float = 0.4
+    silver_faint_sigma_factor: float = 1.0
     #: Relative s.d. and scale (µm) of the hematoxylin texture inside nuclei.
     nucleus_texture: float = 0.3
     nucleus_texture_um: float = 0.4
@@ -517,6 +527,13 @@ class BrightfieldIshFieldOptions(IshLayoutOptions):
     def __post_init__(self) -> None:
         if not 0.0 <= float(self.red_halo) < 1.0:
             raise Her2kitInputError(f"expected 0-1, got {self.red_halo!r}", field="red_halo")
+        if not 0.0 <= float(self.silver_faint_share) <= 1.0:
+            raise Her2kitInputError(f"expected 0-1, got {self.silver_faint_share!r}",
+                                    field="silver_faint_share")
+        for name in ("silver_faint_od_factor", "silver_faint_sigma_factor"):
+            if not 0.0 < float(getattr(self, name)) <= 5.0:
+                raise Her2kitInputError(f"expected 0 < value <= 5, got {getattr(self, name)!r}",
+                                        field=name)
         if self.jpeg_quality is not None and not 1 <= int(self.jpeg_quality) <= 95:
             raise Her2kitInputError(f"expected 1-95, got {self.jpeg_quality!r}",
                                     field="jpeg_quality")
@@ -537,9 +554,9 @@ class BrightfieldIshFieldOptions(IshLayoutOptions):
 #: ../shared/data/real/her2_fish_dish_pcm (pixel size ASSUMED 0.065 µm; statistics and
 #: method in benchmarks/ish_realism.py, table in benchmarks/README.md, issue 11). Fitted:
 #: dot sizes and ODs, red halo, nucleus OD and texture, stain hues, background OD and
-#: grain, nuclear area share. Not fitted (too few clusters on the tuning fields):
-#: ``cluster_spread_um`` and ``silver_saturation_od``, set by eye to loose, saturating
-#: aggregates.
+#: grain, nuclear area share, the share of faint grey silver dots. Not fitted (too few
+#: clusters on the tuning fields): ``cluster_spread_um`` and ``silver_saturation_od``, set
+#: by eye to loose, saturating aggregates.
 REALISTIC_BRIGHTFIELD: Mapping[str, object] = MappingProxyType({
     "psf_sigma_um": 0.13,
     "cep17_psf_sigma_um": 0.2,
@@ -555,6 +572,12 @@ REALISTIC_BRIGHTFIELD: Mapping[str, object] = MappingProxyType({
     "jpeg_quality": 75,
     "cluster_spread_um": 0.35,
     "silver_saturation_od": 3.0,
+    # Faint grey silver dots (branch silverdots): of the single silver dots the counter
+    # finds in the hand-counted nuclei of DISH1 / DISH3 without clusters (73), 19 % have
+    # no pixel of their 3 x 3 centre below a quarter of the glass; their peak silver OD
+    # is 0.42 x the dark ones' (0.185 vs 0.438), their FWHM the same (0.43 vs 0.41 µm).
+    "silver_faint_share": 0.19,
+    "silver_faint_od_factor": 0.42,
     # OD excess of the tuning fields' nuclei (G / R 0.69, B / R 0.02) and red dots
     # (R / G 0.07, B / G 0.093): bluer nuclei and more magenta dots than the library's.
     "hematoxylin_od_rgb": (1.0, 0.69, 0.02),
@@ -718,19 +741,22 @@ def _probe_peak(options: IshLayoutOptions, probe: str, peak: float) -> float:
 
 
 def _probe_image(
-    layout: _Layout, points: _Points, options: IshLayoutOptions, probe: str, dz: np.ndarray
+    layout: _Layout, points: _Points, options: IshLayoutOptions, probe: str, dz: np.ndarray,
+    only: np.ndarray | None = None, sigma_factor: float = 1.0,
 ) -> np.ndarray:
-    """One probe's signals as a sum of Gaussians (s.d. grown by defocus and ``dz``)."""
+    """One probe's signals as a sum of Gaussians (s.d. grown by defocus and ``dz``);
+    ``only`` (bool per point) restricts them, ``sigma_factor`` scales their s.d."""
     pixel_size_um = options.pixel_size_um
+    selected = layout.signals["probe"][points.idx] == probe
     return optics.render_point_sources(
         layout.labels.shape,
         points.rows,
         points.cols,
         points.weight,
-        selected=layout.signals["probe"][points.idx] == probe,
+        selected=selected if only is None else selected & only,
         defocused=points.defocused,
         dz=dz,
-        sigma_px=_probe_sigma_um(options, probe) / pixel_size_um,
+        sigma_px=sigma_factor * _probe_sigma_um(options, probe) / pixel_size_um,
         defocus_sigma_px=optics.DEFOCUS_SIGMA_UM / pixel_size_um,
     )
 
@@ -954,15 +980,41 @@ def _brightfield_od(
     probes = {"her2": "silver" if options.assay == "dual-ish" else "dab", "cep17": "fast_red"}
     no_dz = np.zeros(len(points.idx), int)
     stains = [(hema, _stain_vector(options, "hematoxylin"))]
+    faint = _faint_silver(layout, points, options)
     for probe, stain in probes.items():
         if (layout.signals["probe"][points.idx] == probe).any():
-            amount = _probe_image(layout, points, options, probe, no_dz)
+            if stain == "silver" and faint is not None:
+                f = float(options.silver_faint_sigma_factor)
+                dim = points._replace(weight=points.weight * (
+                    float(options.silver_faint_od_factor) * f * f))
+                amount = (_probe_image(layout, points, options, probe, no_dz, only=~faint)
+                          + _probe_image(layout, dim, options, probe, no_dz, only=faint,
+                                         sigma_factor=f))
+            else:
+                amount = _probe_image(layout, points, options, probe, no_dz)
             amount = _chromogen_response(amount, stain, options)
             stains.append((amount, _stain_vector(options, stain)))
     od = optics.mix_stains(stains)
     if any(options.background_od_rgb):
         od = od + np.asarray(options.background_od_rgb, float)
     return od
+
+
+def _faint_silver(layout: _Layout, points: _Points, options: BrightfieldIshFieldOptions
+                  ) -> np.ndarray | None:
+    """Which points are faint grey silver dots (single HER2 dots only; Dual ISH), or None.
+
+    Drawn from ``default_rng([seed, 11])``, not the field's generator: a share of 0 leaves
+    every other draw, and so the image, as it was.
+    """
+    share = float(options.silver_faint_share)
+    if not share > 0 or options.assay != "dual-ish":
+        return None
+    sig = layout.signals[points.idx]
+    single = (sig["probe"] == "her2") & ~sig["is_cluster"]
+    draw = np.random.default_rng([int(options.seed), 11]).random(len(points.idx))
+    faint = single & (draw < share)
+    return faint if faint.any() else None
 
 
 def _stain_vector(options: BrightfieldIshFieldOptions, stain: str) -> np.ndarray:

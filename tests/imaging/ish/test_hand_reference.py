@@ -174,11 +174,12 @@ def test_held_back_fields_cep17_within_one(real_data):
     assert cep17 >= 0.8, cep17
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 open: held-back HER2 within ±1 still 60 % "
-                   "(small grey silver dots on DISH4/DISH5 missed: the per-nucleus texture "
-                   "threshold only raises thresholds), CEP17 84 %, cluster nuclei 0/3 "
-                   "(DISH5, CEP17 over-read), found ratios 0/3: the same with branch "
-                   "clusters' dense-silver rules (held back run once); benchmarks/README.md")
+@pytest.mark.xfail(strict=True, reason="issue 11 open: held-back HER2 within ±1 58 % "
+                   "with branch silverdots' per-nucleus silver threshold (60 % before: "
+                   "DISH5's silver still missed, found HER2 0.62 vs 4.85 by hand; DISH2 "
+                   "over-counted, 2.41 vs 1.43), CEP17 84 %, cluster nuclei 0/3 (DISH5, "
+                   "CEP17 over-read), found ratios 0/3 (held back run once); "
+                   "benchmarks/README.md")
 def test_held_back_fields_meet_issue_targets(real_data):
     her2, cep17, ratios = _agreement(real_data, HELD_BACK)
     assert her2 >= 0.8 and cep17 >= 0.8
@@ -252,3 +253,25 @@ def test_stain_vectors_and_white_point_are_recorded_within_bounds(real_data):
                     "her2_opaque_px", "silver_local_k", "her2_texture_dropped",
                     "red_single_percentile"):
             assert key in p, key
+
+
+def test_silver_texture_rule_of_branch_silverdots_on_the_tuning_fields(real_data):
+    # Issue 11, branch silverdots: each nucleus's silver threshold 5.5 x its own texture
+    # s.d., between 0.3 and 1.5 x the field's (chosen on DISH1/DISH3 only): HER2 within
+    # ±1 of the 38 tuning nuclei without clusters 36 (95 %); with the rule before
+    # (k 4, 1.0-1.2 x) 34 (89 %), with k 5.0 35 (92 %).
+    from her2kit.imaging.ish import BrightfieldIshOptions
+
+    her2, _, ratios = _agreement(real_data, TUNING)
+    assert her2 >= 0.94, her2
+    assert all(_ratio_ok(*v) for v in ratios.values()), ratios
+    before = BrightfieldIshOptions(silver_local_k=4.0, silver_local_min_factor=1.0,
+                                   silver_local_max_factor=1.2, silver_local_valley=False)
+    old, _, _ = _agreement(real_data, TUNING, before)
+    assert old < 0.94, old
+    k5, _, _ = _agreement(real_data, TUNING, BrightfieldIshOptions(silver_local_k=5.0))
+    assert k5 < 0.94, k5
+    p = _count(real_data, "DISH3").parameters
+    assert p["her2_local_k_used"] == 5.5 and p["her2_faint_kept"] > 0
+    assert (p["silver_local_min_factor"], p["silver_local_max_factor"],
+            p["silver_local_valley"]) == (0.3, 1.5, True)

@@ -56,6 +56,11 @@ from her2kit.imaging.ish.signals import (
     probe_signals_stage,
     signal_quality_stage,
 )
+from her2kit.imaging.ish.silver import (
+    SILVER_LOCAL_K,
+    SILVER_LOCAL_MAX_FACTOR,
+    SILVER_LOCAL_MIN_FACTOR,
+)
 from her2kit.imaging.ish.spots import DEFAULT_K_MAD, THRESHOLD_METHODS
 from her2kit.imaging.segment.ish_nuclei import (
     GEOMETRY_GRID_UM,
@@ -468,12 +473,32 @@ min_solidity, focus_min_ratio, cluster_max_um
         on is ``parameters["nuclei_silver_angle_deg"]``.
     silver_local_k : float
         Dual ISH: each nucleus's silver threshold is this x the robust s.d. (MAD) of
-        the LoG response over its interior, between the field's threshold and
-        :data:`~her2kit.imaging.ish.signals.LOCAL_THRESHOLD_MAX` x it (>= 0; default
-        4; 0 = off): coarse, dark nuclei lose their texture "dots". Chosen on the
-        tuning fields DISH1/DISH3: HER2 within ±1 82 -> 91 % (k 3 / 5 / 6: 82 / 91 /
-        85 %; 5 under-counts generated dots). The detections dropped are
-        ``parameters["her2_texture_dropped"]``.
+        the LoG response over its interior (>= 0; 0 = off; default
+        :data:`~her2kit.imaging.ish.silver.SILVER_LOCAL_K`, 5.5; 4 before branch
+        silverdots): coarse, dark nuclei lose their texture "dots", and pale grey
+        dots in smooth nuclei pass where the field's threshold is higher. The same
+        cut, 5.6 x, separates the dots counted by eye from texture on both tuning
+        fields DISH1/DISH3, while their best field-wide cuts differ 2 x
+        (:mod:`her2kit.imaging.ish.silver`). The detections dropped are
+        ``parameters["her2_texture_dropped"]``, those kept below the field's
+        threshold ``parameters["her2_faint_kept"]``.
+    silver_local_min_factor : float
+        That threshold's lower bound, x the field's automatic silver threshold
+        (0 < value <= 1; default
+        :data:`~her2kit.imaging.ish.silver.SILVER_LOCAL_MIN_FACTOR`, 0.3; 1 = the
+        rule before branch silverdots, never below the field's).
+    silver_local_max_factor : float
+        Its upper bound, x the field's threshold (>= ``silver_local_min_factor``;
+        default :data:`~her2kit.imaging.ish.silver.SILVER_LOCAL_MAX_FACTOR`, 1.5;
+        1.2 before branch silverdots).
+    silver_local_valley : bool
+        Lower ``silver_local_k`` to the field's own valley between texture and dots
+        where the field shows a clear one (default True;
+        :func:`~her2kit.imaging.ish.silver.field_k`): on generated fields dots stand
+        apart from texture from 3.5 x, and the real fields' 5.5 x dropped faint
+        generated dots. The multiple used is ``parameters["her2_local_k_used"]``.
+        ``silver_local_k=4, silver_local_min_factor=1, silver_local_max_factor=1.2,
+        silver_local_valley=False`` counts as before branch silverdots.
 
     Raises
     ------
@@ -502,7 +527,10 @@ min_solidity, focus_min_ratio, cluster_max_um
     red_single_percentile: float = 50.0
     silver_opaque_transmittance: float = 0.2
     silver_dense_cluster_max_um: float = 6.0
-    silver_local_k: float = 4.0
+    silver_local_k: float = SILVER_LOCAL_K
+    silver_local_min_factor: float = SILVER_LOCAL_MIN_FACTOR
+    silver_local_max_factor: float = SILVER_LOCAL_MAX_FACTOR
+    silver_local_valley: bool = True
     silver_dense_share: float = DENSE_SILVER_SHARE_DEFAULT
     silver_dense_area_factor: float = DENSE_OVERLAP_FACTOR
     silver_dense_per_maximum: bool = True
@@ -516,6 +544,14 @@ min_solidity, focus_min_ratio, cluster_max_um
         if not float(self.silver_local_k) >= 0:
             raise Her2kitInputError(f"expected >= 0 (x the nucleus's MAD), got "
                                     f"{self.silver_local_k!r}", field="silver_local_k")
+        if not 0 < float(self.silver_local_min_factor) <= 1:
+            raise Her2kitInputError(f"expected 0 < value <= 1 (x the field's threshold), got "
+                                    f"{self.silver_local_min_factor!r}",
+                                    field="silver_local_min_factor")
+        if not float(self.silver_local_max_factor) >= float(self.silver_local_min_factor):
+            raise Her2kitInputError(f"expected >= silver_local_min_factor, got "
+                                    f"{self.silver_local_max_factor!r}",
+                                    field="silver_local_max_factor")
         if not 0 <= self.silver_opaque_transmittance < 1:
             raise Her2kitInputError(
                 f"expected 0 <= value < 1, got {self.silver_opaque_transmittance!r}",
@@ -588,6 +624,9 @@ min_solidity, focus_min_ratio, cluster_max_um
             silver_dense_cluster_max_um=(float(self.silver_dense_cluster_max_um)
                                          if self.silver_opaque_transmittance > 0 else None),
             silver_local_k=float(self.silver_local_k),
+            silver_local_min_factor=float(self.silver_local_min_factor),
+            silver_local_max_factor=float(self.silver_local_max_factor),
+            silver_local_valley=bool(self.silver_local_valley),
             silver_dense_share=float(self.silver_dense_share),
             silver_dense_per_maximum=bool(self.silver_dense_per_maximum),
             silver_dense_area_factor=float(self.silver_dense_area_factor),
@@ -725,6 +764,8 @@ def _evidence(params, nuclei_threshold, sig, sel) -> dict:
         cep17_single_signal_intensity=None if cep17 is None else cep17.single_signal_intensity,
         crosstalk_dropped=sig.crosstalk_dropped,
         her2_texture_dropped=sig.texture_dropped,
+        her2_faint_kept=sig.faint_kept,
+        her2_local_k_used=sig.local_k_used,
         median_focus=sel.median_focus,
         median_nucleus_area_um2=sel.median_area_um2,
     )
@@ -901,6 +942,9 @@ def count_brightfield_ish(
         silver_opaque_transmittance=float(options.silver_opaque_transmittance),
         silver_dense_cluster_max_um=float(options.silver_dense_cluster_max_um),
         silver_local_k=float(options.silver_local_k),
+        silver_local_min_factor=float(options.silver_local_min_factor),
+        silver_local_max_factor=float(options.silver_local_max_factor),
+        silver_local_valley=bool(options.silver_local_valley),
         silver_dense_share=float(options.silver_dense_share),
         silver_dense_area_factor=float(options.silver_dense_area_factor),
         silver_dense_per_maximum=bool(options.silver_dense_per_maximum),

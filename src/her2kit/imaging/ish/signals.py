@@ -28,6 +28,7 @@ from scipy import ndimage as ndi
 
 from her2kit.imaging.filters import block_mean, smooth
 from her2kit.imaging.ish.results import ClusterRecord, ProbeSignals
+from her2kit.imaging.ish.silver import LOCAL_MIN_PX, at_field_threshold, local_silver
 from her2kit.imaging.ish.spots import DEFAULT_K_MAD, SpotDetection, detect_spots, log_filter
 from her2kit.imaging.segment._packed import _grey_opening, _odd, _pad_to, _upsample
 from her2kit.imaging.segment.ish_nuclei import NucleusGeometry
@@ -98,14 +99,12 @@ DENSE_SILVER_SHARE_DEFAULT = 0.05
 DENSE_OVERLAP_FACTOR = 1.25
 
 
-#: Dual ISH per-nucleus silver threshold (``silver_local_k``): at most this multiple
-#: of the field's automatic threshold (never below it). Chosen on the tuning fields
-#: DISH1/DISH3 of the hand reference (tests/data/ish_reference): 1.2 with k = 4 takes
-#: HER2 within ±1 from 82 to 91 %; letting it also fall below the field's threshold
-#: (0.6 or 0.8 x, to find pale grey dots) picked up texture (76-82 %).
+#: Dual ISH per-nucleus silver threshold (``silver_local_k``) before branch silverdots:
+#: at most this multiple of the field's automatic threshold (never below it; k = 4
+#: took HER2 within ±1 on DISH1/DISH3 from 82 to 91 %). Now the options
+#: ``silver_local_min_factor`` / ``silver_local_max_factor``
+#: (:mod:`her2kit.imaging.ish.silver`); this is their pre-silverdots upper bound.
 LOCAL_THRESHOLD_MAX = 1.2
-#: ... computed only for nuclei with at least this many interior px (a robust MAD).
-LOCAL_MIN_PX = 50
 
 
 #: Bandwidth (decades) of the log-height density whose mode is the typical
@@ -789,41 +788,6 @@ def _high_background(channel, sig, labels, bg: _Background | None) -> bool:
     return level > 0 and height < HIGH_BACKGROUND_RATIO * level
 
 
-def _local_silver(ch, labels, interior, *, k, pixel_size_um, spot_sigma_um, k_mad,
-                  threshold_method, noise_mask) -> tuple[SpotDetection, int]:
-    """Silver detections against each nucleus's own texture, not the field's alone.
-
-    Silver is nearly neutral and close to hematoxylin in hue, so the dark texture
-    of coarse, dark nuclei passes a field-wide threshold in the silver amount
-    (3-7 "signals" where 3-4 are counted by eye on DISH3). Each nucleus's threshold
-    is ``k`` x the robust s.d. (MAD) of the LoG response over its interior pixels,
-    kept between the field's automatic threshold and :data:`LOCAL_THRESHOLD_MAX`
-    times it: texture raises it, a smooth nucleus keeps the field's. Detections
-    outside nuclei keep the field's threshold, which stays the detection's
-    ``threshold``. Returns the detections and the number dropped.
-    """
-    filtered = log_filter(ch, sigma_px=spot_sigma_um / pixel_size_um)
-    det = detect_spots(ch, pixel_size_um=pixel_size_um, spot_sigma_um=spot_sigma_um,
-                       k_mad=k_mad, threshold_method=threshold_method,
-                       noise_mask=noise_mask, filtered=filtered)
-    n = int(labels.max())
-    where = (labels > 0) & interior
-    lab, val = labels[where], filtered[where].astype(np.float64)
-    order = np.argsort(lab, kind="stable")
-    lab, val = lab[order], val[order]
-    starts = np.searchsorted(lab, np.arange(n + 2))
-    thr = np.full(n + 1, float(det.threshold))
-    for i in range(1, n + 1):
-        v = val[starts[i]:starts[i + 1]]
-        if v.size >= LOCAL_MIN_PX:
-            mad = 1.4826 * float(np.median(np.abs(v - np.median(v))))
-            thr[i] = min(max(k * mad, det.threshold), LOCAL_THRESHOLD_MAX * det.threshold)
-    rr = np.clip(np.rint(det.coords_px[:, 0]).astype(int), 0, ch.shape[0] - 1)
-    cc = np.clip(np.rint(det.coords_px[:, 1]).astype(int), 0, ch.shape[1] - 1)
-    keep = det.response >= thr[labels[rr, cc]]
-    return _subset(det, keep), int((~keep).sum())
-
-
 @dataclass(frozen=True)
 class SignalOptions:
     """How probe signals are detected and clusters estimated (:func:`probe_signals_stage`).
@@ -869,7 +833,12 @@ class SignalOptions:
         :func:`probe_signals_stage` (None = no dense clusters).
     silver_local_k : float
         Dual ISH: per-nucleus silver threshold, x the nucleus's LoG MAD
-        (:func:`_local_silver`; 0 = off).
+        (:func:`~her2kit.imaging.ish.silver.local_silver`; 0 = off).
+    silver_local_min_factor, silver_local_max_factor : float
+        Dual ISH: that threshold's bounds, x the field's automatic threshold.
+    silver_local_valley : bool
+        Dual ISH: lower ``silver_local_k`` to the field's clear valley between texture
+        and dots (:func:`~her2kit.imaging.ish.silver.field_k`).
     doublet_ratio_her2, doublet_ratio_cep17 : float
         A detection whose half-maximum region's major / minor s.d. is at least this
         is two touching signals, per probe
@@ -901,6 +870,9 @@ class SignalOptions:
     red_single_percentile: float = 50.0
     silver_dense_cluster_max_um: float | None = None
     silver_local_k: float = 0.0
+    silver_local_min_factor: float = 1.0
+    silver_local_max_factor: float = LOCAL_THRESHOLD_MAX
+    silver_local_valley: bool = False
     doublet_ratio_her2: float = 0.0
     doublet_ratio_cep17: float = 0.0
     silver_dense_share: float = DENSE_SILVER_SHARE
@@ -925,6 +897,11 @@ class SignalsStage:
     texture_dropped : int
         Dual ISH: silver detections below their nucleus's texture threshold
         (``SignalOptions.silver_local_k``).
+    faint_kept : int
+        Dual ISH: silver detections below the field's threshold kept by their
+        nucleus's (``SignalOptions.silver_local_min_factor`` < 1).
+    local_k_used : float or None
+        Dual ISH: the multiple of each nucleus's texture s.d. applied (None = off).
     """
 
     her2: ProbeSignals
@@ -933,6 +910,8 @@ class SignalsStage:
     her2_channel: np.ndarray
     crosstalk_dropped: int
     texture_dropped: int = 0
+    faint_kept: int = 0
+    local_k_used: float | None = None
 
 
 def probe_signals_stage(
@@ -993,10 +972,13 @@ def probe_signals_stage(
                                                    o.crosstalk_radius_um / pixel_size_um)
         n_crosstalk += n_cross
     her2_ch = np.asarray(her2_channel, np.float32)
-    n_texture = 0
+    n_texture = n_faint_kept = 0
+    k_used = None
     if assay == "dual-ish" and o.silver_local_k > 0 and o.threshold_her2 is None:
-        det_h, n_texture = _local_silver(her2_ch, labels, interior, k=o.silver_local_k,
-                                         **common)
+        det_h, n_texture, n_faint_kept, k_used = local_silver(
+            her2_ch, labels, interior, k=o.silver_local_k,
+            min_factor=o.silver_local_min_factor, max_factor=o.silver_local_max_factor,
+            valley=o.silver_local_valley, **common)
     bg_her2 = _background(her2_ch, labels, pixel_size_um=pixel_size_um,
                           cluster_max_um=o.cluster_max_um,
                           sigma_px=o.spot_sigma_um / pixel_size_um)
@@ -1019,10 +1001,12 @@ def probe_signals_stage(
                                doublet_min_ratio=o.doublet_ratio_cep17, **common)
     if cep17 is not None and assay == "dual-ish":
         cep17 = _drop_colour_leaks(cep17, her2_ch, cep17_channel)
-        cep17, n_twins = _drop_silver_twins(her2, cep17, o.silver_twin_radius_um / pixel_size_um)
+        cep17, n_twins = _drop_silver_twins(at_field_threshold(her2), cep17,
+                                            o.silver_twin_radius_um / pixel_size_um)
         cep17, n_faint = _drop_faint_red(cep17, o.red_min_relative)
         n_crosstalk += n_twins + n_faint
-    return SignalsStage(her2, cep17, bg_her2, her2_ch, n_crosstalk, n_texture)
+    return SignalsStage(her2, cep17, bg_her2, her2_ch, n_crosstalk, n_texture, n_faint_kept,
+                        k_used)
 
 
 @dataclass(frozen=True)
