@@ -194,7 +194,8 @@ def test_issue_11_options_off_give_the_earlier_counts(real_data):
     old = BrightfieldIshOptions(silver_twin_radius_um=0, red_min_relative=0,
                                 silver_single_percentile=50, min_solidity=0.9,
                                 red_cluster_max_um=2.0, red_single_percentile=50,
-                                silver_opaque_transmittance=0, silver_local_k=0)
+                                silver_opaque_transmittance=0, silver_local_k=0,
+                                red_single_reference="percentile", red_faint_k=0)
     res = count_brightfield_ish(rgb, assay="dual-ish", pixel_size_um=PIXEL_SIZE_UM,
                                 options=old)
     assert res.n_counted == 26
@@ -225,8 +226,10 @@ def test_texture_threshold_on_the_tuning_fields(real_data):
 
 def test_dish3_red_aggregates_are_not_doubled(real_data):
     # DISH3's two red aggregates at (142, 175) and (475, 650): 5 CEP17 copies each by
-    # hand. Against the median single red dot (red_single_percentile 50, the default)
-    # they read 10; against the 75th percentile (opt-in) within 40 % of the hand count.
+    # hand. Against the median single red dot (red_single_reference "percentile" at 50,
+    # the default before branch reddots) they read 10; against the 75th percentile
+    # within 40 % of the hand count; against the clear single dots' mode (the default
+    # since branch reddots) 8 at most.
     from her2kit.imaging.ish import BrightfieldIshOptions
 
     def cep17(options=None):
@@ -234,9 +237,12 @@ def test_dish3_red_aggregates_are_not_doubled(real_data):
         by_id = {n.nucleus_id: n for n in res.nuclei}
         return [by_id[int(res.labels[r, c])].cep17 for r, c in ((142, 175), (475, 650))]
 
-    assert all(c <= 7 for c in cep17(BrightfieldIshOptions(red_single_percentile=75)))
-    old = cep17()
+    assert all(c <= 7 for c in cep17(BrightfieldIshOptions(red_single_reference="percentile",
+                                                           red_single_percentile=75)))
+    old = cep17(BrightfieldIshOptions(red_single_reference="percentile"))
     assert all(c >= 9 for c in old), old
+    new = cep17()
+    assert all(c <= 8 for c in new), new
 
 
 def test_stain_vectors_and_white_point_are_recorded_within_bounds(real_data):
