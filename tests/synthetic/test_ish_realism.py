@@ -42,6 +42,10 @@ BRIGHTFIELD_REAL = {
     "red_fwhm_um": (0.437, 0.15),
     "red_peak_od": (1.10, 0.25),
     "red_halo": (0.0596, 0.35),
+    # Branch reddots (2026-12-01, same command): the red dots' peak spread and faint
+    # share (peak below 0.35 x the median), fitted by red_peak_log_sd / red_faint_share.
+    "red_peak_log_sd": (0.340, 0.25),
+    "red_faint_share": (0.152, 0.0, 0.06),
     "nucleus_od_r": (0.166, 0.15),
     "nucleus_texture_od": (0.0293, 0.25),
     "nucleus_grain_od": (0.0182, 0.35),
