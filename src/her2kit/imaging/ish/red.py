@@ -86,17 +86,25 @@ class RedOptions:
 
 
 def red_stage(red_amount: np.ndarray, silver_amount: np.ndarray, her2: ProbeSignals,
-              labels: np.ndarray, *, det: SpotDetection, pixel_size_um: float,
-              spot_sigma_um: float, cluster_max_um: float, options: RedOptions,
-              strong_rules) -> FaintRed:
+              labels: np.ndarray, *, pixel_size_um: float, spot_sigma_um: float,
+              cluster_max_um: float, options: RedOptions, strong_rules,
+              det: SpotDetection | None = None, **detect_kw) -> FaintRed:
     """The red (CEP17) signals of a Dual ISH field: clusters, strong rules, faint dots.
 
     ``strong_rules`` (a callable on the :class:`ProbeSignals`, returning them) applies
     the rules that drop colour leaks, silver twins and faint haze before the faint
-    dots are added (:func:`add_faint_red`). Returns the signals, the faint threshold
+    dots are added (:func:`add_faint_red`). The red detections are ``det``, or
+    :func:`~her2kit.imaging.ish.spots.detect_spots` with ``detect_kw`` (threshold,
+    k_mad, threshold_method, noise_mask) on the same LoG response the faint dots use. Returns the signals, the faint threshold
     (LoG response, OD; None when off) and how many faint dots were added.
     """
     o = options
+    red_filtered = log_filter(np.asarray(red_amount, np.float32),
+                              sigma_px=spot_sigma_um / pixel_size_um)
+    if det is None:
+        det = detect_spots(red_amount, pixel_size_um=pixel_size_um,
+                           spot_sigma_um=spot_sigma_um, filtered=red_filtered,
+                           **detect_kw)
     cep17 = red_probe_signals(red_amount, labels, pixel_size_um=pixel_size_um,
                               spot_sigma_um=spot_sigma_um, cluster_max_um=cluster_max_um,
                               det=det, reference=o.single_reference,
@@ -107,7 +115,8 @@ def red_stage(red_amount: np.ndarray, silver_amount: np.ndarray, her2: ProbeSign
                          pixel_size_um=pixel_size_um, spot_sigma_um=spot_sigma_um,
                          k_noise=o.faint_k, min_relative=o.faint_min_relative,
                          max_silver=o.faint_max_silver,
-                         silver_radius_px=o.silver_radius_um / pixel_size_um)
+                         silver_radius_px=o.silver_radius_um / pixel_size_um,
+                         red_filtered=red_filtered)
 
 
 def red_probe_signals(channel: np.ndarray, labels: np.ndarray, *, pixel_size_um: float,
@@ -252,7 +261,8 @@ class FaintRed(NamedTuple):
 def add_faint_red(cep17: ProbeSignals, red_amount: np.ndarray, silver_amount: np.ndarray,
                   her2: ProbeSignals, labels: np.ndarray, *, pixel_size_um: float,
                   spot_sigma_um: float, k_noise: float, min_relative: float,
-                  max_silver: float, silver_radius_px: float) -> FaintRed:
+                  max_silver: float, silver_radius_px: float,
+                  red_filtered: np.ndarray | None = None) -> FaintRed:
     """Add the faint red dots inside nuclei that the strong-dot thresholds left out.
 
     Parameters
@@ -280,6 +290,8 @@ def add_faint_red(cep17: ProbeSignals, red_amount: np.ndarray, silver_amount: np
         twin or grey haze: +0.3 to +1).
     silver_radius_px : float
         Candidates closer than this to a silver detection are not added, px.
+    red_filtered : (rows, cols) ndarray of float32, optional
+        The red amount's LoG response at ``spot_sigma_um`` when already computed.
 
     Returns
     -------
@@ -295,9 +307,10 @@ def add_faint_red(cep17: ProbeSignals, red_amount: np.ndarray, silver_amount: np
     thr = max(float(k_noise) * float(det.noise_sigma), min_relative * strong)
     red = np.asarray(red_amount, np.float32)
     sigma_px = spot_sigma_um / pixel_size_um
+    if red_filtered is None:
+        red_filtered = log_filter(red, sigma_px=sigma_px)
     cand = detect_spots(red, pixel_size_um=pixel_size_um, spot_sigma_um=spot_sigma_um,
-                        threshold=thr, noise_mask=None,
-                        filtered=log_filter(red, sigma_px=sigma_px))
+                        threshold=thr, noise_mask=None, filtered=red_filtered)
     keep = _faint_candidates(cand, cep17, her2, labels, silver_amount, sigma_px=sigma_px,
                              pixel_size_um=pixel_size_um,
                              max_silver=max_silver, silver_radius_px=silver_radius_px)
@@ -350,6 +363,24 @@ def _faint_candidates(cand: SpotDetection, cep17: ProbeSignals, her2: ProbeSigna
         d = np.hypot(*(cand.coords_px[:, None, :] - cen[None, :, :]).transpose(2, 0, 1))
         keep &= (d > rad[None, :] + det.min_distance_px).all(axis=1)
     if keep.any():
-        sil = log_filter(np.asarray(silver_amount, np.float32), sigma_px=sigma_px)
-        keep &= sil[rr, cc] <= max_silver * cand.response
+        idx = np.flatnonzero(keep)
+        sil = _log_at(np.asarray(silver_amount, np.float32), rr[idx], cc[idx], sigma_px)
+        keep[idx] = sil <= max_silver * cand.response[idx]
     return keep
+
+
+def _log_at(image: np.ndarray, rr: np.ndarray, cc: np.ndarray, sigma_px: float) -> np.ndarray:
+    """The LoG response at a few pixels, each from a window 5 sigma around it.
+
+    The filter's kernel falls below 1e-5 of its centre weight beyond 5 sigma, so the
+    window's value equals the whole image's (reflected edges aside) at a fraction of
+    the cost of filtering the whole field for a few dozen candidates.
+    """
+    h = int(np.ceil(5.0 * sigma_px)) + 2
+    out = np.empty(len(rr), np.float32)
+    rows, cols = image.shape
+    for k, (r, c) in enumerate(zip(rr, cc, strict=True)):
+        r0, c0 = max(r - h, 0), max(c - h, 0)
+        win = image[r0:min(r + h + 1, rows), c0:min(c + h + 1, cols)]
+        out[k] = log_filter(win, sigma_px=sigma_px)[r - r0, c - c0]
+    return out

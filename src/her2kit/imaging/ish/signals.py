@@ -1048,7 +1048,6 @@ def _red_path(cep17_channel, her2, her2_ch, labels, o, common, bg_her2, n_crosst
     from her2kit.imaging.ish.red import red_stage
 
     red_ch = np.asarray(cep17_channel, np.float32)
-    det_c = _detect(red_ch, threshold=o.threshold_cep17, **common)
     dropped = [0]
 
     def strong_rules(cep17):
@@ -1059,12 +1058,14 @@ def _red_path(cep17_channel, her2, her2_ch, labels, o, common, bg_her2, n_crosst
         dropped[0] = n_twins + n_faint
         return cep17
 
-    res = red_stage(red_ch, her2_ch, her2, labels, det=det_c,
+    res = red_stage(red_ch, her2_ch, her2, labels,
                     pixel_size_um=common["pixel_size_um"],
                     spot_sigma_um=o.spot_sigma_um,
                     cluster_max_um=(o.cluster_max_um if o.cep17_cluster_max_um is None
                                     else o.cep17_cluster_max_um),
-                    options=o.red, strong_rules=strong_rules)
+                    options=o.red, strong_rules=strong_rules, threshold=o.threshold_cep17,
+                    k_mad=o.k_mad, threshold_method=o.threshold_method,
+                    noise_mask=common["noise_mask"])
     return SignalsStage(her2, res.signals, bg_her2, her2_ch, n_crosstalk + dropped[0],
                         n_texture, res.threshold, res.added)
 
