@@ -84,7 +84,7 @@ def _signals(coords, red, *, threshold=0.5, noise_sigma=0.005, probe="cep17"):
     f = log_filter(red, sigma_px=SIGMA_PX)
     resp = f[coords[:, 0].astype(int), coords[:, 1].astype(int)].astype(np.float32)
     det = SpotDetection(coords, resp, threshold, "valley", noise_sigma, 5.0, SIGMA_PX,
-                        int(round(2 * SIGMA_PX)))
+                        round(2 * SIGMA_PX))
     nid = np.ones(len(coords), np.int32)
     return ProbeSignals(probe, det, nid, np.zeros(len(coords), bool), (), None, None, None)
 

@@ -95,8 +95,9 @@ def red_stage(red_amount: np.ndarray, silver_amount: np.ndarray, her2: ProbeSign
     the rules that drop colour leaks, silver twins and faint haze before the faint
     dots are added (:func:`add_faint_red`). The red detections are ``det``, or
     :func:`~her2kit.imaging.ish.spots.detect_spots` with ``detect_kw`` (threshold,
-    k_mad, threshold_method, noise_mask) on the same LoG response the faint dots use. Returns the signals, the faint threshold
-    (LoG response, OD; None when off) and how many faint dots were added.
+    k_mad, threshold_method, noise_mask) on the same LoG response the faint dots use.
+    Returns the signals, the faint threshold (LoG response, OD; None when off) and how
+    many faint dots were added.
     """
     o = options
     red_filtered = log_filter(np.asarray(red_amount, np.float32),
