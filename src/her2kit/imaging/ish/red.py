@@ -234,21 +234,9 @@ def red_single_reference(integ: np.ndarray, area: np.ndarray, peak: np.ndarray,
     clear = single & (peak >= clear_height * dominant_height)
     if clear.sum() < 3:
         return None
-    return (_log_mode(integ[clear], bandwidth_decades), float(np.median(area[clear])))
+    from her2kit.imaging.ish.signals import _dominant_mode
 
-
-def _log_mode(values: np.ndarray, bandwidth_decades: float) -> float:
-    """The highest-density value of positive ``values`` on a log scale (Gaussian kernel)."""
-    v = np.asarray(values, np.float64)
-    v = v[np.isfinite(v) & (v > 0)]
-    if v.size < 3:
-        return float(np.median(v)) if v.size else float("nan")
-    lv = np.log10(v)
-    step = bandwidth_decades / 4.0
-    grid = np.arange(lv.min() - 2 * bandwidth_decades, lv.max() + 2 * bandwidth_decades + step,
-                     step)
-    dens = np.exp(-0.5 * ((grid[:, None] - lv[None, :]) / bandwidth_decades) ** 2).sum(axis=1)
-    return float(10 ** grid[int(np.argmax(dens))])
+    return (_dominant_mode(integ[clear], bandwidth_decades), float(np.median(area[clear])))
 
 
 class FaintRed(NamedTuple):
