@@ -755,8 +755,8 @@ def section_realistic(n_fields: int, n_group: int, workers: int) -> None:
 #: Section 9: red dot conditions on the realistic Dual ISH generator (factor on the
 #: preset's red peak OD, red dot s.d. in µm, faint share), the preset first; and the
 #: counter's red path off (the rules before branch reddots).
-RED_CONDITIONS = ((1.0, 0.2, 0.12), (0.5, 0.2, 0.12), (0.3, 0.2, 0.12), (1.0, 0.14, 0.12),
-                  (1.0, 0.28, 0.12), (1.0, 0.2, 0.3), (0.5, 0.2, 0.3))
+RED_CONDITIONS = ((1.0, 0.2, 0.1), (0.5, 0.2, 0.1), (0.3, 0.2, 0.1), (1.0, 0.14, 0.1),
+                  (1.0, 0.28, 0.1), (1.0, 0.2, 0.3), (0.5, 0.2, 0.3))
 RED_PATH_OFF = dict(red_single_reference="percentile", red_faint_k=0.0)
 
 
