@@ -32,6 +32,8 @@ Sections
 9. Dual ISH silver dot darkness: the realistic generator with a share of faint grey
    silver dots, its silver peak OD swept from pale to dark, counted with today's silver
    rules and with those before branch silverdots (``SILVER_BEFORE``), in the same run.
+10. Dual ISH CEP17 across red dot intensity, size and faint share on the realistic
+   generator (branch reddots).
 
 Real data is read in place from ``../shared/data/real`` and never copied; overlays
 of the real fields go to a temporary folder (``--out``), not the repository.
@@ -755,6 +757,49 @@ def section_realistic(n_fields: int, n_group: int, workers: int) -> None:
                       f"{acc if scen == 'group4' else ''} |")
 
 
+#: Section 10: red dot conditions on the realistic Dual ISH generator (factor on the
+#: preset's red peak OD, red dot s.d. in µm, faint share), the preset first; and the
+#: counter's red path off (the rules before branch reddots).
+RED_CONDITIONS = ((1.0, 0.2, 0.1), (0.5, 0.2, 0.1), (0.3, 0.2, 0.1), (1.0, 0.14, 0.1),
+                  (1.0, 0.28, 0.1), (1.0, 0.2, 0.3), (0.5, 0.2, 0.3))
+RED_PATH_OFF = dict(red_single_reference="percentile", red_faint_k=0.0)
+
+
+def _evaluate_red(factor: float, sigma_um: float, faint: float, seed: int, off: bool) -> dict:
+    """One section 10 field: CEP17 per nucleus and red-dot matches on a realistic field."""
+    from her2kit.synthetic import ish
+
+    px = REAL_PX["dual-ish"]
+    base = dict(shape_px=REAL_FIELD_PX, pixel_size_um=px, scenario="group4", seed=seed)
+    od = float(ish.REALISTIC_BRIGHTFIELD["cep17_signal_od"]) * factor
+    syn = ish.render_brightfield_ish_field(ish.realistic_brightfield_options(
+        **base, cep17_signal_od=od, cep17_psf_sigma_um=sigma_um, red_faint_share=faint))
+    opts = BrightfieldIshOptions(**RED_PATH_OFF) if off else None
+    res = count_brightfield_ish(syn.image, assay="dual-ish", pixel_size_um=px, options=opts)
+    return _score(syn, res, radius_px=0.4 / px, cluster_px=0.6 / px)
+
+
+def section_red(n_fields: int, workers: int) -> None:
+    """Section 10: CEP17 accuracy across red dot intensity, size and faint share."""
+    print("\n## 10. Dual ISH CEP17 across red dot intensity and size (realistic generator)")
+    print(f"1024² px group4 fields at {REAL_PX['dual-ish']} µm/px, {n_fields} per row (seeds "
+          "1000+); red peak = factor x the preset's; counter default vs red path off "
+          f"({RED_PATH_OFF})")
+    print("| red peak factor | red dot s.d. µm | faint share | counter | F1 (HER2 + CEP17 dots) "
+          "| MAE CEP17 | CEP17 within ±1 | mean CEP17 error |")
+    print("|---:|---:|---:|---|---:|---:|---:|---:|")
+    for cond in RED_CONDITIONS:
+        for off in (False, True):
+            jobs = [(*cond, 1000 + i, off) for i in range(n_fields)]
+            with ProcessPoolExecutor(max_workers=workers) as ex:
+                res = list(ex.map(_evaluate_red, *zip(*jobs, strict=True)))
+            _, _, f1 = _prf(*np.sum([x["tp"] for x in res], axis=0))
+            ec = np.concatenate([x["err_c"] for x in res])
+            print(f"| {cond[0]} | {cond[1]} | {cond[2]} | {'red path off' if off else 'default'}"
+                  f" | {f1:.3f} | {np.abs(ec).mean():.3f} | {np.mean(np.abs(ec) <= 1):.0%} | "
+                  f"{ec.mean():+.2f} |")
+
+
 def _run_real(kind, scen_seeds, realistic, workers, shape_px=REAL_FIELD_PX):
     jobs = [(kind, sc, sd, realistic, shape_px) for sc, sd in scen_seeds]
     with ProcessPoolExecutor(max_workers=workers) as ex:
@@ -819,7 +864,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--bigfish-python", default=os.environ.get(
         "HER2KIT_BIGFISH_PYTHON", "/tmp/venv-bigfish/bin/python"))
-    ap.add_argument("--sections", default="1,2,3,4,5,6,7,8,9",
+    ap.add_argument("--sections", default="1,2,3,4,5,6,7,8,9,10",
                     help="comma-separated sections to run (1-2 are one section)")
     ap.add_argument("--part", choices=("tuning", "held-back", "all"), default="all",
                     help="section 7: only the tuning or only the held-back fields")
@@ -855,6 +900,8 @@ def main(argv: list[str] | None = None) -> int:
         section_realistic(*((2, 10) if args.quick else (4, 20)), args.workers)
     if "9" in want:
         section_darkness(2 if args.quick else 3, args.workers)
+    if "10" in want:
+        section_red(2 if args.quick else 3, args.workers)
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     return 0
 

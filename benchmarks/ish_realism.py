@@ -24,7 +24,9 @@ maxima above ``max(6 x MAD, floor)``. Per dot: peak (OD above the nucleus), grey
 (silver: its peak, 1 px Gaussian-smoothed, above 0.35 of the glass in every channel),
 FWHM (µm, the diameter of a disc with the area at or above half the peak), integrated OD
 over that area (OD µm²), and for red dots the halo (mean amount 0.5-1.0 µm from the peak
-over the peak) and hue (OD R / G and B / G at the peak above the disc median). Silver aggregates:
+over the peak), hue (OD R / G and B / G at the peak above the disc median), the spread of
+their peak and FWHM (s.d. of log10, decades) and the faint share (peak below
+``FAINT_RED_FRACTION`` x the median peak). Silver aggregates:
 connected pixels above the detection threshold: area (µm²), irregularity (1 - solidity)
 of those >= 0.5 µm², and the share holding >= 2 maxima (merged). Nucleus: median OD_R in
 the disc (dots masked), texture (s.d. of OD_R smoothed 0.3 µm, and of the 1 px minus 0.5
@@ -131,6 +133,24 @@ def _dots(s: np.ndarray, disc: np.ndarray, pixel_size_um: float, floor: float):
 
 def _single(dots):
     return [d for d in dots if not d["merged"]]
+
+
+#: A red dot is faint when its peak is below this fraction of the field's median red
+#: peak (about the strong-dot rule ``red_min_relative`` 0.35 of the counter).
+FAINT_RED_FRACTION = 0.35
+
+
+def _log_sd(values) -> float:
+    """s.d. of log10 of the positive values (decades): the spread of a dot statistic."""
+    v = np.asarray(list(values), float)
+    v = v[np.isfinite(v) & (v > 0)]
+    return float(np.std(np.log10(v))) if v.size > 1 else float("nan")
+
+
+def _faint_share(peaks) -> float:
+    """Share of the dots whose peak is below ``FAINT_RED_FRACTION`` x the median peak."""
+    v = np.asarray(peaks, float)
+    return float(np.mean(v < FAINT_RED_FRACTION * np.median(v))) if v.size else float("nan")
 
 
 def _median(values) -> float:
@@ -254,6 +274,10 @@ def brightfield_stats(rgb: np.ndarray, pixel_size_um: float, centres) -> dict[st
         red_fwhm_um=_median(d["fwhm_um"] for d in rs1),
         red_peak_od=_median(d["peak"] for d in rs1),
         red_halo=_median(halo),
+        red_integrated_od_um2=_median(d["integrated"] for d in rs1),
+        red_peak_log_sd=_log_sd(d["peak"] for d in rs1),
+        red_fwhm_log_sd=_log_sd(d["fwhm_um"] for d in rs1),
+        red_faint_share=_faint_share([d["peak"] for d in rs1]),
         red_od_r_over_g=_median(v[0] for v in red_rgb),
         red_od_b_over_g=_median(v[2] for v in red_rgb),
         nucleus_od_r=nucleus,

@@ -43,6 +43,7 @@ from her2kit.imaging.color.ish import (
 from her2kit.imaging.color.stains import CISH_STAINS, DUAL_ISH_STAINS, STAIN_VECTORS, unit_vector
 from her2kit.imaging.ish.channels import FishImage, check_brightfield_rgb
 from her2kit.imaging.ish.quality import quality_shares, signal_focus
+from her2kit.imaging.ish.red import RED_REFERENCES, RedOptions
 from her2kit.imaging.ish.results import IshImageResult
 from her2kit.imaging.ish.selection import SelectionOptions, select_nuclei_stage
 from her2kit.imaging.ish.signals import (
@@ -51,6 +52,7 @@ from her2kit.imaging.ish.signals import (
     DENSE_OVERLAP_FACTOR,
     DENSE_SILVER_SHARE_DEFAULT,
     HIGH_BACKGROUND_RATIO,
+    REFERENCE_MODE_BANDWIDTH,
     SINGLE_SIGNAL_REFERENCES,
     SignalOptions,
     probe_signals_stage,
@@ -535,9 +537,15 @@ min_solidity, focus_min_ratio, cluster_max_um
     silver_dense_area_factor: float = DENSE_OVERLAP_FACTOR
     silver_dense_per_maximum: bool = True
     silver_split_reference: bool = True
+    red_single_reference: str = "clear-mode"
+    red_clear_height: float = 0.9
+    red_faint_k: float = 6.0
+    red_faint_min_relative: float = 0.15
+    red_faint_max_silver: float = 0.0
 
     def __post_init__(self):
         super().__post_init__()
+        _check_red(self)
         check_positive(self.red_cluster_max_um, name="red_cluster_max_um", unit="µm")
         check_positive(self.silver_dense_cluster_max_um, name="silver_dense_cluster_max_um",
                        unit="µm")
@@ -630,7 +638,35 @@ min_solidity, focus_min_ratio, cluster_max_um
             silver_dense_share=float(self.silver_dense_share),
             silver_dense_per_maximum=bool(self.silver_dense_per_maximum),
             silver_dense_area_factor=float(self.silver_dense_area_factor),
+            red=self.red_options(),
         )
+
+    def red_options(self) -> RedOptions:
+        """The Dual ISH red path's options (:mod:`~her2kit.imaging.ish.red`)."""
+        return RedOptions(
+            single_reference=self.red_single_reference,
+            single_percentile=float(self.red_single_percentile),
+            clear_height=float(self.red_clear_height),
+            mode_bandwidth_decades=REFERENCE_MODE_BANDWIDTH,
+            faint_k=float(self.red_faint_k),
+            faint_min_relative=float(self.red_faint_min_relative),
+            faint_max_silver=float(self.red_faint_max_silver),
+            silver_radius_um=float(self.silver_twin_radius_um),
+        )
+
+
+def _check_red(o) -> None:
+    """The ``red_*`` options of :class:`BrightfieldIshOptions` (branch reddots), checked."""
+    check_choice(o.red_single_reference, RED_REFERENCES, name="red_single_reference")
+    if not 0 <= float(o.red_clear_height) <= 1:
+        raise Her2kitInputError(f"expected 0 <= value <= 1 (x the dominant red height), "
+                                f"got {o.red_clear_height!r}", field="red_clear_height")
+    for name in ("red_faint_k", "red_faint_min_relative"):
+        if not float(getattr(o, name)) >= 0:
+            raise Her2kitInputError(f"expected >= 0, got {getattr(o, name)!r}", field=name)
+    if not np.isfinite(float(o.red_faint_max_silver)):
+        raise Her2kitInputError(f"expected a finite number (x the red LoG response), got "
+                                f"{o.red_faint_max_silver!r}", field="red_faint_max_silver")
 
 
 def count_ish_channels(
@@ -766,6 +802,8 @@ def _evidence(params, nuclei_threshold, sig, sel) -> dict:
         her2_texture_dropped=sig.texture_dropped,
         her2_faint_kept=sig.faint_kept,
         her2_local_k_used=sig.local_k_used,
+        cep17_faint_threshold=sig.red_faint_threshold,
+        cep17_faint_added=sig.red_faint_added,
         median_focus=sel.median_focus,
         median_nucleus_area_um2=sel.median_area_um2,
     )
@@ -948,6 +986,11 @@ def count_brightfield_ish(
         silver_dense_share=float(options.silver_dense_share),
         silver_dense_area_factor=float(options.silver_dense_area_factor),
         silver_dense_per_maximum=bool(options.silver_dense_per_maximum),
+        red_single_reference=options.red_single_reference,
+        red_clear_height=float(options.red_clear_height),
+        red_faint_k=float(options.red_faint_k),
+        red_faint_min_relative=float(options.red_faint_min_relative),
+        red_faint_max_silver=float(options.red_faint_max_silver),
         stain_angles_deg=_stain_angles(vectors, stains),
     )
     opaque = None

@@ -851,6 +851,10 @@ class SignalOptions:
     silver_dense_per_maximum : bool
         Credit a dense region from its area only where it is wider than
         ``CLUSTER_AREA_FACTOR`` single areas per maximum.
+    red : RedOptions or None
+        Dual ISH with ``single_signal_reference="clear-mode"``: the red signals come
+        from :func:`~her2kit.imaging.ish.red.red_stage` with these options
+        (:class:`~her2kit.imaging.ish.red.RedOptions`); None = the shared probe path.
     """
 
     spot_sigma_um: float = DEFAULT_SPOT_SIGMA_UM
@@ -878,6 +882,8 @@ class SignalOptions:
     silver_dense_share: float = DENSE_SILVER_SHARE
     silver_dense_area_factor: float = 1.0
     silver_dense_per_maximum: bool = False
+    # her2kit.imaging.ish.red.RedOptions: the Dual ISH red path (with "clear-mode").
+    red: object | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -902,6 +908,11 @@ class SignalsStage:
         nucleus's (``SignalOptions.silver_local_min_factor`` < 1).
     local_k_used : float or None
         Dual ISH: the multiple of each nucleus's texture s.d. applied (None = off).
+    red_faint_threshold : float or None
+        Dual ISH with ``SignalOptions.red``: the faint red dots' LoG threshold, OD
+        (:func:`~her2kit.imaging.ish.red.add_faint_red`; None = off).
+    red_faint_added : int
+        ... and how many faint red dots it added.
     """
 
     her2: ProbeSignals
@@ -912,6 +923,8 @@ class SignalsStage:
     texture_dropped: int = 0
     faint_kept: int = 0
     local_k_used: float | None = None
+    red_faint_threshold: float | None = None
+    red_faint_added: int = 0
 
 
 def probe_signals_stage(
@@ -992,6 +1005,10 @@ def probe_signals_stage(
                           dense_area_factor=o.silver_dense_area_factor,
                           dense_per_maximum=o.silver_dense_per_maximum, **common)
     cep17 = None
+    if (cep17_channel is not None and assay == "dual-ish" and o.red is not None
+            and ref == "clear-mode"):
+        return _red_path(cep17_channel, her2, her2_ch, labels, o, common, bg_her2,
+                         n_crosstalk, n_texture, n_faint_kept, k_used)
     if cep17_channel is not None:
         cep17 = _probe_signals(cep17_channel, labels, probe="cep17",
                                threshold=o.threshold_cep17, det=det_c, reference=ref,
@@ -1007,6 +1024,39 @@ def probe_signals_stage(
         n_crosstalk += n_twins + n_faint
     return SignalsStage(her2, cep17, bg_her2, her2_ch, n_crosstalk, n_texture, n_faint_kept,
                         k_used)
+
+
+def _red_path(cep17_channel, her2, her2_ch, labels, o, common, bg_her2, n_crosstalk,
+              n_texture, n_faint_kept=0, k_used=None) -> SignalsStage:
+    """Dual ISH with ``SignalOptions.red``: the red signals by :mod:`~her2kit.imaging.ish.red`."""
+    from her2kit.imaging.ish.red import red_stage
+
+    red_ch = np.asarray(cep17_channel, np.float32)
+    dropped = [0]
+    # The red rules see the silver at the field's threshold only, as when they were
+    # chosen: faint silver kept by a nucleus's own threshold would otherwise pull red
+    # dots out as silver twins.
+    her2_all, her2 = her2, at_field_threshold(her2)
+
+    def strong_rules(cep17):
+        cep17 = _drop_colour_leaks(cep17, her2_ch, cep17_channel)
+        cep17, n_twins = _drop_silver_twins(her2, cep17, o.silver_twin_radius_um
+                                            / common["pixel_size_um"])
+        cep17, n_faint = _drop_faint_red(cep17, o.red_min_relative)
+        dropped[0] = n_twins + n_faint
+        return cep17
+
+    res = red_stage(red_ch, her2_ch, her2, labels,
+                    pixel_size_um=common["pixel_size_um"],
+                    spot_sigma_um=o.spot_sigma_um,
+                    cluster_max_um=(o.cluster_max_um if o.cep17_cluster_max_um is None
+                                    else o.cep17_cluster_max_um),
+                    options=o.red, strong_rules=strong_rules, threshold=o.threshold_cep17,
+                    k_mad=o.k_mad, threshold_method=o.threshold_method,
+                    noise_mask=common["noise_mask"])
+    return SignalsStage(her2_all, res.signals, bg_her2, her2_ch, n_crosstalk + dropped[0],
+                        n_texture, faint_kept=n_faint_kept, local_k_used=k_used,
+                        red_faint_threshold=res.threshold, red_faint_added=res.added)
 
 
 @dataclass(frozen=True)
