@@ -265,9 +265,18 @@ class FishOptions(_CountOptions):
     diffuse_width_factor_cep17: float = 1.5
     doublet_ratio_her2: float = 1.7
     doublet_ratio_cep17: float = 0.0
+    bleed_margin: float = 4.0
+    faint_fraction_her2: float = 0.4
+    faint_fraction_cep17: float = 0.4
+    faint_local_k: float = 4.0
+    granule_factor: float = 3.0
 
     def __post_init__(self):
         super().__post_init__()
+        for name in ("faint_fraction_her2", "faint_fraction_cep17"):
+            if not 0 <= float(getattr(self, name)) < 1:
+                raise Her2kitInputError(f"expected 0 <= value < 1 (0 = off), got "
+                                        f"{getattr(self, name)!r}", field=name)
         if not 0 <= self.nuclei_core_below_solidity <= 1:
             raise Her2kitInputError(f"expected 0-1, got {self.nuclei_core_below_solidity!r}",
                                     field="nuclei_core_below_solidity")
@@ -276,7 +285,8 @@ class FishOptions(_CountOptions):
             raise Her2kitInputError(f"expected 0-1, got {self.nuclei_joined_below_solidity!r}",
                                     field="nuclei_joined_below_solidity")
         for name in ("nuclei_joined_factor", "diffuse_width_factor_her2",
-                     "diffuse_width_factor_cep17", "doublet_ratio_her2", "doublet_ratio_cep17"):
+                     "diffuse_width_factor_cep17", "doublet_ratio_her2", "doublet_ratio_cep17",
+                     "bleed_margin", "faint_local_k", "granule_factor"):
             if not float(getattr(self, name)) >= 0:
                 raise Her2kitInputError(f"expected >= 0 (0 = off), got {getattr(self, name)!r}",
                                         field=name)
@@ -308,6 +318,11 @@ class FishOptions(_CountOptions):
             diffuse_width_factor_cep17=float(self.diffuse_width_factor_cep17),
             doublet_ratio_her2=float(self.doublet_ratio_her2),
             doublet_ratio_cep17=float(self.doublet_ratio_cep17),
+            bleed_margin=float(self.bleed_margin),
+            faint_fraction_her2=float(self.faint_fraction_her2),
+            faint_fraction_cep17=float(self.faint_fraction_cep17),
+            faint_local_k=float(self.faint_local_k),
+            granule_factor=float(self.granule_factor),
         )
 
 
@@ -644,7 +659,8 @@ def count_ish_channels(
                                nuclei_labels=nuclei_labels)
     sig = probe_signals_stage(her2_channel, cep17_channel, geo, assay=assay,
                               pixel_size_um=pixel_size_um,
-                              options=signals, her2_opaque=her2_opaque)
+                              options=signals, her2_opaque=her2_opaque,
+                              nuclear=nuclear if assay == "fish" else None)
     sel = select_nuclei_stage(nuclear, geo, sig, pixel_size_um=pixel_size_um, options=selection,
                               roi_mask=roi_mask,
                               focus_on_grid=assay == "fish" and nuclei_labels is None)
@@ -717,6 +733,7 @@ def _evidence(params, nuclei_threshold, sig, sel) -> dict:
         median_focus=sel.median_focus,
         median_nucleus_area_um2=sel.median_area_um2,
     )
+    parameters.update(sig.fish_evidence or {})
     return parameters
 
 
@@ -775,6 +792,11 @@ def count_fish(
         diffuse_width_factor_cep17=float(options.diffuse_width_factor_cep17),
         doublet_ratio_her2=float(options.doublet_ratio_her2),
         doublet_ratio_cep17=float(options.doublet_ratio_cep17),
+        bleed_margin=float(options.bleed_margin),
+        faint_fraction_her2=float(options.faint_fraction_her2),
+        faint_fraction_cep17=float(options.faint_fraction_cep17),
+        faint_local_k=float(options.faint_local_k),
+        granule_factor=float(options.granule_factor),
         segmentation_grid_um=options.segmentation_grid_um,
         **{f"nuclei_{k}": v for k, v in options._nuclei_parameters().items()},
     )

@@ -882,6 +882,23 @@ class SignalOptions:
     silver_dense_per_maximum : bool
         Credit a dense region from its area only where it is wider than
         ``CLUSTER_AREA_FACTOR`` single areas per maximum.
+    bleed_margin : float
+        FISH: a detection co-located with the other probe's is its bleed-through twin
+        when at most this x the field's measured bleed-through share of it
+        (:func:`~her2kit.imaging.ish.fishdots.resolve_bleed`; 0 = the threshold-relative
+        rule of :func:`_resolve_crosstalk`).
+    faint_fraction_her2, faint_fraction_cep17 : float
+        FISH: the valley threshold is at most this x the median dot's response, per
+        probe (:func:`~her2kit.imaging.ish.fishdots.cap_threshold`; 0 = off).
+    faint_local_k : float
+        FISH: a detection between the cap and the valley is kept only when at least
+        this many robust s.d. above its own nucleus's texture
+        (:func:`~her2kit.imaging.ish.fishdots.local_contrast`; 0 = no such check).
+    granule_factor : float
+        FISH: a co-located HER2 + CEP17 pair whose DAPI response exceeds this x the
+        field's DAPI share at its dots is an autofluorescent granule and both are
+        dropped (:func:`~her2kit.imaging.ish.fishdots.granules`; 0 = off; needs
+        ``bleed_margin`` > 0 and the ``nuclear`` channel).
     """
 
     spot_sigma_um: float = DEFAULT_SPOT_SIGMA_UM
@@ -906,6 +923,11 @@ class SignalOptions:
     silver_dense_share: float = DENSE_SILVER_SHARE
     silver_dense_area_factor: float = 1.0
     silver_dense_per_maximum: bool = False
+    bleed_margin: float = 0.0
+    faint_fraction_her2: float = 0.0
+    faint_fraction_cep17: float = 0.0
+    faint_local_k: float = 0.0
+    granule_factor: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -925,6 +947,9 @@ class SignalsStage:
     texture_dropped : int
         Dual ISH: silver detections below their nucleus's texture threshold
         (``SignalOptions.silver_local_k``).
+    fish_evidence : dict or None
+        FISH: the automatic choices of :func:`~her2kit.imaging.ish.fishdots.fish_detections`
+        (bleed-through shares, threshold caps, twins and granules dropped); None otherwise.
     """
 
     her2: ProbeSignals
@@ -933,6 +958,7 @@ class SignalsStage:
     her2_channel: np.ndarray
     crosstalk_dropped: int
     texture_dropped: int = 0
+    fish_evidence: dict | None = None
 
 
 def probe_signals_stage(
@@ -944,6 +970,7 @@ def probe_signals_stage(
     pixel_size_um: float,
     options: SignalOptions,
     her2_opaque: np.ndarray | None = None,
+    nuclear: np.ndarray | None = None,
 ) -> SignalsStage:
     """Stage 2 of the ISH counter: the signals of each probe, their nuclei and clusters.
 
@@ -957,6 +984,8 @@ def probe_signals_stage(
     her2_opaque : (rows, cols) bool ndarray, optional
         Brightfield: pixels where the HER2 chromogen is opaque (its amount clipped);
         see :func:`_dense_credit`. None = no saturation handling.
+    nuclear : (rows, cols) ndarray, optional
+        FISH: the DAPI channel, for the granule rule (``options.granule_factor``).
     assay : {"fish", "dual-ish", "cish"}
         FISH resolves crosstalk between the channels; Dual ISH drops red detections
         that are really dark silver dots.
@@ -980,18 +1009,13 @@ def probe_signals_stage(
                   threshold_method=o.threshold_method, noise_mask=noise_mask)
     n_crosstalk = 0
     det_h = det_c = None
+    fish_evidence = None
     if assay == "fish" and o.crosstalk_radius_um > 0:
-        det_h = _detect(np.asarray(her2_channel, np.float32), threshold=o.threshold_her2,
-                        **common)
-        det_c = _detect(np.asarray(cep17_channel, np.float32), threshold=o.threshold_cep17,
-                        **common)
-        det_h, det_c, n_crosstalk = _drop_diffuse_both(
-            her2_channel, cep17_channel, det_h, det_c, pixel_size_um=pixel_size_um,
-            spot_sigma_um=o.spot_sigma_um,
-            width_factors=(o.diffuse_width_factor_her2, o.diffuse_width_factor_cep17))
-        det_h, det_c, n_cross = _resolve_crosstalk(det_h, det_c,
-                                                   o.crosstalk_radius_um / pixel_size_um)
-        n_crosstalk += n_cross
+        from her2kit.imaging.ish.fishdots import fish_detections
+
+        det_h, det_c, n_crosstalk, fish_evidence = fish_detections(
+            her2_channel, cep17_channel, o, common, labels=labels, interior=interior,
+            dapi=nuclear)
     her2_ch = np.asarray(her2_channel, np.float32)
     n_texture = 0
     if assay == "dual-ish" and o.silver_local_k > 0 and o.threshold_her2 is None:
@@ -1022,7 +1046,7 @@ def probe_signals_stage(
         cep17, n_twins = _drop_silver_twins(her2, cep17, o.silver_twin_radius_um / pixel_size_um)
         cep17, n_faint = _drop_faint_red(cep17, o.red_min_relative)
         n_crosstalk += n_twins + n_faint
-    return SignalsStage(her2, cep17, bg_her2, her2_ch, n_crosstalk, n_texture)
+    return SignalsStage(her2, cep17, bg_her2, her2_ch, n_crosstalk, n_texture, fish_evidence)
 
 
 @dataclass(frozen=True)
