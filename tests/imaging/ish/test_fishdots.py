@@ -232,7 +232,7 @@ def test_local_contrast_outside_nuclei_is_infinite():
 # ------------------------------------------------------------------ options and evidence
 @pytest.mark.parametrize(("name", "value"), [
     ("faint_fraction_her2", 1.0), ("faint_fraction_cep17", -0.1), ("bleed_margin", -1.0),
-    ("faint_local_k", -0.5), ("granule_factor", -1.0)])
+    ("faint_local_k", -0.5), ("faint_width_factor", -0.1), ("granule_factor", -1.0)])
 def test_bad_options_are_rejected(name, value):
     with pytest.raises(Her2kitInputError):
         FishOptions(**{name: value})
@@ -241,7 +241,7 @@ def test_bad_options_are_rejected(name, value):
 def test_defaults_are_recorded():
     o = FishOptions()
     assert (o.bleed_margin, o.faint_fraction_her2, o.faint_fraction_cep17, o.faint_local_k,
-            o.granule_factor) == (4.0, 0.4, 0.4, 4.0, 3.0)
+            o.faint_width_factor, o.granule_factor) == (4.0, 0.4, 0.4, 4.0, 2.0, 3.0)
 
 
 def test_every_automatic_choice_is_in_parameters():
@@ -253,7 +253,8 @@ def test_every_automatic_choice_is_in_parameters():
                      pixel_size_um=0.069)
     p = res.parameters
     for key in ("bleed_margin", "faint_fraction_her2", "faint_fraction_cep17", "faint_local_k",
-                "granule_factor", "her2_threshold_valley", "cep17_threshold_valley",
+                "faint_width_factor", "granule_factor", "her2_threshold_valley",
+                "cep17_threshold_valley",
                 "her2_threshold_cap", "cep17_threshold_cap", "her2_faint_dropped",
                 "cep17_faint_dropped", "bleed_cep17_to_her2", "bleed_her2_to_cep17",
                 "bleed_rule", "bleed_twins_dropped", "granules_dropped"):
@@ -263,3 +264,74 @@ def test_every_automatic_choice_is_in_parameters():
         assert p["her2_threshold"] == pytest.approx(min(p["her2_threshold_valley"],
                                                         max(p["her2_threshold_cap"],
                                                             p["her2_threshold_floor"])))
+
+
+# ------------------------------------------------------------------ faint dots
+def _faint_field(faint_sd_um):
+    """Ten dots of response ~100 and two faint ones (~45, s.d. 0.25 µm, and ~45 with
+    ``faint_sd_um``) in one uniform nucleus."""
+    rr, cc = np.mgrid[:160, :160]
+    img = np.full((160, 160), 10.0)
+    spots = [(20 + 40 * (k // 4), 20 + 40 * (k % 4), SIGMA, 200.0) for k in range(10)]
+    for r, c, sd in ((100, 100, SIGMA), (140, 140, faint_sd_um)):
+        g = 2 * sd**2 * SIGMA**2 / (sd**2 + SIGMA**2) ** 2  # LoG response per unit height
+        spots.append((r, c, sd, 45.0 / g))
+    for r, c, sd, a in spots:
+        img += a * np.exp(-((rr - r) ** 2 + (cc - c) ** 2) / (2 * (sd / PX) ** 2))
+    return img.astype(np.float32)
+
+
+def _faint_kept(faint_sd_um, width_factor=2.0, local_k=0.0):
+    from her2kit.imaging.ish.fishdots import faint_dots
+    from her2kit.imaging.ish.spots import log_filter
+
+    img = _faint_field(faint_sd_um)
+    f = log_filter(img, sigma_px=SIGMA / PX)
+    det = detect_spots(img, pixel_size_um=PX, spot_sigma_um=SIGMA, threshold=30.0,
+                       noise_mask=None, filtered=f)
+    labels = np.ones(img.shape, np.int32)
+    keep = faint_dots(img, f, det, valley=60.0, labels=labels,
+                      interior=np.ones(img.shape, bool), pixel_size_um=PX,
+                      spot_sigma_um=SIGMA, local_k=local_k, width_factor=width_factor)
+    strong = det.response >= 60.0
+    assert strong.sum() == 10 and keep[strong].all()
+    at = {(round(r / 40), round(c / 40)): k for (r, c), k in zip(det.coords_px, keep,
+                                                                  strict=True)}
+    return at[(2, 2)], at[(4, 4)]
+
+
+def test_faint_dots_must_be_dot_shaped():
+    # A faint dot of the field's width is kept; one 2.4 x wider is a blob.
+    assert _faint_kept(0.6) == (True, False)
+    assert _faint_kept(0.6, width_factor=2.6) == (True, True)
+    assert _faint_kept(0.6, width_factor=0.0) == (True, True)  # check off
+    assert _faint_kept(0.4) == (True, True)  # 1.6 x wider: a faint dot
+
+
+def test_faint_dots_must_stand_out_of_their_nucleus():
+    # A uniform nucleus has no texture: the local s.d. is that of the dots' skirts,
+    # and a huge k rejects both faint dots.
+    assert _faint_kept(0.25, local_k=1e6) == (False, False)
+    assert _faint_kept(0.25, local_k=0.0) == (True, True)
+
+
+def test_split_and_merge_keep_faint_dots_out_of_clusters():
+    from her2kit.imaging.ish.fishdots import merge_faint, split_faint
+    from her2kit.imaging.ish.results import ClusterRecord, ProbeSignals
+
+    det = _det([(10, 10), (50, 50), (80, 80), (52, 52)], [100.0, 100.0, 40.0, 40.0])
+    strong, faint = split_faint(det, 60.0)
+    assert strong.n == 2 and faint.n == 2
+    assert split_faint(det, None) == (det, None)
+    assert split_faint(det, 30.0) == (det, None)
+    labels = np.ones((100, 100), np.int32)
+    # A cluster of area pi µm² (radius 1 µm = 10 px at 0.1 µm/px) at (50, 50): the
+    # faint detection 2.8 px away is inside it; the one at (80, 80) is a single signal.
+    cl = ClusterRecord("her2", 50.0, 50.0, 1, float(np.pi), 500.0, 5, 1)
+    sig = ProbeSignals("her2", strong, np.ones(2, np.int32), np.array([False, True]), (cl,),
+                       100.0, 0.1, 50.0)
+    out = merge_faint(sig, faint, labels, pixel_size_um=PX)
+    assert out.detection.n == 3
+    assert out.in_cluster.tolist() == [False, True, False]
+    assert out.clusters == (cl,)
+    assert merge_faint(sig, None, labels, pixel_size_um=PX) is sig

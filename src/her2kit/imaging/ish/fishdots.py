@@ -29,10 +29,13 @@ __all__ = [
     "GRANULE_MIN_SHARE",
     "bleed_coefficient",
     "cap_threshold",
+    "faint_dots",
     "fish_detections",
     "granules",
     "local_contrast",
+    "merge_faint",
     "resolve_bleed",
+    "split_faint",
 ]
 
 #: Dots at least this x their channel's threshold measure the bleed-through (a faint
@@ -241,7 +244,7 @@ def fish_detections(her2_channel: np.ndarray, cep17_channel: np.ndarray, options
     her2_channel, cep17_channel : (rows, cols) ndarray
         Probe intensities.
     options : SignalOptions
-        ``threshold_*``, ``faint_fraction_*``, ``faint_local_k``,
+        ``threshold_*``, ``faint_fraction_*``, ``faint_local_k``, ``faint_width_factor``,
         ``diffuse_width_factor_*``, ``crosstalk_radius_um``, ``bleed_margin`` and
         ``granule_factor`` are used.
     common : dict
@@ -264,7 +267,7 @@ def fish_detections(her2_channel: np.ndarray, cep17_channel: np.ndarray, options
         few dots), ``bleed_rule`` (``"measured"``, or ``"relative"`` when off or
         unmeasured), ``bleed_twins_dropped``, ``granules_dropped`` (detections) and
         ``her2_faint_dropped`` / ``cep17_faint_dropped`` (detections between the cap
-        and the valley below ``faint_local_k`` of their nucleus's texture).
+        and the valley that :func:`faint_dots` rejects).
 
     Notes
     -----
@@ -291,11 +294,10 @@ def fish_detections(her2_channel: np.ndarray, cep17_channel: np.ndarray, options
         ev[f"{name}_threshold_cap"] = cap
         ev[f"{name}_faint_dropped"] = 0
         valley = ev[f"{name}_threshold_valley"]
-        if cap is not None and o.faint_local_k > 0 and cap < valley:
-            band = det.response < valley
-            z = local_contrast(f, labels, interior, det.coords_px[band])
-            keep = np.ones(det.n, bool)
-            keep[np.flatnonzero(band)[z < o.faint_local_k]] = False
+        if cap is not None and cap < valley:
+            keep = faint_dots(ch, f, det, valley=valley, labels=labels, interior=interior,
+                              pixel_size_um=px, spot_sigma_um=sigma_um,
+                              local_k=o.faint_local_k, width_factor=o.faint_width_factor)
             ev[f"{name}_faint_dropped"] = int((~keep).sum())
             det = _subset(det, keep)
         dets.append(det)
@@ -329,6 +331,59 @@ def fish_detections(her2_channel: np.ndarray, cep17_channel: np.ndarray, options
         ev["granules_dropped"] = 0
     ev["bleed_twins_dropped"] = n_twins
     return det_h, det_c, dropped + n_twins, ev
+
+
+def faint_dots(channel: np.ndarray, filtered: np.ndarray, det: SpotDetection, *,
+               valley: float, labels: np.ndarray, interior: np.ndarray,
+               pixel_size_um: float, spot_sigma_um: float, local_k: float,
+               width_factor: float) -> np.ndarray:
+    """Which detections to keep of those the cap let in (response below ``valley``).
+
+    A faint detection is a dot when it stands out of its own nucleus's texture
+    (:func:`local_contrast` at least ``local_k``) and is dot-shaped: its apparent s.d.
+    (:func:`~her2kit.imaging.ish.quality.dot_width_um`) at most ``width_factor`` x the
+    median of the detections above the valley (haze, out-of-focus cells and
+    autofluorescent smudges are wider; the cluster estimator would read them as many
+    copies). Detections above the valley are always kept.
+
+    Parameters
+    ----------
+    channel, filtered : (rows, cols) ndarray
+        The probe channel and its LoG response.
+    det : SpotDetection
+        The capped detections.
+    valley : float
+        The valley threshold, image intensity units.
+    labels, interior : (rows, cols) ndarray
+        Nucleus labels and nuclear interiors.
+    pixel_size_um, spot_sigma_um : float
+        µm per pixel; the detection scale, µm.
+    local_k : float
+        Robust s.d. over the nucleus's texture (0 = no such check).
+    width_factor : float
+        Unitless (0 = no width check).
+
+    Returns
+    -------
+    (n,) ndarray of bool
+    """
+    from her2kit.imaging.ish.quality import dot_width_um
+
+    band = det.response < valley
+    keep = np.ones(det.n, bool)
+    if not band.any():
+        return keep
+    ok = np.ones(int(band.sum()), bool)
+    if local_k > 0:
+        ok &= local_contrast(filtered, labels, interior, det.coords_px[band]) >= local_k
+    if width_factor > 0 and (~band).sum() >= BLEED_MIN_DOTS:
+        width = dot_width_um(channel, det.coords_px, det.response, pixel_size_um=pixel_size_um,
+                             spot_sigma_um=spot_sigma_um)
+        clear = ~band & np.isfinite(width)
+        if clear.sum() >= BLEED_MIN_DOTS:
+            ok &= width[band] <= width_factor * float(np.median(width[clear]))
+    keep[np.flatnonzero(band)[~ok]] = False
+    return keep
 
 
 def local_contrast(filtered: np.ndarray, labels: np.ndarray, interior: np.ndarray,
@@ -390,3 +445,66 @@ def local_contrast(filtered: np.ndarray, labels: np.ndarray, interior: np.ndarra
     ok = inside & np.isfinite(z)
     out[ok] = z[ok]
     return out
+
+
+def split_faint(det: SpotDetection, valley: float | None
+                ) -> tuple[SpotDetection, SpotDetection | None]:
+    """The detections at or above ``valley`` and those below it (None when none).
+
+    The cluster estimator (:func:`~her2kit.imaging.ish.signals.probe_signals_stage`)
+    takes its single-signal reference and cluster mask from the median detection;
+    faint dots let in by the cap would lower both and turn wide faint blobs into
+    many-copy clusters, so it sees the valley's detections only and the faint ones are
+    added back as single signals (:func:`merge_faint`).
+    """
+    from her2kit.imaging.ish.signals import _subset
+
+    if valley is None or det.n == 0:
+        return det, None
+    band = det.response < valley
+    if not band.any():
+        return det, None
+    return _subset(det, ~band), _subset(det, band)
+
+
+def merge_faint(sig, faint: SpotDetection | None, labels: np.ndarray, *,
+                pixel_size_um: float):
+    """``sig`` with the faint detections added as single signals.
+
+    Parameters
+    ----------
+    sig : ProbeSignals
+        One probe's signals from the valley's detections.
+    faint : SpotDetection or None
+        The detections below the valley (:func:`split_faint`).
+    labels : (rows, cols) int ndarray
+        Nucleus labels.
+    pixel_size_um : float
+        µm per pixel.
+
+    Returns
+    -------
+    ProbeSignals
+        A faint detection inside a cluster (within its equivalent radius plus two
+        detection sigmas of its centre) is left out: the cluster's copies count it.
+    """
+    from her2kit.imaging.ish.results import ProbeSignals
+
+    if faint is None or faint.n == 0:
+        return sig
+    keep = np.ones(faint.n, bool)
+    for c in sig.clusters:
+        r_px = np.sqrt(c.area_um2 / np.pi) / pixel_size_um + 2.0 * faint.sigma_px
+        keep &= np.hypot(faint.coords_px[:, 0] - c.row, faint.coords_px[:, 1] - c.col) > r_px
+    det = sig.detection
+    coords = np.concatenate([det.coords_px, faint.coords_px[keep]])
+    resp = np.concatenate([det.response, faint.response[keep]])
+    nid = labels[np.clip(np.rint(coords[:, 0]).astype(int), 0, labels.shape[0] - 1),
+                 np.clip(np.rint(coords[:, 1]).astype(int), 0, labels.shape[1] - 1)]
+    merged = SpotDetection(coords, resp.astype(np.float32), det.threshold, det.threshold_method,
+                           det.noise_sigma, det.k_mad, det.sigma_px, det.min_distance_px,
+                           det.floor, det.valley_dip)
+    in_cluster = np.concatenate([sig.in_cluster, np.zeros(int(keep.sum()), bool)])
+    return ProbeSignals(sig.probe, merged, nid.astype(np.int32), in_cluster, sig.clusters,
+                        sig.single_signal_intensity, sig.single_signal_area_um2,
+                        sig.mask_threshold)

@@ -894,6 +894,10 @@ class SignalOptions:
         FISH: a detection between the cap and the valley is kept only when at least
         this many robust s.d. above its own nucleus's texture
         (:func:`~her2kit.imaging.ish.fishdots.local_contrast`; 0 = no such check).
+    faint_width_factor : float
+        FISH: ... and only when its apparent s.d. is at most this x the median of the
+        detections above the valley (:func:`~her2kit.imaging.ish.fishdots.faint_dots`;
+        0 = no such check).
     granule_factor : float
         FISH: a co-located HER2 + CEP17 pair whose DAPI response exceeds this x the
         field's DAPI share at its dots is an autofluorescent granule and both are
@@ -927,6 +931,7 @@ class SignalOptions:
     faint_fraction_her2: float = 0.0
     faint_fraction_cep17: float = 0.0
     faint_local_k: float = 0.0
+    faint_width_factor: float = 0.0
     granule_factor: float = 0.0
 
 
@@ -1024,6 +1029,12 @@ def probe_signals_stage(
     bg_her2 = _background(her2_ch, labels, pixel_size_um=pixel_size_um,
                           cluster_max_um=o.cluster_max_um,
                           sigma_px=o.spot_sigma_um / pixel_size_um)
+    faint_h = faint_c = None
+    if fish_evidence is not None:
+        from her2kit.imaging.ish.fishdots import merge_faint, split_faint
+
+        det_h, faint_h = split_faint(det_h, fish_evidence["her2_threshold_valley"])
+        det_c, faint_c = split_faint(det_c, fish_evidence["cep17_threshold_valley"])
     ref = o.single_signal_reference
     her2 = _probe_signals(her2_ch, labels, probe="her2", threshold=o.threshold_her2, det=det_h,
                           bg=bg_her2, reference=ref, cluster_max_um=o.cluster_max_um,
@@ -1041,6 +1052,9 @@ def probe_signals_stage(
                                                else o.cep17_cluster_max_um),
                                single_percentile=o.red_single_percentile,
                                doublet_min_ratio=o.doublet_ratio_cep17, **common)
+    if fish_evidence is not None:
+        her2 = merge_faint(her2, faint_h, labels, pixel_size_um=pixel_size_um)
+        cep17 = merge_faint(cep17, faint_c, labels, pixel_size_um=pixel_size_um)
     if cep17 is not None and assay == "dual-ish":
         cep17 = _drop_colour_leaks(cep17, her2_ch, cep17_channel)
         cep17, n_twins = _drop_silver_twins(her2, cep17, o.silver_twin_radius_um / pixel_size_um)
