@@ -232,7 +232,8 @@ def test_local_contrast_outside_nuclei_is_infinite():
 # ------------------------------------------------------------------ options and evidence
 @pytest.mark.parametrize(("name", "value"), [
     ("faint_fraction_her2", 1.0), ("faint_fraction_cep17", -0.1), ("bleed_margin", -1.0),
-    ("faint_local_k", -0.5), ("faint_width_factor", -0.1), ("granule_factor", -1.0)])
+    ("faint_local_k", -0.5), ("faint_width_factor", -0.1), ("faint_check_fraction", 1.0),
+    ("granule_factor", -1.0)])
 def test_bad_options_are_rejected(name, value):
     with pytest.raises(Her2kitInputError):
         FishOptions(**{name: value})
@@ -241,7 +242,8 @@ def test_bad_options_are_rejected(name, value):
 def test_defaults_are_recorded():
     o = FishOptions()
     assert (o.bleed_margin, o.faint_fraction_her2, o.faint_fraction_cep17, o.faint_local_k,
-            o.faint_width_factor, o.granule_factor) == (4.0, 0.4, 0.4, 4.0, 2.0, 3.0)
+            o.faint_width_factor, o.faint_check_fraction, o.granule_factor) == (
+                4.0, 0.4, 0.4, 4.0, 2.0, 0.6, 3.0)
 
 
 def test_every_automatic_choice_is_in_parameters():
@@ -253,7 +255,8 @@ def test_every_automatic_choice_is_in_parameters():
                      pixel_size_um=0.069)
     p = res.parameters
     for key in ("bleed_margin", "faint_fraction_her2", "faint_fraction_cep17", "faint_local_k",
-                "faint_width_factor", "granule_factor", "her2_threshold_valley",
+                "faint_width_factor", "faint_check_fraction", "her2_faint_checked_below",
+                "granule_factor", "her2_threshold_valley",
                 "cep17_threshold_valley",
                 "her2_threshold_cap", "cep17_threshold_cap", "her2_faint_dropped",
                 "cep17_faint_dropped", "bleed_cep17_to_her2", "bleed_her2_to_cep17",
@@ -335,3 +338,43 @@ def test_split_and_merge_keep_faint_dots_out_of_clusters():
     assert out.in_cluster.tolist() == [False, True, False]
     assert out.clusters == (cl,)
     assert merge_faint(sig, None, labels, pixel_size_um=PX) is sig
+
+
+def _blob_kept(check_fraction):
+    """Ten dots of response ~100 and a wide blob (s.d. 0.6 µm) of response ~55 on a
+    noisy uniform nucleus, through :func:`fish_detections` with automatic thresholds."""
+    from types import SimpleNamespace
+
+    from her2kit.imaging.ish.fishdots import fish_detections
+
+    rng = np.random.default_rng(4)
+    rr, cc = np.mgrid[:200, :200]
+    img = 10.0 + rng.normal(0.0, 0.5, (200, 200))
+    spots = [(25 + 40 * (k // 5), 25 + 40 * (k % 5), SIGMA, 200.0) for k in range(10)]
+    g = 2 * 0.6**2 * SIGMA**2 / (0.6**2 + SIGMA**2) ** 2
+    spots.append((150, 100, 0.6, 55.0 / g))
+    for r, c, sd, a in spots:
+        img += a * np.exp(-((rr - r) ** 2 + (cc - c) ** 2) / (2 * (sd / PX) ** 2))
+    img = img.astype(np.float32)
+    o = SimpleNamespace(threshold_her2=None, threshold_cep17=None, faint_fraction_her2=0.0,
+                        faint_fraction_cep17=0.0, faint_local_k=4.0, faint_width_factor=2.0,
+                        faint_check_fraction=check_fraction, diffuse_width_factor_her2=0.0,
+                        diffuse_width_factor_cep17=0.0, crosstalk_radius_um=0.3,
+                        bleed_margin=4.0, granule_factor=0.0)
+    common = dict(pixel_size_um=PX, spot_sigma_um=SIGMA, k_mad=5.0, threshold_method="valley",
+                  noise_mask=None)
+    h, _, _, ev = fish_detections(img, np.full_like(img, 10.0), o, common,
+                                  labels=np.ones(img.shape, np.int32),
+                                  interior=np.ones(img.shape, bool))
+    d = np.hypot(h.coords_px[:, 0] - 150, h.coords_px[:, 1] - 100)
+    near = np.hypot(h.coords_px[:, 0][:, None] - np.array([s[0] for s in spots[:10]]),
+                    h.coords_px[:, 1][:, None] - np.array([s[1] for s in spots[:10]]))
+    assert (near.min(axis=0) < 2).all()  # every dot kept
+    return bool((d < 3).any()), ev
+
+
+def test_faint_checks_reach_up_to_the_check_fraction():
+    kept, ev = _blob_kept(0.6)  # 55 < 0.6 x 100: checked, and too wide
+    assert not kept and ev["her2_faint_checked_below"] == pytest.approx(60.0, rel=0.05)
+    assert _blob_kept(0.5)[0]  # 55 > 50: not checked
+    assert _blob_kept(0.0)[0]  # off

@@ -287,6 +287,18 @@ class FishOptions(_CountOptions):
         >= 0, 0 = no check). Default 2.0: it drops 2 HER2 / 1 CEP17 more faint blobs on
         FISH2 and no hand-counted dot; 1.5 drops FISH2's faint real red dots (found
         HER2 1.47 -> 1.32).
+    faint_check_fraction : float
+        Those two checks (texture contrast, dot shape) also apply to every automatic
+        detection below this x the median detection, whether or not the cap let it in
+        (0 <= value < 1; 0 = only the cap's; ``parameters["her2_faint_checked_below"]``
+        is the level, image units). A field without a valley keeps its threshold at the
+        noise floor, where texture maxima pass. Default 0.6: on a generated
+        non-amplified field (``varied_fish_options`` seed 9005, ratio 1.09) HER2 within
+        ±1 86 % -> 95 % and the field ratio 1.39 -> 1.11 (0.5: 1.29), the texture
+        maxima there being 0.34-0.40 x the median dot, 0.36-0.48 µm wide (dots
+        0.08-0.23 µm) and 3-4 s.d. above their nucleus's texture (dots 7-28); on
+        FISH1/FISH2 0.4-0.8 change no hand-counted nucleus (FISH1's whole-field ratio
+        0.96 -> 0.92).
     granule_factor : float
         A co-located HER2 + CEP17 pair that bleed-through does not explain, both at
         least their channel's median dot, whose DAPI LoG response is above this x the
@@ -324,11 +336,12 @@ class FishOptions(_CountOptions):
     faint_fraction_cep17: float = 0.4
     faint_local_k: float = 4.0
     faint_width_factor: float = 2.0
+    faint_check_fraction: float = 0.6
     granule_factor: float = 3.0
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("faint_fraction_her2", "faint_fraction_cep17"):
+        for name in ("faint_fraction_her2", "faint_fraction_cep17", "faint_check_fraction"):
             if not 0 <= float(getattr(self, name)) < 1:
                 raise Her2kitInputError(f"expected 0 <= value < 1 (0 = off), got "
                                         f"{getattr(self, name)!r}", field=name)
@@ -379,6 +392,7 @@ class FishOptions(_CountOptions):
             faint_fraction_cep17=float(self.faint_fraction_cep17),
             faint_local_k=float(self.faint_local_k),
             faint_width_factor=float(self.faint_width_factor),
+            faint_check_fraction=float(self.faint_check_fraction),
             granule_factor=float(self.granule_factor),
         )
 
@@ -854,6 +868,7 @@ def count_fish(
         faint_fraction_cep17=float(options.faint_fraction_cep17),
         faint_local_k=float(options.faint_local_k),
         faint_width_factor=float(options.faint_width_factor),
+        faint_check_fraction=float(options.faint_check_fraction),
         granule_factor=float(options.granule_factor),
         segmentation_grid_um=options.segmentation_grid_um,
         **{f"nuclei_{k}": v for k, v in options._nuclei_parameters().items()},

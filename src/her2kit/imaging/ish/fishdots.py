@@ -294,8 +294,15 @@ def fish_detections(her2_channel: np.ndarray, cep17_channel: np.ndarray, options
         ev[f"{name}_threshold_cap"] = cap
         ev[f"{name}_faint_dropped"] = 0
         valley = ev[f"{name}_threshold_valley"]
-        if cap is not None and cap < valley:
-            keep = faint_dots(ch, f, det, valley=valley, labels=labels, interior=interior,
+        # Checked: what the cap let in, and (automatic thresholds) every detection
+        # below faint_check_fraction x the median one, e.g. texture at the noise floor
+        # of a field without a valley.
+        top = valley if cap is not None and cap < valley else 0.0
+        if valley is not None and det.n and o.faint_check_fraction > 0:
+            top = max(top, o.faint_check_fraction * float(np.median(det.response)))
+        ev[f"{name}_faint_checked_below"] = top or None
+        if top:
+            keep = faint_dots(ch, f, det, valley=top, labels=labels, interior=interior,
                               pixel_size_um=px, spot_sigma_um=sigma_um,
                               local_k=o.faint_local_k, width_factor=o.faint_width_factor)
             ev[f"{name}_faint_dropped"] = int((~keep).sum())

@@ -898,6 +898,9 @@ class SignalOptions:
         FISH: ... and only when its apparent s.d. is at most this x the median of the
         detections above the valley (:func:`~her2kit.imaging.ish.fishdots.faint_dots`;
         0 = no such check).
+    faint_check_fraction : float
+        FISH: those two checks also apply to every detection below this x the median
+        detection (automatic thresholds only; 0 = only to what the cap let in).
     granule_factor : float
         FISH: a co-located HER2 + CEP17 pair whose DAPI response exceeds this x the
         field's DAPI share at its dots is an autofluorescent granule and both are
@@ -932,6 +935,7 @@ class SignalOptions:
     faint_fraction_cep17: float = 0.0
     faint_local_k: float = 0.0
     faint_width_factor: float = 0.0
+    faint_check_fraction: float = 0.0
     granule_factor: float = 0.0
 
 
