@@ -395,8 +395,8 @@ def _variation_table(tuning) -> None:
     real = {n: real_field_stats(n) for n in tuning}
     low, high = _variation_end(False), _variation_end(True)
     print("\nFISH per-field variation (REALISTIC_FISH_VARIATION; tuning fields only; "
-          "generated ends: low = snr, crosstalk at their minimum and nuclear background "
-          "at its maximum, high = the reverse)")
+          "generated ends: low = snr, both crosstalks and the dot spread at their "
+          "minimum and nuclear background at its maximum, high = the reverse)")
     print(f"| statistic | {' | '.join(tuning)} | generated low end | generated high end |")
     print("|---|" + "---:|" * (len(tuning) + 2))
     for k in VARIATION_STATS:
