@@ -760,7 +760,8 @@ def section_realistic(n_fields: int, n_group: int, workers: int) -> None:
 #: Section 9: the counter's FISH options with the faint-dot cap, the measured bleed-through
 #: rule and the granule rule off (the rules before them), and the scenarios counted.
 FISH_RULES_OFF = dict(bleed_margin=0.0, faint_fraction_her2=0.0, faint_fraction_cep17=0.0,
-                      faint_local_k=0.0, granule_factor=0.0)
+                      faint_local_k=0.0, faint_width_factor=0.0, faint_check_fraction=0.0,
+                      granule_factor=0.0)
 VARIATION_SCENARIOS = ("normal", "group5", "group1", "amplified")
 
 
