@@ -1,4 +1,16 @@
-"""FISH dots: bleed-through between the probe channels, measured per field.
+"""FISH dots: faint dots in dim fields, bleed-through and granules, measured per field.
+
+:func:`fish_detections` runs the FISH probes' detection in this order (every choice in
+its evidence, recorded in the result's ``parameters``):
+
+1. Threshold: the valley of :func:`~her2kit.imaging.ish.spots.detect_spots`, capped at
+   a share of the field's median dot and never below the MAD noise floor
+   (:func:`cap_threshold`); what the cap lets in, and every detection below a share of
+   the median one, must stand out of its nucleus's texture and be dot-shaped
+   (:func:`faint_dots`, :func:`local_contrast`). Faint dots count as single signals only
+   (:func:`split_faint`, :func:`merge_faint`).
+2. Diffuse blobs (:mod:`her2kit.imaging.ish.diffuse`).
+3. Bleed-through and autofluorescent granules (below).
 
 A bright dot of one probe also shows in the other probe's channel (filter cross-talk;
 in RGB composites also saturation and JPEG colour subsampling), where it passes that
