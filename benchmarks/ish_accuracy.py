@@ -34,6 +34,11 @@ Sections
    rules and with those before branch silverdots (``SILVER_BEFORE``), in the same run.
 10. Dual ISH CEP17 across red dot intensity, size and faint share on the realistic
    generator (branch reddots).
+11. FISH across per-field variation (``varied_fish_options``: dot brightness, nuclear
+   background and bleed-through drawn per field over the FISH1-FISH2 range), non-amplified
+   and amplified scenarios, the counter with the issue-11 faint-dot and bleed-through rules
+   off (``FISH_RULES_OFF``) beside today's defaults: per-nucleus HER2 / CEP17 within ±1,
+   the field ratio against the truth and on its side of 2.0.
 
 Real data is read in place from ``../shared/data/real`` and never copied; overlays
 of the real fields go to a temporary folder (``--out``), not the repository.
@@ -800,6 +805,67 @@ def section_red(n_fields: int, workers: int) -> None:
                   f"{ec.mean():+.2f} |")
 
 
+#: Section 11: the counter's FISH options with the faint-dot cap, the measured bleed-through
+#: rule and the granule rule off (the rules before them), and the scenarios counted.
+FISH_RULES_OFF = dict(bleed_margin=0.0, faint_fraction_her2=0.0, faint_fraction_cep17=0.0,
+                      faint_local_k=0.0, faint_width_factor=0.0, faint_check_fraction=0.0,
+                      granule_factor=0.0)
+VARIATION_SCENARIOS = ("normal", "group5", "group1", "amplified")
+
+
+def _evaluate_varied(scenario: str, seed: int, rules_off: bool) -> dict:
+    """One section 11 field: a varied realistic FISH field (1536² px), scored."""
+    from her2kit.imaging.ish import FishOptions
+    from her2kit.synthetic import ish
+
+    px = REAL_PX["fish"]
+    shape = GROUP_FIELD_PX
+    o = ish.varied_fish_options(seed, shape_px=shape, pixel_size_um=px, scenario=scenario,
+                                seed=seed, n_nuclei=round(FISH_NUCLEI_PER_MPX * shape[0]
+                                                          * shape[1]))
+    syn = ish.render_fish_field(o)
+    opts = FishOptions(**FISH_RULES_OFF) if rules_off else FishOptions()
+    res = count_fish(fish_from_stack(syn.image, channels=CH), pixel_size_um=px, options=opts)
+    out = _score(syn, res, radius_px=0.4 / px, cluster_px=0.6 / px)
+    ok = syn.countable
+    out["truth_ratio"] = float(syn.nuclei["her2"][ok].mean() / syn.nuclei["cep17"][ok].mean())
+    out["ratio"] = res.ratio
+    out["drawn"] = (o.snr, o.nuclear_background, o.crosstalk, o.crosstalk_cep17_to_her2)
+    return out
+
+
+def section_variation(n_fields: int, workers: int) -> None:
+    """Section 11: per-nucleus accuracy and field ratios across per-field variation."""
+    from her2kit.pipelines.runner import open_executor
+
+    print("\n## 11. FISH across per-field variation (varied_fish_options, 1536² px at "
+          f"{REAL_PX['fish']} µm/px, {n_fields} fields per scenario, the same fields for "
+          "both rows)")
+    print("Within ±1 over the counted nuclei without HER2 clusters (CEP17: all counted); "
+          "ratio error = |field ratio / truth ratio - 1|; side = field ratio on the truth's "
+          "side of 2.0.")
+    print("| scenario | rules | HER2 within ±1 | CEP17 within ±1 | median / max ratio error "
+          "| side ok | truth ratios | field ratios |")
+    print("|---|---|---:|---:|---|---:|---|---|")
+    for scen in VARIATION_SCENARIOS:
+        for off in (True, False):
+            jobs = [(scen, 9000 + i, off) for i in range(n_fields)]
+            with open_executor(workers=workers) as ex:
+                res = list(ex.map(_evaluate_varied, *zip(*jobs, strict=True)))
+            eh = np.abs(np.concatenate([r["err_h"] for r in res]))
+            ec = np.abs(np.concatenate([r["err_c"] for r in res]))
+            err = [abs(r["ratio"] / r["truth_ratio"] - 1) if r["ratio"] else np.inf
+                   for r in res]
+            side = sum(r["ratio"] is not None and (r["ratio"] >= 2.0) == (r["truth_ratio"]
+                                                                         >= 2.0) for r in res)
+            truth = ", ".join(f"{r['truth_ratio']:.2f}" for r in res)
+            got = ", ".join("-" if r["ratio"] is None else f"{r['ratio']:.2f}" for r in res)
+            print(f"| {scen} | {'off (before)' if off else 'defaults'} | "
+                  f"{np.mean(eh <= 1):.0%} | {np.mean(ec <= 1):.0%} | "
+                  f"{np.median(err):.0%} / {max(err):.0%} | {side}/{len(res)} | "
+                  f"{truth} | {got} |", flush=True)
+
+
 def _run_real(kind, scen_seeds, realistic, workers, shape_px=REAL_FIELD_PX):
     jobs = [(kind, sc, sd, realistic, shape_px) for sc, sd in scen_seeds]
     with ProcessPoolExecutor(max_workers=workers) as ex:
@@ -864,7 +930,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--bigfish-python", default=os.environ.get(
         "HER2KIT_BIGFISH_PYTHON", "/tmp/venv-bigfish/bin/python"))
-    ap.add_argument("--sections", default="1,2,3,4,5,6,7,8,9,10",
+    ap.add_argument("--sections", default="1,2,3,4,5,6,7,8,9,10,11",
                     help="comma-separated sections to run (1-2 are one section)")
     ap.add_argument("--part", choices=("tuning", "held-back", "all"), default="all",
                     help="section 7: only the tuning or only the held-back fields")
@@ -902,6 +968,8 @@ def main(argv: list[str] | None = None) -> int:
         section_darkness(2 if args.quick else 3, args.workers)
     if "10" in want:
         section_red(2 if args.quick else 3, args.workers)
+    if "11" in want:
+        section_variation(3 if args.quick else 6, args.workers)
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -401,6 +401,42 @@ def generated_stats(kind: str, *, realistic: bool, seed: int = 0) -> dict[str, f
     return brightfield_stats(syn.image, px, _truth_centres(syn))
 
 
+#: The per-field statistics that :data:`her2kit.synthetic.ish.REALISTIC_FISH_VARIATION`
+#: spans, and the draws at its two ends (low: dim, high background, little bleed; high).
+VARIATION_STATS = ("her2_snr", "cep17_snr", "her2_peak_over_nucleus",
+                   "cep17_peak_over_nucleus", "her2_crosstalk", "cep17_crosstalk")
+
+
+def _variation_end(high: bool, seed: int = 0) -> dict[str, float]:
+    """Statistics of a generated 1024² group5 FISH field at one end of the variation."""
+    from her2kit.synthetic import ish
+
+    ends = {k: v[1 if high else 0] for k, v in ish.REALISTIC_FISH_VARIATION.items()}
+    if not high:  # dim and high background go together at the low end
+        ends["nuclear_background"] = ish.REALISTIC_FISH_VARIATION["nuclear_background"][1]
+    else:
+        ends["nuclear_background"] = ish.REALISTIC_FISH_VARIATION["nuclear_background"][0]
+    px = 0.069
+    o = ish.realistic_fish_options(shape_px=(1024, 1024), pixel_size_um=px,
+                                   scenario="group5", seed=seed, **ends)
+    syn = ish.render_fish_field(o)
+    return fish_stats(syn.image[..., [1, 2, 0]], px, _truth_centres(syn))
+
+
+def _variation_table(tuning) -> None:
+    """Per-field FISH variation: the tuning fields and the generator's range ends."""
+    real = {n: real_field_stats(n) for n in tuning}
+    low, high = _variation_end(False), _variation_end(True)
+    print("\nFISH per-field variation (REALISTIC_FISH_VARIATION; tuning fields only; "
+          "generated ends: low = snr, both crosstalks and the dot spread at their "
+          "minimum and nuclear background at its maximum, high = the reverse)")
+    print(f"| statistic | {' | '.join(tuning)} | generated low end | generated high end |")
+    print("|---|" + "---:|" * (len(tuning) + 2))
+    for k in VARIATION_STATS:
+        vals = " | ".join(f"{real[n][k]:.3g}" for n in tuning)
+        print(f"| {k} | {vals} | {low[k]:.3g} | {high[k]:.3g} |")
+
+
 def _mean_of(dicts):
     return {k: float(np.nanmean([d[k] for d in dicts])) for k in dicts[0]}
 
@@ -442,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         _table("FISH (FISH1/2 0.072/0.066, FISH3/4/5 0.054/0.131/0.109 µm/px ASSUMED; generated "
                "1024² px at 0.069 µm/px, group5)",
                FISH_TUNING_FIELDS, FISH_HELD_BACK_FIELDS, seeds, "fish")
+        _variation_table(FISH_TUNING_FIELDS)
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -61,6 +61,7 @@ __all__ = [
     "NUCLEUS_DTYPE",
     "REALISTIC_BRIGHTFIELD",
     "REALISTIC_FISH",
+    "REALISTIC_FISH_VARIATION",
     "SCENARIOS",
     "SIGNAL_DTYPE",
     "BrightfieldIshFieldOptions",
@@ -73,6 +74,7 @@ __all__ = [
     "realistic_fish_options",
     "render_brightfield_ish_field",
     "render_fish_field",
+    "varied_fish_options",
 ]
 
 #: Target field means (HER2 copies/nucleus, CEP17 copies/nucleus) and whether
@@ -283,7 +285,7 @@ def _expand_points(rng, signals, pixel_size_um, spread_um=_CLUSTER_SPREAD_UM):
     rows[in_cluster] += rng.normal(0, spread, in_cluster.sum())
     cols[in_cluster] += rng.normal(0, spread, in_cluster.sum())
     # 20 % log-normal brightness variation between copies (probe binding varies).
-    weight = rng.lognormal(0.0, 0.2, len(idx))
+    weight = rng.lognormal(0.0, _DOT_WEIGHT_SD, len(idx))
     return idx, rows, cols, weight
 
 
@@ -449,10 +451,18 @@ class FishFieldOptions(IshLayoutOptions):
     dapi_bleed: float = 0.0
     #: Share of each probe's signal image that also lands in the other probe's channel.
     crosstalk: float = 0.0
+    #: Share of the CEP17 signal image that lands in the HER2 channel when it differs
+    #: from ``crosstalk`` (real composites bleed unequally; None = ``crosstalk``).
+    crosstalk_cep17_to_her2: float | None = None
+    #: Log s.d. of the dots' brightness, dot to dot; None (or <= 0.2) = 0.2. Real fields
+    #: measure ~0.3-0.4 (the log LoG response of their dots, robust s.d.).
+    dot_brightness_sd: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("nuclear_background", "dapi_texture", "dapi_outside", "dapi_bleed",
-                     "crosstalk"):
+                     "crosstalk", "crosstalk_cep17_to_her2", "dot_brightness_sd"):
+            if getattr(self, name) is None:
+                continue
             if not 0.0 <= float(getattr(self, name)) <= 5.0:
                 raise Her2kitInputError(f"expected 0-5, got {getattr(self, name)!r}",
                                         field=name)
@@ -679,6 +689,56 @@ def realistic_fish_options(**overrides) -> FishFieldOptions:
                                **_with_density(overrides, REALISTIC_FISH_NUCLEI_PER_UM2)})
 
 
+#: Log s.d. of the copies' brightness (every generated field).
+_DOT_WEIGHT_SD = 0.2
+#: Per-field ranges of the realistic FISH preset (log-uniform draws of
+#: :func:`varied_fish_options`): dot brightness, nuclear background and bleed-through
+#: vary from field to field. Spanning the tuning fields FISH1 and FISH2 (pixel sizes
+#: ASSUMED; ``python -m benchmarks.ish_realism``, per-field table, 2026-12-01): measured
+#: HER2 dot SNR 26.9 / 12.9 and CEP17 19.3 / 14.4 (the preset's 36 gives ~17), dot over
+#: nuclear level 2.0 / 1.1 (HER2) and 1.4 / 1.9 (CEP17), bleed-through (the other
+#: channel at a probe's dots) 0.51 / 0.22 at HER2 dots and 0.37 / 0.075 at CEP17 dots.
+#: The ranges' ends, rendered, measure SNR ~13 / ~28, dot over nuclear level ~0.9 /
+#: ~2.4 and bleed-through ~0.08 / ~0.5 (same table). Dot-to-dot brightness: the log
+#: LoG response of the detected dots spreads by 0.40 / 0.40 (HER2) and 0.39 / 0.28
+#: (CEP17) robust s.d. on FISH1 / FISH2, 0.26 on the preset's fields.
+REALISTIC_FISH_VARIATION: Mapping[str, tuple[float, float]] = MappingProxyType({
+    "snr": (20.0, 70.0),
+    "nuclear_background": (0.1, 0.45),
+    "crosstalk": (0.07, 0.5),
+    "crosstalk_cep17_to_her2": (0.07, 0.5),
+    "dot_brightness_sd": (0.25, 0.45),
+})
+
+
+def varied_fish_options(variation_seed: int, **overrides) -> FishFieldOptions:
+    """:func:`realistic_fish_options` with brightness, background and bleed-through drawn
+    per field from :data:`REALISTIC_FISH_VARIATION`.
+
+    Parameters
+    ----------
+    variation_seed : int
+        Seed of the draws (``numpy.random.default_rng``), separate from the layout's
+        ``seed`` so that one layout can be rendered under several conditions.
+    **overrides
+        Any :class:`FishFieldOptions` field; overrides the draws too.
+
+    Returns
+    -------
+    FishFieldOptions
+
+    Examples
+    --------
+    >>> o = varied_fish_options(3, shape_px=(256, 256), pixel_size_um=0.069)
+    >>> 20.0 <= o.snr <= 70.0 and 0.07 <= o.crosstalk <= 0.5
+    True
+    """
+    rng = np.random.default_rng(int(variation_seed))
+    drawn = {k: float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+             for k, (lo, hi) in REALISTIC_FISH_VARIATION.items()}
+    return realistic_fish_options(**{**drawn, **overrides})
+
+
 # --------------------------------------------------------------------------- shared stages
 class _Layout(NamedTuple):
     """Layout stage output: the nuclei, the signals and their truth."""
@@ -835,8 +895,10 @@ def _fish_expected(
         dz = np.abs(p_z - z) if z_planes is not None else np.zeros(len(points.idx), int)
         imgs = [_probe_image(layout, points, options, probe, dz) for probe in ("her2", "cep17")]
         xt = float(options.crosstalk)
-        if xt:
-            imgs = [imgs[0] + xt * imgs[1], imgs[1] + xt * imgs[0]]
+        xt_ch = xt if options.crosstalk_cep17_to_her2 is None else float(
+            options.crosstalk_cep17_to_her2)
+        if xt or xt_ch:
+            imgs = [imgs[0] + xt_ch * imgs[1], imgs[1] + xt * imgs[0]]
         for img in imgs:
             haze_img = ndi.gaussian_filter(img, _HAZE_SIGMA_UM / options.pixel_size_um) * haze
             bg = float(options.background) * gradient * (
@@ -968,6 +1030,13 @@ def render_fish_field(options: FishFieldOptions) -> SyntheticIsh:
         float(options.snr) * np.sqrt(1.3 * float(options.background)) / (1.0 - float(options.haze))
     )
     points = _signal_points(layout, options, amp, rng)
+    if options.dot_brightness_sd is not None and options.dot_brightness_sd > _DOT_WEIGHT_SD:
+        # Extra dot-to-dot spread from a stream of its own (the main stream, and so
+        # every field rendered without this option, stays as it was).
+        extra = np.sqrt(float(options.dot_brightness_sd) ** 2 - _DOT_WEIGHT_SD**2)
+        spread = np.random.default_rng([int(options.seed), 11]).lognormal(
+            0.0, extra, len(points.weight))
+        points = points._replace(weight=points.weight * spread)
     dapi_photons = _dapi_photons(layout, options, rng)
     expected = _fish_expected(layout, points, dapi_photons, options)
     image = optics.photon_counts(expected, rng)

@@ -249,6 +249,72 @@ class FishOptions(_CountOptions):
         1.17); 1.7: 2.61, ratio 1.04 (within 15 %), no nucleus worse; 1.5: one FISH1
         nucleus over-counted; 1.8-2.0: ratio 1.00 (outside). For CEP17 no
         under-count on the tuning fields was a doublet (1.7: no change), so it is off.
+    bleed_margin : float
+        Bleed-through between the probe channels is measured on the field (the other
+        channel's LoG response at each probe's clear dots, median share, 0-0.6:
+        ``parameters["bleed_cep17_to_her2"]`` / ``["bleed_her2_to_cep17"]``); a
+        detection within ``crosstalk_radius_um`` of the other probe's is its twin when
+        at most this x the share x its partner's response (the product capped at 1),
+        and a pair it does not explain is two signals
+        (:func:`~her2kit.imaging.ish.fishdots.resolve_bleed`). Unitless, >= 0; 0, or a
+        share that cannot be measured (under 10 clear dots), keeps the rule before
+        (the one stronger relative to its own threshold stays; ``parameters
+        ["bleed_rule"]`` says which was used). Default 4, chosen on FISH1/FISH2: the
+        rule before hands the twins to whichever channel's threshold is lowered (FISH1
+        with a 0.7 x HER2 threshold: CEP17 within ±1 17/18 -> 10/18); with the
+        measured shares (FISH1 0.33 green-to-red, 0.13 red-to-green; FISH2 0.07 / 0.20)
+        margins 2-4 keep FISH1's hand-counted nuclei as they were, and 4 keeps FISH2's
+        weak red twins of bright green dots out (2: FISH2 HER2 within ±1 17 -> 16 of
+        19, found ratio 1.29 against 1.07 by hand; 4: 1.17; the rule before, with the
+        cap: 1.22).
+    faint_fraction_her2, faint_fraction_cep17 : float
+        The valley threshold is at most this x the field's median dot response (and
+        never below the ``k_mad`` noise floor), so that a dim field, whose signal mode
+        lies just above the valley, keeps its faint dots
+        (:func:`~her2kit.imaging.ish.fishdots.cap_threshold`; 0 <= value < 1, 0 =
+        off; the valley and the cap are ``parameters["her2_threshold_valley"]``,
+        ``["her2_threshold_cap"]`` and the same for CEP17). Defaults 0.4 / 0.4, chosen
+        on FISH1/FISH2: FISH2's faint red dots sat at 0.5-0.8 x its valley (found HER2
+        mean 1.21 against 1.50 by hand); 0.35-0.4: 1.47, field ratio 0.86 -> 0.89;
+        FISH1's valley is below its cap, unchanged. 0.3 for CEP17 floods FISH2 with
+        green texture (found CEP17 1.68 against 1.40), 0.5 for HER2 finds 1.37.
+        Faint dots let in by the cap count as single signals only: clusters and the
+        single-signal reference come from the detections above the valley
+        (:func:`~her2kit.imaging.ish.fishdots.split_faint`).
+    faint_local_k : float
+        A detection the cap lets in must stand this many robust s.d. above its own
+        nucleus's LoG texture (:func:`~her2kit.imaging.ish.fishdots.local_contrast`;
+        >= 0, 0 = no check; ``parameters["her2_faint_dropped"]``). Default 4: with the
+        width check it drops 4 HER2 and 1 CEP17 detections on FISH2 (2 and 1 without
+        it); 0-5 give the same hand-counted nuclei, 6 drops faint real red dots (found
+        HER2 1.47 -> 1.42).
+    faint_width_factor : float
+        ... and be dot-shaped: apparent s.d. at most this x the median of the
+        detections above the valley (:func:`~her2kit.imaging.ish.fishdots.faint_dots`;
+        >= 0, 0 = no check). Default 2.0: it drops 2 HER2 / 1 CEP17 more faint blobs on
+        FISH2 and no hand-counted dot; 1.5 drops FISH2's faint real red dots (found
+        HER2 1.47 -> 1.32).
+    faint_check_fraction : float
+        Those two checks (texture contrast, dot shape) also apply to every automatic
+        detection below this x the median detection, whether or not the cap let it in
+        (0 <= value < 1; 0 = only the cap's; ``parameters["her2_faint_checked_below"]``
+        is the level, image units). A field without a valley keeps its threshold at the
+        noise floor, where texture maxima pass. Default 0.6: on a generated
+        non-amplified field (``varied_fish_options`` seed 9005, ratio 1.09) HER2 within
+        ±1 86 % -> 95 % and the field ratio 1.39 -> 1.11 (0.5: 1.29), the texture
+        maxima there being 0.34-0.40 x the median dot, 0.36-0.48 µm wide (dots
+        0.08-0.23 µm) and 3-4 s.d. above their nucleus's texture (dots 7-28); on
+        FISH1/FISH2 0.4-0.8 change no hand-counted nucleus (FISH1's whole-field ratio
+        0.96 -> 0.92).
+    granule_factor : float
+        A co-located HER2 + CEP17 pair that bleed-through does not explain, both at
+        least their channel's median dot, whose DAPI LoG response is above this x the
+        field's DAPI share at the dots (floored at 0.05) x the brighter probe's, is an
+        autofluorescent granule (bright in every channel) and both are dropped
+        (:func:`~her2kit.imaging.ish.fishdots.granules`; >= 0, 0 = off;
+        ``parameters["granules_dropped"]``). Default 3: no granule on FISH1/FISH2
+        (none was seen by hand); without the "both bright" condition the rule took
+        FISH2's green dots with a weak red twin for granules (CEP17 1.26 -> 1.11).
     min_solidity : float
         As above; default 0.85 here too (0.9 before issue 11): the watershed
         pieces of crowded nuclei have straight cuts and dents and 0.9 excluded
@@ -272,9 +338,20 @@ class FishOptions(_CountOptions):
     diffuse_width_factor_cep17: float = 1.5
     doublet_ratio_her2: float = 1.7
     doublet_ratio_cep17: float = 0.0
+    bleed_margin: float = 4.0
+    faint_fraction_her2: float = 0.4
+    faint_fraction_cep17: float = 0.4
+    faint_local_k: float = 4.0
+    faint_width_factor: float = 2.0
+    faint_check_fraction: float = 0.6
+    granule_factor: float = 3.0
 
     def __post_init__(self):
         super().__post_init__()
+        for name in ("faint_fraction_her2", "faint_fraction_cep17", "faint_check_fraction"):
+            if not 0 <= float(getattr(self, name)) < 1:
+                raise Her2kitInputError(f"expected 0 <= value < 1 (0 = off), got "
+                                        f"{getattr(self, name)!r}", field=name)
         if not 0 <= self.nuclei_core_below_solidity <= 1:
             raise Her2kitInputError(f"expected 0-1, got {self.nuclei_core_below_solidity!r}",
                                     field="nuclei_core_below_solidity")
@@ -283,7 +360,9 @@ class FishOptions(_CountOptions):
             raise Her2kitInputError(f"expected 0-1, got {self.nuclei_joined_below_solidity!r}",
                                     field="nuclei_joined_below_solidity")
         for name in ("nuclei_joined_factor", "diffuse_width_factor_her2",
-                     "diffuse_width_factor_cep17", "doublet_ratio_her2", "doublet_ratio_cep17"):
+                     "diffuse_width_factor_cep17", "doublet_ratio_her2", "doublet_ratio_cep17",
+                     "bleed_margin", "faint_local_k", "faint_width_factor",
+                     "granule_factor"):
             if not float(getattr(self, name)) >= 0:
                 raise Her2kitInputError(f"expected >= 0 (0 = off), got {getattr(self, name)!r}",
                                         field=name)
@@ -315,6 +394,13 @@ class FishOptions(_CountOptions):
             diffuse_width_factor_cep17=float(self.diffuse_width_factor_cep17),
             doublet_ratio_her2=float(self.doublet_ratio_her2),
             doublet_ratio_cep17=float(self.doublet_ratio_cep17),
+            bleed_margin=float(self.bleed_margin),
+            faint_fraction_her2=float(self.faint_fraction_her2),
+            faint_fraction_cep17=float(self.faint_fraction_cep17),
+            faint_local_k=float(self.faint_local_k),
+            faint_width_factor=float(self.faint_width_factor),
+            faint_check_fraction=float(self.faint_check_fraction),
+            granule_factor=float(self.granule_factor),
         )
 
 
@@ -730,7 +816,8 @@ def count_ish_channels(
                                nuclei_labels=nuclei_labels)
     sig = probe_signals_stage(her2_channel, cep17_channel, geo, assay=assay,
                               pixel_size_um=pixel_size_um,
-                              options=signals, her2_opaque=her2_opaque)
+                              options=signals, her2_opaque=her2_opaque,
+                              nuclear=nuclear if assay == "fish" else None)
     sel = select_nuclei_stage(nuclear, geo, sig, pixel_size_um=pixel_size_um, options=selection,
                               roi_mask=roi_mask,
                               focus_on_grid=assay == "fish" and nuclei_labels is None)
@@ -807,6 +894,7 @@ def _evidence(params, nuclei_threshold, sig, sel) -> dict:
         median_focus=sel.median_focus,
         median_nucleus_area_um2=sel.median_area_um2,
     )
+    parameters.update(sig.fish_evidence or {})
     return parameters
 
 
@@ -865,6 +953,13 @@ def count_fish(
         diffuse_width_factor_cep17=float(options.diffuse_width_factor_cep17),
         doublet_ratio_her2=float(options.doublet_ratio_her2),
         doublet_ratio_cep17=float(options.doublet_ratio_cep17),
+        bleed_margin=float(options.bleed_margin),
+        faint_fraction_her2=float(options.faint_fraction_her2),
+        faint_fraction_cep17=float(options.faint_fraction_cep17),
+        faint_local_k=float(options.faint_local_k),
+        faint_width_factor=float(options.faint_width_factor),
+        faint_check_fraction=float(options.faint_check_fraction),
+        granule_factor=float(options.granule_factor),
         segmentation_grid_um=options.segmentation_grid_um,
         **{f"nuclei_{k}": v for k, v in options._nuclei_parameters().items()},
     )

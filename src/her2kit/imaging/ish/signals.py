@@ -855,6 +855,30 @@ class SignalOptions:
         Dual ISH with ``single_signal_reference="clear-mode"``: the red signals come
         from :func:`~her2kit.imaging.ish.red.red_stage` with these options
         (:class:`~her2kit.imaging.ish.red.RedOptions`); None = the shared probe path.
+    bleed_margin : float
+        FISH: a detection co-located with the other probe's is its bleed-through twin
+        when at most this x the field's measured bleed-through share of it
+        (:func:`~her2kit.imaging.ish.fishdots.resolve_bleed`; 0 = the threshold-relative
+        rule of :func:`_resolve_crosstalk`).
+    faint_fraction_her2, faint_fraction_cep17 : float
+        FISH: the valley threshold is at most this x the median dot's response, per
+        probe (:func:`~her2kit.imaging.ish.fishdots.cap_threshold`; 0 = off).
+    faint_local_k : float
+        FISH: a detection between the cap and the valley is kept only when at least
+        this many robust s.d. above its own nucleus's texture
+        (:func:`~her2kit.imaging.ish.fishdots.local_contrast`; 0 = no such check).
+    faint_width_factor : float
+        FISH: ... and only when its apparent s.d. is at most this x the median of the
+        detections above the valley (:func:`~her2kit.imaging.ish.fishdots.faint_dots`;
+        0 = no such check).
+    faint_check_fraction : float
+        FISH: those two checks also apply to every detection below this x the median
+        detection (automatic thresholds only; 0 = only to what the cap let in).
+    granule_factor : float
+        FISH: a co-located HER2 + CEP17 pair whose DAPI response exceeds this x the
+        field's DAPI share at its dots is an autofluorescent granule and both are
+        dropped (:func:`~her2kit.imaging.ish.fishdots.granules`; 0 = off; needs
+        ``bleed_margin`` > 0 and the ``nuclear`` channel).
     """
 
     spot_sigma_um: float = DEFAULT_SPOT_SIGMA_UM
@@ -884,6 +908,13 @@ class SignalOptions:
     silver_dense_per_maximum: bool = False
     # her2kit.imaging.ish.red.RedOptions: the Dual ISH red path (with "clear-mode").
     red: object | None = None
+    bleed_margin: float = 0.0
+    faint_fraction_her2: float = 0.0
+    faint_fraction_cep17: float = 0.0
+    faint_local_k: float = 0.0
+    faint_width_factor: float = 0.0
+    faint_check_fraction: float = 0.0
+    granule_factor: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -913,6 +944,9 @@ class SignalsStage:
         (:func:`~her2kit.imaging.ish.red.add_faint_red`; None = off).
     red_faint_added : int
         ... and how many faint red dots it added.
+    fish_evidence : dict or None
+        FISH: the automatic choices of :func:`~her2kit.imaging.ish.fishdots.fish_detections`
+        (bleed-through shares, threshold caps, twins and granules dropped); None otherwise.
     """
 
     her2: ProbeSignals
@@ -925,6 +959,7 @@ class SignalsStage:
     local_k_used: float | None = None
     red_faint_threshold: float | None = None
     red_faint_added: int = 0
+    fish_evidence: dict | None = None
 
 
 def probe_signals_stage(
@@ -936,6 +971,7 @@ def probe_signals_stage(
     pixel_size_um: float,
     options: SignalOptions,
     her2_opaque: np.ndarray | None = None,
+    nuclear: np.ndarray | None = None,
 ) -> SignalsStage:
     """Stage 2 of the ISH counter: the signals of each probe, their nuclei and clusters.
 
@@ -949,6 +985,8 @@ def probe_signals_stage(
     her2_opaque : (rows, cols) bool ndarray, optional
         Brightfield: pixels where the HER2 chromogen is opaque (its amount clipped);
         see :func:`_dense_credit`. None = no saturation handling.
+    nuclear : (rows, cols) ndarray, optional
+        FISH: the DAPI channel, for the granule rule (``options.granule_factor``).
     assay : {"fish", "dual-ish", "cish"}
         FISH resolves crosstalk between the channels; Dual ISH drops red detections
         that are really dark silver dots.
@@ -972,18 +1010,13 @@ def probe_signals_stage(
                   threshold_method=o.threshold_method, noise_mask=noise_mask)
     n_crosstalk = 0
     det_h = det_c = None
+    fish_evidence = None
     if assay == "fish" and o.crosstalk_radius_um > 0:
-        det_h = _detect(np.asarray(her2_channel, np.float32), threshold=o.threshold_her2,
-                        **common)
-        det_c = _detect(np.asarray(cep17_channel, np.float32), threshold=o.threshold_cep17,
-                        **common)
-        det_h, det_c, n_crosstalk = _drop_diffuse_both(
-            her2_channel, cep17_channel, det_h, det_c, pixel_size_um=pixel_size_um,
-            spot_sigma_um=o.spot_sigma_um,
-            width_factors=(o.diffuse_width_factor_her2, o.diffuse_width_factor_cep17))
-        det_h, det_c, n_cross = _resolve_crosstalk(det_h, det_c,
-                                                   o.crosstalk_radius_um / pixel_size_um)
-        n_crosstalk += n_cross
+        from her2kit.imaging.ish.fishdots import fish_detections
+
+        det_h, det_c, n_crosstalk, fish_evidence = fish_detections(
+            her2_channel, cep17_channel, o, common, labels=labels, interior=interior,
+            dapi=nuclear)
     her2_ch = np.asarray(her2_channel, np.float32)
     n_texture = n_faint_kept = 0
     k_used = None
@@ -995,6 +1028,12 @@ def probe_signals_stage(
     bg_her2 = _background(her2_ch, labels, pixel_size_um=pixel_size_um,
                           cluster_max_um=o.cluster_max_um,
                           sigma_px=o.spot_sigma_um / pixel_size_um)
+    faint_h = faint_c = None
+    if fish_evidence is not None:
+        from her2kit.imaging.ish.fishdots import merge_faint, split_faint
+
+        det_h, faint_h = split_faint(det_h, fish_evidence["her2_threshold_valley"])
+        det_c, faint_c = split_faint(det_c, fish_evidence["cep17_threshold_valley"])
     ref = o.single_signal_reference
     her2 = _probe_signals(her2_ch, labels, probe="her2", threshold=o.threshold_her2, det=det_h,
                           bg=bg_her2, reference=ref, cluster_max_um=o.cluster_max_um,
@@ -1016,14 +1055,18 @@ def probe_signals_stage(
                                                else o.cep17_cluster_max_um),
                                single_percentile=o.red_single_percentile,
                                doublet_min_ratio=o.doublet_ratio_cep17, **common)
+    if fish_evidence is not None:
+        her2 = merge_faint(her2, faint_h, labels, pixel_size_um=pixel_size_um)
+        cep17 = merge_faint(cep17, faint_c, labels, pixel_size_um=pixel_size_um)
     if cep17 is not None and assay == "dual-ish":
         cep17 = _drop_colour_leaks(cep17, her2_ch, cep17_channel)
         cep17, n_twins = _drop_silver_twins(at_field_threshold(her2), cep17,
                                             o.silver_twin_radius_um / pixel_size_um)
         cep17, n_faint = _drop_faint_red(cep17, o.red_min_relative)
         n_crosstalk += n_twins + n_faint
-    return SignalsStage(her2, cep17, bg_her2, her2_ch, n_crosstalk, n_texture, n_faint_kept,
-                        k_used)
+    return SignalsStage(her2, cep17, bg_her2, her2_ch, n_crosstalk, n_texture,
+                        faint_kept=n_faint_kept, local_k_used=k_used,
+                        fish_evidence=fish_evidence)
 
 
 def _red_path(cep17_channel, her2, her2_ch, labels, o, common, bg_her2, n_crosstalk,
