@@ -20,10 +20,13 @@ point the 99.5th percentile of each channel:
 - red amount ``OD_G - OD_R`` (fast red 0.64 per unit, hematoxylin 0.05, silver 0).
 
 Each amount, Gaussian-smoothed by 1 px, minus its median in the disc, gives dots: local
-maxima above ``max(6 x MAD, floor)``. Per dot: peak (OD above the nucleus), FWHM (µm,
-the diameter of a disc with the area at or above half the peak), integrated OD over that
-area (OD µm²), and for red dots the halo (mean amount 0.5-1.0 µm from the peak over the
-peak) and hue (OD R / G and B / G at the peak above the disc median). Silver aggregates:
+maxima above ``max(6 x MAD, floor)``. Per dot: peak (OD above the nucleus), grey or not
+(silver: its peak, 1 px Gaussian-smoothed, above 0.35 of the glass in every channel),
+FWHM (µm, the diameter of a disc with the area at or above half the peak), integrated OD
+over that area (OD µm²), and for red dots the halo (mean amount 0.5-1.0 µm from the peak
+over the peak), hue (OD R / G and B / G at the peak above the disc median), the spread of
+their peak and FWHM (s.d. of log10, decades) and the faint share (peak below
+``FAINT_RED_FRACTION`` x the median peak). Silver aggregates:
 connected pixels above the detection threshold: area (µm²), irregularity (1 - solidity)
 of those >= 0.5 µm², and the share holding >= 2 maxima (merged). Nucleus: median OD_R in
 the disc (dots masked), texture (s.d. of OD_R smoothed 0.3 µm, and of the 1 px minus 0.5
@@ -80,6 +83,10 @@ CROP_UM = 6.0  # half side of the crop around a centre
 _K_MAD = 6.0
 _SILVER_FLOOR_OD = 0.1
 _RED_FLOOR_OD = 0.15
+#: A single silver dot is "grey" when its peak (RGB transmittance smoothed by a 1 px
+#: Gaussian, the darkest channel) lets through more than this share of the glass
+#: (branch silverdots: on DISH1 / DISH3 dark dots transmit 0.05-0.3).
+_GREY_MIN_TRANSMITTANCE = 0.35
 
 
 # --------------------------------------------------------------------------- shared
@@ -126,6 +133,24 @@ def _dots(s: np.ndarray, disc: np.ndarray, pixel_size_um: float, floor: float):
 
 def _single(dots):
     return [d for d in dots if not d["merged"]]
+
+
+#: A red dot is faint when its peak is below this fraction of the field's median red
+#: peak (about the strong-dot rule ``red_min_relative`` 0.35 of the counter).
+FAINT_RED_FRACTION = 0.35
+
+
+def _log_sd(values) -> float:
+    """s.d. of log10 of the positive values (decades): the spread of a dot statistic."""
+    v = np.asarray(list(values), float)
+    v = v[np.isfinite(v) & (v > 0)]
+    return float(np.std(np.log10(v))) if v.size > 1 else float("nan")
+
+
+def _faint_share(peaks) -> float:
+    """Share of the dots whose peak is below ``FAINT_RED_FRACTION`` x the median peak."""
+    v = np.asarray(peaks, float)
+    return float(np.mean(v < FAINT_RED_FRACTION * np.median(v))) if v.size else float("nan")
 
 
 def _median(values) -> float:
@@ -194,7 +219,8 @@ def brightfield_stats(rgb: np.ndarray, pixel_size_um: float, centres) -> dict[st
     od_r, od_g = od[..., 0], od[..., 1]
     silver = od_r - 0.336 * (od_g - od_r)
     red = od_g - od_r
-    sdots, rdots, areas, irr, merged = [], [], [], [], []
+    sdots, rdots, areas, irr, merged, grey = [], [], [], [], [], []
+    trans = ndi.gaussian_filter(10.0 ** -od, (1.0, 1.0, 0.0)).min(axis=-1)
     nuc_od, tex, grain, halo, nuc_rgb, red_rgb = [], [], [], [], [], []
     g1 = ndi.gaussian_filter(od_r, 1.0)
     tex_s = ndi.gaussian_filter(od_r, 0.3 / pixel_size_um)
@@ -207,6 +233,8 @@ def brightfield_stats(rgb: np.ndarray, pixel_size_um: float, centres) -> dict[st
         sd, sthr = _dots(s, disc, pixel_size_um, _SILVER_FLOOR_OD)
         rd, rthr = _dots(q, disc, pixel_size_um, _RED_FLOOR_OD)
         sdots += sd
+        for d in _single(sd):
+            grey.append(float(trans[rs, cs][d["row"], d["col"]]) > _GREY_MIN_TRANSMITTANCE)
         rdots += rd
         a, i, m = _aggregates(s, disc, sthr, pixel_size_um, sd)
         areas += a
@@ -238,6 +266,7 @@ def brightfield_stats(rgb: np.ndarray, pixel_size_um: float, centres) -> dict[st
         silver_fwhm_um=_median(d["fwhm_um"] for d in ss),
         silver_peak_od=_median(d["peak"] for d in ss),
         silver_integrated_od_um2=_median(d["integrated"] for d in ss),
+        silver_grey_share=float(np.mean(grey)) if grey else np.nan,
         silver_aggregate_area_p90_um2=float(np.percentile(areas, 90)) if areas else np.nan,
         silver_irregularity=_median(irr),
         silver_merged_share=float(np.mean(merged)) if merged else np.nan,
@@ -245,6 +274,10 @@ def brightfield_stats(rgb: np.ndarray, pixel_size_um: float, centres) -> dict[st
         red_fwhm_um=_median(d["fwhm_um"] for d in rs1),
         red_peak_od=_median(d["peak"] for d in rs1),
         red_halo=_median(halo),
+        red_integrated_od_um2=_median(d["integrated"] for d in rs1),
+        red_peak_log_sd=_log_sd(d["peak"] for d in rs1),
+        red_fwhm_log_sd=_log_sd(d["fwhm_um"] for d in rs1),
+        red_faint_share=_faint_share([d["peak"] for d in rs1]),
         red_od_r_over_g=_median(v[0] for v in red_rgb),
         red_od_b_over_g=_median(v[2] for v in red_rgb),
         nucleus_od_r=nucleus,
@@ -368,6 +401,42 @@ def generated_stats(kind: str, *, realistic: bool, seed: int = 0) -> dict[str, f
     return brightfield_stats(syn.image, px, _truth_centres(syn))
 
 
+#: The per-field statistics that :data:`her2kit.synthetic.ish.REALISTIC_FISH_VARIATION`
+#: spans, and the draws at its two ends (low: dim, high background, little bleed; high).
+VARIATION_STATS = ("her2_snr", "cep17_snr", "her2_peak_over_nucleus",
+                   "cep17_peak_over_nucleus", "her2_crosstalk", "cep17_crosstalk")
+
+
+def _variation_end(high: bool, seed: int = 0) -> dict[str, float]:
+    """Statistics of a generated 1024² group5 FISH field at one end of the variation."""
+    from her2kit.synthetic import ish
+
+    ends = {k: v[1 if high else 0] for k, v in ish.REALISTIC_FISH_VARIATION.items()}
+    if not high:  # dim and high background go together at the low end
+        ends["nuclear_background"] = ish.REALISTIC_FISH_VARIATION["nuclear_background"][1]
+    else:
+        ends["nuclear_background"] = ish.REALISTIC_FISH_VARIATION["nuclear_background"][0]
+    px = 0.069
+    o = ish.realistic_fish_options(shape_px=(1024, 1024), pixel_size_um=px,
+                                   scenario="group5", seed=seed, **ends)
+    syn = ish.render_fish_field(o)
+    return fish_stats(syn.image[..., [1, 2, 0]], px, _truth_centres(syn))
+
+
+def _variation_table(tuning) -> None:
+    """Per-field FISH variation: the tuning fields and the generator's range ends."""
+    real = {n: real_field_stats(n) for n in tuning}
+    low, high = _variation_end(False), _variation_end(True)
+    print("\nFISH per-field variation (REALISTIC_FISH_VARIATION; tuning fields only; "
+          "generated ends: low = snr, both crosstalks and the dot spread at their "
+          "minimum and nuclear background at its maximum, high = the reverse)")
+    print(f"| statistic | {' | '.join(tuning)} | generated low end | generated high end |")
+    print("|---|" + "---:|" * (len(tuning) + 2))
+    for k in VARIATION_STATS:
+        vals = " | ".join(f"{real[n][k]:.3g}" for n in tuning)
+        print(f"| {k} | {vals} | {low[k]:.3g} | {high[k]:.3g} |")
+
+
 def _mean_of(dicts):
     return {k: float(np.nanmean([d[k] for d in dicts])) for k in dicts[0]}
 
@@ -409,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         _table("FISH (FISH1/2 0.072/0.066, FISH3/4/5 0.054/0.131/0.109 µm/px ASSUMED; generated "
                "1024² px at 0.069 µm/px, group5)",
                FISH_TUNING_FIELDS, FISH_HELD_BACK_FIELDS, seeds, "fish")
+        _variation_table(FISH_TUNING_FIELDS)
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -126,3 +126,31 @@ def test_bad_generator_arguments(kwargs, match):
 def test_bad_brightfield_assay():
     with pytest.raises(Her2kitInputError, match="dual-ish"):
         generate_brightfield_ish_field(assay="fish")
+
+
+def test_faint_grey_silver_dots():
+    # Issue 11, branch silverdots: a share of the single silver dots is rendered faint
+    # (peak OD silver_faint_od_factor x); a share of 0 leaves the field bit for bit.
+    from her2kit.synthetic.ish import BrightfieldIshFieldOptions, render_brightfield_ish_field
+
+    base = dict(shape_px=(256, 256), n_nuclei=6, scenario="group4", seed=2, noise_dn=0.0)
+    plain = render_brightfield_ish_field(BrightfieldIshFieldOptions(**base))
+    same = render_brightfield_ish_field(BrightfieldIshFieldOptions(**base, silver_faint_share=0))
+    assert np.array_equal(plain.image, same.image)
+    faint = render_brightfield_ish_field(BrightfieldIshFieldOptions(
+        **base, silver_faint_share=1.0, silver_faint_od_factor=0.4))
+    assert np.array_equal(faint.signals, plain.signals)  # the truth does not change
+    her2 = plain.signals[(plain.signals["probe"] == "her2") & ~plain.signals["is_cluster"]]
+    r, c = np.rint(her2["row"]).astype(int), np.rint(her2["col"]).astype(int)
+
+    def od(img):  # darkest channel's OD at the dot centres, over the glass
+        return -np.log10(np.maximum(img[r, c].min(axis=1), 1) / 255.0)
+
+    ratio = np.median(od(faint.image) / od(plain.image))
+    # The dot's peak is 0.4 x, the nucleus under it unchanged: the total OD falls to
+    # between 0.4 x and 1 x.
+    assert 0.4 < ratio < 0.8, ratio
+    for bad in (dict(silver_faint_share=1.5), dict(silver_faint_od_factor=0),
+                dict(silver_faint_sigma_factor=6)):
+        with pytest.raises(Her2kitInputError, match=next(iter(bad))):
+            BrightfieldIshFieldOptions(**base, **bad)

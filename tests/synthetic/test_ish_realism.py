@@ -42,6 +42,12 @@ BRIGHTFIELD_REAL = {
     "red_fwhm_um": (0.437, 0.15),
     "red_peak_od": (1.10, 0.25),
     "red_halo": (0.0596, 0.35),
+    # Branch reddots (2026-12-01, same command): the red dots' peak spread and faint
+    # share (peak below 0.35 x the median), fitted by red_faint_share / red_faint_factor.
+    # The faint share of ~70 red dots per field varies 0.05-0.11 between seeds of the
+    # generator without faint dots (0.13 / 0.18 on DISH1 / DISH3): +-0.08.
+    "red_peak_log_sd": (0.340, 0.25),
+    "red_faint_share": (0.152, 0.0, 0.08),
     "nucleus_od_r": (0.166, 0.15),
     "nucleus_texture_od": (0.0293, 0.25),
     "nucleus_grain_od": (0.0182, 0.35),

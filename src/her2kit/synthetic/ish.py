@@ -61,6 +61,7 @@ __all__ = [
     "NUCLEUS_DTYPE",
     "REALISTIC_BRIGHTFIELD",
     "REALISTIC_FISH",
+    "REALISTIC_FISH_VARIATION",
     "SCENARIOS",
     "SIGNAL_DTYPE",
     "BrightfieldIshFieldOptions",
@@ -73,6 +74,7 @@ __all__ = [
     "realistic_fish_options",
     "render_brightfield_ish_field",
     "render_fish_field",
+    "varied_fish_options",
 ]
 
 #: Target field means (HER2 copies/nucleus, CEP17 copies/nucleus) and whether
@@ -283,7 +285,7 @@ def _expand_points(rng, signals, pixel_size_um, spread_um=_CLUSTER_SPREAD_UM):
     rows[in_cluster] += rng.normal(0, spread, in_cluster.sum())
     cols[in_cluster] += rng.normal(0, spread, in_cluster.sum())
     # 20 % log-normal brightness variation between copies (probe binding varies).
-    weight = rng.lognormal(0.0, 0.2, len(idx))
+    weight = rng.lognormal(0.0, _DOT_WEIGHT_SD, len(idx))
     return idx, rows, cols, weight
 
 
@@ -449,10 +451,18 @@ class FishFieldOptions(IshLayoutOptions):
     dapi_bleed: float = 0.0
     #: Share of each probe's signal image that also lands in the other probe's channel.
     crosstalk: float = 0.0
+    #: Share of the CEP17 signal image that lands in the HER2 channel when it differs
+    #: from ``crosstalk`` (real composites bleed unequally; None = ``crosstalk``).
+    crosstalk_cep17_to_her2: float | None = None
+    #: Log s.d. of the dots' brightness, dot to dot; None (or <= 0.2) = 0.2. Real fields
+    #: measure ~0.3-0.4 (the log LoG response of their dots, robust s.d.).
+    dot_brightness_sd: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("nuclear_background", "dapi_texture", "dapi_outside", "dapi_bleed",
-                     "crosstalk"):
+                     "crosstalk", "crosstalk_cep17_to_her2", "dot_brightness_sd"):
+            if getattr(self, name) is None:
+                continue
             if not 0.0 <= float(getattr(self, name)) <= 5.0:
                 raise Her2kitInputError(f"expected 0-5, got {getattr(self, name)!r}",
                                         field=name)
@@ -493,9 +503,27 @@ class BrightfieldIshFieldOptions(IshLayoutOptions):
     #: Share of a red dot's amount spread as a pink halo of s.d. ``red_halo_sigma_um``.
     red_halo: float = 0.0
     red_halo_sigma_um: float = 0.6
+    #: Extra spread of the red dots' peak OD, s.d. of log10 (decades) of a per-copy
+    #: factor on top of the 20 % every copy gets (red intensity varies with the kit and
+    #: the counterstain); 0 = none (no random draw).
+    red_peak_log_sd: float = 0.0
+    #: Share (0-1) of the red copies rendered faint, at ``red_faint_factor`` (0-1) x the
+    #: peak OD: pale red dots a technologist still counts; 0 = none (no random draw).
+    red_faint_share: float = 0.0
+    red_faint_factor: float = 0.25
     #: Silver OD saturates: amount ``s`` renders as ``sat * (1 - exp(-s / sat))`` (dense
     #: silver is opaque); None = linear.
     silver_saturation_od: float | None = None
+    #: Share (0-1) of the single silver (HER2) dots rendered as faint grey dots, their
+    #: peak OD ``silver_faint_od_factor`` x and their s.d. ``silver_faint_sigma_factor``
+    #: x the others' (drawn from a generator of their own, so 0 = today's output bit for
+    #: bit). Real fields mix dark and grey silver dots (DISH1/DISH3: 19 % of the single
+    #: dots counted there have no pixel below a quarter of the glass, their peak OD
+    #: 0.42 x the dark ones', their FWHM about the same; benchmarks/README.md, branch
+    #: silverdots).
+    silver_faint_share: float = 0.0
+    silver_faint_od_factor: float = 0.4
+    silver_faint_sigma_factor: float = 1.0
     #: Relative s.d. and scale (µm) of the hematoxylin texture inside nuclei.
     nucleus_texture: float = 0.3
     nucleus_texture_um: float = 0.4
@@ -517,6 +545,20 @@ class BrightfieldIshFieldOptions(IshLayoutOptions):
     def __post_init__(self) -> None:
         if not 0.0 <= float(self.red_halo) < 1.0:
             raise Her2kitInputError(f"expected 0-1, got {self.red_halo!r}", field="red_halo")
+        if not 0.0 <= float(self.silver_faint_share) <= 1.0:
+            raise Her2kitInputError(f"expected 0-1, got {self.silver_faint_share!r}",
+                                    field="silver_faint_share")
+        for name in ("silver_faint_od_factor", "silver_faint_sigma_factor"):
+            if not 0.0 < float(getattr(self, name)) <= 5.0:
+                raise Her2kitInputError(f"expected 0 < value <= 5, got {getattr(self, name)!r}",
+                                        field=name)
+        for name in ("red_faint_share", "red_faint_factor"):
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                raise Her2kitInputError(f"expected 0-1, got {getattr(self, name)!r}",
+                                        field=name)
+        if not 0.0 <= float(self.red_peak_log_sd) <= 1.0:
+            raise Her2kitInputError(f"expected 0-1 decades, got {self.red_peak_log_sd!r}",
+                                    field="red_peak_log_sd")
         if self.jpeg_quality is not None and not 1 <= int(self.jpeg_quality) <= 95:
             raise Her2kitInputError(f"expected 1-95, got {self.jpeg_quality!r}",
                                     field="jpeg_quality")
@@ -537,9 +579,9 @@ class BrightfieldIshFieldOptions(IshLayoutOptions):
 #: ../shared/data/real/her2_fish_dish_pcm (pixel size ASSUMED 0.065 µm; statistics and
 #: method in benchmarks/ish_realism.py, table in benchmarks/README.md, issue 11). Fitted:
 #: dot sizes and ODs, red halo, nucleus OD and texture, stain hues, background OD and
-#: grain, nuclear area share. Not fitted (too few clusters on the tuning fields):
-#: ``cluster_spread_um`` and ``silver_saturation_od``, set by eye to loose, saturating
-#: aggregates.
+#: grain, nuclear area share, the share of faint grey silver dots. Not fitted (too few
+#: clusters on the tuning fields): ``cluster_spread_um`` and ``silver_saturation_od``, set
+#: by eye to loose, saturating aggregates.
 REALISTIC_BRIGHTFIELD: Mapping[str, object] = MappingProxyType({
     "psf_sigma_um": 0.13,
     "cep17_psf_sigma_um": 0.2,
@@ -547,6 +589,14 @@ REALISTIC_BRIGHTFIELD: Mapping[str, object] = MappingProxyType({
     "cep17_signal_od": 2.07,
     "red_halo": 0.5,
     "red_halo_sigma_um": 0.6,
+    # Red dot peaks spread 0.34 decades on DISH1 and DISH3 and 13-18 % of their red dots
+    # peak below 0.35 x the median (benchmarks/ish_realism.py; branch reddots): 0.22
+    # decades and 9 % without faint dots, 0.28 and 17 % with 10 % of the red copies at
+    # 0.3 x (seeds 0-2). A log-normal spread on every red copy instead
+    # (``red_peak_log_sd``, off here) also widened the dots' halo and the nuclei's
+    # measured diameter (seed 0: red FWHM +7 %, diameter 8.76 -> 8.84 µm).
+    "red_faint_share": 0.1,
+    "red_faint_factor": 0.3,
     "nucleus_od": 0.134,
     "nucleus_texture": 0.45,
     "stroma_od": 0.0,
@@ -555,6 +605,12 @@ REALISTIC_BRIGHTFIELD: Mapping[str, object] = MappingProxyType({
     "jpeg_quality": 75,
     "cluster_spread_um": 0.35,
     "silver_saturation_od": 3.0,
+    # Faint grey silver dots (branch silverdots): of the single silver dots the counter
+    # finds in the hand-counted nuclei of DISH1 / DISH3 without clusters (73), 19 % have
+    # no pixel of their 3 x 3 centre below a quarter of the glass; their peak silver OD
+    # is 0.42 x the dark ones' (0.185 vs 0.438), their FWHM the same (0.43 vs 0.41 µm).
+    "silver_faint_share": 0.19,
+    "silver_faint_od_factor": 0.42,
     # OD excess of the tuning fields' nuclei (G / R 0.69, B / R 0.02) and red dots
     # (R / G 0.07, B / G 0.093): bluer nuclei and more magenta dots than the library's.
     "hematoxylin_od_rgb": (1.0, 0.69, 0.02),
@@ -631,6 +687,56 @@ def realistic_fish_options(**overrides) -> FishFieldOptions:
     """
     return FishFieldOptions(**{**REALISTIC_FISH,
                                **_with_density(overrides, REALISTIC_FISH_NUCLEI_PER_UM2)})
+
+
+#: Log s.d. of the copies' brightness (every generated field).
+_DOT_WEIGHT_SD = 0.2
+#: Per-field ranges of the realistic FISH preset (log-uniform draws of
+#: :func:`varied_fish_options`): dot brightness, nuclear background and bleed-through
+#: vary from field to field. Spanning the tuning fields FISH1 and FISH2 (pixel sizes
+#: ASSUMED; ``python -m benchmarks.ish_realism``, per-field table, 2026-12-01): measured
+#: HER2 dot SNR 26.9 / 12.9 and CEP17 19.3 / 14.4 (the preset's 36 gives ~17), dot over
+#: nuclear level 2.0 / 1.1 (HER2) and 1.4 / 1.9 (CEP17), bleed-through (the other
+#: channel at a probe's dots) 0.51 / 0.22 at HER2 dots and 0.37 / 0.075 at CEP17 dots.
+#: The ranges' ends, rendered, measure SNR ~13 / ~28, dot over nuclear level ~0.9 /
+#: ~2.4 and bleed-through ~0.08 / ~0.5 (same table). Dot-to-dot brightness: the log
+#: LoG response of the detected dots spreads by 0.40 / 0.40 (HER2) and 0.39 / 0.28
+#: (CEP17) robust s.d. on FISH1 / FISH2, 0.26 on the preset's fields.
+REALISTIC_FISH_VARIATION: Mapping[str, tuple[float, float]] = MappingProxyType({
+    "snr": (20.0, 70.0),
+    "nuclear_background": (0.1, 0.45),
+    "crosstalk": (0.07, 0.5),
+    "crosstalk_cep17_to_her2": (0.07, 0.5),
+    "dot_brightness_sd": (0.25, 0.45),
+})
+
+
+def varied_fish_options(variation_seed: int, **overrides) -> FishFieldOptions:
+    """:func:`realistic_fish_options` with brightness, background and bleed-through drawn
+    per field from :data:`REALISTIC_FISH_VARIATION`.
+
+    Parameters
+    ----------
+    variation_seed : int
+        Seed of the draws (``numpy.random.default_rng``), separate from the layout's
+        ``seed`` so that one layout can be rendered under several conditions.
+    **overrides
+        Any :class:`FishFieldOptions` field; overrides the draws too.
+
+    Returns
+    -------
+    FishFieldOptions
+
+    Examples
+    --------
+    >>> o = varied_fish_options(3, shape_px=(256, 256), pixel_size_um=0.069)
+    >>> 20.0 <= o.snr <= 70.0 and 0.07 <= o.crosstalk <= 0.5
+    True
+    """
+    rng = np.random.default_rng(int(variation_seed))
+    drawn = {k: float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+             for k, (lo, hi) in REALISTIC_FISH_VARIATION.items()}
+    return realistic_fish_options(**{**drawn, **overrides})
 
 
 # --------------------------------------------------------------------------- shared stages
@@ -718,19 +824,22 @@ def _probe_peak(options: IshLayoutOptions, probe: str, peak: float) -> float:
 
 
 def _probe_image(
-    layout: _Layout, points: _Points, options: IshLayoutOptions, probe: str, dz: np.ndarray
+    layout: _Layout, points: _Points, options: IshLayoutOptions, probe: str, dz: np.ndarray,
+    only: np.ndarray | None = None, sigma_factor: float = 1.0,
 ) -> np.ndarray:
-    """One probe's signals as a sum of Gaussians (s.d. grown by defocus and ``dz``)."""
+    """One probe's signals as a sum of Gaussians (s.d. grown by defocus and ``dz``);
+    ``only`` (bool per point) restricts them, ``sigma_factor`` scales their s.d."""
     pixel_size_um = options.pixel_size_um
+    selected = layout.signals["probe"][points.idx] == probe
     return optics.render_point_sources(
         layout.labels.shape,
         points.rows,
         points.cols,
         points.weight,
-        selected=layout.signals["probe"][points.idx] == probe,
+        selected=selected if only is None else selected & only,
         defocused=points.defocused,
         dz=dz,
-        sigma_px=_probe_sigma_um(options, probe) / pixel_size_um,
+        sigma_px=sigma_factor * _probe_sigma_um(options, probe) / pixel_size_um,
         defocus_sigma_px=optics.DEFOCUS_SIGMA_UM / pixel_size_um,
     )
 
@@ -786,8 +895,10 @@ def _fish_expected(
         dz = np.abs(p_z - z) if z_planes is not None else np.zeros(len(points.idx), int)
         imgs = [_probe_image(layout, points, options, probe, dz) for probe in ("her2", "cep17")]
         xt = float(options.crosstalk)
-        if xt:
-            imgs = [imgs[0] + xt * imgs[1], imgs[1] + xt * imgs[0]]
+        xt_ch = xt if options.crosstalk_cep17_to_her2 is None else float(
+            options.crosstalk_cep17_to_her2)
+        if xt or xt_ch:
+            imgs = [imgs[0] + xt_ch * imgs[1], imgs[1] + xt * imgs[0]]
         for img in imgs:
             haze_img = ndi.gaussian_filter(img, _HAZE_SIGMA_UM / options.pixel_size_um) * haze
             bg = float(options.background) * gradient * (
@@ -919,6 +1030,13 @@ def render_fish_field(options: FishFieldOptions) -> SyntheticIsh:
         float(options.snr) * np.sqrt(1.3 * float(options.background)) / (1.0 - float(options.haze))
     )
     points = _signal_points(layout, options, amp, rng)
+    if options.dot_brightness_sd is not None and options.dot_brightness_sd > _DOT_WEIGHT_SD:
+        # Extra dot-to-dot spread from a stream of its own (the main stream, and so
+        # every field rendered without this option, stays as it was).
+        extra = np.sqrt(float(options.dot_brightness_sd) ** 2 - _DOT_WEIGHT_SD**2)
+        spread = np.random.default_rng([int(options.seed), 11]).lognormal(
+            0.0, extra, len(points.weight))
+        points = points._replace(weight=points.weight * spread)
     dapi_photons = _dapi_photons(layout, options, rng)
     expected = _fish_expected(layout, points, dapi_photons, options)
     image = optics.photon_counts(expected, rng)
@@ -954,15 +1072,61 @@ def _brightfield_od(
     probes = {"her2": "silver" if options.assay == "dual-ish" else "dab", "cep17": "fast_red"}
     no_dz = np.zeros(len(points.idx), int)
     stains = [(hema, _stain_vector(options, "hematoxylin"))]
+    faint = _faint_silver(layout, points, options)
     for probe, stain in probes.items():
         if (layout.signals["probe"][points.idx] == probe).any():
-            amount = _probe_image(layout, points, options, probe, no_dz)
+            if stain == "silver" and faint is not None:
+                f = float(options.silver_faint_sigma_factor)
+                dim = points._replace(weight=points.weight * (
+                    float(options.silver_faint_od_factor) * f * f))
+                amount = (_probe_image(layout, points, options, probe, no_dz, only=~faint)
+                          + _probe_image(layout, dim, options, probe, no_dz, only=faint,
+                                         sigma_factor=f))
+            else:
+                amount = _probe_image(layout, points, options, probe, no_dz)
             amount = _chromogen_response(amount, stain, options)
             stains.append((amount, _stain_vector(options, stain)))
     od = optics.mix_stains(stains)
     if any(options.background_od_rgb):
         od = od + np.asarray(options.background_od_rgb, float)
     return od
+
+
+def _faint_silver(layout: _Layout, points: _Points, options: BrightfieldIshFieldOptions
+                  ) -> np.ndarray | None:
+    """Which points are faint grey silver dots (single HER2 dots only; Dual ISH), or None.
+
+    Drawn from ``default_rng([seed, 11])``, not the field's generator: a share of 0 leaves
+    every other draw, and so the image, as it was.
+    """
+    share = float(options.silver_faint_share)
+    if not share > 0 or options.assay != "dual-ish":
+        return None
+    sig = layout.signals[points.idx]
+    single = (sig["probe"] == "her2") & ~sig["is_cluster"]
+    draw = np.random.default_rng([int(options.seed), 11]).random(len(points.idx))
+    faint = single & (draw < share)
+    return faint if faint.any() else None
+
+
+#: Second seed word of the red variation's random stream (:func:`_red_variation`).
+_RED_STREAM = 17
+
+
+def _red_variation(layout: _Layout, points: _Points, options: BrightfieldIshFieldOptions,
+                   rng: np.random.Generator) -> _Points:
+    """Red copies' extra peak spread and faint share (each drawn only when on)."""
+    spread, faint = float(options.red_peak_log_sd), float(options.red_faint_share)
+    if not (spread > 0 or faint > 0):
+        return points
+    is_cep = layout.signals["probe"][points.idx] == "cep17"
+    w = points.weight.copy()
+    if spread > 0:
+        w[is_cep] *= 10.0 ** rng.normal(0.0, spread, int(is_cep.sum()))
+    if faint > 0:
+        w[is_cep] *= np.where(rng.random(int(is_cep.sum())) < faint,
+                              float(options.red_faint_factor), 1.0)
+    return points._replace(weight=w)
 
 
 def _stain_vector(options: BrightfieldIshFieldOptions, stain: str) -> np.ndarray:
@@ -1090,6 +1254,10 @@ def render_brightfield_ish_field(options: BrightfieldIshFieldOptions) -> Synthet
     rng = np.random.default_rng(options.seed)
     layout = _lay_out_field(options, options.assay, rng)
     points = _signal_points(layout, options, float(options.signal_od), rng)
+    # The red variation draws from its own stream, so that turning it on leaves every
+    # other draw of the field (hematoxylin texture, camera noise) as it was.
+    points = _red_variation(layout, points, options,
+                            np.random.default_rng((int(options.seed), _RED_STREAM)))
     hema = _hematoxylin_od(layout, options, rng)
     od = _brightfield_od(layout, points, hema, options)
     if options.grain_od:

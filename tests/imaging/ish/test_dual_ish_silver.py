@@ -14,6 +14,7 @@ from her2kit.errors import Her2kitInputError
 from her2kit.imaging.color.stains import STAIN_VECTORS
 from her2kit.imaging.ish import BrightfieldIshOptions, count_brightfield_ish
 from her2kit.imaging.ish import signals as sig
+from her2kit.imaging.ish.silver import local_silver
 
 PX = 0.1  # µm per pixel of the built fields
 
@@ -180,9 +181,10 @@ def test_local_texture_threshold_both_sides():
     ch, labels, interior, _ = _texture_field()
     common = dict(pixel_size_um=PX, spot_sigma_um=SIGMA_UM, k_mad=15.0,
                   threshold_method="mad", noise_mask=labels == 1)
-    base, _ = sig._local_silver(ch, labels, interior, k=0.0, **common)
+    old = dict(min_factor=1.0, max_factor=sig.LOCAL_THRESHOLD_MAX)  # before silverdots
+    base, _, _, _ = local_silver(ch, labels, interior, k=0.0, **old, **common)
     assert all(_kept(base, r, c) for r, c, _ in DOTS)  # the field's threshold: all found
-    det, dropped = sig._local_silver(ch, labels, interior, k=4.0, **common)
+    det, dropped, _, _ = local_silver(ch, labels, interior, k=4.0, **old, **common)
     kept = [_kept(det, r, c) for r, c, _ in DOTS]
     # Textured nucleus 2: the clear dot (1.6 x) kept, the threshold being capped at
     # LOCAL_THRESHOLD_MAX (1.2 x); the faint one (1.1 x, texture level) dropped (kept

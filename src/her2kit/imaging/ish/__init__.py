@@ -10,6 +10,9 @@ signals
     Stage 2: each probe's signals, crosstalk, local background, clusters; the quality
     measures (stage 4). Nucleus segmentation (stage 1) is
     :mod:`her2kit.imaging.segment.ish_nuclei`.
+fishdots, diffuse, doublets
+    FISH detections in stage 2: threshold cap for faint dots, measured bleed-through,
+    autofluorescent granules; diffuse blobs; touching doublets.
 selection
     Stage 3: which nuclei are counted, and why the others are not.
 count

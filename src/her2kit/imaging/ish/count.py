@@ -43,6 +43,7 @@ from her2kit.imaging.color.ish import (
 from her2kit.imaging.color.stains import CISH_STAINS, DUAL_ISH_STAINS, STAIN_VECTORS, unit_vector
 from her2kit.imaging.ish.channels import FishImage, check_brightfield_rgb
 from her2kit.imaging.ish.quality import quality_shares, signal_focus
+from her2kit.imaging.ish.red import RED_REFERENCES, RedOptions
 from her2kit.imaging.ish.results import IshImageResult
 from her2kit.imaging.ish.selection import SelectionOptions, select_nuclei_stage
 from her2kit.imaging.ish.signals import (
@@ -51,10 +52,16 @@ from her2kit.imaging.ish.signals import (
     DENSE_OVERLAP_FACTOR,
     DENSE_SILVER_SHARE_DEFAULT,
     HIGH_BACKGROUND_RATIO,
+    REFERENCE_MODE_BANDWIDTH,
     SINGLE_SIGNAL_REFERENCES,
     SignalOptions,
     probe_signals_stage,
     signal_quality_stage,
+)
+from her2kit.imaging.ish.silver import (
+    SILVER_LOCAL_K,
+    SILVER_LOCAL_MAX_FACTOR,
+    SILVER_LOCAL_MIN_FACTOR,
 )
 from her2kit.imaging.ish.spots import DEFAULT_K_MAD, THRESHOLD_METHODS
 from her2kit.imaging.segment.ish_nuclei import (
@@ -242,6 +249,72 @@ class FishOptions(_CountOptions):
         1.17); 1.7: 2.61, ratio 1.04 (within 15 %), no nucleus worse; 1.5: one FISH1
         nucleus over-counted; 1.8-2.0: ratio 1.00 (outside). For CEP17 no
         under-count on the tuning fields was a doublet (1.7: no change), so it is off.
+    bleed_margin : float
+        Bleed-through between the probe channels is measured on the field (the other
+        channel's LoG response at each probe's clear dots, median share, 0-0.6:
+        ``parameters["bleed_cep17_to_her2"]`` / ``["bleed_her2_to_cep17"]``); a
+        detection within ``crosstalk_radius_um`` of the other probe's is its twin when
+        at most this x the share x its partner's response (the product capped at 1),
+        and a pair it does not explain is two signals
+        (:func:`~her2kit.imaging.ish.fishdots.resolve_bleed`). Unitless, >= 0; 0, or a
+        share that cannot be measured (under 10 clear dots), keeps the rule before
+        (the one stronger relative to its own threshold stays; ``parameters
+        ["bleed_rule"]`` says which was used). Default 4, chosen on FISH1/FISH2: the
+        rule before hands the twins to whichever channel's threshold is lowered (FISH1
+        with a 0.7 x HER2 threshold: CEP17 within ±1 17/18 -> 10/18); with the
+        measured shares (FISH1 0.33 green-to-red, 0.13 red-to-green; FISH2 0.07 / 0.20)
+        margins 2-4 keep FISH1's hand-counted nuclei as they were, and 4 keeps FISH2's
+        weak red twins of bright green dots out (2: FISH2 HER2 within ±1 17 -> 16 of
+        19, found ratio 1.29 against 1.07 by hand; 4: 1.17; the rule before, with the
+        cap: 1.22).
+    faint_fraction_her2, faint_fraction_cep17 : float
+        The valley threshold is at most this x the field's median dot response (and
+        never below the ``k_mad`` noise floor), so that a dim field, whose signal mode
+        lies just above the valley, keeps its faint dots
+        (:func:`~her2kit.imaging.ish.fishdots.cap_threshold`; 0 <= value < 1, 0 =
+        off; the valley and the cap are ``parameters["her2_threshold_valley"]``,
+        ``["her2_threshold_cap"]`` and the same for CEP17). Defaults 0.4 / 0.4, chosen
+        on FISH1/FISH2: FISH2's faint red dots sat at 0.5-0.8 x its valley (found HER2
+        mean 1.21 against 1.50 by hand); 0.35-0.4: 1.47, field ratio 0.86 -> 0.89;
+        FISH1's valley is below its cap, unchanged. 0.3 for CEP17 floods FISH2 with
+        green texture (found CEP17 1.68 against 1.40), 0.5 for HER2 finds 1.37.
+        Faint dots let in by the cap count as single signals only: clusters and the
+        single-signal reference come from the detections above the valley
+        (:func:`~her2kit.imaging.ish.fishdots.split_faint`).
+    faint_local_k : float
+        A detection the cap lets in must stand this many robust s.d. above its own
+        nucleus's LoG texture (:func:`~her2kit.imaging.ish.fishdots.local_contrast`;
+        >= 0, 0 = no check; ``parameters["her2_faint_dropped"]``). Default 4: with the
+        width check it drops 4 HER2 and 1 CEP17 detections on FISH2 (2 and 1 without
+        it); 0-5 give the same hand-counted nuclei, 6 drops faint real red dots (found
+        HER2 1.47 -> 1.42).
+    faint_width_factor : float
+        ... and be dot-shaped: apparent s.d. at most this x the median of the
+        detections above the valley (:func:`~her2kit.imaging.ish.fishdots.faint_dots`;
+        >= 0, 0 = no check). Default 2.0: it drops 2 HER2 / 1 CEP17 more faint blobs on
+        FISH2 and no hand-counted dot; 1.5 drops FISH2's faint real red dots (found
+        HER2 1.47 -> 1.32).
+    faint_check_fraction : float
+        Those two checks (texture contrast, dot shape) also apply to every automatic
+        detection below this x the median detection, whether or not the cap let it in
+        (0 <= value < 1; 0 = only the cap's; ``parameters["her2_faint_checked_below"]``
+        is the level, image units). A field without a valley keeps its threshold at the
+        noise floor, where texture maxima pass. Default 0.6: on a generated
+        non-amplified field (``varied_fish_options`` seed 9005, ratio 1.09) HER2 within
+        ±1 86 % -> 95 % and the field ratio 1.39 -> 1.11 (0.5: 1.29), the texture
+        maxima there being 0.34-0.40 x the median dot, 0.36-0.48 µm wide (dots
+        0.08-0.23 µm) and 3-4 s.d. above their nucleus's texture (dots 7-28); on
+        FISH1/FISH2 0.4-0.8 change no hand-counted nucleus (FISH1's whole-field ratio
+        0.96 -> 0.92).
+    granule_factor : float
+        A co-located HER2 + CEP17 pair that bleed-through does not explain, both at
+        least their channel's median dot, whose DAPI LoG response is above this x the
+        field's DAPI share at the dots (floored at 0.05) x the brighter probe's, is an
+        autofluorescent granule (bright in every channel) and both are dropped
+        (:func:`~her2kit.imaging.ish.fishdots.granules`; >= 0, 0 = off;
+        ``parameters["granules_dropped"]``). Default 3: no granule on FISH1/FISH2
+        (none was seen by hand); without the "both bright" condition the rule took
+        FISH2's green dots with a weak red twin for granules (CEP17 1.26 -> 1.11).
     min_solidity : float
         As above; default 0.85 here too (0.9 before issue 11): the watershed
         pieces of crowded nuclei have straight cuts and dents and 0.9 excluded
@@ -265,9 +338,20 @@ class FishOptions(_CountOptions):
     diffuse_width_factor_cep17: float = 1.5
     doublet_ratio_her2: float = 1.7
     doublet_ratio_cep17: float = 0.0
+    bleed_margin: float = 4.0
+    faint_fraction_her2: float = 0.4
+    faint_fraction_cep17: float = 0.4
+    faint_local_k: float = 4.0
+    faint_width_factor: float = 2.0
+    faint_check_fraction: float = 0.6
+    granule_factor: float = 3.0
 
     def __post_init__(self):
         super().__post_init__()
+        for name in ("faint_fraction_her2", "faint_fraction_cep17", "faint_check_fraction"):
+            if not 0 <= float(getattr(self, name)) < 1:
+                raise Her2kitInputError(f"expected 0 <= value < 1 (0 = off), got "
+                                        f"{getattr(self, name)!r}", field=name)
         if not 0 <= self.nuclei_core_below_solidity <= 1:
             raise Her2kitInputError(f"expected 0-1, got {self.nuclei_core_below_solidity!r}",
                                     field="nuclei_core_below_solidity")
@@ -276,7 +360,9 @@ class FishOptions(_CountOptions):
             raise Her2kitInputError(f"expected 0-1, got {self.nuclei_joined_below_solidity!r}",
                                     field="nuclei_joined_below_solidity")
         for name in ("nuclei_joined_factor", "diffuse_width_factor_her2",
-                     "diffuse_width_factor_cep17", "doublet_ratio_her2", "doublet_ratio_cep17"):
+                     "diffuse_width_factor_cep17", "doublet_ratio_her2", "doublet_ratio_cep17",
+                     "bleed_margin", "faint_local_k", "faint_width_factor",
+                     "granule_factor"):
             if not float(getattr(self, name)) >= 0:
                 raise Her2kitInputError(f"expected >= 0 (0 = off), got {getattr(self, name)!r}",
                                         field=name)
@@ -308,6 +394,13 @@ class FishOptions(_CountOptions):
             diffuse_width_factor_cep17=float(self.diffuse_width_factor_cep17),
             doublet_ratio_her2=float(self.doublet_ratio_her2),
             doublet_ratio_cep17=float(self.doublet_ratio_cep17),
+            bleed_margin=float(self.bleed_margin),
+            faint_fraction_her2=float(self.faint_fraction_her2),
+            faint_fraction_cep17=float(self.faint_fraction_cep17),
+            faint_local_k=float(self.faint_local_k),
+            faint_width_factor=float(self.faint_width_factor),
+            faint_check_fraction=float(self.faint_check_fraction),
+            granule_factor=float(self.granule_factor),
         )
 
 
@@ -468,12 +561,32 @@ min_solidity, focus_min_ratio, cluster_max_um
         on is ``parameters["nuclei_silver_angle_deg"]``.
     silver_local_k : float
         Dual ISH: each nucleus's silver threshold is this x the robust s.d. (MAD) of
-        the LoG response over its interior, between the field's threshold and
-        :data:`~her2kit.imaging.ish.signals.LOCAL_THRESHOLD_MAX` x it (>= 0; default
-        4; 0 = off): coarse, dark nuclei lose their texture "dots". Chosen on the
-        tuning fields DISH1/DISH3: HER2 within ±1 82 -> 91 % (k 3 / 5 / 6: 82 / 91 /
-        85 %; 5 under-counts generated dots). The detections dropped are
-        ``parameters["her2_texture_dropped"]``.
+        the LoG response over its interior (>= 0; 0 = off; default
+        :data:`~her2kit.imaging.ish.silver.SILVER_LOCAL_K`, 5.5; 4 before branch
+        silverdots): coarse, dark nuclei lose their texture "dots", and pale grey
+        dots in smooth nuclei pass where the field's threshold is higher. The same
+        cut, 5.6 x, separates the dots counted by eye from texture on both tuning
+        fields DISH1/DISH3, while their best field-wide cuts differ 2 x
+        (:mod:`her2kit.imaging.ish.silver`). The detections dropped are
+        ``parameters["her2_texture_dropped"]``, those kept below the field's
+        threshold ``parameters["her2_faint_kept"]``.
+    silver_local_min_factor : float
+        That threshold's lower bound, x the field's automatic silver threshold
+        (0 < value <= 1; default
+        :data:`~her2kit.imaging.ish.silver.SILVER_LOCAL_MIN_FACTOR`, 0.3; 1 = the
+        rule before branch silverdots, never below the field's).
+    silver_local_max_factor : float
+        Its upper bound, x the field's threshold (>= ``silver_local_min_factor``;
+        default :data:`~her2kit.imaging.ish.silver.SILVER_LOCAL_MAX_FACTOR`, 1.5;
+        1.2 before branch silverdots).
+    silver_local_valley : bool
+        Lower ``silver_local_k`` to the field's own valley between texture and dots
+        where the field shows a clear one (default True;
+        :func:`~her2kit.imaging.ish.silver.field_k`): on generated fields dots stand
+        apart from texture from 3.5 x, and the real fields' 5.5 x dropped faint
+        generated dots. The multiple used is ``parameters["her2_local_k_used"]``.
+        ``silver_local_k=4, silver_local_min_factor=1, silver_local_max_factor=1.2,
+        silver_local_valley=False`` counts as before branch silverdots.
 
     Raises
     ------
@@ -502,20 +615,37 @@ min_solidity, focus_min_ratio, cluster_max_um
     red_single_percentile: float = 50.0
     silver_opaque_transmittance: float = 0.2
     silver_dense_cluster_max_um: float = 6.0
-    silver_local_k: float = 4.0
+    silver_local_k: float = SILVER_LOCAL_K
+    silver_local_min_factor: float = SILVER_LOCAL_MIN_FACTOR
+    silver_local_max_factor: float = SILVER_LOCAL_MAX_FACTOR
+    silver_local_valley: bool = True
     silver_dense_share: float = DENSE_SILVER_SHARE_DEFAULT
     silver_dense_area_factor: float = DENSE_OVERLAP_FACTOR
     silver_dense_per_maximum: bool = True
     silver_split_reference: bool = True
+    red_single_reference: str = "clear-mode"
+    red_clear_height: float = 0.9
+    red_faint_k: float = 6.0
+    red_faint_min_relative: float = 0.15
+    red_faint_max_silver: float = 0.0
 
     def __post_init__(self):
         super().__post_init__()
+        _check_red(self)
         check_positive(self.red_cluster_max_um, name="red_cluster_max_um", unit="µm")
         check_positive(self.silver_dense_cluster_max_um, name="silver_dense_cluster_max_um",
                        unit="µm")
         if not float(self.silver_local_k) >= 0:
             raise Her2kitInputError(f"expected >= 0 (x the nucleus's MAD), got "
                                     f"{self.silver_local_k!r}", field="silver_local_k")
+        if not 0 < float(self.silver_local_min_factor) <= 1:
+            raise Her2kitInputError(f"expected 0 < value <= 1 (x the field's threshold), got "
+                                    f"{self.silver_local_min_factor!r}",
+                                    field="silver_local_min_factor")
+        if not float(self.silver_local_max_factor) >= float(self.silver_local_min_factor):
+            raise Her2kitInputError(f"expected >= silver_local_min_factor, got "
+                                    f"{self.silver_local_max_factor!r}",
+                                    field="silver_local_max_factor")
         if not 0 <= self.silver_opaque_transmittance < 1:
             raise Her2kitInputError(
                 f"expected 0 <= value < 1, got {self.silver_opaque_transmittance!r}",
@@ -588,10 +718,41 @@ min_solidity, focus_min_ratio, cluster_max_um
             silver_dense_cluster_max_um=(float(self.silver_dense_cluster_max_um)
                                          if self.silver_opaque_transmittance > 0 else None),
             silver_local_k=float(self.silver_local_k),
+            silver_local_min_factor=float(self.silver_local_min_factor),
+            silver_local_max_factor=float(self.silver_local_max_factor),
+            silver_local_valley=bool(self.silver_local_valley),
             silver_dense_share=float(self.silver_dense_share),
             silver_dense_per_maximum=bool(self.silver_dense_per_maximum),
             silver_dense_area_factor=float(self.silver_dense_area_factor),
+            red=self.red_options(),
         )
+
+    def red_options(self) -> RedOptions:
+        """The Dual ISH red path's options (:mod:`~her2kit.imaging.ish.red`)."""
+        return RedOptions(
+            single_reference=self.red_single_reference,
+            single_percentile=float(self.red_single_percentile),
+            clear_height=float(self.red_clear_height),
+            mode_bandwidth_decades=REFERENCE_MODE_BANDWIDTH,
+            faint_k=float(self.red_faint_k),
+            faint_min_relative=float(self.red_faint_min_relative),
+            faint_max_silver=float(self.red_faint_max_silver),
+            silver_radius_um=float(self.silver_twin_radius_um),
+        )
+
+
+def _check_red(o) -> None:
+    """The ``red_*`` options of :class:`BrightfieldIshOptions` (branch reddots), checked."""
+    check_choice(o.red_single_reference, RED_REFERENCES, name="red_single_reference")
+    if not 0 <= float(o.red_clear_height) <= 1:
+        raise Her2kitInputError(f"expected 0 <= value <= 1 (x the dominant red height), "
+                                f"got {o.red_clear_height!r}", field="red_clear_height")
+    for name in ("red_faint_k", "red_faint_min_relative"):
+        if not float(getattr(o, name)) >= 0:
+            raise Her2kitInputError(f"expected >= 0, got {getattr(o, name)!r}", field=name)
+    if not np.isfinite(float(o.red_faint_max_silver)):
+        raise Her2kitInputError(f"expected a finite number (x the red LoG response), got "
+                                f"{o.red_faint_max_silver!r}", field="red_faint_max_silver")
 
 
 def count_ish_channels(
@@ -655,7 +816,8 @@ def count_ish_channels(
                                nuclei_labels=nuclei_labels)
     sig = probe_signals_stage(her2_channel, cep17_channel, geo, assay=assay,
                               pixel_size_um=pixel_size_um,
-                              options=signals, her2_opaque=her2_opaque)
+                              options=signals, her2_opaque=her2_opaque,
+                              nuclear=nuclear if assay == "fish" else None)
     sel = select_nuclei_stage(nuclear, geo, sig, pixel_size_um=pixel_size_um, options=selection,
                               roi_mask=roi_mask,
                               focus_on_grid=assay == "fish" and nuclei_labels is None)
@@ -725,9 +887,14 @@ def _evidence(params, nuclei_threshold, sig, sel) -> dict:
         cep17_single_signal_intensity=None if cep17 is None else cep17.single_signal_intensity,
         crosstalk_dropped=sig.crosstalk_dropped,
         her2_texture_dropped=sig.texture_dropped,
+        her2_faint_kept=sig.faint_kept,
+        her2_local_k_used=sig.local_k_used,
+        cep17_faint_threshold=sig.red_faint_threshold,
+        cep17_faint_added=sig.red_faint_added,
         median_focus=sel.median_focus,
         median_nucleus_area_um2=sel.median_area_um2,
     )
+    parameters.update(sig.fish_evidence or {})
     return parameters
 
 
@@ -786,6 +953,13 @@ def count_fish(
         diffuse_width_factor_cep17=float(options.diffuse_width_factor_cep17),
         doublet_ratio_her2=float(options.doublet_ratio_her2),
         doublet_ratio_cep17=float(options.doublet_ratio_cep17),
+        bleed_margin=float(options.bleed_margin),
+        faint_fraction_her2=float(options.faint_fraction_her2),
+        faint_fraction_cep17=float(options.faint_fraction_cep17),
+        faint_local_k=float(options.faint_local_k),
+        faint_width_factor=float(options.faint_width_factor),
+        faint_check_fraction=float(options.faint_check_fraction),
+        granule_factor=float(options.granule_factor),
         segmentation_grid_um=options.segmentation_grid_um,
         **{f"nuclei_{k}": v for k, v in options._nuclei_parameters().items()},
     )
@@ -901,9 +1075,17 @@ def count_brightfield_ish(
         silver_opaque_transmittance=float(options.silver_opaque_transmittance),
         silver_dense_cluster_max_um=float(options.silver_dense_cluster_max_um),
         silver_local_k=float(options.silver_local_k),
+        silver_local_min_factor=float(options.silver_local_min_factor),
+        silver_local_max_factor=float(options.silver_local_max_factor),
+        silver_local_valley=bool(options.silver_local_valley),
         silver_dense_share=float(options.silver_dense_share),
         silver_dense_area_factor=float(options.silver_dense_area_factor),
         silver_dense_per_maximum=bool(options.silver_dense_per_maximum),
+        red_single_reference=options.red_single_reference,
+        red_clear_height=float(options.red_clear_height),
+        red_faint_k=float(options.red_faint_k),
+        red_faint_min_relative=float(options.red_faint_min_relative),
+        red_faint_max_silver=float(options.red_faint_max_silver),
         stain_angles_deg=_stain_angles(vectors, stains),
     )
     opaque = None

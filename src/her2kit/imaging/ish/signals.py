@@ -28,6 +28,7 @@ from scipy import ndimage as ndi
 
 from her2kit.imaging.filters import block_mean, smooth
 from her2kit.imaging.ish.results import ClusterRecord, ProbeSignals
+from her2kit.imaging.ish.silver import LOCAL_MIN_PX, at_field_threshold, local_silver
 from her2kit.imaging.ish.spots import DEFAULT_K_MAD, SpotDetection, detect_spots, log_filter
 from her2kit.imaging.segment._packed import _grey_opening, _odd, _pad_to, _upsample
 from her2kit.imaging.segment.ish_nuclei import NucleusGeometry
@@ -98,14 +99,12 @@ DENSE_SILVER_SHARE_DEFAULT = 0.05
 DENSE_OVERLAP_FACTOR = 1.25
 
 
-#: Dual ISH per-nucleus silver threshold (``silver_local_k``): at most this multiple
-#: of the field's automatic threshold (never below it). Chosen on the tuning fields
-#: DISH1/DISH3 of the hand reference (tests/data/ish_reference): 1.2 with k = 4 takes
-#: HER2 within ±1 from 82 to 91 %; letting it also fall below the field's threshold
-#: (0.6 or 0.8 x, to find pale grey dots) picked up texture (76-82 %).
+#: Dual ISH per-nucleus silver threshold (``silver_local_k``) before branch silverdots:
+#: at most this multiple of the field's automatic threshold (never below it; k = 4
+#: took HER2 within ±1 on DISH1/DISH3 from 82 to 91 %). Now the options
+#: ``silver_local_min_factor`` / ``silver_local_max_factor``
+#: (:mod:`her2kit.imaging.ish.silver`); this is their pre-silverdots upper bound.
 LOCAL_THRESHOLD_MAX = 1.2
-#: ... computed only for nuclei with at least this many interior px (a robust MAD).
-LOCAL_MIN_PX = 50
 
 
 #: Bandwidth (decades) of the log-height density whose mode is the typical
@@ -789,41 +788,6 @@ def _high_background(channel, sig, labels, bg: _Background | None) -> bool:
     return level > 0 and height < HIGH_BACKGROUND_RATIO * level
 
 
-def _local_silver(ch, labels, interior, *, k, pixel_size_um, spot_sigma_um, k_mad,
-                  threshold_method, noise_mask) -> tuple[SpotDetection, int]:
-    """Silver detections against each nucleus's own texture, not the field's alone.
-
-    Silver is nearly neutral and close to hematoxylin in hue, so the dark texture
-    of coarse, dark nuclei passes a field-wide threshold in the silver amount
-    (3-7 "signals" where 3-4 are counted by eye on DISH3). Each nucleus's threshold
-    is ``k`` x the robust s.d. (MAD) of the LoG response over its interior pixels,
-    kept between the field's automatic threshold and :data:`LOCAL_THRESHOLD_MAX`
-    times it: texture raises it, a smooth nucleus keeps the field's. Detections
-    outside nuclei keep the field's threshold, which stays the detection's
-    ``threshold``. Returns the detections and the number dropped.
-    """
-    filtered = log_filter(ch, sigma_px=spot_sigma_um / pixel_size_um)
-    det = detect_spots(ch, pixel_size_um=pixel_size_um, spot_sigma_um=spot_sigma_um,
-                       k_mad=k_mad, threshold_method=threshold_method,
-                       noise_mask=noise_mask, filtered=filtered)
-    n = int(labels.max())
-    where = (labels > 0) & interior
-    lab, val = labels[where], filtered[where].astype(np.float64)
-    order = np.argsort(lab, kind="stable")
-    lab, val = lab[order], val[order]
-    starts = np.searchsorted(lab, np.arange(n + 2))
-    thr = np.full(n + 1, float(det.threshold))
-    for i in range(1, n + 1):
-        v = val[starts[i]:starts[i + 1]]
-        if v.size >= LOCAL_MIN_PX:
-            mad = 1.4826 * float(np.median(np.abs(v - np.median(v))))
-            thr[i] = min(max(k * mad, det.threshold), LOCAL_THRESHOLD_MAX * det.threshold)
-    rr = np.clip(np.rint(det.coords_px[:, 0]).astype(int), 0, ch.shape[0] - 1)
-    cc = np.clip(np.rint(det.coords_px[:, 1]).astype(int), 0, ch.shape[1] - 1)
-    keep = det.response >= thr[labels[rr, cc]]
-    return _subset(det, keep), int((~keep).sum())
-
-
 @dataclass(frozen=True)
 class SignalOptions:
     """How probe signals are detected and clusters estimated (:func:`probe_signals_stage`).
@@ -869,7 +833,12 @@ class SignalOptions:
         :func:`probe_signals_stage` (None = no dense clusters).
     silver_local_k : float
         Dual ISH: per-nucleus silver threshold, x the nucleus's LoG MAD
-        (:func:`_local_silver`; 0 = off).
+        (:func:`~her2kit.imaging.ish.silver.local_silver`; 0 = off).
+    silver_local_min_factor, silver_local_max_factor : float
+        Dual ISH: that threshold's bounds, x the field's automatic threshold.
+    silver_local_valley : bool
+        Dual ISH: lower ``silver_local_k`` to the field's clear valley between texture
+        and dots (:func:`~her2kit.imaging.ish.silver.field_k`).
     doublet_ratio_her2, doublet_ratio_cep17 : float
         A detection whose half-maximum region's major / minor s.d. is at least this
         is two touching signals, per probe
@@ -882,6 +851,34 @@ class SignalOptions:
     silver_dense_per_maximum : bool
         Credit a dense region from its area only where it is wider than
         ``CLUSTER_AREA_FACTOR`` single areas per maximum.
+    red : RedOptions or None
+        Dual ISH with ``single_signal_reference="clear-mode"``: the red signals come
+        from :func:`~her2kit.imaging.ish.red.red_stage` with these options
+        (:class:`~her2kit.imaging.ish.red.RedOptions`); None = the shared probe path.
+    bleed_margin : float
+        FISH: a detection co-located with the other probe's is its bleed-through twin
+        when at most this x the field's measured bleed-through share of it
+        (:func:`~her2kit.imaging.ish.fishdots.resolve_bleed`; 0 = the threshold-relative
+        rule of :func:`_resolve_crosstalk`).
+    faint_fraction_her2, faint_fraction_cep17 : float
+        FISH: the valley threshold is at most this x the median dot's response, per
+        probe (:func:`~her2kit.imaging.ish.fishdots.cap_threshold`; 0 = off).
+    faint_local_k : float
+        FISH: a detection between the cap and the valley is kept only when at least
+        this many robust s.d. above its own nucleus's texture
+        (:func:`~her2kit.imaging.ish.fishdots.local_contrast`; 0 = no such check).
+    faint_width_factor : float
+        FISH: ... and only when its apparent s.d. is at most this x the median of the
+        detections above the valley (:func:`~her2kit.imaging.ish.fishdots.faint_dots`;
+        0 = no such check).
+    faint_check_fraction : float
+        FISH: those two checks also apply to every detection below this x the median
+        detection (automatic thresholds only; 0 = only to what the cap let in).
+    granule_factor : float
+        FISH: a co-located HER2 + CEP17 pair whose DAPI response exceeds this x the
+        field's DAPI share at its dots is an autofluorescent granule and both are
+        dropped (:func:`~her2kit.imaging.ish.fishdots.granules`; 0 = off; needs
+        ``bleed_margin`` > 0 and the ``nuclear`` channel).
     """
 
     spot_sigma_um: float = DEFAULT_SPOT_SIGMA_UM
@@ -901,11 +898,23 @@ class SignalOptions:
     red_single_percentile: float = 50.0
     silver_dense_cluster_max_um: float | None = None
     silver_local_k: float = 0.0
+    silver_local_min_factor: float = 1.0
+    silver_local_max_factor: float = LOCAL_THRESHOLD_MAX
+    silver_local_valley: bool = False
     doublet_ratio_her2: float = 0.0
     doublet_ratio_cep17: float = 0.0
     silver_dense_share: float = DENSE_SILVER_SHARE
     silver_dense_area_factor: float = 1.0
     silver_dense_per_maximum: bool = False
+    # her2kit.imaging.ish.red.RedOptions: the Dual ISH red path (with "clear-mode").
+    red: object | None = None
+    bleed_margin: float = 0.0
+    faint_fraction_her2: float = 0.0
+    faint_fraction_cep17: float = 0.0
+    faint_local_k: float = 0.0
+    faint_width_factor: float = 0.0
+    faint_check_fraction: float = 0.0
+    granule_factor: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -925,6 +934,19 @@ class SignalsStage:
     texture_dropped : int
         Dual ISH: silver detections below their nucleus's texture threshold
         (``SignalOptions.silver_local_k``).
+    faint_kept : int
+        Dual ISH: silver detections below the field's threshold kept by their
+        nucleus's (``SignalOptions.silver_local_min_factor`` < 1).
+    local_k_used : float or None
+        Dual ISH: the multiple of each nucleus's texture s.d. applied (None = off).
+    red_faint_threshold : float or None
+        Dual ISH with ``SignalOptions.red``: the faint red dots' LoG threshold, OD
+        (:func:`~her2kit.imaging.ish.red.add_faint_red`; None = off).
+    red_faint_added : int
+        ... and how many faint red dots it added.
+    fish_evidence : dict or None
+        FISH: the automatic choices of :func:`~her2kit.imaging.ish.fishdots.fish_detections`
+        (bleed-through shares, threshold caps, twins and granules dropped); None otherwise.
     """
 
     her2: ProbeSignals
@@ -933,6 +955,11 @@ class SignalsStage:
     her2_channel: np.ndarray
     crosstalk_dropped: int
     texture_dropped: int = 0
+    faint_kept: int = 0
+    local_k_used: float | None = None
+    red_faint_threshold: float | None = None
+    red_faint_added: int = 0
+    fish_evidence: dict | None = None
 
 
 def probe_signals_stage(
@@ -944,6 +971,7 @@ def probe_signals_stage(
     pixel_size_um: float,
     options: SignalOptions,
     her2_opaque: np.ndarray | None = None,
+    nuclear: np.ndarray | None = None,
 ) -> SignalsStage:
     """Stage 2 of the ISH counter: the signals of each probe, their nuclei and clusters.
 
@@ -957,6 +985,8 @@ def probe_signals_stage(
     her2_opaque : (rows, cols) bool ndarray, optional
         Brightfield: pixels where the HER2 chromogen is opaque (its amount clipped);
         see :func:`_dense_credit`. None = no saturation handling.
+    nuclear : (rows, cols) ndarray, optional
+        FISH: the DAPI channel, for the granule rule (``options.granule_factor``).
     assay : {"fish", "dual-ish", "cish"}
         FISH resolves crosstalk between the channels; Dual ISH drops red detections
         that are really dark silver dots.
@@ -980,26 +1010,30 @@ def probe_signals_stage(
                   threshold_method=o.threshold_method, noise_mask=noise_mask)
     n_crosstalk = 0
     det_h = det_c = None
+    fish_evidence = None
     if assay == "fish" and o.crosstalk_radius_um > 0:
-        det_h = _detect(np.asarray(her2_channel, np.float32), threshold=o.threshold_her2,
-                        **common)
-        det_c = _detect(np.asarray(cep17_channel, np.float32), threshold=o.threshold_cep17,
-                        **common)
-        det_h, det_c, n_crosstalk = _drop_diffuse_both(
-            her2_channel, cep17_channel, det_h, det_c, pixel_size_um=pixel_size_um,
-            spot_sigma_um=o.spot_sigma_um,
-            width_factors=(o.diffuse_width_factor_her2, o.diffuse_width_factor_cep17))
-        det_h, det_c, n_cross = _resolve_crosstalk(det_h, det_c,
-                                                   o.crosstalk_radius_um / pixel_size_um)
-        n_crosstalk += n_cross
+        from her2kit.imaging.ish.fishdots import fish_detections
+
+        det_h, det_c, n_crosstalk, fish_evidence = fish_detections(
+            her2_channel, cep17_channel, o, common, labels=labels, interior=interior,
+            dapi=nuclear)
     her2_ch = np.asarray(her2_channel, np.float32)
-    n_texture = 0
+    n_texture = n_faint_kept = 0
+    k_used = None
     if assay == "dual-ish" and o.silver_local_k > 0 and o.threshold_her2 is None:
-        det_h, n_texture = _local_silver(her2_ch, labels, interior, k=o.silver_local_k,
-                                         **common)
+        det_h, n_texture, n_faint_kept, k_used = local_silver(
+            her2_ch, labels, interior, k=o.silver_local_k,
+            min_factor=o.silver_local_min_factor, max_factor=o.silver_local_max_factor,
+            valley=o.silver_local_valley, **common)
     bg_her2 = _background(her2_ch, labels, pixel_size_um=pixel_size_um,
                           cluster_max_um=o.cluster_max_um,
                           sigma_px=o.spot_sigma_um / pixel_size_um)
+    faint_h = faint_c = None
+    if fish_evidence is not None:
+        from her2kit.imaging.ish.fishdots import merge_faint, split_faint
+
+        det_h, faint_h = split_faint(det_h, fish_evidence["her2_threshold_valley"])
+        det_c, faint_c = split_faint(det_c, fish_evidence["cep17_threshold_valley"])
     ref = o.single_signal_reference
     her2 = _probe_signals(her2_ch, labels, probe="her2", threshold=o.threshold_her2, det=det_h,
                           bg=bg_her2, reference=ref, cluster_max_um=o.cluster_max_um,
@@ -1010,6 +1044,10 @@ def probe_signals_stage(
                           dense_area_factor=o.silver_dense_area_factor,
                           dense_per_maximum=o.silver_dense_per_maximum, **common)
     cep17 = None
+    if (cep17_channel is not None and assay == "dual-ish" and o.red is not None
+            and ref == "clear-mode"):
+        return _red_path(cep17_channel, her2, her2_ch, labels, o, common, bg_her2,
+                         n_crosstalk, n_texture, n_faint_kept, k_used)
     if cep17_channel is not None:
         cep17 = _probe_signals(cep17_channel, labels, probe="cep17",
                                threshold=o.threshold_cep17, det=det_c, reference=ref,
@@ -1017,12 +1055,51 @@ def probe_signals_stage(
                                                else o.cep17_cluster_max_um),
                                single_percentile=o.red_single_percentile,
                                doublet_min_ratio=o.doublet_ratio_cep17, **common)
+    if fish_evidence is not None:
+        her2 = merge_faint(her2, faint_h, labels, pixel_size_um=pixel_size_um)
+        cep17 = merge_faint(cep17, faint_c, labels, pixel_size_um=pixel_size_um)
     if cep17 is not None and assay == "dual-ish":
         cep17 = _drop_colour_leaks(cep17, her2_ch, cep17_channel)
-        cep17, n_twins = _drop_silver_twins(her2, cep17, o.silver_twin_radius_um / pixel_size_um)
+        cep17, n_twins = _drop_silver_twins(at_field_threshold(her2), cep17,
+                                            o.silver_twin_radius_um / pixel_size_um)
         cep17, n_faint = _drop_faint_red(cep17, o.red_min_relative)
         n_crosstalk += n_twins + n_faint
-    return SignalsStage(her2, cep17, bg_her2, her2_ch, n_crosstalk, n_texture)
+    return SignalsStage(her2, cep17, bg_her2, her2_ch, n_crosstalk, n_texture,
+                        faint_kept=n_faint_kept, local_k_used=k_used,
+                        fish_evidence=fish_evidence)
+
+
+def _red_path(cep17_channel, her2, her2_ch, labels, o, common, bg_her2, n_crosstalk,
+              n_texture, n_faint_kept=0, k_used=None) -> SignalsStage:
+    """Dual ISH with ``SignalOptions.red``: the red signals by :mod:`~her2kit.imaging.ish.red`."""
+    from her2kit.imaging.ish.red import red_stage
+
+    red_ch = np.asarray(cep17_channel, np.float32)
+    dropped = [0]
+    # The red rules see the silver at the field's threshold only, as when they were
+    # chosen: faint silver kept by a nucleus's own threshold would otherwise pull red
+    # dots out as silver twins.
+    her2_all, her2 = her2, at_field_threshold(her2)
+
+    def strong_rules(cep17):
+        cep17 = _drop_colour_leaks(cep17, her2_ch, cep17_channel)
+        cep17, n_twins = _drop_silver_twins(her2, cep17, o.silver_twin_radius_um
+                                            / common["pixel_size_um"])
+        cep17, n_faint = _drop_faint_red(cep17, o.red_min_relative)
+        dropped[0] = n_twins + n_faint
+        return cep17
+
+    res = red_stage(red_ch, her2_ch, her2, labels,
+                    pixel_size_um=common["pixel_size_um"],
+                    spot_sigma_um=o.spot_sigma_um,
+                    cluster_max_um=(o.cluster_max_um if o.cep17_cluster_max_um is None
+                                    else o.cep17_cluster_max_um),
+                    options=o.red, strong_rules=strong_rules, threshold=o.threshold_cep17,
+                    k_mad=o.k_mad, threshold_method=o.threshold_method,
+                    noise_mask=common["noise_mask"])
+    return SignalsStage(her2_all, res.signals, bg_her2, her2_ch, n_crosstalk + dropped[0],
+                        n_texture, faint_kept=n_faint_kept, local_k_used=k_used,
+                        red_faint_threshold=res.threshold, red_faint_added=res.added)
 
 
 @dataclass(frozen=True)

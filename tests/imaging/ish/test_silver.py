@@ -1,0 +1,180 @@
+"""Dual ISH silver dots against each nucleus's own texture (imaging/ish/silver.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from her2kit.errors import Her2kitInputError
+from her2kit.imaging.ish import BrightfieldIshOptions
+from her2kit.imaging.ish import silver as sv
+from her2kit.imaging.ish.results import ProbeSignals
+from her2kit.imaging.ish.spots import SpotDetection, detect_spots, log_filter
+
+PX = 0.1
+SIGMA_UM = 0.15  # 1.5 px dots
+COMMON = dict(pixel_size_um=PX, spot_sigma_um=SIGMA_UM, k_mad=5.0, threshold_method="mad")
+
+
+def _field(dots, seed=3):
+    """A silver amount with three nuclei (labels 1-3, r 40 px) in a row: 1 and 3 with
+    noise s.d. 0.01, 2 smooth (0.003), 3 with a coarse texture (s.d. 0.05) too, each but
+    within 8 px of its centre. The field's threshold is measured on all three (before the dots);
+    ``dots`` = (nucleus, x that threshold): a
+    Gaussian dot at each nucleus's centre whose LoG response is that multiple.
+    Returns channel, labels, interior (every nucleus px), field threshold."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:120, :360]
+    labels = np.zeros(yy.shape, np.int32)
+    ch = rng.normal(0, 0.01, yy.shape)
+    centres = {1: 60, 2: 180, 3: 300}
+    for i, cx in centres.items():
+        disc = (yy - 60) ** 2 + (xx - cx) ** 2 <= 40 * 40
+        labels[disc] = i
+        if i == 2:
+            ch[disc] = rng.normal(0, 0.003, disc.sum())
+    for cx in centres.values():  # no noise where the dots go: their response is exact
+        ch[(yy - 60) ** 2 + (xx - cx) ** 2 <= 64] = 0.0
+    ch = ch.astype(np.float32)
+    tex = (labels == 3) & ((yy - 60) ** 2 + (xx - 300) ** 2 > 64)
+    ch[tex] += rng.normal(0, 0.05, tex.sum()).astype(np.float32)
+    thr = detect_spots(ch, noise_mask=labels > 0, **COMMON).threshold
+    s = SIGMA_UM / PX
+    for i, f in dots:
+        # An s.d.-matched LoG responds with half a Gaussian's peak.
+        ch += (2.0 * f * thr * np.exp(-((yy - 60) ** 2 + (xx - centres[i]) ** 2)
+                                      / (2 * s * s))).astype(np.float32)
+    return ch, labels, labels > 0, thr
+
+
+def _kept(det, nucleus_col):
+    d = np.hypot(det.coords_px[:, 0] - 60, det.coords_px[:, 1] - nucleus_col)
+    return bool(d.size and d.min() <= 1.5)
+
+
+def _run(ch, labels, interior, **kw):
+    return sv.local_silver(ch, labels, interior, noise_mask=labels > 0, **COMMON, **kw)
+
+
+def test_texture_sd_per_nucleus_and_its_minimum_size():
+    rng = np.random.default_rng(0)
+    filtered = rng.normal(0, 1.0, (40, 40))
+    filtered[20:, :] = rng.normal(0, 3.0, (20, 40))
+    labels = np.zeros((40, 40), np.int32)
+    labels[:20, :] = 1
+    labels[20:, :] = 2
+    labels[0, :3] = 3  # 3 px: too few to measure
+    interior = np.ones((40, 40), bool)
+    sd = sv.nucleus_texture_sd(filtered, labels, interior)
+    assert np.isnan(sd[0]) and np.isnan(sd[3])
+    assert sd[1] == pytest.approx(1.0, rel=0.15) and sd[2] == pytest.approx(3.0, rel=0.15)
+    # LOCAL_MIN_PX (50) interior px, both sides of the bound.
+    for n_px, measured in ((sv.LOCAL_MIN_PX, True), (sv.LOCAL_MIN_PX - 1, False)):
+        inner = np.zeros((40, 40), bool)
+        inner.ravel()[np.flatnonzero(labels.ravel() == 1)[:n_px]] = True
+        assert np.isfinite(sv.nucleus_texture_sd(filtered, labels, inner)[1]) == measured
+
+
+def test_field_k_takes_a_clear_valley_below_k_only():
+    rng = np.random.default_rng(1)
+    texture = 10 ** rng.uniform(np.log10(2.0), np.log10(3.0), 400)
+    gap = np.concatenate([texture, 10 ** rng.normal(np.log10(8.0), 0.05, 80)])
+    k = sv.field_k(gap, 5.5)  # texture to 3 x, dots around 8 x: the valley between
+    assert 3.0 < k < 5.5
+    assert sv.field_k(gap, 3.2) == 3.2  # never above the k asked for
+    # A falling tail without a second population: k as asked.
+    tail = 2.0 + rng.exponential(0.8, 600)
+    assert sv.field_k(tail, 5.5) == 5.5
+
+
+def test_faint_dot_in_a_smooth_nucleus_needs_a_floor_below_the_fields():
+    # Nucleus 2 is smooth: 5.5 x its texture s.d. is ~0.3 x the field's threshold, so
+    # its dot at 0.6 x the field's threshold passes when the floor is 0.3 x (the
+    # default) or 0.5 x, not at 0.7 x or 1.0 x (the rule before branch silverdots).
+    ch, labels, interior, thr = _field([(2, 0.6)])
+    for min_factor, kept in ((0.3, True), (0.5, True), (0.7, False), (1.0, False)):
+        det, _, faint_kept, k_used = _run(ch, labels, interior, k=5.5,
+                                          min_factor=min_factor, max_factor=1.5)
+        assert _kept(det, 180) == kept, min_factor
+        assert faint_kept == (1 if kept else 0)
+        assert k_used == 5.5 and det.threshold == pytest.approx(thr, rel=0.05)
+
+
+def test_texture_raises_a_nucleus_threshold_up_to_the_cap():
+    # Nucleus 3's coarse texture puts 5.5 x its s.d. far above the field's threshold:
+    # its threshold is the cap. The dot at 1.35 x passes under a cap of 1.3, not 1.4.
+    ch, labels, interior, _ = _field([(3, 1.35)])
+    for max_factor, kept in ((1.3, True), (1.4, False)):
+        det, dropped, _, _ = _run(ch, labels, interior, k=5.5, min_factor=0.3,
+                                  max_factor=max_factor)
+        assert _kept(det, 300) == kept, max_factor
+        assert dropped >= (0 if kept else 1)
+
+
+def test_k_sets_a_plain_nucleus_threshold():
+    # Nucleus 1 has the plain noise: k x its s.d. is about k / 5 x the field's
+    # threshold (k_mad 5; here 1.01 x at k 4.5, 1.23 x at 5.5). The dot at 1.12 x passes
+    # at k 4.5, not at 5.5.
+    ch, labels, interior, _ = _field([(1, 1.12)])
+    for k, kept in ((4.5, True), (5.5, False)):
+        det, _, _, _ = _run(ch, labels, interior, k=k, min_factor=0.3, max_factor=1.5)
+        assert _kept(det, 60) == kept, k
+
+
+def test_valley_lowers_k_where_dots_stand_apart():
+    # Many clear dots (4 x the field's threshold, ~20 texture s.d.) over plain noise
+    # nuclei: the field shows a clear valley, k drops below 5.5.
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[:400, :400]
+    labels = np.zeros(yy.shape, np.int32)
+    ch = rng.normal(0, 0.01, yy.shape)
+    for i, (r, c) in enumerate([(100, 100), (100, 300), (300, 100), (300, 300)], start=1):
+        labels[(yy - r) ** 2 + (xx - c) ** 2 <= 90 * 90] = i
+    ch = ch.astype(np.float32)
+    thr = detect_spots(ch, noise_mask=labels > 0, **COMMON).threshold
+    s = SIGMA_UM / PX
+    pts = [(r + dr, c + dc) for r in (100, 300) for c in (100, 300)
+           for dr in range(-60, 61, 20) for dc in range(-60, 61, 20)]
+    for r, c in pts:
+        ch += (8.0 * thr * np.exp(-((yy - r) ** 2 + (xx - c) ** 2) / (2 * s * s))
+               ).astype(np.float32)
+    det, _, _, k_used = _run(ch, labels, labels > 0, k=5.5, min_factor=0.3, max_factor=1.5,
+                             valley=True)
+    assert k_used < 5.5
+    assert len(det.coords_px) >= len(pts)
+    _, _, _, k_off = _run(ch, labels, labels > 0, k=5.5, min_factor=0.3, max_factor=1.5)
+    assert k_off == 5.5
+
+
+def test_red_rules_see_the_silver_at_the_field_threshold():
+    det = SpotDetection(np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]),
+                        np.array([0.5, 1.0, 2.0], np.float32), 1.0, "mad", 0.1, 5.0, 1.5, 2,
+                        1.0, None)
+    her2 = ProbeSignals("her2", det, np.array([1, 1, 0], np.int32), np.zeros(3, bool), (),
+                        None, None, None)
+    strong = sv.at_field_threshold(her2)
+    assert strong.detection.response.tolist() == [1.0, 2.0]  # 1.0 = the threshold: kept
+    assert strong.nucleus_id.tolist() == [1, 0]
+    assert sv.at_field_threshold(strong) is strong
+
+
+def test_silverdots_options_are_validated_and_recorded():
+    for bad in (dict(silver_local_min_factor=0), dict(silver_local_min_factor=1.01),
+                dict(silver_local_min_factor=0.5, silver_local_max_factor=0.49)):
+        with pytest.raises(Her2kitInputError, match=next(reversed(bad))):
+            BrightfieldIshOptions(**bad)
+    BrightfieldIshOptions(silver_local_min_factor=1.0, silver_local_max_factor=1.0)
+    o = BrightfieldIshOptions()
+    assert (o.silver_local_k, o.silver_local_min_factor, o.silver_local_max_factor,
+            o.silver_local_valley) == (5.5, 0.3, 1.5, True)
+    sig = o.signal_options()
+    assert (sig.silver_local_min_factor, sig.silver_local_max_factor,
+            sig.silver_local_valley) == (0.3, 1.5, True)
+
+
+def test_log_filter_scale_is_the_one_used():
+    # The texture s.d. is measured on the same LoG as the detections (spot_sigma_um).
+    ch, labels, interior, _ = _field([])
+    f = log_filter(ch, sigma_px=SIGMA_UM / PX)
+    sd = sv.nucleus_texture_sd(f, labels, interior)
+    assert sd[2] < 0.5 * sd[1] < sd[3]
