@@ -55,6 +55,7 @@ __all__ = [
     "ControlMeasures",
     "calibrate_controls",
     "calibration_from_dict",
+    "counted_measures",
     "fit_calibration",
     "measure_control",
     "options_from_calibration",
@@ -263,8 +264,24 @@ def measure_control(
         except ImageInputError:
             continue
         if r.membrane_measures is not None and r.n_cells_detected:
-            parts.append(r.membrane_measures)
+            parts.append(counted_measures(r))
     return ControlMeasures(name, score, tissue, _concat(parts), len(parts), white)
+
+
+def counted_measures(result) -> MembraneMeasures:
+    """The membrane measures of the counted cells of one ``score_ihc_image`` result.
+
+    A control has no ROI, so only cells the scorer itself left out (red cells, with
+    ``erythrocyte_exclusion``) are dropped: calibration fits on the cells that are scored.
+    """
+    m, keep = result.membrane_measures, np.asarray(result.cells.counted, bool)
+    if keep.all():
+        return m
+    n = int(keep.sum())
+    return MembraneMeasures(np.arange(1, n + 1, dtype=np.int32), m.sector_dab_od[keep],
+                            m.ring_dab_od_mean[keep], m.ring_dab_od_p90[keep],
+                            m.smooth_sigma_um, m.ring_width_um,
+                            None if m.sector_ridge_od is None else m.sector_ridge_od[keep])
 
 
 def _tile_origins(shape: tuple[int, int], tile: int):
