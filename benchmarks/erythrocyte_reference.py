@@ -12,8 +12,13 @@ grid (:func:`~her2kit.imaging.ihc.erythrocytes.grid_od_rgb`) and, of the 3 × 3 
 around the mark, the one with the largest OD (the marked object, not the glass or the
 cytoplasm beside it). The neutrality threshold is chosen on red cells against membranes
 only: the midpoint of the interval of thresholds with the best balanced accuracy. Nuclei
-are reported, not fitted (pale nuclei are as neutral as red cells; the cell rule does not
-read nuclei).
+are reported, not fitted (pale nuclei are as neutral as red cells).
+
+Then the cell rule, at cell level (nothing fitted): each marked crop's 1024² tile is scored
+as ``her2kit calibrate`` scores a control (:data:`~her2kit.pipelines.calibrate.CALIBRATION_OPTIONS`,
+white point of the whole image) with ``erythrocyte_exclusion=True``, and the cell under each
+mark is looked up: a red-cell mark's cell should be excluded, a nucleus or membrane mark's
+cell kept. ``--no-cells`` skips this part.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ import numpy as np
 
 from her2kit.imaging.ihc.erythrocytes import ERYTHROCYTE_MIN_NEUTRALITY, grid_od_rgb
 from her2kit.imaging.ihc.robust import estimate_white_point
+from her2kit.imaging.ihc.score import IhcOptions, score_ihc_image
 from her2kit.io.images import read_image
+from her2kit.pipelines.calibrate import CALIBRATION_OPTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKS = ROOT / "tests" / "data" / "erythrocyte_marks" / "marks.csv"
@@ -61,7 +68,43 @@ def fit_neutrality(features: list[dict]) -> tuple[float, float, float]:
     return float(best.min()), float(best.max()), float(acc.max())
 
 
+def cell_outcomes(marks_csv: Path = MARKS, real_dir: Path = REAL, crops=None) -> list[dict]:
+    """Per mark: ``"excluded"``, ``"kept"`` or ``"no cell"`` under the scorer's red-cell rule.
+
+    ``crops``: the marks' ``crop`` values to score (default all). One 1024² tile per crop,
+    centred on its marks, scored with the calibration options and the rule switched on.
+    """
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in csv.DictReader(marks_csv.open()):
+        if crops is None or row["crop"] in crops:
+            groups.setdefault((row["image"], row["crop"]), []).append(row)
+    out = []
+    for (image, _crop), rows in groups.items():
+        img = read_image(real_dir / image).image[..., :3]
+        kw = {k: v for k, v in CALIBRATION_OPTIONS.items() if k != "white_point"}
+        kw["erythrocyte_exclusion"] = True
+        opts = IhcOptions(background_rgb=estimate_white_point(img).rgb, white_point="fixed",
+                          **kw)
+        rr = [int(r["row_px"]) for r in rows]
+        cc = [int(r["col_px"]) for r in rows]
+        r0 = max(0, min((min(rr) + max(rr)) // 2 - 512, img.shape[0] - 1024))
+        c0 = max(0, min((min(cc) + max(cc)) // 2 - 512, img.shape[1] - 1024))
+        tile = np.ascontiguousarray(img[r0 : r0 + 1024, c0 : c0 + 1024])
+        res = score_ihc_image(tile, pixel_size_um=float(rows[0]["mpp_assumed"]), options=opts)
+        for r, y, x in zip(rows, rr, cc, strict=True):
+            lab = int(res.cell_labels[y - r0, x - c0])
+            state = ("no cell" if lab == 0 else
+                     "kept" if res.cells.counted[lab - 1] else "excluded")
+            out.append({**r, "cell": state})
+    return out
+
+
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--no-cells", action="store_true", help="skip the cell-level check")
+    args = ap.parse_args()
     feats = mark_features()
     lo, hi, acc = fit_neutrality(feats)
     print(f"best balanced accuracy {acc:.3f} for neutrality {lo:.2f}-{hi:.2f} "
@@ -83,6 +126,26 @@ def main() -> None:
         if (f["kind"] == "erythrocyte") != (f["neutrality"] >= t) and f["kind"] != "nucleus":
             print("  miss:", f["image"].split("/")[-1][:10], f["row_px"], f["col_px"], f["kind"],
                   f"neutrality {f['neutrality']:.2f} OD {f['od_norm']:.3f}")
+    if args.no_cells:
+        return
+    cells = cell_outcomes()
+    for kind in ("erythrocyte", "membrane", "nucleus"):
+        got = [c["cell"] for c in cells if c["kind"] == kind]
+        print(f"cell rule, {kind:12s} marks: " + ", ".join(
+            f"{s} {got.count(s)}" for s in ("excluded", "kept", "no cell")))
+    for c in cells:
+        if c["kind"] != "erythrocyte" and c["cell"] == "excluded":
+            print("  tumour mark's cell excluded:", c["image"].split("/")[-1][:10],
+                  c["row_px"], c["col_px"], c["kind"])
+    by_crop: dict[str, list] = {}
+    for c in cells:
+        by_crop.setdefault(f"{c['image'].split('/')[-1][:10]} {c['crop']}", []).append(c)
+    for name, cs in by_crop.items():
+        red = [c["cell"] for c in cs if c["kind"] == "erythrocyte"]
+        other = [c["cell"] for c in cs if c["kind"] != "erythrocyte"]
+        print(f"  {name}: red marks excluded {red.count('excluded')} / in a cell "
+              f"{len(red) - red.count('no cell')}; other marks excluded "
+              f"{other.count('excluded')} / in a cell {len(other) - other.count('no cell')}")
 
 
 if __name__ == "__main__":

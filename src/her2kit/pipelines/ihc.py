@@ -123,9 +123,13 @@ def ihc_document(result, *, image: str, pixel_size_um: float, pixel_size_source:
     }
     if floor_note is not None:
         evidence["intense_floor_note"] = floor_note
+    n_red = int(result.parameters.get("erythrocyte_cells_excluded", 0))
+    if n_red:
+        evidence["erythrocyte_cells_excluded"] = n_red
     if not result.roi_used:
-        evidence["note"] = ("no ROI given: every detected cell was counted, not only invasive "
-                            "tumour cells")
+        but = f" but the {n_red} taken for red blood cells" if n_red else ""
+        evidence["note"] = (f"no ROI given: every detected cell was counted{but}, not only "
+                            "invasive tumour cells")
     doc = decision.model_dump(mode="json")
     return {
         "kind": "score-ihc", "her2kit_version": __version__, "image": image,

@@ -24,7 +24,7 @@ membrane measures read) lies on neutral pixels. A tumour cell keeps either its b
 nucleus or its brown membrane; a "cell" drawn on a vessel's red cells has neither.
 
 The constants were fitted on a hand-marked reference of our own (points on red cells and
-on stained tumour membranes in five GEA cores and the scikit-image IHC sample; not an
+on stained tumour membranes in seven GEA cores and the scikit-image IHC sample; not an
 expert's marks), never on the cores' scores: ``tests/data/erythrocyte_marks/``.
 """
 
