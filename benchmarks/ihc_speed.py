@@ -152,6 +152,8 @@ def _best(fn, repeat: int) -> float:
 
 
 def time_her2kit(tiles: list[np.ndarray], repeat: int) -> dict[str, list[float]]:
+    from dataclasses import replace
+
     from skimage.color import rgb2hed
 
     from her2kit.imaging.color.hdab import separate_stains
@@ -166,9 +168,10 @@ def time_her2kit(tiles: list[np.ndarray], repeat: int) -> dict[str, list[float]]
     est = IhcOptions(estimate_stains=True)  # the measured pipeline estimates stain vectors
     # `score-ihc --calibration default` (breast): the real-tissue switches of issue 10.
     cal = options_from_calibration(calibration_from_dict(read_calibration(None)), "breast")
+    cal_rbc = replace(cal, erythrocyte_exclusion=True)  # plus the red-cell rule (branch rbc)
     out: dict[str, list[float]] = {
         k: [] for k in ("separate", "separate_fixed", "nuclei", "pipeline", "pipeline_cal",
-                        "rgb2hed", "cells")
+                        "pipeline_cal_rbc", "rgb2hed", "cells")
     }
     for im in tiles:
         st = separate_stains(im)
@@ -196,6 +199,12 @@ def time_her2kit(tiles: list[np.ndarray], repeat: int) -> dict[str, list[float]]
         out["pipeline_cal"].append(
             _best(
                 lambda im=im: score_ihc_image(im, pixel_size_um=PIXEL_SIZE_UM, options=cal),
+                repeat,
+            )
+        )
+        out["pipeline_cal_rbc"].append(
+            _best(
+                lambda im=im: score_ihc_image(im, pixel_size_um=PIXEL_SIZE_UM, options=cal_rbc),
                 repeat,
             )
         )
@@ -268,6 +277,7 @@ def main(argv=None) -> None:
         ("her2kit nucleus detection (1 µm grid)", "nuclei"),
         ("her2kit full per-cell pipeline (score_ihc_image)", "pipeline"),
         ("her2kit per-cell pipeline, --calibration default", "pipeline_cal"),
+        ("her2kit per-cell pipeline, default calibration + red cells", "pipeline_cal_rbc"),
     ]
     names = list(sets)
     print(f"\n{'step (Mpx/s, one core)':<52} " + " ".join(f"{n:>10}" for n in names))

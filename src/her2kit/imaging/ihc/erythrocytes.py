@@ -108,9 +108,12 @@ def erythrocyte_mask(od_rgb, *, min_od: float = ERYTHROCYTE_MIN_OD,
     [True, False]
     """
     od = np.asarray(od_rgb, dtype=np.float32)
-    lo, hi = od.min(axis=-1), od.max(axis=-1)
-    norm = np.sqrt(np.sum(od * od, axis=-1))
-    return (norm >= min_od) & (lo >= min_neutrality * hi) & (hi > 0)
+    # Channel by channel: numpy's reductions over a trailing axis of 3 are ~10x slower.
+    r, g, b = od[..., 0], od[..., 1], od[..., 2]
+    lo = np.minimum(np.minimum(r, g), b)
+    hi = np.maximum(np.maximum(r, g), b)
+    dense = r * r + g * g + b * b >= np.float32(min_od) ** 2
+    return dense & (lo >= np.float32(min_neutrality) * hi) & (hi > 0)
 
 
 @dataclass(frozen=True, eq=False)
