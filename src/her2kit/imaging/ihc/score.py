@@ -222,7 +222,8 @@ class CellTable:
     class_name : ndarray of str
         One of ``MEMBRANE_CLASSES``.
     counted : ndarray of bool
-        Inside the ROI (every cell when no ROI was given).
+        Inside the ROI (every cell when no ROI was given), and not taken for red blood
+        cells (``IhcOptions.erythrocyte_exclusion``).
     """
 
     label: np.ndarray
