@@ -92,6 +92,11 @@ def print_ihc_image_summary(doc: dict, *, written: list[str], console: Console |
         out.print(f"  {name.replace('_', ' '):<30} {pct:6.2f}%  ({ev['counts'][name]} cells)")
     out.print(f"  H-score {ev['h_score']:g}; quality flags: "
               f"{', '.join(ev['quality_flags']) or 'none'}")
+    for near in ev.get("near_cutoff") or ():
+        out.print(f"  near the cut-off: {near['percent'].replace('_', ' ')} "
+                  f"{near['value_pct']:g}% is within ±{near['margin_pct']:g} points of the "
+                  f"{near['cut_pct']:g}% cut for {near['cut_for']}: the score may change on a "
+                  "recount or a re-scan")
     _print_tail(out, doc, written)
 
 
