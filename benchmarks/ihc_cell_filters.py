@@ -4,6 +4,10 @@ Run from the repository root::
 
     PYTHONPATH=$PWD/src python -m benchmarks.ihc_cell_filters [--overlay DIR]
 
+``--erythrocytes`` scores with ``erythrocyte_exclusion=True`` (issue 10, branch ``rbc``):
+cells the scorer leaves uncounted as red cells are dropped under every rule, and the
+overlays ring them magenta.
+
 ``--overlay DIR`` also writes the crops of :data:`OVERLAYS` with every detected cell
 ringed green (kept) or red (dropped) by the rule named there, and a blue stroke on
 nuclei with elongation > 2 (the spindle rule): the views the filters were judged on.
@@ -83,11 +87,13 @@ def _nucleus_features(r, hem_g: np.ndarray, dab_g: np.ndarray, f: int) -> dict[s
     return out
 
 
-def measure_core(path: Path, mpp: float) -> tuple[list[MembraneMeasures], dict, object]:
+def measure_core(path: Path, mpp: float, *, erythrocytes: bool = False
+                 ) -> tuple[list[MembraneMeasures], dict, object]:
     """The tiles' membrane measures and the cells' nucleus features of one core."""
     img = read_image(path).image
     white = estimate_white_point(img)
     kw = {k: v for k, v in CALIBRATION_OPTIONS.items() if k != "white_point"}
+    kw["erythrocyte_exclusion"] = erythrocytes
     opts = IhcOptions(background_rgb=white.rgb, white_point="fixed", **kw)
     level = float(np.mean(white.rgb)) - 15  # the tissue-tile rule of measure_control
     parts, feats = [], []
@@ -106,7 +112,8 @@ def measure_core(path: Path, mpp: float) -> tuple[list[MembraneMeasures], dict, 
         hem_g, dab_g = block_mean(st.hematoxylin_od, f), block_mean(st.dab_od, f)
         parts.append(r.membrane_measures)
         feats.append({**_nucleus_features(r, hem_g, dab_g, f),
-                      "centroid_rc": np.add(r.cells.centroid_rc, (r0, c0))})
+                      "centroid_rc": np.add(r.cells.centroid_rc, (r0, c0)),
+                      "counted": np.asarray(r.cells.counted, bool)})
     cat = {k: np.concatenate([x[k] for x in feats]) for k in feats[0]}
     return parts, cat, white
 
@@ -169,14 +176,15 @@ def write_overlays(cores, out_dir: Path) -> None:
         _name, path, feats, centroids = next(
             (n, p, f, cen) for n, p, f, cen in cores if n.startswith(prefix))
         keep = RULES[rule](feats) | feats["seeded"]
+        red = ~feats["counted"]
         spindle = _elongation(feats) > 2.0
         im = Image.open(path).convert("RGB").crop((c0, r0, c0 + size, r0 + size))
         draw = ImageDraw.Draw(im)
-        for (r, c), k, s in zip(centroids, keep, spindle, strict=True):
+        for (r, c), k, s, e in zip(centroids, keep, spindle, red, strict=True):
             y, x = r - r0, c - c0
             if 0 <= x < size and 0 <= y < size:
-                draw.ellipse([x - 7, y - 7, x + 7, y + 7], outline=(0, 200, 0) if k else
-                             (255, 0, 0), width=2)
+                ring = (255, 0, 255) if e else (0, 200, 0) if k else (255, 0, 0)
+                draw.ellipse([x - 7, y - 7, x + 7, y + 7], outline=ring, width=2)
                 if s:
                     draw.line([x - 9, y + 9, x + 9, y - 9], fill=(0, 0, 255), width=2)
         im.save(out_dir / f"{prefix}_{r0}_{c0}.png")
@@ -187,16 +195,20 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--overlay", type=Path, help="write the OVERLAYS crops here (PNG)")
+    ap.add_argument("--erythrocytes", action="store_true",
+                    help="score with erythrocyte_exclusion=True (red cells not counted)")
     args = ap.parse_args()
     rows = [r for r in csv.DictReader(CONTROLS.open()) if r["tissue"] == "gastric"]
     cores, views = [], []
     for row in rows:
         t0 = time.perf_counter()
         path = (CONTROLS.parent / row["file"]).resolve()
-        parts, feats, white = measure_core(path, float(row["mpp"]))
+        parts, feats, white = measure_core(path, float(row["mpp"]),
+                                           erythrocytes=args.erythrocytes)
         cores.append((path.name, row["score"], parts, feats, white))
         views.append((path.name, path, feats, feats.pop("centroid_rc")))
         print(f"measured {path.name[:10]} {feats['seeded'].size} cells "
+              f"{int((~feats['counted']).sum())} not counted (red cells) "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
     if args.overlay is not None:
         write_overlays(views, args.overlay)
@@ -205,7 +217,7 @@ def main() -> None:
     for label, rule in RULES.items():
         ctl, shares = [], []
         for name, score, parts, feats, white in cores:
-            keep = rule(feats) | feats["seeded"]
+            keep = (rule(feats) | feats["seeded"]) & feats["counted"]
             shares.append(float(keep.mean()))
             ctl.append(ControlMeasures(name, score, "gastric", _subset(parts, keep),
                                        len(parts), white))

@@ -7,7 +7,10 @@ Run from the repository root::
 Each image is a 1024² crop (GEA cores at 0.25 µm/px, gastric rules; BCI tiles at
 0.5 µm/px, breast rules), scored with the default calibration (``score-ihc
 --calibration default``); each transformation is scored again and a changed score must
-carry a quality flag that explains it. :data:`CROPS` and :func:`transform` are shared with
+carry a quality flag that explains it: a white-point flag (the glass saturates or is
+missing) or ``score_near_cutoff`` (the deciding share within ±2 points of the guideline's
+10 % cut, :func:`her2kit.pipelines.ihc.near_cutoff`), always on the *transformed* result.
+:data:`CROPS` and :func:`transform` are shared with
 ``tests/imaging/ihc/test_metamorphic_real.py``.
 """
 
@@ -70,24 +73,29 @@ def load_crop(folder: str, file: str, r0: int, c0: int) -> np.ndarray:
 
 
 def score(rgb: np.ndarray, pixel_size_um: float, tissue: str):
-    """``(score, flags)`` with the default calibration's options for ``tissue``."""
+    """``(score, flags, near)`` with the default calibration's options for ``tissue``; the flags
+    are the image's plus ``score_near_cutoff`` as ``score-ihc`` raises it, ``near`` its
+    entries (:func:`her2kit.pipelines.ihc.near_cutoff`)."""
     from her2kit.guideline import IhcPercent, ihc_from_percent
     from her2kit.imaging.ihc.score import score_ihc_image
     from her2kit.io.calibration import read_calibration
     from her2kit.pipelines.calibrate import calibration_from_dict, options_from_calibration
-    from her2kit.pipelines.ihc import guideline_percent
+    from her2kit.pipelines.ihc import NEAR_CUTOFF_FLAG, guideline_percent, near_cutoff
 
     cal = calibration_from_dict(read_calibration(None))
     r = score_ihc_image(rgb, pixel_size_um=pixel_size_um,
                         options=options_from_calibration(cal, tissue))
     handed, _ = guideline_percent(r.percent_all)
-    return ihc_from_percent(IhcPercent(**handed))[0], r.quality.flags
+    handed = {k: round(v, 2) for k, v in handed.items()}  # as score-ihc hands them over
+    s, rule, _ = ihc_from_percent(IhcPercent(**handed))
+    near = near_cutoff(handed, rule)
+    return s, tuple(r.quality.flags) + ((NEAR_CUTOFF_FLAG,) if near else ()), near
 
 
 def main() -> None:
     print(f"her2kit IHC metamorphic check, {time.strftime('%Y-%m-%d')}")
     t0 = time.perf_counter()
-    changed = unexplained = total = 0
+    changed = unexplained = total = near_base = 0
     print("| image | " + " | ".join(TRANSFORMS) + " |")
     print("|---|" + "---|" * len(TRANSFORMS))
     for folder, file, r0, c0, p, tissue in CROPS:
@@ -95,21 +103,29 @@ def main() -> None:
             print(f"not run: {folder}/{file} absent")
             continue
         crop = load_crop(folder, file, r0, c0)
-        base, _ = score(crop, p, tissue)
-        cells = []
+        base, _, base_near = score(crop, p, tissue)
+        near_base += bool(base_near)
+        cells, notes = [], []
         for name in TRANSFORMS:
             img, pt = transform(crop, name, p)
-            s, flags = score(img, pt, tissue)
+            s, flags, near = score(img, pt, tissue)
             total += name != "identity"
-            wp = [f for f in flags if f.startswith("white_point")]
+            why = [f for f in flags if f.startswith("white_point") or f == "score_near_cutoff"]
             if s != base:
                 changed += 1
-                unexplained += not wp
-            cells.append(s + (f" ({', '.join(wp)})" if s != base and wp else
+                unexplained += not why
+                notes += [f"{name}: {n['percent']} {n['value_pct']:g}% (cut {n['cut_pct']:g}"
+                          f" ± {n['margin_pct']:g}, for {n['cut_for']})" for n in near]
+            cells.append(s + (f" ({', '.join(why)})" if s != base and why else
                               (" UNEXPLAINED" if s != base else "")))
         print(f"| {Path(file).name[:14]} | " + " | ".join(cells) + " |")
+        if base_near or notes:
+            print(f"  {Path(file).name[:14]}: base near cut-off "
+                  + (", ".join(f"{n['percent']} {n['value_pct']:g}%" for n in base_near)
+                     or "no") + ("; " + "; ".join(notes) if notes else ""))
     print(f"{changed} of {total} transformed images change score; {unexplained} without "
-          f"a flag ({time.perf_counter() - t0:.0f} s)")
+          f"a flag; {near_base} base images carry score_near_cutoff "
+          f"({time.perf_counter() - t0:.0f} s)")
 
 
 if __name__ == "__main__":

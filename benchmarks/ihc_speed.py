@@ -152,6 +152,8 @@ def _best(fn, repeat: int) -> float:
 
 
 def time_her2kit(tiles: list[np.ndarray], repeat: int) -> dict[str, list[float]]:
+    from dataclasses import replace
+
     from skimage.color import rgb2hed
 
     from her2kit.imaging.color.hdab import separate_stains
@@ -164,11 +166,13 @@ def time_her2kit(tiles: list[np.ndarray], repeat: int) -> dict[str, list[float]]
     from her2kit.pipelines.calibrate import calibration_from_dict, options_from_calibration
 
     est = IhcOptions(estimate_stains=True)  # the measured pipeline estimates stain vectors
-    # `score-ihc --calibration default` (breast): the real-tissue switches of issue 10.
+    # `score-ihc --calibration default` (breast): the real-tissue switches of issue 10, the
+    # red-cell rule included; the same without that rule shows what the rule costs.
     cal = options_from_calibration(calibration_from_dict(read_calibration(None)), "breast")
+    cal_no_rbc = replace(cal, erythrocyte_exclusion=False)
     out: dict[str, list[float]] = {
         k: [] for k in ("separate", "separate_fixed", "nuclei", "pipeline", "pipeline_cal",
-                        "rgb2hed", "cells")
+                        "pipeline_cal_no_rbc", "rgb2hed", "cells")
     }
     for im in tiles:
         st = separate_stains(im)
@@ -196,6 +200,12 @@ def time_her2kit(tiles: list[np.ndarray], repeat: int) -> dict[str, list[float]]
         out["pipeline_cal"].append(
             _best(
                 lambda im=im: score_ihc_image(im, pixel_size_um=PIXEL_SIZE_UM, options=cal),
+                repeat,
+            )
+        )
+        out["pipeline_cal_no_rbc"].append(
+            _best(
+                lambda im=im: score_ihc_image(im, pixel_size_um=PIXEL_SIZE_UM, options=cal_no_rbc),
                 repeat,
             )
         )
@@ -268,6 +278,8 @@ def main(argv=None) -> None:
         ("her2kit nucleus detection (1 µm grid)", "nuclei"),
         ("her2kit full per-cell pipeline (score_ihc_image)", "pipeline"),
         ("her2kit per-cell pipeline, --calibration default", "pipeline_cal"),
+        ("her2kit per-cell pipeline, default calibration, no red-cell rule",
+         "pipeline_cal_no_rbc"),
     ]
     names = list(sets)
     print(f"\n{'step (Mpx/s, one core)':<52} " + " ".join(f"{n:>10}" for n in names))

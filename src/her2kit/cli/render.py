@@ -84,12 +84,19 @@ def print_ihc_image_summary(doc: dict, *, written: list[str], console: Console |
     out.print(f"[bold]{escape(doc['image'])}[/bold] ({doc['pixel_size_um']:g} µm/px from "
               f"{escape(doc['pixel_size_source'])})")
     out.print(f"IHC score: [bold]{ihc['score']}[/bold] — {escape(ihc['label'])}")
+    red = ev.get("erythrocyte_cells_excluded", 0)
     out.print(f"  cells counted {ev['cells_counted']} of {ev['cells_detected']} detected"
-              + ("" if ev["roi_used"] else " (no ROI: every detected cell counted)"))
+              + ("" if ev["roi_used"] else " (no ROI: every detected cell counted"
+                 + (f" but {red} red blood cells)" if red else ")")))
     for name, pct in ev["percent_all"].items():
         out.print(f"  {name.replace('_', ' '):<30} {pct:6.2f}%  ({ev['counts'][name]} cells)")
     out.print(f"  H-score {ev['h_score']:g}; quality flags: "
               f"{', '.join(ev['quality_flags']) or 'none'}")
+    for near in ev.get("near_cutoff") or ():
+        out.print(f"  near the cut-off: {near['percent'].replace('_', ' ')} "
+                  f"{near['value_pct']:g}% is within ±{near['margin_pct']:g} points of the "
+                  f"{near['cut_pct']:g}% cut for {near['cut_for']}: the score may change on a "
+                  "recount or a re-scan")
     _print_tail(out, doc, written)
 
 

@@ -28,6 +28,9 @@ QUALITY_FLAG_TEXT = {
     "out_of_focus": "parts of the image are out of focus",
     "few_cells": "few cells were detected",
     "low_contrast": "low image contrast",
+    "score_near_cutoff": "a percentage that decided the IHC score lies close to the "
+                         "guideline's 10% cut-off (the score may change on a recount; the "
+                         "evidence's near_cutoff gives the share and the margin)",
 }
 
 _CONTROLS = (

@@ -30,6 +30,13 @@ from her2kit.imaging._validate import (
 )
 from her2kit.imaging.color.hdab import StainSeparation, separate_stains
 from her2kit.imaging.filters import block_factor, block_mean, upsample_labels
+from her2kit.imaging.ihc.erythrocytes import (
+    ERYTHROCYTE_MIN_NEUTRALITY,
+    ErythrocyteCells,
+    erythrocyte_cells,
+    erythrocyte_mask,
+    grid_od_rgb,
+)
 from her2kit.imaging.ihc.membrane import (
     CLASS_H_SCORE_WEIGHT,
     DEFAULT_THRESHOLDS,
@@ -142,6 +149,12 @@ class IhcOptions:
         mean DAB outweighs their hematoxylin dropped first (membranes outlined as nuclei).
     membrane_reach_um : float, optional
         Largest cell extent from its nucleus or marker with ``cell_model="membrane"`` (µm).
+    erythrocyte_exclusion : bool, optional
+        Leave out of the count every cell whose nucleus and membrane-zone DAB lie mostly
+        on neutral, erythrocyte-coloured pixels (red cells in vessels, which the H-DAB
+        vectors read as hematoxylin plus DAB;
+        :func:`~her2kit.imaging.ihc.erythrocytes.erythrocyte_cells`).
+        Excluded cells stay in the cell table with ``counted`` False. Default False.
 
     Notes
     -----
@@ -167,6 +180,7 @@ class IhcOptions:
     tile_invariant: bool = False
     cell_model: str = "expand"
     membrane_reach_um: float = 8.0
+    erythrocyte_exclusion: bool = False
 
 
 #: The real-tissue options of issue 10 (``her2kit.imaging.ihc.robust``), all switched on.
@@ -208,7 +222,8 @@ class CellTable:
     class_name : ndarray of str
         One of ``MEMBRANE_CLASSES``.
     counted : ndarray of bool
-        Inside the ROI (every cell when no ROI was given).
+        Inside the ROI (every cell when no ROI was given), and not taken for red blood
+        cells (``IhcOptions.erythrocyte_exclusion``).
     """
 
     label: np.ndarray
@@ -394,8 +409,14 @@ def score_ihc_image(
         found = np.where(grid.nuclei.labels <= n_found, grid.nuclei.labels, 0)
         ref = counterstain_scale(grid.hem, block_mean(dab, grid.factor), found, n_found)
         meas = scale_measures(meas, ref.scale)
+    red = None
+    if o.erythrocyte_exclusion:
+        od_g = grid_od_rgb(rgb, grid.factor, background_rgb=stains.background_rgb)
+        red = erythrocyte_cells(grid.cells, grid.nuclei.labels, _nucleus_zone(grid),
+                                grid.dab, erythrocyte_mask(od_g), grid.nuclei.n_nuclei)
     classes = classify_membranes(meas, thresholds=o.thresholds)
-    table = _cell_table(meas, classes, grid, roi, rgb.shape[:2], o.thresholds)
+    table = _cell_table(meas, classes, grid, roi, rgb.shape[:2], o.thresholds,
+                        None if red is None else red.excluded)
     counts, percent_all, h_score = _class_percentages(classes, table.counted)
     n = grid.nuclei.n_nuclei
     nuclei_g = grid.nuclei.labels
@@ -431,7 +452,7 @@ def score_ihc_image(
         pixel_size_um=pixel_size_um,
         nuclei_labels=upsample_labels(nuclei_g, grid.factor, rgb.shape[:2]),
         cell_labels=upsample_labels(grid.cells, grid.factor, rgb.shape[:2]),
-        parameters=_parameters(o, meas, stains, grid, white, ref),
+        parameters=_parameters(o, meas, stains, grid, white, ref, red),
         membrane_measures=meas,
     )
 
@@ -457,6 +478,9 @@ def _check_region(rgb, pixel_size_um, roi_mask, options):
     if t is not None and not (isinstance(t, int | float) and 0 < t < 5):
         raise Her2kitInputError(f"expected an OD in (0, 5), got {t!r}",
                                 field="options.nucleus_threshold_od")
+    if not isinstance(options.erythrocyte_exclusion, bool):
+        raise Her2kitInputError(f"expected True or False, got {options.erythrocyte_exclusion!r}",
+                                field="options.erythrocyte_exclusion")
     if options.cell_model == "membrane":
         check_positive(options.membrane_reach_um, name="options.membrane_reach_um", unit="µm")
     roi = None
@@ -482,6 +506,7 @@ class _CellGrid:
     factor: int
     pixel_size_um: float  # µm per grid pixel
     hem: np.ndarray  # block-mean hematoxylin OD on the grid
+    dab: np.ndarray  # block-mean DAB OD on the grid
     nuclei: NucleusDetection  # with cell_model "membrane", marker discs after the nuclei
     cells: np.ndarray  # cell labels on the grid, int32
     n_seeded: int = 0  # the last n_seeded labels are membrane-seeded cells (no nucleus)
@@ -521,9 +546,9 @@ def _segment_cells(hem: np.ndarray, dab: np.ndarray, pixel_size_um: float,
         mc = membrane_cells(det.labels, dab_g, (hem_g + dab_g) > 0.1, pixel_size_um=pg,
                             reach_um=o.membrane_reach_um)
         det = replace(det, labels=mc.nuclei_labels, n_nuclei=mc.n_nuclei + mc.n_seeded)
-        return _CellGrid(f, pg, hem_g, det, mc.cell_labels, mc.n_seeded)
+        return _CellGrid(f, pg, hem_g, dab_g, det, mc.cell_labels, mc.n_seeded)
     cells_g = expand_nuclei(det.labels, pixel_size_um=pg, expansion_um=o.cell_expansion_um)
-    return _CellGrid(f, pg, hem_g, det, cells_g)
+    return _CellGrid(f, pg, hem_g, dab_g, det, cells_g)
 
 
 def _drop_dab_dominant_nuclei(det: NucleusDetection, hem_g: np.ndarray, dab_g: np.ndarray
@@ -568,14 +593,18 @@ def _measure(dab: np.ndarray, grid: _CellGrid, pixel_size_um: float, o: IhcOptio
     )
     if not cytoplasm or grid.nuclei.n_nuclei == 0:
         return meas
-    # The same nucleus zone as the sectors use (1.5 µm margin, whole grid pixels).
+    level = cell_cytoplasm_level(grid.dab, grid.cells, _nucleus_zone(grid),
+                                 grid.nuclei.n_nuclei)
+    return subtract_cell_level(meas, level)
+
+
+def _nucleus_zone(grid: _CellGrid) -> np.ndarray:
+    """The same nucleus zone as the sectors use (1.5 µm margin, whole grid pixels)."""
     m = round(1.5 / grid.pixel_size_um)
     zone = grid.nuclei.labels > 0
     if m > 0:
         zone = ndi.maximum_filter(zone.view(np.uint8), size=2 * m + 1).view(bool)
-    level = cell_cytoplasm_level(block_mean(dab, grid.factor), grid.cells, zone,
-                                 grid.nuclei.n_nuclei)
-    return subtract_cell_level(meas, level)
+    return zone
 
 
 def _cell_table(
@@ -585,8 +614,10 @@ def _cell_table(
     roi: np.ndarray | None,
     shape: tuple[int, int],
     thresholds: MembraneThresholds,
+    excluded: np.ndarray | None = None,
 ) -> CellTable:
-    """Stage 5a: per-cell geometry by bincount over the grid (no per-cell loops)."""
+    """Stage 5a: per-cell geometry by bincount over the grid (no per-cell loops);
+    ``excluded`` cells (red cells) are not counted."""
     f, pg = grid.factor, grid.pixel_size_um
     nuclei_g, cells_g, n = grid.nuclei.labels, grid.cells, grid.nuclei.n_nuclei
     # Grid pixel (i, j) covers input pixels f·i .. f·i + f - 1, so its centre is at
@@ -605,6 +636,8 @@ def _cell_table(
     else:
         ci = np.clip(np.rint(centroid).astype(int), 0, [shape[0] - 1, shape[1] - 1])
         counted = roi[ci[:, 0], ci[:, 1]] if n else np.zeros(0, bool)
+    if excluded is not None:
+        counted = counted & ~excluded
     comp = meas.completeness_pct(thresholds.faint_od).astype(np.float32)
     return CellTable(
         label=meas.labels,
@@ -637,12 +670,13 @@ def _parameters(
     o: IhcOptions, meas: MembraneMeasures, stains: StainSeparation, grid: _CellGrid,
     white=None,
     ref=None,
+    red: ErythrocyteCells | None = None,
 ) -> Mapping[str, object]:
     """Stage 7: the algorithm parameters recorded in the result (and the JSON document)."""
     robust = {}
     if (o.white_point, o.membrane_baseline, o.nucleus_dab_exclusion, o.nucleus_threshold,
-            o.intensity_reference, o.cell_model) != ("fixed", "block_min", False, "absolute",
-                                                     "none", "expand"):
+            o.intensity_reference, o.cell_model, o.erythrocyte_exclusion) != (
+                "fixed", "block_min", False, "absolute", "none", "expand", False):
         # Recorded only when one is switched on, so the documents of the classical
         # scorer stay as they were.
         robust = {
@@ -660,6 +694,13 @@ def _parameters(
             robust["membrane_seeded_cells"] = int(grid.n_seeded)
             n_all = grid.nuclei.n_nuclei
             robust["membrane_seeded_fraction"] = round(grid.n_seeded / n_all, 4) if n_all else 0.0
+        if red is not None:
+            n_all = grid.nuclei.n_nuclei
+            robust["erythrocyte_exclusion"] = True
+            robust["erythrocyte_min_neutrality"] = ERYTHROCYTE_MIN_NEUTRALITY
+            robust["erythrocyte_cells_excluded"] = red.n_excluded
+            robust["erythrocyte_cells_excluded_fraction"] = (
+                round(red.n_excluded / n_all, 4) if n_all else 0.0)
         if ref is not None:
             robust["counterstain_reference_od"] = round(ref.reference_od, 4)
             robust["counterstain_scale"] = round(ref.scale, 4)

@@ -184,7 +184,9 @@ def score_tile(rgb, tile: Tile, *, pixel_size_um: float, options: IhcOptions) ->
     except ImageInputError as exc:  # blank glass or a dark smear: no cells here
         return TileCells(_frozen(_empty_columns()), "empty", str(exc))
     cells = res.cells
-    keep = owned_by_core(cells.centroid_rc, tile)
+    # A tile is scored without an ROI, so the only cells it leaves uncounted are red cells
+    # (``options.erythrocyte_exclusion``): a slide does not score them either.
+    keep = owned_by_core(cells.centroid_rc, tile) & np.asarray(cells.counted, bool)
     c = cells.centroid_rc[keep]
     cols = {
         "x_px": c[:, 1] + tile.read_xy[0],
