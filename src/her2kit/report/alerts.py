@@ -28,6 +28,8 @@ QUALITY_FLAG_TEXT = {
     "out_of_focus": "parts of the image are out of focus",
     "few_cells": "few cells were detected",
     "low_contrast": "low image contrast",
+    "jpeg_degraded": "JPEG compression at this pixel size makes the ISH counts less reliable "
+                     "(export the region losslessly, PNG or TIFF)",
 }
 
 _CONTROLS = (
