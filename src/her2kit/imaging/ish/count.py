@@ -1035,11 +1035,15 @@ def count_brightfield_ish(
         pixels' 8x8 blockiness decides (:func:`~her2kit.imaging.ish.jpeg.assess_jpeg`).
         A JPEG at a pixel size coarser than 0.08 µm/px with subsampled colour or a
         quality below 95 adds the image flag ``jpeg_degraded`` (quality share 1.0,
-        the whole field): the counts are less reliable (Dual ISH ratios of
-        non-amplified tuning fields read 1.5-1.9 instead of 1.1-1.3 at 0.25 µm/px,
-        quality 80). The counting itself is unchanged; the assessment is recorded in
-        ``parameters`` (``jpeg_degraded``, ``jpeg_source``, ``jpeg_quality``,
-        ``jpeg_subsampling``, ``jpeg_blockiness``).
+        the whole field): the counts are less reliable. Dual ISH from a 4:2:0 file
+        whose colour spacing (2 px) is at least ``spot_sigma_um`` (from 0.15 µm/px
+        at the default 0.3 µm) gets its signal amounts from the colour's resolution
+        (:func:`_jpeg_chroma_amounts`; ``parameters["jpeg_chroma_adapted"]``): on the
+        tuning fields at 0.25 µm/px, quality 80, the non-amplified ratios read 1.26 /
+        1.00 (1.86 / 1.68 without; 1.26 / 1.11 by hand). Recorded in ``parameters``:
+        ``jpeg_degraded``, ``jpeg_source``, ``jpeg_quality``, ``jpeg_subsampling``,
+        ``jpeg_blockiness``, ``jpeg_chroma_adapted``, ``jpeg_chroma_sigma_px``,
+        ``jpeg_chroma_spacing_um``.
 
     Returns
     -------
@@ -1072,7 +1076,11 @@ def count_brightfield_ish(
     amounts, split = _stain_amounts(rgb, assay=assay, vectors=vectors,
                                     background_rgb=background_rgb,
                                     nuclei_reference=nuclei_reference)
-    chroma_adapted = assay == "dual-ish" and jpeg.degraded and jpeg.subsampling == "4:2:0"
+    # 4:2:0 colour is sampled every 2 px; the adaptation is for colour sampled no finer
+    # than a dot's s.d. (0.3 µm: from 0.15 µm/px on). At 0.10 µm/px it under-read DISH1
+    # (found ratio 0.42 at quality 95, 1.26 by hand; benchmarks/README.md, ISH from JPEG).
+    chroma_adapted = (assay == "dual-ish" and jpeg.degraded and jpeg.subsampling == "4:2:0"
+                      and 2.0 * pixel_size_um >= options.spot_sigma_um)
     if chroma_adapted:
         amounts = _jpeg_chroma_amounts(rgb, amounts, vectors=vectors,
                                        background_rgb=background_rgb,
@@ -1114,6 +1122,7 @@ def count_brightfield_ish(
         stain_angles_deg=_stain_angles(vectors, stains),
         **jpeg.parameters(),
         jpeg_chroma_adapted=chroma_adapted,
+        jpeg_chroma_spacing_um=(2.0 * pixel_size_um if jpeg.subsampling == "4:2:0" else None),
         jpeg_chroma_sigma_px=JPEG_CHROMA_SIGMA_PX if chroma_adapted else None,
     )
     opaque = None
