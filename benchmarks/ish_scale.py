@@ -50,14 +50,16 @@ FISH_FACTORS = (1.0, 1.5, 2.0, 3.0)
 
 
 def downscale(rgb: np.ndarray, factor: float, *, jpeg_quality: int | None = None,
-              chroma_420: bool = True) -> np.ndarray:
+              chroma_420: bool = True, header: bool = False):
     """``rgb`` (uint8) resampled by ``factor`` (< 1 = coarser), anti-aliased, uint8; with
     ``jpeg_quality`` the resampled image goes through a JPEG round trip (as a scanner's
     tiles do; not at factor 1, where the field is already a JPEG), its colour sampled at
     half resolution (4:2:0, most scanners' and PIL's default) or, ``chroma_420=False``,
-    at full resolution (4:4:4)."""
+    at full resolution (4:4:4). ``header=True`` returns (image, the JPEG header as
+    ``her2kit.io.fish.read_jpeg_source`` reads it from the file, or None), as
+    ``count-ish FILE.jpg`` passes it on."""
     if factor == 1.0:
-        return rgb
+        return (rgb, None) if header else rgb
     from skimage.transform import rescale
 
     out = rescale(rgb, factor, channel_axis=-1, anti_aliasing=True, preserve_range=True)
@@ -71,7 +73,11 @@ def downscale(rgb: np.ndarray, factor: float, *, jpeg_quality: int | None = None
         Image.fromarray(out).save(buf, format="JPEG", quality=int(jpeg_quality),
                                  subsampling=2 if chroma_420 else 0)
         out = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
-    return out
+        if header:
+            from her2kit.io.fish import read_jpeg_source
+
+            return out, read_jpeg_source(io.BytesIO(buf.getvalue()))
+    return (out, None) if header else out
 
 
 def _scaled_reference(ref, factor: float, shape) -> tuple[ReferenceNucleus, ...]:
@@ -94,12 +100,14 @@ def count_scaled(name: str, pixel_size_um: float, *, jpeg_quality: int | None = 
     rgb = np.asarray(Image.open(folder / ("FISH" if fish else "DISH") / f"{name}.jpg")
                      .convert("RGB"))
     factor = native / pixel_size_um
-    img = downscale(rgb, factor, jpeg_quality=jpeg_quality, chroma_420=chroma_420)
+    img, jpeg_source = downscale(rgb, factor, jpeg_quality=jpeg_quality,
+                                 chroma_420=chroma_420, header=True)
     if fish:
         res = count_fish(fish_from_rgb(img, channels={"her2": "R", "cep17": "G", "dapi": "B"}),
                          pixel_size_um=pixel_size_um)
     else:
-        res = count_brightfield_ish(img, assay="dual-ish", pixel_size_um=pixel_size_um)
+        res = count_brightfield_ish(img, assay="dual-ish", pixel_size_um=pixel_size_um,
+                                    jpeg_source=jpeg_source)
     ref = _scaled_reference(read_reference(name), factor, img.shape)
     return res, compare_field(ref, res.labels, res.nuclei), img.shape[:2]
 
@@ -131,8 +139,8 @@ def run_fields(fields, *, stages: bool = False, jpeg_quality: int | None = None,
         return "-" if v is None else f"{v:.2f}"
 
     print("| field | µm/px | px | found | counted | HER2 ±1 | CEP17 ±1 | found ratio (hand) "
-          "| ratio ok | field ratio (nuclei) | s |")
-    print("|---|---:|---|---:|---:|---:|---:|---|---|---|---:|")
+          "| ratio ok | field ratio (nuclei) | jpeg_degraded (blockiness) | s |")
+    print("|---|---:|---|---:|---:|---:|---:|---|---|---|---|---:|")
     rows = []
     for name in fields:
         fish = name.startswith("FISH")
@@ -147,7 +155,9 @@ def run_fields(fields, *, stages: bool = False, jpeg_quality: int | None = None,
             print(f"| {name} | {px:.3f} | {shape[1]}x{shape[0]} | {m['found']}/{m['n_ref']} | "
                   f"{m['counted']} | {m['her2_ok']}/{m['n_plain']} | "
                   f"{m['cep17_ok']}/{m['n_plain']} | {f(m['ratio'])} ({f(m['ref_ratio'])}) | "
-                  f"{'yes' if ok else 'NO'} | {f(res.ratio)} ({res.n_counted}) | {dt:.0f} |",
+                  f"{'yes' if ok else 'NO'} | {f(res.ratio)} ({res.n_counted}) | "
+                  f"{'jpeg_degraded' in res.image_flags} "
+                  f"({res.parameters.get('jpeg_blockiness', 0):.2f}) | {dt:.0f} |",
                   flush=True)
             if stages:
                 print("      " + _stages(res), flush=True)

@@ -227,3 +227,24 @@ def test_several_fields_show_a_progress_bar_on_a_terminal_only():
     assert "counting fields" in buf.getvalue()
     # Not a terminal (pipes, CI, these tests' subprocesses): nothing is drawn.
     assert list(_progress(["a", "b"], "counting fields")) == ["a", "b"]
+
+
+def test_count_ish_jpeg_file_passes_its_header_on(tmp_path):
+    # `count-ish FILE.jpg --mpp 0.25`: the file's JPEG quality and chroma subsampling
+    # (read from its header, branch jpeg) decide the jpeg_degraded flag and are recorded.
+    png = tmp_path / "bf.png"
+    assert run("synth-ish", str(png), "--assay", "dual-ish", "--scenario", "group5", "--seed",
+               "2", "--size", "384").returncode == 0
+    jpg = tmp_path / "bf.jpg"
+    Image.open(png).convert("RGB").save(jpg, format="JPEG", quality=80, subsampling=2)
+    proc = run("count-ish", str(jpg), "--assay", "dual-ish", "--mpp", "0.25", "--json")
+    assert proc.returncode == 0, proc.stderr
+    ev = json.loads(proc.stdout)["evidence"]
+    p = ev["parameters"]
+    assert (p["jpeg_source"], p["jpeg_quality"], p["jpeg_subsampling"], p["jpeg_degraded"],
+            p["jpeg_chroma_adapted"]) == ("file", 80, "4:2:0", True, True)
+    assert "jpeg_degraded" in ev["quality_flags"]
+    lossless = json.loads(run("count-ish", str(png), "--assay", "dual-ish", "--mpp", "0.25",
+                              "--json").stdout)["evidence"]
+    assert lossless["parameters"]["jpeg_source"] == "none"
+    assert "jpeg_degraded" not in lossless["quality_flags"]

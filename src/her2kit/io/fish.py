@@ -27,7 +27,8 @@ from her2kit.io.raster import (
 )
 from her2kit.settings import value
 
-__all__ = ["MAX_FIELD_PIXELS", "read_brightfield_ish", "read_fish_files", "read_fish_image"]
+__all__ = ["MAX_FIELD_PIXELS", "read_brightfield_ish", "read_fish_files", "read_fish_image",
+           "read_jpeg_source"]
 
 
 # --------------------------------------------------------------------------- files
@@ -331,3 +332,55 @@ def read_brightfield_ish(path: str | Path, *, max_pixels: int = MAX_FIELD_PIXELS
     if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[-1] not in (3, 4):
         arr = np.moveaxis(arr, 0, -1)  # planar-RGB TIFF
     return check_brightfield_rgb(arr, name="image")
+
+
+#: libjpeg's standard luminance quantization table (ITU-T T.81 Annex K, Table K.1); a
+#: quality-q file's table is this scaled (:func:`_jpeg_quality`).
+_STD_LUMA_TABLE = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+                   14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+                   18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+                   49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
+
+
+def _jpeg_quality(table) -> int | None:
+    """The libjpeg quality (1-100) whose scaled standard table is closest to ``table``
+    (64 luminance entries, any order), or None when none is within 10 % (a custom table)."""
+    std = np.asarray(_STD_LUMA_TABLE, np.int64)
+    got = int(np.sum(table))
+    best, err = None, None
+    for q in range(1, 101):
+        scale = 5000 // q if q < 50 else 200 - 2 * q
+        s = int(np.clip((std * scale + 50) // 100, 1, 255).sum())
+        if err is None or abs(s - got) < err:
+            best, err = q, abs(s - got)
+    return best if err is not None and err <= 0.1 * got else None
+
+
+def read_jpeg_source(path):
+    """The JPEG header of ``path`` (a path or a binary file object) as a
+    :class:`~her2kit.imaging.ish.jpeg.JpegSource` (quality estimated from the luminance
+    table, chroma subsampling), or None when the file is not a JPEG. Read from the
+    header only (no pixels decoded).
+
+    Raises
+    ------
+    ImageInputError
+        The file cannot be opened as an image.
+    """
+    from PIL import Image, JpegImagePlugin, UnidentifiedImageError
+
+    from her2kit.imaging.ish.jpeg import JpegSource
+
+    try:
+        with Image.open(path) as im:
+            if im.format != "JPEG":
+                return None
+            tables = getattr(im, "quantization", None) or {}
+            sampling = JpegImagePlugin.get_sampling(im)
+    except (OSError, UnidentifiedImageError) as exc:
+        name = Path(path).name if isinstance(path, str | Path) else "image"
+        raise ImageInputError(f"{name}: cannot read as an image ({exc})",
+                              field="image") from exc
+    sub = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}.get(sampling)
+    return JpegSource(quality=_jpeg_quality(tables[0]) if 0 in tables else None,
+                      subsampling=sub)

@@ -131,7 +131,8 @@ def _count_fields(images, *, assay, channels, channel_files, stains, roi, mpp, b
         _need_pixel_size(mpp, name)
         mask = read_roi_mask(roi, rgb.shape[:2])
         result = ish_mod.count_brightfield_ish(rgb, assay=assay, pixel_size_um=mpp,
-                                               roi_mask=mask, stains=stains)
+                                               roi_mask=mask, stains=stains,
+                                               jpeg_source=fish_io.read_jpeg_source(name))
         fields.append(CountedField(name, mpp, "--mpp", result, rgb))
     return fields
 

@@ -31,6 +31,8 @@ QUALITY_FLAG_TEXT = {
     "score_near_cutoff": "a percentage that decided the IHC score lies close to the "
                          "guideline's 10% cut-off (the score may change on a recount; the "
                          "evidence's near_cutoff gives the share and the margin)",
+    "jpeg_degraded": "JPEG compression at this pixel size makes the ISH counts less reliable "
+                     "(export the region losslessly, PNG or TIFF)",
 }
 
 _CONTROLS = (

@@ -28,7 +28,7 @@ quality measures against the guideline.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 import numpy as np
@@ -42,6 +42,7 @@ from her2kit.imaging.color.ish import (
 )
 from her2kit.imaging.color.stains import CISH_STAINS, DUAL_ISH_STAINS, STAIN_VECTORS, unit_vector
 from her2kit.imaging.ish.channels import FishImage, check_brightfield_rgb
+from her2kit.imaging.ish.jpeg import JpegSource, assess_jpeg
 from her2kit.imaging.ish.quality import quality_shares, signal_focus
 from her2kit.imaging.ish.red import RED_REFERENCES, RedOptions
 from her2kit.imaging.ish.results import IshImageResult
@@ -82,6 +83,12 @@ __all__ = [
 #: Silver and hematoxylin closer in OD direction than this (degrees) are not
 #: separated by one 3-stain solve; see :func:`count_brightfield_ish`.
 MIN_NUCLEI_SILVER_ANGLE_DEG = 15.0
+#: Gaussian s.d., px, that brings luminance to the resolution of 4:2:0 JPEG colour
+#: (one colour sample per 2x2 px; see :func:`_jpeg_chroma_amounts`). In px, not µm:
+#: the JPEG grid is the file's pixels. Chosen on the tuning fields DISH1 / DISH3 at
+#: 0.25 µm/px, quality 80 and 95 (0.7 and 1.5 px were worse on one field each;
+#: benchmarks/README.md, "ISH from JPEG").
+JPEG_CHROMA_SIGMA_PX = 1.0
 
 
 def _check_nuclei_split(options) -> None:
@@ -999,6 +1006,7 @@ def count_brightfield_ish(
     roi_mask: np.ndarray | None = None,
     nuclei_labels: np.ndarray | None = None,
     options: BrightfieldIshOptions | None = None,
+    jpeg_source: JpegSource | None = None,
 ) -> IshImageResult:
     """Count signals per nucleus in a brightfield Dual ISH or single-probe CISH image.
 
@@ -1021,6 +1029,21 @@ def count_brightfield_ish(
     options : BrightfieldIshOptions, optional
         Stain separation, spot, cluster, selection and segmentation settings;
         default ``BrightfieldIshOptions()``.
+    jpeg_source : JpegSource, optional
+        The JPEG header of the file ``rgb`` was read from (the io layer reads it:
+        :func:`~her2kit.io.fish.read_jpeg_source`); None for other sources, when the
+        pixels' 8x8 blockiness decides (:func:`~her2kit.imaging.ish.jpeg.assess_jpeg`).
+        A JPEG at a pixel size coarser than 0.08 µm/px with subsampled colour or a
+        quality below 95 adds the image flag ``jpeg_degraded`` (quality share 1.0,
+        the whole field): the counts are less reliable. Dual ISH from a 4:2:0 file
+        whose colour spacing (2 px) is at least ``spot_sigma_um`` (from 0.15 µm/px
+        at the default 0.3 µm) gets its signal amounts from the colour's resolution
+        (:func:`_jpeg_chroma_amounts`; ``parameters["jpeg_chroma_adapted"]``): on the
+        tuning fields at 0.25 µm/px, quality 80, the non-amplified ratios read 1.26 /
+        1.00 (1.86 / 1.68 without; 1.26 / 1.11 by hand). Recorded in ``parameters``:
+        ``jpeg_degraded``, ``jpeg_source``, ``jpeg_quality``, ``jpeg_subsampling``,
+        ``jpeg_blockiness``, ``jpeg_chroma_adapted``, ``jpeg_chroma_sigma_px``,
+        ``jpeg_chroma_spacing_um``.
 
     Returns
     -------
@@ -1041,6 +1064,7 @@ def count_brightfield_ish(
     options = _check_options(options, BrightfieldIshOptions)
     rgb = check_brightfield_rgb(rgb)
     stains = _check_stains(stains, assay)
+    jpeg = assess_jpeg(rgb, pixel_size_um=pixel_size_um, jpeg_source=jpeg_source)
     background_rgb = options.background_rgb
     if isinstance(background_rgb, str):  # "auto"
         background_rgb = estimate_background_rgb(rgb)
@@ -1052,6 +1076,15 @@ def count_brightfield_ish(
     amounts, split = _stain_amounts(rgb, assay=assay, vectors=vectors,
                                     background_rgb=background_rgb,
                                     nuclei_reference=nuclei_reference)
+    # 4:2:0 colour is sampled every 2 px; the adaptation is for colour sampled no finer
+    # than a dot's s.d. (0.3 µm: from 0.15 µm/px on). At 0.10 µm/px it under-read DISH1
+    # (found ratio 0.42 at quality 95, 1.26 by hand; benchmarks/README.md, ISH from JPEG).
+    chroma_adapted = (assay == "dual-ish" and jpeg.degraded and jpeg.subsampling == "4:2:0"
+                      and 2.0 * pixel_size_um >= options.spot_sigma_um)
+    if chroma_adapted:
+        amounts = _jpeg_chroma_amounts(rgb, amounts, vectors=vectors,
+                                       background_rgb=background_rgb,
+                                       nuclei_reference=nuclei_reference)
     params = dict(
         assay=assay,
         pixel_size_um=pixel_size_um,
@@ -1087,16 +1120,24 @@ def count_brightfield_ish(
         red_faint_min_relative=float(options.red_faint_min_relative),
         red_faint_max_silver=float(options.red_faint_max_silver),
         stain_angles_deg=_stain_angles(vectors, stains),
+        **jpeg.parameters(),
+        jpeg_chroma_adapted=chroma_adapted,
+        jpeg_chroma_spacing_um=(2.0 * pixel_size_um if jpeg.subsampling == "4:2:0" else None),
+        jpeg_chroma_sigma_px=JPEG_CHROMA_SIGMA_PX if chroma_adapted else None,
     )
     opaque = None
     if assay == "dual-ish" and options.silver_opaque_transmittance > 0:
         opaque = _opaque(rgb, background_rgb, options.silver_opaque_transmittance)
         params["her2_opaque_px"] = int(opaque.sum())
-    return options._count(
+    res = options._count(
         amounts["nuclei"], amounts["her2"], amounts.get("cep17") if assay == "dual-ish" else None,
         assay=assay, pixel_size_um=pixel_size_um, roi_mask=roi_mask, nuclei_labels=nuclei_labels,
         parameters=params, her2_opaque=opaque,
     )
+    if not jpeg.degraded:
+        return res
+    return replace(res, image_flags=(*res.image_flags, "jpeg_degraded"),
+                   quality_shares=MappingProxyType({**res.quality_shares, "jpeg_degraded": 1.0}))
 
 
 def _stain_angles(vectors, stains) -> dict:
@@ -1155,6 +1196,36 @@ def _nuclei_silver_angle(vectors, nuclei_reference=None) -> float:
     if nuclei_reference is not None:
         out = min(out, angle(nuclei_reference, vectors["her2"]))
     return out
+
+
+def _jpeg_chroma_amounts(rgb, amounts, *, vectors, background_rgb, nuclei_reference) -> dict:
+    """Dual ISH signal amounts of a field whose colour was stored at half resolution
+    (JPEG 4:2:0): silver weighted by its share of the chromogen at the colour's
+    resolution, red taken at that resolution.
+
+    The decoder interpolates the colour of every 2x2 pixels while darkness (luminance)
+    stays sharp, so at 0.25 µm/px (colour every 0.5 µm, about one dot) a red dot's dark
+    core loses its redness and reads as silver, and its red amount halves (tuning
+    fields, quality 80: red amount at the lossless red dots 1.65 -> 0.85 OD on DISH1,
+    2.0 -> 1.09 on DISH3; silver detections 50 -> 71 and 121 -> 138). The whole image
+    blurred by :data:`JPEG_CHROMA_SIGMA_PX` (luminance brought to the colour's
+    resolution) is separated again; there silver and red are consistent, and their
+    shares there decide: silver amount x silver / (silver + red) (both >= 0), and the
+    red amount of the blurred image. Nuclei keep the full-resolution amount.
+    """
+    from scipy import ndimage as ndi
+
+    x = rgb.astype(np.float32)
+    lo_rgb = np.stack([ndi.gaussian_filter(x[..., c], JPEG_CHROMA_SIGMA_PX) for c in range(3)],
+                      axis=-1)
+    lo, _ = _stain_amounts(np.clip(np.rint(lo_rgb), 0, 255).astype(np.uint8),
+                           assay="dual-ish", vectors=vectors, background_rgb=background_rgb,
+                           nuclei_reference=nuclei_reference)
+    silver = np.maximum(lo["her2"], 0.0)
+    red = np.maximum(lo["cep17"], 0.0)
+    share = silver / np.maximum(silver + red, np.float32(1e-3))
+    return {**amounts, "her2": (amounts["her2"] * share).astype(amounts["her2"].dtype),
+            "cep17": lo["cep17"].astype(amounts["cep17"].dtype)}
 
 
 def _stain_amounts(rgb, *, assay, vectors, background_rgb, nuclei_reference=None

@@ -1,0 +1,167 @@
+"""JPEG degradation of a brightfield ISH field: what the file says, what the pixels show.
+
+A JPEG round trip stores the image in 8x8 blocks of luminance and, at the usual 4:2:0
+setting, the colour (chroma) at half resolution. At 0.065 µm/px (a 100x camera) a block
+is 0.5 µm and the counts are unaffected; at 0.25 µm/px (a 40x slide scanner) a block is
+2 µm and the colour is sampled every 0.5 µm, about one signal dot, and on the tuning
+fields of the hand reference the non-amplified Dual ISH ratios rise from 1.06-1.11 to
+1.68-1.86 at quality 80 (benchmarks/README.md, "ISH from JPEG"). This module only
+describes the degradation (arrays and numbers in, no file access); the io layer reads
+the file's JPEG header into :class:`JpegSource`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from her2kit.errors import Her2kitInputError
+
+__all__ = [
+    "JPEG_BLOCKINESS_MIN",
+    "JPEG_MIN_SAFE_QUALITY",
+    "JPEG_SAFE_MAX_PIXEL_SIZE_UM",
+    "JpegAssessment",
+    "JpegSource",
+    "assess_jpeg",
+    "jpeg_blockiness",
+]
+
+#: Largest pixel size, µm/px, at which a JPEG Dual ISH field counts as well as a lossless
+#: one: the shared real fields are JPEGs at (assumed) 0.065 µm/px and match the hand
+#: counts; downscaled to 0.10 µm/px with a quality-80 round trip they do not (DISH1
+#: found ratio 1.61 against 1.26 by hand, benchmarks/ish_scale.py --jpeg 80).
+JPEG_SAFE_MAX_PIXEL_SIZE_UM = 0.08
+#: Lowest JPEG quality (libjpeg scale) that, with full-resolution colour (4:4:4), kept
+#: both tuning fields' ratios within 15 % of the hand counts at 0.10-0.25 µm/px except
+#: one (quality 95); quality 80 at 4:4:4 did not (DISH1 1.56-1.79 against 1.26).
+JPEG_MIN_SAFE_QUALITY = 95
+#: Blockiness (:func:`jpeg_blockiness`) from which an array with no file information is
+#: taken to come from a JPEG: the tuning fields DISH1 / DISH3 measure 1.004-1.026
+#: lossless at 0.065-0.25 µm/px and 1.24-1.54 after a quality-80 round trip; quality 95
+#: (1.004-1.067) is NOT recognised from the pixels (benchmarks/README.md, "ISH from JPEG").
+JPEG_BLOCKINESS_MIN = 1.15
+
+_SUBSAMPLING = ("4:4:4", "4:2:2", "4:2:0")
+
+
+@dataclass(frozen=True)
+class JpegSource:
+    """What a JPEG file's header says about its compression.
+
+    Attributes
+    ----------
+    quality : int or None
+        Quality (1-100, libjpeg scale) estimated from the luminance quantization table;
+        None when the table is not a scaled standard one.
+    subsampling : {"4:4:4", "4:2:2", "4:2:0"} or None
+        Chroma sampling; None when unknown (not YCbCr).
+    """
+
+    quality: int | None
+    subsampling: str | None
+
+    def __post_init__(self):
+        if self.quality is not None and not (isinstance(self.quality, int)
+                                             and 1 <= self.quality <= 100):
+            raise Her2kitInputError(f"JPEG quality must be an int 1-100 or None, got "
+                                    f"{self.quality!r}", field="jpeg_source")
+        if self.subsampling is not None and self.subsampling not in _SUBSAMPLING:
+            raise Her2kitInputError(f"JPEG subsampling must be one of {_SUBSAMPLING} or None, "
+                                    f"got {self.subsampling!r}", field="jpeg_source")
+
+
+@dataclass(frozen=True)
+class JpegAssessment:
+    """Whether a field's counts are less reliable because of JPEG compression.
+
+    Attributes
+    ----------
+    degraded : bool
+        JPEG (by the file or by the pixels) at a pixel size above
+        :data:`JPEG_SAFE_MAX_PIXEL_SIZE_UM`, with subsampled colour, a quality below
+        :data:`JPEG_MIN_SAFE_QUALITY` or, for an array, an unknown quality.
+    source : {"file", "image", "none"}
+        Where the JPEG evidence came from: the file header (:class:`JpegSource`
+        given), the pixels (blockiness at or above :data:`JPEG_BLOCKINESS_MIN`), or
+        no sign of JPEG.
+    quality, subsampling
+        From the file, else None.
+    blockiness : float
+        :func:`jpeg_blockiness` of the field (measured always).
+    """
+
+    degraded: bool
+    source: str
+    quality: int | None
+    subsampling: str | None
+    blockiness: float
+
+    def parameters(self) -> dict:
+        """The assessment as ``parameters`` entries (``jpeg_...``)."""
+        return {"jpeg_degraded": self.degraded, "jpeg_source": self.source,
+                "jpeg_quality": self.quality, "jpeg_subsampling": self.subsampling,
+                "jpeg_blockiness": round(self.blockiness, 3)}
+
+
+def jpeg_blockiness(rgb: np.ndarray) -> float:
+    """How much stronger luminance steps are on one 8-pixel grid than off it.
+
+    The mean absolute difference between neighbouring pixels' luminance is taken per
+    column (and row) phase modulo 8; the result is the largest phase's mean over the
+    median of the eight, averaged over the two directions. JPEG quantizes each 8x8 block
+    on its own, so the steps across block edges stand out (>1); a lossless image has no
+    preferred phase (~1). The phase is searched, so a crop of a JPEG is measured too.
+
+    Parameters
+    ----------
+    rgb : (rows, cols, 3) ndarray
+        Image, any numeric dtype; at least 16 x 16 pixels.
+
+    Returns
+    -------
+    float
+        Dimensionless ratio, >= 1.
+    """
+    a = np.asarray(rgb)
+    if a.ndim != 3 or a.shape[-1] != 3 or min(a.shape[:2]) < 16:
+        raise Her2kitInputError(f"expected an RGB image of at least 16x16 px, got shape "
+                                f"{a.shape}", field="rgb")
+    lum = a.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    out = []
+    for d in (np.abs(np.diff(lum, axis=1)), np.abs(np.diff(lum, axis=0)).T):
+        per = d.mean(axis=0)
+        phase = np.array([per[k::8].mean() for k in range(8)])
+        base = float(np.median(phase))
+        out.append(float(phase.max()) / base if base > 0 else 1.0)
+    return float(np.mean(out))
+
+
+def assess_jpeg(rgb: np.ndarray, *, pixel_size_um: float,
+                jpeg_source: JpegSource | None = None) -> JpegAssessment:
+    """Assess the JPEG degradation of a brightfield ISH field (:class:`JpegAssessment`).
+
+    Parameters
+    ----------
+    rgb : (rows, cols, 3) ndarray
+        The field.
+    pixel_size_um : float
+        µm per pixel (the degradation is judged against :data:`JPEG_SAFE_MAX_PIXEL_SIZE_UM`).
+    jpeg_source : JpegSource, optional
+        The file's JPEG header when the field was read from a JPEG; None for arrays
+        of unknown origin (then the pixels decide, :data:`JPEG_BLOCKINESS_MIN`).
+    """
+    if jpeg_source is not None and not isinstance(jpeg_source, JpegSource):
+        raise Her2kitInputError(f"jpeg_source must be a JpegSource or None, got "
+                                f"{type(jpeg_source).__name__}", field="jpeg_source")
+    b = jpeg_blockiness(rgb)
+    coarse = pixel_size_um > JPEG_SAFE_MAX_PIXEL_SIZE_UM
+    if jpeg_source is not None:
+        lossy = (jpeg_source.subsampling != "4:4:4" or jpeg_source.quality is None
+                 or jpeg_source.quality < JPEG_MIN_SAFE_QUALITY)
+        return JpegAssessment(coarse and lossy, "file", jpeg_source.quality,
+                              jpeg_source.subsampling, b)
+    if b >= JPEG_BLOCKINESS_MIN:
+        return JpegAssessment(coarse, "image", None, None, b)
+    return JpegAssessment(False, "none", None, None, b)

@@ -1,0 +1,271 @@
+"""Dual ISH from JPEG (branch jpeg): the degradation is detected, recorded and adapted to.
+
+The real-field tests downscale a tuning field of the hand-counted reference
+(tests/data/ish_reference: DISH1 / DISH3, the project's own counts, not an expert's) to
+0.25 µm/px and put it through a JPEG round trip (quality 80, colour at half resolution,
+4:2:0: how scanners' tiles and exported regions are usually stored), and check the
+issue-11 targets literally: the ratio within 15 % of the hand ratio and on the same side
+of 2.0, HER2 and CEP17 within ±1 for >= 80 % of the nuclei without clusters.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from her2kit.errors import Her2kitInputError, ImageInputError
+from her2kit.imaging.ish import JpegSource, count_brightfield_ish
+from her2kit.imaging.ish.count import JPEG_CHROMA_SIGMA_PX, _jpeg_chroma_amounts, _stain_amounts
+from her2kit.imaging.ish.jpeg import (
+    JPEG_BLOCKINESS_MIN,
+    JPEG_MIN_SAFE_QUALITY,
+    JPEG_SAFE_MAX_PIXEL_SIZE_UM,
+    assess_jpeg,
+    jpeg_blockiness,
+)
+from her2kit.io.fish import read_jpeg_source
+
+REF = Path(__file__).resolve().parents[2] / "data" / "ish_reference"
+
+
+def _jpeg(rgb, quality, subsampling):
+    """(decoded image, header as the io layer reads it) after a JPEG round trip."""
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality, subsampling=subsampling)
+    data = buf.getvalue()
+    return (np.asarray(Image.open(io.BytesIO(data)).convert("RGB")),
+            read_jpeg_source(io.BytesIO(data)))
+
+
+def _stepped(step_ratio, size=128):
+    """Grey image whose neighbouring-pixel steps are 10 grey levels, and 10 x
+    ``step_ratio`` across every 8th column and row: blockiness exactly ``step_ratio``."""
+    a = np.empty(size)
+    a[0] = 100.0
+    for j in range(size - 1):
+        step = 10.0 * step_ratio if j % 8 == 7 else 10.0
+        a[j + 1] = a[j] + (step if j % 2 == 0 else -step)
+    lum = a[:, None] + a[None, :] - 100.0
+    return np.repeat(np.clip(lum, 0, 255)[..., None], 3, axis=-1).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- constants
+@pytest.mark.parametrize("ratio, jpeg", [(1.14, False), (1.16, True)])
+def test_blockiness_boundary_decides_jpeg_for_arrays(ratio, jpeg):
+    assert JPEG_BLOCKINESS_MIN == 1.15
+    img = _stepped(ratio)
+    assert jpeg_blockiness(img) == pytest.approx(ratio, abs=1e-4)
+    a = assess_jpeg(img, pixel_size_um=0.25)
+    assert a.degraded is jpeg and a.source == ("image" if jpeg else "none")
+    assert a.quality is None and a.subsampling is None
+
+
+@pytest.mark.parametrize("pixel_size_um, degraded", [(0.08, False), (0.0801, True)])
+def test_safe_pixel_size_boundary(pixel_size_um, degraded):
+    assert JPEG_SAFE_MAX_PIXEL_SIZE_UM == 0.08
+    img = _stepped(1.0)
+    a = assess_jpeg(img, pixel_size_um=pixel_size_um,
+                    jpeg_source=JpegSource(quality=80, subsampling="4:2:0"))
+    assert a.degraded is degraded and a.source == "file"
+
+
+@pytest.mark.parametrize("quality, subsampling, degraded", [
+    (95, "4:4:4", False), (94, "4:4:4", True), (100, "4:2:0", True), (100, "4:2:2", True),
+    (None, "4:4:4", True), (95, None, True)])
+def test_safe_quality_boundary_and_subsampling(quality, subsampling, degraded):
+    assert JPEG_MIN_SAFE_QUALITY == 95
+    a = assess_jpeg(_stepped(1.0), pixel_size_um=0.25,
+                    jpeg_source=JpegSource(quality=quality, subsampling=subsampling))
+    assert a.degraded is degraded
+    assert a.parameters()["jpeg_quality"] == quality
+
+
+def test_lossless_array_is_not_jpeg():
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 256, (64, 64, 3)).astype(np.uint8)
+    assert jpeg_blockiness(img) < 1.1
+    assert not assess_jpeg(img, pixel_size_um=0.25).degraded
+
+
+@pytest.mark.parametrize("bad", [dict(quality=0, subsampling=None),
+                                 dict(quality=101, subsampling=None),
+                                 dict(quality=80.0, subsampling=None),
+                                 dict(quality=80, subsampling="4:1:1")])
+def test_jpeg_source_is_validated(bad):
+    with pytest.raises(Her2kitInputError):
+        JpegSource(**bad)
+
+
+def test_assess_refuses_other_sources_and_tiny_images():
+    with pytest.raises(Her2kitInputError):
+        assess_jpeg(_stepped(1.0), pixel_size_um=0.25, jpeg_source={"quality": 80})
+    with pytest.raises(Her2kitInputError):
+        jpeg_blockiness(np.zeros((8, 64, 3)))
+
+
+# --------------------------------------------------------------------------- io
+@pytest.mark.parametrize("quality", [30, 80, 95])
+@pytest.mark.parametrize("subsampling, name", [(0, "4:4:4"), (1, "4:2:2"), (2, "4:2:0")])
+def test_read_jpeg_source_from_file(tmp_path, quality, subsampling, name):
+    rng = np.random.default_rng(0)
+    p = tmp_path / "f.jpg"
+    Image.fromarray(rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)).save(
+        p, format="JPEG", quality=quality, subsampling=subsampling)
+    assert read_jpeg_source(p) == JpegSource(quality=quality, subsampling=name)
+
+
+def test_read_jpeg_source_png_and_garbage(tmp_path):
+    p = tmp_path / "f.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(p)
+    assert read_jpeg_source(p) is None
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(ImageInputError, match=r"bad\.jpg"):
+        read_jpeg_source(bad)
+
+
+# --------------------------------------------------------------------------- adaptation
+def _red_dot_field():
+    """A hematoxylin nucleus (0.3 OD) with 1-px-radius fast-red dots (1.2 OD, no
+    silver) on clear glass at 225, by Beer-Lambert from the published stain vectors."""
+    from her2kit.imaging.color.stains import STAIN_VECTORS
+
+    yy, xx = np.mgrid[:64, :64]
+    od = np.zeros((64, 64, 3))
+    od[(yy - 32) ** 2 + (xx - 32) ** 2 < 18 ** 2] += 0.3 * np.asarray(
+        STAIN_VECTORS["hematoxylin"])
+    for r, c in RED_DOTS:
+        od[(yy - r) ** 2 + (xx - c) ** 2 < 1.1] += 1.2 * np.asarray(STAIN_VECTORS["fast_red"])
+    rng = np.random.default_rng(3)
+    rgb = 225.0 * np.exp(-od) + rng.normal(0, 1.0, od.shape)
+    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+
+
+RED_DOTS = ((25, 25), (25, 40), (40, 30), (38, 43))
+
+
+def test_chroma_adaptation_moves_a_4_2_0_red_dots_darkness_back_to_red():
+    from her2kit.imaging.color.stains import DUAL_ISH_STAINS, STAIN_VECTORS
+
+    assert JPEG_CHROMA_SIGMA_PX == 1.0
+    img, _ = _jpeg(_red_dot_field(), 80, 2)
+    vectors = {"nuclei": STAIN_VECTORS[DUAL_ISH_STAINS["nuclei"]],
+               "her2": STAIN_VECTORS[DUAL_ISH_STAINS["her2"]],
+               "cep17": STAIN_VECTORS[DUAL_ISH_STAINS["cep17"]]}
+    kw = dict(vectors=vectors, background_rgb=(225.0, 225.0, 225.0),
+              nuclei_reference=vectors["nuclei"])
+    plain, _ = _stain_amounts(img, assay="dual-ish", **kw)
+    adapted = _jpeg_chroma_amounts(img, plain, **kw)
+    lossless, _ = _stain_amounts(_red_dot_field(), assay="dual-ish", **kw)
+
+    def at_dots(a):
+        return float(np.mean([a[rc] for rc in RED_DOTS]))
+
+    # 4:2:0 spreads each dot's redness over 2x2 px while its darkness stays sharp: the
+    # red amount at the dots falls and their cores read as silver ...
+    assert at_dots(plain["her2"]) > at_dots(lossless["her2"]) + 0.1
+    assert at_dots(plain["cep17"]) < 0.6 * at_dots(lossless["cep17"])
+    # ... and the adaptation takes red's share at the colour's resolution out of it
+    # (measured: silver 0.32 -> 0.24 OD here; -0.01 lossless).
+    assert at_dots(adapted["her2"]) < 0.8 * at_dots(plain["her2"])
+    assert np.array_equal(adapted["nuclei"], plain["nuclei"])
+
+
+def test_flag_and_parameters_recorded_for_a_4_2_0_file_at_0_25():
+    img, header = _jpeg(_red_dot_field(), 80, 2)
+    res = count_brightfield_ish(img, assay="dual-ish", pixel_size_um=0.25, jpeg_source=header)
+    p = res.parameters
+    assert "jpeg_degraded" in res.image_flags and res.quality_shares["jpeg_degraded"] == 1.0
+    assert (p["jpeg_degraded"], p["jpeg_source"], p["jpeg_quality"], p["jpeg_subsampling"],
+            p["jpeg_chroma_adapted"], p["jpeg_chroma_sigma_px"]) == (
+        True, "file", 80, "4:2:0", True, 1.0)
+    assert p["jpeg_chroma_spacing_um"] == 0.5
+    fine = count_brightfield_ish(img, assay="dual-ish", pixel_size_um=0.065,
+                                 jpeg_source=header)
+    assert "jpeg_degraded" not in fine.image_flags
+    assert fine.parameters["jpeg_chroma_adapted"] is False
+    full, h444 = _jpeg(_red_dot_field(), 80, 0)
+    r444 = count_brightfield_ish(full, assay="dual-ish", pixel_size_um=0.25, jpeg_source=h444)
+    # Degraded (quality < 95) but the colour is at full resolution: flagged, not adapted.
+    assert "jpeg_degraded" in r444.image_flags
+    assert r444.parameters["jpeg_chroma_adapted"] is False
+
+
+@pytest.mark.parametrize("pixel_size_um, adapted", [(0.149, False), (0.15, True)])
+def test_chroma_adaptation_starts_where_colour_spacing_reaches_a_dot(pixel_size_um, adapted):
+    # 4:2:0 colour every 2 px >= the dot's s.d. (spot_sigma_um, 0.3 µm by default).
+    img, header = _jpeg(_red_dot_field(), 80, 2)
+    res = count_brightfield_ish(img, assay="dual-ish", pixel_size_um=pixel_size_um,
+                                jpeg_source=header)
+    assert "jpeg_degraded" in res.image_flags
+    assert res.parameters["jpeg_chroma_adapted"] is adapted
+
+
+# --------------------------------------------------------------------------- real fields
+def _rows(field):
+    import csv
+
+    with open(REF / f"{field}.csv", newline="") as fh:
+        return [{k: int(v) for k, v in r.items()} for r in csv.DictReader(fh)]
+
+
+def _jpeg_agreement(real_data, quality):
+    """As tests/imaging/ish/test_pixel_size.py, after a JPEG round trip (4:2:0) whose
+    header is passed on as ``count-ish FILE.jpg`` does."""
+    from skimage.transform import rescale
+
+    from her2kit.io.fish import read_brightfield_ish
+
+    folder = real_data("her2_fish_dish_pcm")
+    f = 0.065 / 0.25  # native 0.065 µm/px ASSUMED (benchmarks/ish_accuracy.py)
+    plain = her2_ok = cep17_ok = 0
+    ratios, flags = {}, []
+    for field in ("DISH1", "DISH3"):
+        rgb = read_brightfield_ish(folder / "DISH" / f"{field}.jpg")
+        small = np.clip(np.rint(rescale(rgb, f, channel_axis=-1, anti_aliasing=True,
+                                        preserve_range=True)), 0, 255).astype(np.uint8)
+        img, header = _jpeg(small, quality, 2)
+        res = count_brightfield_ish(img, assay="dual-ish", pixel_size_um=0.25,
+                                    jpeg_source=header)
+        flags.append("jpeg_degraded" in res.image_flags)
+        by_id = {n.nucleus_id: n for n in res.nuclei}
+        got, rows = [], _rows(field)
+        for r in rows:
+            n = by_id.get(int(res.labels[min(round(r["row"] * f), img.shape[0] - 1),
+                                         min(round(r["col"] * f), img.shape[1] - 1)]))
+            if n is None:
+                continue
+            got.append((n.her2, n.cep17))
+            if not r["cluster"]:
+                plain += 1
+                her2_ok += abs(n.her2 - r["her2"]) <= 1
+                cep17_ok += abs(n.cep17 - r["cep17"]) <= 1
+        g = np.mean(got, axis=0)
+        t = np.mean([(r["her2"], r["cep17"]) for r in rows], axis=0)
+        ratios[field] = (g[0] / g[1], t[0] / t[1])
+    return her2_ok / plain, cep17_ok / plain, ratios, flags
+
+
+@pytest.mark.parametrize("quality", [80, 95])
+def test_tuning_fields_from_jpeg_at_0_25_keep_their_ratios(real_data, quality):
+    # Issue 11's ratio target at 0.25 µm/px from a 4:2:0 JPEG: each found ratio on the
+    # hand ratio's side of 2.0 (DISH1 1.26, DISH3 1.11 by hand) and within 15 % of it.
+    # Before branch jpeg, quality 80: 1.86 and 1.68; quality 95: 1.42 and 1.54.
+    _, _, ratios, flags = _jpeg_agreement(real_data, quality)
+    assert flags == [True, True]
+    for got, ref in ratios.values():
+        assert (got >= 2.0) == (ref >= 2.0) and abs(got - ref) <= 0.15 * ref, ratios
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "branch jpeg: at 0.25 µm/px from JPEG quality 80 4:2:0, HER2 within ±1 is 27 of 38 "
+    "nuclei (71 %; 23 before), CEP17 30 of 38 (79 %; 24 before): JPEG luminance texture "
+    "still adds silver dots in DISH1's nuclei (67 silver detections, 50 lossless) and "
+    "DISH3 loses faint ones; benchmarks/README.md, ISH from JPEG"))
+def test_tuning_fields_from_jpeg_at_0_25_per_nucleus_within_one(real_data):
+    her2, cep17, _, _ = _jpeg_agreement(real_data, 80)
+    assert her2 >= 0.8 and cep17 >= 0.8, (her2, cep17)
