@@ -142,20 +142,11 @@ def test_a_cell_without_membrane_zone_dab_is_kept_and_empty_input_is_empty():
 
 # ------------------------------------------------------------- our hand-marked reference
 def _mark_neutrality(real_dir: Path) -> list[tuple[str, float]]:
-    """(kind, neutrality) per mark, read as tests/data/erythrocyte_marks/README.md says."""
-    out, cache = [], {}
-    for row in csv.DictReader(MARKS.open()):
-        key = row["image"]
-        if key not in cache:
-            img = read_image(real_dir / key).image[..., :3]
-            f = max(1, round(1.0 / float(row["mpp_assumed"])))
-            cache[key] = (grid_od_rgb(img, f, background_rgb=estimate_white_point(img).rgb), f)
-        od, f = cache[key]
-        gr, gc = int(row["row_px"]) // f, int(row["col_px"]) // f
-        win = od[gr - 1 : gr + 2, gc - 1 : gc + 2].reshape(-1, 3)
-        v = win[np.argmax(np.linalg.norm(win, axis=1))]
-        out.append((row["kind"], float(v.min() / v.max())))
-    return out
+    """(kind, neutrality) per mark, read as tests/data/erythrocyte_marks/README.md says
+    (``benchmarks.erythrocyte_reference.mark_features``, the reference's own reader)."""
+    from benchmarks.erythrocyte_reference import mark_features
+
+    return [(m["kind"], m["neutrality"]) for m in mark_features(MARKS, real_dir)]
 
 
 _MARKS_CACHE: dict[Path, list[tuple[str, float]]] = {}

@@ -11,7 +11,6 @@ of 2.0, HER2 and CEP17 within ±1 for >= 80 % of the nuclei without clusters.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,8 +27,6 @@ from her2kit.imaging.ish.jpeg import (
     jpeg_blockiness,
 )
 from her2kit.io.fish import read_jpeg_source
-
-REF = Path(__file__).resolve().parents[2] / "data" / "ish_reference"
 
 
 def _jpeg(rgb, quality, subsampling):
@@ -206,48 +203,12 @@ def test_chroma_adaptation_starts_where_colour_spacing_reaches_a_dot(pixel_size_
 
 
 # --------------------------------------------------------------------------- real fields
-def _rows(field):
-    import csv
-
-    with open(REF / f"{field}.csv", newline="") as fh:
-        return [{k: int(v) for k, v in r.items()} for r in csv.DictReader(fh)]
-
-
 def _jpeg_agreement(real_data, quality):
     """As tests/imaging/ish/test_pixel_size.py, after a JPEG round trip (4:2:0) whose
     header is passed on as ``count-ish FILE.jpg`` does."""
-    from skimage.transform import rescale
+    from .test_pixel_size import _coarse_agreement
 
-    from her2kit.io.fish import read_brightfield_ish
-
-    folder = real_data("her2_fish_dish_pcm")
-    f = 0.065 / 0.25  # native 0.065 µm/px ASSUMED (benchmarks/ish_accuracy.py)
-    plain = her2_ok = cep17_ok = 0
-    ratios, flags = {}, []
-    for field in ("DISH1", "DISH3"):
-        rgb = read_brightfield_ish(folder / "DISH" / f"{field}.jpg")
-        small = np.clip(np.rint(rescale(rgb, f, channel_axis=-1, anti_aliasing=True,
-                                        preserve_range=True)), 0, 255).astype(np.uint8)
-        img, header = _jpeg(small, quality, 2)
-        res = count_brightfield_ish(img, assay="dual-ish", pixel_size_um=0.25,
-                                    jpeg_source=header)
-        flags.append("jpeg_degraded" in res.image_flags)
-        by_id = {n.nucleus_id: n for n in res.nuclei}
-        got, rows = [], _rows(field)
-        for r in rows:
-            n = by_id.get(int(res.labels[min(round(r["row"] * f), img.shape[0] - 1),
-                                         min(round(r["col"] * f), img.shape[1] - 1)]))
-            if n is None:
-                continue
-            got.append((n.her2, n.cep17))
-            if not r["cluster"]:
-                plain += 1
-                her2_ok += abs(n.her2 - r["her2"]) <= 1
-                cep17_ok += abs(n.cep17 - r["cep17"]) <= 1
-        g = np.mean(got, axis=0)
-        t = np.mean([(r["her2"], r["cep17"]) for r in rows], axis=0)
-        ratios[field] = (g[0] / g[1], t[0] / t[1])
-    return her2_ok / plain, cep17_ok / plain, ratios, flags
+    return _coarse_agreement(real_data, jpeg_quality=quality)
 
 
 @pytest.mark.parametrize("quality", [80, 95])

@@ -73,22 +73,35 @@ def _rows(field):
         return [{k: int(v) for k, v in r.items()} for r in csv.DictReader(fh)]
 
 
-def _coarse_agreement(real_data):
-    """HER2 / CEP17 within ±1 shares (nuclei without clusters, both fields together) and
-    per field (found ratio, hand ratio), counted at 0.25 µm/px."""
+def _coarse_agreement(real_data, *, jpeg_quality=None):
+    """HER2 / CEP17 within ±1 shares (nuclei without clusters, both fields together), per
+    field (found ratio, hand ratio), and per field whether ``jpeg_degraded`` was raised,
+    counted at 0.25 µm/px; with ``jpeg_quality`` after a JPEG round trip (4:2:0) whose
+    header is passed on as ``count-ish FILE.jpg`` does."""
+    import io
+
+    from PIL import Image
     from skimage.transform import rescale
 
-    from her2kit.io.fish import read_brightfield_ish
+    from her2kit.io.fish import read_brightfield_ish, read_jpeg_source
 
     folder = real_data("her2_fish_dish_pcm")
     f = NATIVE_UM / COARSE_UM
     plain = her2_ok = cep17_ok = 0
-    ratios = {}
+    ratios, flags = {}, []
     for field in TUNING:
         rgb = read_brightfield_ish(folder / "DISH" / f"{field}.jpg")
         img = np.clip(np.rint(rescale(rgb, f, channel_axis=-1, anti_aliasing=True,
                                       preserve_range=True)), 0, 255).astype(np.uint8)
-        res = count_brightfield_ish(img, assay="dual-ish", pixel_size_um=COARSE_UM)
+        header = None
+        if jpeg_quality is not None:
+            buf = io.BytesIO()
+            Image.fromarray(img).save(buf, format="JPEG", quality=jpeg_quality, subsampling=2)
+            img = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+            header = read_jpeg_source(io.BytesIO(buf.getvalue()))
+        res = count_brightfield_ish(img, assay="dual-ish", pixel_size_um=COARSE_UM,
+                                    jpeg_source=header)
+        flags.append("jpeg_degraded" in res.image_flags)
         by_id = {n.nucleus_id: n for n in res.nuclei}
         got, rows = [], _rows(field)
         for r in rows:
@@ -104,7 +117,7 @@ def _coarse_agreement(real_data):
         g = np.mean(got, axis=0)
         t = np.mean([(r["her2"], r["cep17"]) for r in rows], axis=0)
         ratios[field] = (g[0] / g[1], t[0] / t[1])
-    return her2_ok / plain, cep17_ok / plain, ratios
+    return her2_ok / plain, cep17_ok / plain, ratios, flags
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -116,7 +129,7 @@ def test_tuning_fields_at_coarse_pixel_size_keep_their_ratios(real_data):
     # Issue 11's ratio target, at 0.25 µm/px declared: each tuning field's found ratio on
     # the hand ratio's side of 2.0 and within 15 % of it (DISH1 1.26, DISH3 1.11 by hand).
     # Before branch ishscale: 1.62 and 1.76 (one 3-stain solve from 0.15 µm/px on).
-    her2, _, ratios = _coarse_agreement(real_data)
+    her2, _, ratios, _ = _coarse_agreement(real_data)
     for got, ref in ratios.values():
         assert (got >= 2.0) == (ref >= 2.0) and abs(got - ref) <= 0.15 * ref, ratios
     assert her2 >= 0.8, her2  # 31 of 38 (82 %); 27 of 38 before
@@ -130,7 +143,7 @@ def test_tuning_fields_at_coarse_pixel_size_keep_their_ratios(real_data):
     "blurred red dots' LoG response drops; benchmarks/README.md, Pixel size"))
 def test_tuning_fields_at_coarse_pixel_size_per_nucleus_within_one(real_data):
     # Issue 11's per-nucleus target, literally: >= 80 % of the nuclei without clusters.
-    her2, cep17, _ = _coarse_agreement(real_data)
+    her2, cep17, _, _ = _coarse_agreement(real_data)
     assert her2 >= 0.8 and cep17 >= 0.8, (her2, cep17)
 
 
