@@ -28,8 +28,8 @@ def render_overlay(rgb, result, *, legend: bool = True, outline_px: int = 1) -> 
     Returns
     -------
     ndarray of uint8, shape (rows, cols, 3)
-        A new image; ``rgb`` is not modified. Cells not counted (outside the ROI) are drawn
-        in grey.
+        A new image; ``rgb`` is not modified. Cells not counted (outside the ROI, or
+        taken for red blood cells) are drawn in grey.
     """
     img = check_rgb_image(rgb, name="rgb").copy()
     cells = result.cell_labels
