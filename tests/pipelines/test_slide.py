@@ -391,3 +391,24 @@ def test_default_calibration_is_fixed_once_and_recorded(slide, tmp_path):
         "fixed", False, True)
     # the default calibration's breast row (0.02 since the refit with erythrocyte_exclusion)
     assert opts["thresholds"]["faint_od"] == 0.02
+    # the red-cell rule is on in the default calibration: the slide totals what its
+    # tiles left out (the generated slide has no red cells)
+    assert opts["erythrocyte_exclusion"] is True
+    assert doc["evidence"]["erythrocyte_cells_excluded"] == 0
+
+
+def test_resumed_parts_without_a_red_cell_count_read_as_unknown(slide, tmp_path):
+    from her2kit.io.slide_parts import read_part, write_part
+
+    out = tmp_path / "o"
+    score_slide(slide, out=out, workers=0, core_um=CORE_UM, calibration="default")
+    first = sorted((out / "parts").iterdir())[0]
+    index = int(first.stem.split("_")[1])
+    cols, meta = read_part(out, index)
+    meta.pop("erythrocytes_excluded")  # as a part written by an earlier version
+    write_part(out, index, cols, metadata=meta)
+    for name in ("slide.json", "cells.parquet", "cells.geojson.gz", "heatmap.png"):
+        (out / name).unlink()
+    again = score_slide(slide, out=out, workers=0, core_um=CORE_UM, calibration="default",
+                        resume=True)
+    assert again.document["evidence"]["erythrocyte_cells_excluded"] is None

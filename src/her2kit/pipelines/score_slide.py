@@ -127,7 +127,8 @@ def _run_tiles(plan, out: Path, done: set[int], *, workers, scheduler, on_progre
                 tw = time.perf_counter()
                 write_part(out, res.index, res.columns, metadata={
                     "status": res.status, "reason": res.reason or "",
-                    "read_s": f"{res.read_s:.4f}", "score_s": f"{res.score_s:.4f}"})
+                    "read_s": f"{res.read_s:.4f}", "score_s": f"{res.score_s:.4f}",
+                    "erythrocytes_excluded": str(res.erythrocytes_excluded)})
                 write_s += time.perf_counter() - tw
                 n_cells += res.n_cells
                 for k, v in zip(*np.unique(res.columns["class_name"], return_counts=True),

@@ -73,6 +73,8 @@ class TileResult:
         by pickle, which a read-only mapping proxy does not survive).
     read_s, score_s : float
         Seconds reading and decoding, and scoring.
+    erythrocytes_excluded : int
+        Cells of the tile taken for red blood cells and not scored.
     """
 
     index: int
@@ -81,6 +83,7 @@ class TileResult:
     columns: dict[str, np.ndarray] = field(repr=False)
     read_s: float = 0.0
     score_s: float = 0.0
+    erythrocytes_excluded: int = 0
 
     @property
     def n_cells(self) -> int:
@@ -173,7 +176,7 @@ def score_slide_tile(slide_path: str, tile: Tile, *, assume_mpp_um: float | None
     cols["y_px"] = (cols["y_px"] + 0.5) * ratio - 0.5
     status = "scored" if cells.status == "scored" else "empty"
     return TileResult(tile.index, status, cells.reason, cols, t1 - t0,
-                      time.perf_counter() - t1)
+                      time.perf_counter() - t1, cells.n_erythrocytes_excluded)
 
 
 def iter_tile_results(slide_path: str, tiles: Iterable[Tile], *, executor: cf.Executor,

@@ -144,6 +144,11 @@ def finish_slide(plan, out_dir: Path, run: dict, *, guideline: str, min_intense_
                           n_counted=totals.n_cells_counted, min_cells=HETEROGENEITY_MIN_CELLS)
     doc["heterogeneity"] = heter
     doc["evidence"]["heterogeneity"] = heter["statement"]
+    if plan.slide_options.options.erythrocyte_exclusion:
+        # Parts written before this count existed read as unknown, not as 0.
+        reds = [m.get("erythrocytes_excluded") for m in metas]
+        doc["evidence"]["erythrocyte_cells_excluded"] = (
+            None if any(r is None for r in reds) else sum(int(r) for r in reds))
     hb_um = heatmap_block_um(size, l0)
     heat = block_scores(cols, counted, block_um=hb_um, min_cells=HEATMAP_MIN_CELLS, **kw)
     table = _table(cols, counted, l0)

@@ -44,6 +44,12 @@ def flatten_evidence(evidence: dict[str, Any], prefix: str = "") -> list[tuple[s
             rows.append((name, f"{value:.4g}"))
         elif isinstance(value, list) and len(value) > 12:
             rows.append((name, f"{len(value)} values"))
+        elif value and isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            # A short list of records (e.g. the IHC near_cutoff entries): one row per
+            # record, its fields in words, not a Python repr.
+            for i, record in enumerate(value, start=1):
+                rows.append((f"{name}.{i}", "; ".join(
+                    f"{readable_label(k)}: {v}" for k, v in flatten_evidence(record))))
         else:
             rows.append((name, str(value)))
     return rows

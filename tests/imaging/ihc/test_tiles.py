@@ -148,3 +148,37 @@ def test_real_he_slide_is_refused(real_data):
             thumb = np.asarray(s.get_thumbnail((1024, 1024)).convert("RGB"))
         check = assess_hdab_stain(thumb)
         assert not check.is_hdab and check.eosin_fraction > EOSIN_MIN_FRACTION + 0.05, name
+
+
+
+def test_tiles_count_the_red_cells_they_leave_out(real_data):
+    # A vessel full of red cells in the GEA 2+ core (tests/data/erythrocyte_marks, crop
+    # "r1850 c1950"): with the rule on, each tile reports the red cells of its core it
+    # left out; 16 tiles total what one tile does within the seams' tolerance, and the
+    # rule off leaves none out.
+    from dataclasses import replace
+
+    from her2kit.io.images import read_image
+    from her2kit.pipelines.calibrate import CALIBRATION_OPTIONS
+
+    px = 0.25
+    path = real_data("her2_ihc_gea_tma_bozeklab") / "2_726fa489-3deb-4d06-ae5c-8f20bd3f3025.jpg"
+    img = np.ascontiguousarray(read_image(path).image[1400:2424, 1550:2574])
+    kw = {k: v for k, v in CALIBRATION_OPTIONS.items() if k != "erythrocyte_exclusion"}
+    fixed = fix_slide_options([img[:512, :512]], img, pixel_size_um=px,
+                              options=IhcOptions(**kw)).options
+
+    def excluded(options, core_um):
+        g = tile_grid((img.shape[1], img.shape[0]), pixel_size_um=px,
+                      tissue_mask=np.ones((10, 10), bool), mask_pixel_size_um=25.6,
+                      core_um=core_um)
+        return len(g.tiles), sum(
+            score_tile(_read(img, t), t, pixel_size_um=px, options=options)
+            .n_erythrocytes_excluded for t in g.tiles)
+
+    on = replace(fixed, erythrocyte_exclusion=True)
+    (n1, whole), (n16, small) = excluded(on, 300.0), excluded(on, 90.0)
+    assert (n1, n16) == (1, 16)
+    assert whole >= 10, whole
+    assert abs(small - whole) <= max(2, 0.1 * whole), (whole, small)
+    assert excluded(replace(fixed, erythrocyte_exclusion=False), 90.0)[1] == 0

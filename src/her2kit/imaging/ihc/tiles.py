@@ -66,11 +66,15 @@ class TileCells:
     status : {"scored", "empty"}
         "empty": the scorer found no tissue to score (a blank tile), ``reason`` says why.
     reason : str or None
+    n_erythrocytes_excluded : int
+        Cells of the tile's core taken for red blood cells and left out
+        (``options.erythrocyte_exclusion``); not in ``columns``.
     """
 
     columns: dict[str, np.ndarray]
     status: str
     reason: str | None = None
+    n_erythrocytes_excluded: int = 0
 
     def __len__(self) -> int:
         return int(self.columns["x_px"].size)
@@ -186,7 +190,8 @@ def score_tile(rgb, tile: Tile, *, pixel_size_um: float, options: IhcOptions) ->
     cells = res.cells
     # A tile is scored without an ROI, so the only cells it leaves uncounted are red cells
     # (``options.erythrocyte_exclusion``): a slide does not score them either.
-    keep = owned_by_core(cells.centroid_rc, tile) & np.asarray(cells.counted, bool)
+    owned = owned_by_core(cells.centroid_rc, tile)
+    keep = owned & np.asarray(cells.counted, bool)
     c = cells.centroid_rc[keep]
     cols = {
         "x_px": c[:, 1] + tile.read_xy[0],
@@ -199,7 +204,8 @@ def score_tile(rgb, tile: Tile, *, pixel_size_um: float, options: IhcOptions) ->
         "completeness_pct": cells.completeness_pct[keep],
         "class_name": np.asarray(cells.class_name)[keep].astype("<U27"),
     }
-    return TileCells(_frozen({k: np.ascontiguousarray(v) for k, v in cols.items()}), "scored")
+    return TileCells(_frozen({k: np.ascontiguousarray(v) for k, v in cols.items()}), "scored",
+                     n_erythrocytes_excluded=int((owned & ~keep).sum()))
 
 
 def stack_tiles(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
