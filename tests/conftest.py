@@ -150,6 +150,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
 class PgCluster:
     """A throwaway PostgreSQL cluster in a temporary folder, on a free 127.0.0.1 port, run
     as a non-root user (``postgres`` through runuser when the tests run as root)."""
@@ -158,10 +168,45 @@ class PgCluster:
         import tempfile
 
         self.initdb, self.pg_ctl = initdb, pg_ctl
-        self.dir = Path(tempfile.mkdtemp(prefix="her2kit-pg-"))
+        self.sweep_stale(Path(tempfile.gettempdir()))
+        self.dir = Path(tempfile.mkdtemp(prefix=self.PREFIX))
+        # Who owns the cluster: a later session removes it once this process is gone
+        # (a killed test run cannot drop its own cluster).
+        (self.dir / "owner.pid").write_text(str(os.getpid()))
         self.data = self.dir / "data"
         self.port = _free_port()
         self._n = 0
+
+    PREFIX = "her2kit-pg-"
+    #: A cluster folder without an owner file this old (s) is left over, not starting;
+    #: long, because test runs from before owner files existed may still be going.
+    STALE_WITHOUT_OWNER_S = 6 * 3600.0
+
+    def sweep_stale(self, tmp: Path) -> list[Path]:
+        """Stop and remove clusters left by test runs whose process is gone."""
+        import contextlib
+        import shutil
+        import time
+
+        removed = []
+        for d in sorted(tmp.glob(self.PREFIX + "*")):
+            owner = d / "owner.pid"
+            try:
+                pid = int(owner.read_text())
+            except (OSError, ValueError):
+                with contextlib.suppress(OSError):
+                    if time.time() - d.stat().st_mtime < self.STALE_WITHOUT_OWNER_S:
+                        continue
+                pid = None
+            if pid is not None and _pid_alive(pid):
+                continue
+            if (d / "data" / "postmaster.pid").exists():
+                with contextlib.suppress(Exception):
+                    self._run(self.pg_ctl, "-D", str(d / "data"), "-m", "immediate", "-w",
+                              "stop")
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+        return removed
 
     def _run(self, *args: str) -> None:
         import subprocess
@@ -216,6 +261,12 @@ class PgCluster:
             if not self.dir.exists():
                 return
             time.sleep(0.25)
+
+
+@pytest.fixture
+def pg_cluster_type() -> type[PgCluster]:
+    """The cluster class itself (its stale-folder sweep is tested without a server)."""
+    return PgCluster
 
 
 @pytest.fixture(scope="session")
