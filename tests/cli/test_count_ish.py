@@ -52,7 +52,9 @@ def test_fish_ome_tiff_counts_match_truth_and_feed_classify(fish, tmp_path):
     rows = list(csv.DictReader((tmp_path / "n.csv").open()))
     assert {"her2", "cep17", "included", "exclusion_reason", "area_um2"} <= set(rows[0])
     assert sum(r["included"] == "True" for r in rows) == doc["ish"]["cells_counted"]
-    assert Image.open(tmp_path / "ov.png").size == (768, 768)
+    # 768² px at 0.2 µm/px: the overlay is drawn at 2x (0.1 µm per display px)
+    assert Image.open(tmp_path / "ov.png").size == (1536, 1536)
+    assert doc["overlay_scale"] == 2
     proc = run("classify", "--json", str(tmp_path / "ish.json"))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["ish"]["group"] == 4

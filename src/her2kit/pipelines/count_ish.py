@@ -300,10 +300,14 @@ def count_ish(
 
     files: dict[Path, bytes] = {}
     if overlay is not None:
-        from her2kit.viz.ish import render_ish_overlay
+        from her2kit.viz.ish import overlay_scale, render_ish_overlay
 
-        for path, f in zip(overlay_paths, fields, strict=True):
-            files[path] = png_bytes(render_ish_overlay(f.image, f.result))
+        # A coarse image's overlay is enlarged (rings and labels would hide its dots);
+        # the factor is recorded so that overlay px map back to image px.
+        scales = [overlay_scale(f.result.labels.shape, f.pixel_size_um) for f in fields]
+        doc["overlay_scale"] = scales if len(fields) > 1 else scales[0]
+        for path, f, k in zip(overlay_paths, fields, scales, strict=True):
+            files[path] = png_bytes(render_ish_overlay(f.image, f.result, scale=k))
     if nuclei is not None:
         files[Path(nuclei)] = table_bytes(result.table(), fmt=table_format(nuclei))
     return CountIshJob(doc, MappingProxyType(files), tuple(fields), result)

@@ -241,7 +241,7 @@ def test_overlay_marks_counted_nuclei_and_signals(group4):
     syn, res = group4
     fish = fish_from_stack(syn.image, channels=CH)
     before = syn.image.copy()
-    ov = render_ish_overlay(fish, res)
+    ov = render_ish_overlay(fish, res, scale=1)
     assert ov.shape == (*syn.image.shape[:2], 3) and ov.dtype == np.uint8
     assert np.array_equal(syn.image, before)
     assert (np.all(ov == (255, 230, 0), axis=-1)).sum() > 100  # counted outlines
@@ -249,6 +249,32 @@ def test_overlay_marks_counted_nuclei_and_signals(group4):
     assert np.any(np.all(ov[r - 1 : r + 2, c - 1 : c + 2] == (255, 60, 60), axis=-1))
     with pytest.raises(ImageInputError, match="labels are"):
         render_ish_overlay(np.zeros((10, 10, 3), np.uint8), res)
+
+
+def test_overlay_of_a_coarse_image_is_enlarged_and_its_rings_follow(group4):
+    # At 0.2 µm/px the overlay is drawn at 2x (0.1 µm per display px): every pixel a 2 x 2
+    # block, rings at the enlarged signal position; a bad factor is refused.
+    syn, res = group4
+    fish = fish_from_stack(syn.image, channels=CH)
+    ov = render_ish_overlay(fish, res)
+    rows, cols = syn.image.shape[:2]
+    assert ov.shape == (2 * rows, 2 * cols, 3)
+    y, x = res.her2.detection.coords_px[0]
+    r, c = round(float(2 * y + 0.5)), round(float(2 * x + 0.5)) + 5  # ring edge: 2.5 x 2 sigma
+    assert np.any(np.all(ov[r - 2 : r + 3, c - 2 : c + 3] == (255, 60, 60), axis=-1))
+    for bad in (0, 1.5, True):
+        with pytest.raises(ImageInputError, match="scale"):
+            render_ish_overlay(fish, res, scale=bad)
+
+
+@pytest.mark.parametrize(("pixel_size_um", "shape", "expected"), [
+    (0.065, (1200, 1600), 1), (0.1, (100, 100), 1), (0.101, (100, 100), 2),
+    (0.25, (312, 416), 3), (0.5, (100, 100), 5),
+    (0.25, (2048, 2048), 3), (0.25, (3000, 3000), 2), (0.25, (7000, 7000), 1)])
+def test_overlay_scale_reaches_0_1_um_within_the_pixel_budget(pixel_size_um, shape, expected):
+    from her2kit.viz.ish import overlay_scale
+
+    assert overlay_scale(shape, pixel_size_um) == expected
 
 
 def test_bad_pipeline_input(group4):
