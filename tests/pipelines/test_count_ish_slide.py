@@ -76,6 +76,12 @@ def test_slide_regions_count_like_the_fields(dual_ish_slide):
         [x, y, FIELD, FIELD] for x, y in ORIGINS_XY]
     assert [r["name"] for r in block["regions"]] == ["tumour 1", "tumour 2"]
     assert block["regions"][0]["area_um2"] == pytest.approx((FIELD * MPP) ** 2, rel=0.01)
+    # The slide's tiles are JPEG, YCbCr 2 x 2 (io.slide_writer): each region is counted
+    # knowing it, as a JPEG file's header would tell.
+    for f in job.fields:
+        p = f.result.parameters
+        assert (p["jpeg_source"], p["jpeg_subsampling"], p["jpeg_quality"]) == (
+            "file", "4:2:0", 95)
 
 
 def test_slide_without_roi_is_refused(dual_ish_slide):

@@ -28,7 +28,7 @@ from her2kit.io.raster import (
 from her2kit.settings import value
 
 __all__ = ["MAX_FIELD_PIXELS", "read_brightfield_ish", "read_fish_files", "read_fish_image",
-           "read_jpeg_source"]
+           "read_jpeg_source", "tiff_jpeg_source"]
 
 
 # --------------------------------------------------------------------------- files
@@ -373,6 +373,8 @@ def read_jpeg_source(path):
 
     try:
         with Image.open(path) as im:
+            if im.format == "TIFF" and isinstance(path, str | Path):
+                return tiff_jpeg_source(path)
             if im.format != "JPEG":
                 return None
             tables = getattr(im, "quantization", None) or {}
@@ -383,4 +385,70 @@ def read_jpeg_source(path):
                               field="image") from exc
     sub = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}.get(sampling)
     return JpegSource(quality=_jpeg_quality(tables[0]) if 0 in tables else None,
+                      subsampling=sub)
+
+
+#: JPEG start-of-frame markers (baseline, extended, progressive): their frame header holds
+#: each component's sampling factors.
+_SOF_MARKERS = (b"\xff\xc0", b"\xff\xc1", b"\xff\xc2")
+
+
+def _jpeg_frame_sampling(stream: bytes) -> str | None:
+    """Chroma subsampling from a JPEG stream's frame header, or None when it has none."""
+    for marker in _SOF_MARKERS:
+        i = stream.find(marker)
+        if i < 0 or len(stream) < i + 10:
+            continue
+        n = stream[i + 9]
+        comps = stream[i + 10 : i + 10 + 3 * n]
+        if n != 3 or len(comps) < 9:
+            return None
+        luma, cb, cr = (comps[k + 1] for k in (0, 3, 6))
+        h, v = luma >> 4, luma & 15
+        if cb != cr or cb != 0x11:
+            return None
+        return {(1, 1): "4:4:4", (2, 1): "4:2:2", (2, 2): "4:2:0"}.get((h, v))
+    return None
+
+
+def _jpeg_luma_table(tables: bytes | None) -> list[int] | None:
+    """The first quantization table (64 entries) of a JPEG tables segment, or None."""
+    if not tables:
+        return None
+    i = tables.find(b"\xff\xdb")
+    if i < 0 or len(tables) < i + 5 + 64 or tables[i + 4] >> 4 != 0:  # 8-bit table only
+        return None
+    return list(tables[i + 5 : i + 5 + 64])
+
+
+def tiff_jpeg_source(path):
+    """The JPEG compression of a TIFF's largest page (a slide's level 0, a region exported
+    as JPEG-in-TIFF) as a :class:`~her2kit.imaging.ish.jpeg.JpegSource`, or None when the
+    page is not JPEG-compressed or the file is not a TIFF tifffile reads.
+
+    The chroma subsampling is read from the first tile's JPEG frame header (what the data
+    holds; the TIFF tags can disagree with it), the quality from the shared JPEG tables'
+    luminance table (None when absent or not a scaled standard table). Only headers are
+    read, no pixels decoded.
+    """
+    import tifffile
+
+    from her2kit.imaging.ish.jpeg import JpegSource
+
+    try:
+        with tifffile.TiffFile(path) as tf:
+            page = max(tf.pages, key=lambda p: int(np.prod(p.shape[:2])))
+            if page.compression != tifffile.COMPRESSION.JPEG or not page.dataoffsets:
+                return None
+            tables = page.jpegtables
+            fh = tf.filehandle
+            fh.seek(page.dataoffsets[0])
+            first = fh.read(min(int(page.databytecounts[0]), 1 << 16))
+    except Exception:  # not a TIFF tifffile reads: no JPEG information
+        return None
+    sub = _jpeg_frame_sampling(first) or _jpeg_frame_sampling(tables or b"")
+    if sub is None:
+        return None
+    table = _jpeg_luma_table(tables) or _jpeg_luma_table(first)
+    return JpegSource(quality=None if table is None else _jpeg_quality(np.asarray(table)),
                       subsampling=sub)

@@ -169,12 +169,16 @@ def _count_slide(path: str, *, assay, stains, roi, mpp, progress
     """Read each --roi polygon of a brightfield slide at :data:`ISH_SLIDE_LEVEL` and
     count it as one field; returns the fields and the document's ``slide`` block."""
     from her2kit.imaging import ish as ish_mod
+    from her2kit.io.fish import tiff_jpeg_source
     from her2kit.io.roi import read_roi_polygons
     from her2kit.io.slides import open_slide, read_roi_region, roi_boxes
     from her2kit.settings import value
 
     polygons = read_roi_polygons(roi)
     fields, regions = [], []
+    # A TIFF-based slide's level-0 JPEG (its 4:2:0 colour matters to Dual ISH at a
+    # scanner's 0.25 µm/px); None for a DICOM folder or other compression.
+    jpeg_source = tiff_jpeg_source(path) if Path(path).is_file() else None
     with open_slide(path, assume_mpp_um=mpp, assume_flag="--mpp") as slide:
         boxes = roi_boxes(slide, polygons, max_pixels=value("ish_max_field_pixels"),
                           level=ISH_SLIDE_LEVEL)
@@ -183,7 +187,7 @@ def _count_slide(path: str, *, assay, stains, roi, mpp, progress
             region = read_roi_region(slide, i + 1, polygons[i], boxes[i], level=ISH_SLIDE_LEVEL)
             result = ish_mod.count_brightfield_ish(
                 region.rgb, assay=assay, pixel_size_um=region.pixel_size_um,
-                roi_mask=region.mask, stains=stains)
+                roi_mask=region.mask, stains=stains, jpeg_source=jpeg_source)
             fields.append(CountedField(f"{path}#region{region.index}", region.pixel_size_um,
                                        source, result, region.rgb))
             regions.append({"index": region.index, "name": region.name,

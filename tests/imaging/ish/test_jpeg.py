@@ -230,3 +230,41 @@ def test_tuning_fields_from_jpeg_at_0_25_keep_their_ratios(real_data, quality):
 def test_tuning_fields_from_jpeg_at_0_25_per_nucleus_within_one(real_data):
     her2, cep17, _, _ = _jpeg_agreement(real_data, 80)
     assert her2 >= 0.8 and cep17 >= 0.8, (her2, cep17)
+
+
+@pytest.mark.parametrize(("photometric", "subsampling", "name"), [
+    ("ycbcr", (2, 2), "4:2:0"), ("ycbcr", (2, 1), "4:2:2"), ("ycbcr", (1, 1), "4:4:4")])
+def test_tiff_jpeg_source_reads_the_frame_header(tmp_path, photometric, subsampling, name):
+    import tifffile
+
+    rng = np.random.default_rng(0)
+    p = tmp_path / "region.tif"
+    kw = {} if subsampling is None else {"subsampling": subsampling}
+    tifffile.imwrite(p, rng.integers(0, 256, (128, 128, 3)).astype(np.uint8), tile=(64, 64),
+                     photometric=photometric, compression="jpeg",
+                     compressionargs={"level": 80}, **kw)
+    got = read_jpeg_source(p)  # a TIFF goes through tiff_jpeg_source
+    assert got is not None and got.subsampling == name
+    assert got.quality in (None, 80)
+
+
+def test_tiff_jpeg_source_none_for_other_compression_and_garbage(tmp_path):
+    import tifffile
+
+    from her2kit.io.fish import tiff_jpeg_source
+
+    p = tmp_path / "lossless.tif"
+    tifffile.imwrite(p, np.zeros((64, 64, 3), np.uint8), compression="zlib")
+    assert read_jpeg_source(p) is None
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"II*\x00garbage")
+    assert tiff_jpeg_source(bad) is None
+
+
+def test_tiff_jpeg_source_of_a_real_aperio_slide(real_data):
+    from her2kit.io.fish import tiff_jpeg_source
+
+    # CMU-1-Small-Region.svs: its ImageDescription says "JPEG/RGB Q=30" (no chroma
+    # subsampling in an RGB JPEG).
+    path = real_data("wsi_real_small") / "CMU-1-Small-Region.svs"
+    assert tiff_jpeg_source(path) == JpegSource(quality=30, subsampling="4:4:4")
