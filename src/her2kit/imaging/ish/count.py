@@ -532,7 +532,11 @@ min_solidity, focus_min_ratio, cluster_max_um
         least its area over the single dot's (the amount clips where silver is
         opaque; see ``silver_dense_area_factor``) and it may be up to
         ``silver_dense_cluster_max_um`` across. At 0.3 ordinary generated single dots
-        read as opaque. The opaque pixels are ``parameters["her2_opaque_px"]``.
+        read as opaque. Pixels wider than
+        :data:`SILVER_OPAQUE_CORE_UM` (0.225 µm) average an opaque core with its
+        surround: the absorbed share ``1 - value`` is scaled by the core's share of the
+        pixel area (0.352 at 0.25 µm/px; :func:`_opaque_transmittance`, branch amp).
+        The opaque pixels are ``parameters["her2_opaque_px"]``.
     silver_dense_cluster_max_um : float
         Largest dense silver cluster, µm (default 6: black aggregates of amplified
         nuclei span several µm; opaque silver is not hematoxylin texture).
@@ -1127,7 +1131,9 @@ def count_brightfield_ish(
     )
     opaque = None
     if assay == "dual-ish" and options.silver_opaque_transmittance > 0:
-        opaque = _opaque(rgb, background_rgb, options.silver_opaque_transmittance)
+        opaque = _opaque(rgb, background_rgb,
+                         _opaque_transmittance(options.silver_opaque_transmittance,
+                                               pixel_size_um))
         params["her2_opaque_px"] = int(opaque.sum())
     res = options._count(
         amounts["nuclei"], amounts["her2"], amounts.get("cep17") if assay == "dual-ish" else None,
@@ -1148,6 +1154,26 @@ def _stain_angles(vectors, stains) -> dict:
         cos = float(np.clip(np.dot(unit_vector(v), ref), -1.0, 1.0))
         out[role] = round(float(np.degrees(np.arccos(cos))), 2)
     return out
+
+
+#: Width of the opaque core of a dense silver aggregate, µm: a camera pixel wider than
+#: this records the core mixed with its bright surround (a pixel averages transmitted
+#: light), so the core's transmittance rises with the pixel's area over the core's.
+#: At 0.25 µm/px the generated aggregate cores read 0.16-0.30 of the glass (0.21-0.35
+#: after JPEG 80) against at most 0.2 at 0.065 µm/px, and single dots 0.38 or more
+#: (benchmarks/ish_amp.py); the real tuning fields DISH1 / DISH3 at 0.25 µm/px hold 0 /
+#: 24 px at the threshold so raised (0.35).
+SILVER_OPAQUE_CORE_UM = 0.225
+
+
+def _opaque_transmittance(max_transmittance: float, pixel_size_um: float) -> float:
+    """The opaque-silver transmittance at this pixel size: ``max_transmittance`` up to
+    :data:`SILVER_OPAQUE_CORE_UM` per pixel, then the absorbed share ``1 -
+    max_transmittance`` scaled by the core's share of the pixel's area."""
+    if not max_transmittance > 0:
+        return float(max_transmittance)
+    cover = min(1.0, (SILVER_OPAQUE_CORE_UM / float(pixel_size_um)) ** 2)
+    return float(1.0 - (1.0 - max_transmittance) * cover)
 
 
 def _opaque(rgb, background_rgb, max_transmittance: float) -> np.ndarray:
