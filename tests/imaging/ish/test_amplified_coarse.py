@@ -45,6 +45,19 @@ def _detections(n_clear, n_weak):
     return heights, np.ones(n, np.int32), det
 
 
+@pytest.mark.parametrize("value, ok", [(0.99, False), (1.0, True), (3.0, True), (3.01, False)])
+def test_dense_min_copies_is_validated(value, ok):
+    from her2kit.errors import Her2kitInputError
+    from her2kit.imaging.ish import BrightfieldIshOptions
+
+    if ok:
+        assert BrightfieldIshOptions(silver_dense_min_copies=value).signal_options(
+        ).silver_dense_min_copies == value
+    else:
+        with pytest.raises(Her2kitInputError, match="silver_dense_min_copies"):
+            BrightfieldIshOptions(silver_dense_min_copies=value)
+
+
 @pytest.mark.parametrize("n_clear, n_weak, mask", [(6, 14, 0.5), (5, 15, 0.1)])
 def test_clear_signals_set_the_reference_from_30_percent(n_clear, n_weak, mask):
     # 6 of 20 clear (30 %): their mode (1.0) is the single dot, mask at half of it;
@@ -57,6 +70,20 @@ def test_clear_signals_set_the_reference_from_30_percent(n_clear, n_weak, mask):
     # Without the share (red, CISH): the clear signals always.
     assert sig._mask_threshold(heights, nid, det, clear_mode=True) == pytest.approx(0.5,
                                                                                     rel=0.02)
+
+
+@pytest.mark.parametrize("n_low, lowest", [(8, 0.3), (6, 1.0)])
+def test_single_dot_is_the_lowest_mode_from_half_the_highest(n_low, lowest):
+    # 14 aggregates' heights around 1.0 and ``n_low`` single dots' around 0.3 (two
+    # decades' bandwidth apart): 8 singles make a peak of 0.57 x the highest, the
+    # lowest such is the single dot; 6 make 0.43 x, the highest (1.0) stays.
+    assert sig.LOWEST_MODE_SHARE == 0.5
+    rng = np.random.default_rng(0)
+    v = np.concatenate([1.0 * 10 ** rng.normal(0, 0.01, 14), 0.3 * 10 ** rng.normal(0, 0.01,
+                                                                                    n_low)])
+    got = sig._dominant_mode(v, lowest_share=sig.LOWEST_MODE_SHARE)
+    assert got == pytest.approx(lowest, rel=0.05)
+    assert sig._dominant_mode(v) == pytest.approx(1.0, rel=0.05)  # without: the highest
 
 
 @pytest.mark.parametrize("pixel_size_um, expected", [

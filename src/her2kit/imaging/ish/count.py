@@ -48,6 +48,8 @@ from her2kit.imaging.ish.red import RED_REFERENCES, RedOptions
 from her2kit.imaging.ish.results import IshImageResult
 from her2kit.imaging.ish.selection import SelectionOptions, select_nuclei_stage
 from her2kit.imaging.ish.signals import (
+    CLUSTER_MIN_COPIES,
+    CLUSTER_MIN_COPIES_BRIGHTFIELD,
     DEFAULT_CLUSTER_MAX_UM,
     DEFAULT_SPOT_SIGMA_UM,
     DENSE_OVERLAP_FACTOR,
@@ -560,6 +562,12 @@ min_solidity, focus_min_ratio, cluster_max_um
         per spot maximum inside (default True; False = before branch clusters): two
         touching dark single dots (2 maxima, ~3.6 single areas) otherwise read as a
         4-copy cluster.
+    silver_dense_min_copies : float
+        A dense silver region (see ``silver_dense_share``) is a cluster from this many
+        single dots bright (1-3; default
+        :data:`~her2kit.imaging.ish.signals.CLUSTER_MIN_COPIES_BRIGHTFIELD`, 2.75: three
+        partly merged copies read 2.2-2.9 single dots; 3 = the rule before branch amp,
+        as for regions that are not dense).
     silver_split_reference : bool
         Dual ISH: silver is too close to hematoxylin for one 3-stain solve (two 2-stain
         solves, ``parameters["stain_separation"]``) when it is within
@@ -633,6 +641,7 @@ min_solidity, focus_min_ratio, cluster_max_um
     silver_dense_share: float = DENSE_SILVER_SHARE_DEFAULT
     silver_dense_area_factor: float = DENSE_OVERLAP_FACTOR
     silver_dense_per_maximum: bool = True
+    silver_dense_min_copies: float = CLUSTER_MIN_COPIES_BRIGHTFIELD
     silver_split_reference: bool = True
     red_single_reference: str = "clear-mode"
     red_clear_height: float = 0.9
@@ -676,6 +685,10 @@ min_solidity, focus_min_ratio, cluster_max_um
         if not 0 < float(self.silver_dense_share) <= 1:
             raise Her2kitInputError(f"expected 0 < value <= 1, got {self.silver_dense_share!r}",
                                     field="silver_dense_share")
+        if not 1 <= float(self.silver_dense_min_copies) <= CLUSTER_MIN_COPIES:
+            raise Her2kitInputError(
+                f"expected 1-{CLUSTER_MIN_COPIES:g} single dots, got "
+                f"{self.silver_dense_min_copies!r}", field="silver_dense_min_copies")
         if not float(self.silver_dense_area_factor) >= 1:
             raise Her2kitInputError(
                 f"expected >= 1, got {self.silver_dense_area_factor!r}",
@@ -735,6 +748,7 @@ min_solidity, focus_min_ratio, cluster_max_um
             silver_dense_share=float(self.silver_dense_share),
             silver_dense_per_maximum=bool(self.silver_dense_per_maximum),
             silver_dense_area_factor=float(self.silver_dense_area_factor),
+            silver_dense_min_copies=float(self.silver_dense_min_copies),
             red=self.red_options(),
         )
 
@@ -1118,6 +1132,7 @@ def count_brightfield_ish(
         silver_dense_share=float(options.silver_dense_share),
         silver_dense_area_factor=float(options.silver_dense_area_factor),
         silver_dense_per_maximum=bool(options.silver_dense_per_maximum),
+        silver_dense_min_copies=float(options.silver_dense_min_copies),
         red_single_reference=options.red_single_reference,
         red_clear_height=float(options.red_clear_height),
         red_faint_k=float(options.red_faint_k),
