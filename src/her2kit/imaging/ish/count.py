@@ -486,7 +486,12 @@ min_solidity, focus_min_ratio, cluster_max_um
         hematoxylin texture in the silver amount); with ``"median"`` (the FISH
         rule: the median height of all detections) they set the reference and
         single dots were estimated as 4-15 copy clusters on the PCM_fish_dish
-        fields. The mask threshold (half that height) and the single-signal
+        fields. For silver (Dual ISH) the lowest density peak that reaches
+        :data:`~her2kit.imaging.ish.signals.LOWEST_MODE_SHARE` of the highest is taken
+        (an amplified field's aggregates can outnumber its clear single dots), and all
+        the detections inside nuclei decide when fewer than
+        :data:`~her2kit.imaging.ish.signals.CLEAR_MIN_SHARE` of them are clear (branch
+        amp). The mask threshold (half that height) and the single-signal
         intensity and area are in :attr:`IshImageResult.her2` / ``.cep17``.
     silver_twin_radius_um : float
         Dual ISH: a red detection closer than this, µm, to a silver detection, and
