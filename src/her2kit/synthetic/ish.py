@@ -128,6 +128,8 @@ _RIM_MARGIN_UM = 0.8  # signals kept this far inside the nucleus outline
 _CLUSTER_SPREAD_UM = 0.15  # s.d. of copies around a cluster centre
 _CLUSTER_RADIUS_UM = 0.45  # exclusion radius of a cluster for other signals
 _HAZE_SIGMA_UM = 1.5
+#: Second seed word of the aggregate clusters' random stream (:func:`_aggregate_offsets`).
+_AGGREGATE_STREAM = 23
 # The extra blur of out-of-focus nuclei is optics.DEFOCUS_SIGMA_UM (1.2 µm).
 
 
@@ -274,27 +276,84 @@ def _place_signals(rng, params, labels, pixel_size_um, her2, cep17, cluster_size
     return sig[keep]
 
 
-def _expand_points(rng, signals, pixel_size_um, spread_um=_CLUSTER_SPREAD_UM):
-    """Explode clusters into their copies: (row, col, probe, nucleus_id, z, rel_weight)."""
+def _expand_points(rng, signals, pixel_size_um, spread_um=_CLUSTER_SPREAD_UM,
+                   aggregate_step_um=None, aggregate_rng=None):
+    """Explode clusters into their copies: (row, col, probe, nucleus_id, z, rel_weight).
+
+    With ``aggregate_step_um`` the copies of a cluster form an irregular aggregate
+    (:func:`_aggregate_offsets`, drawn from ``aggregate_rng``) instead of a Gaussian clump;
+    the clump's draws are made all the same, so that the rest of the field is unchanged.
+    """
     reps = np.where(signals["is_cluster"], signals["copies"], 1)
     idx = np.repeat(np.arange(len(signals)), reps)
     rows = signals["row"][idx].copy()
     cols = signals["col"][idx].copy()
     in_cluster = signals["is_cluster"][idx]
     spread = spread_um / pixel_size_um
-    rows[in_cluster] += rng.normal(0, spread, in_cluster.sum())
-    cols[in_cluster] += rng.normal(0, spread, in_cluster.sum())
+    d_row = rng.normal(0, spread, in_cluster.sum())
+    d_col = rng.normal(0, spread, in_cluster.sum())
+    if aggregate_step_um is not None:
+        d_row, d_col = _aggregate_offsets(aggregate_rng, signals["copies"][signals["is_cluster"]],
+                                          float(aggregate_step_um) / pixel_size_um)
+    rows[in_cluster] += d_row
+    cols[in_cluster] += d_col
     # 20 % log-normal brightness variation between copies (probe binding varies).
     weight = rng.lognormal(0.0, _DOT_WEIGHT_SD, len(idx))
     return idx, rows, cols, weight
 
 
-def _counts_and_clusters(rng, n, scenario, counts, clusters, assay):
+def _aggregate_offsets(rng, copies, step_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (px) of each cluster's copies from its centre, as irregular aggregates.
+
+    Real silver clusters of amplified nuclei are irregular, partly merged aggregates, not
+    round clumps: each copy is laid ``step_px`` x U(0.7, 1.3) from a copy drawn at random
+    among those already laid (a random branching growth), in a random direction; the
+    aggregate is then centred on the cluster's position. At a step of about 2 dot s.d.
+    neighbouring copies merge, and 4-10 copies span 1-3 µm at the realistic preset.
+    """
+    out_r, out_c = [], []
+    for k in np.asarray(copies, int):
+        pr, pc = np.zeros(k), np.zeros(k)
+        for j in range(1, k):
+            a = int(rng.integers(0, j))
+            t = rng.uniform(0.0, 2.0 * np.pi)
+            d = step_px * rng.uniform(0.7, 1.3)
+            pr[j], pc[j] = pr[a] + d * np.sin(t), pc[a] + d * np.cos(t)
+        out_r.append(pr - pr.mean())
+        out_c.append(pc - pc.mean())
+    if not out_r:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(out_r), np.concatenate(out_c)
+
+
+def _cluster_sizes(rng, her2, use_clusters: bool, min_her2: int, copies_range) -> list[list[int]]:
+    """HER2 copies per cluster of each nucleus: with clusters on, a nucleus with at least
+    ``min_her2`` copies puts ``copies_range`` (low, high) of them in one cluster (a second
+    from 2 x ``min_her2``), leaving at least 2 as single dots."""
+    lo, hi = (int(v) for v in copies_range)
+    out: list[list[int]] = []
+    for h in her2:
+        sizes: list[int] = []
+        if use_clusters and h >= min_her2:
+            remaining = int(h)
+            for _ in range(1 + int(h >= 2 * min_her2)):
+                if remaining < lo + 2:
+                    break
+                size = int(rng.integers(lo, min(hi, remaining - 2) + 1))
+                sizes.append(size)
+                remaining -= size
+        out.append(sizes)
+    return out
+
+
+def _counts_and_clusters(rng, n, scenario, counts, clusters, assay, min_her2=8,
+                         copies_range=(4, 10)):
     """HER2 and CEP17 copies per nucleus, and the HER2 cluster sizes, with the scenario name.
 
     Given ``counts`` are checked and used as they are ("custom"); otherwise copies are
     drawn around the scenario's means (:data:`SCENARIOS`). With clusters on, a nucleus
-    with HER2 >= 8 puts 4-10 of its copies in one cluster (two from 16 copies). CISH has
+    with HER2 >= ``min_her2`` (8) puts ``copies_range`` (4-10) of its copies in one cluster
+    (two from 16 copies; :func:`_cluster_sizes`). CISH has
     no CEP17 probe: its CEP17 counts are 0.
 
     Raises
@@ -328,19 +387,7 @@ def _counts_and_clusters(rng, n, scenario, counts, clusters, assay):
         name = scenario
     if assay == "cish":
         cep17 = np.zeros(n, int)
-    cluster_sizes: list[list[int]] = []
-    for h in her2:
-        sizes: list[int] = []
-        if use_clusters and h >= 8:
-            remaining = int(h)
-            for _ in range(1 + int(h >= 16)):
-                if remaining < 6:
-                    break
-                size = int(rng.integers(4, min(10, remaining - 2) + 1))
-                sizes.append(size)
-                remaining -= size
-        cluster_sizes.append(sizes)
-    return her2, cep17, cluster_sizes, name
+    return her2, cep17, _cluster_sizes(rng, her2, use_clusters, min_her2, copies_range), name
 
 
 def _truth_nuclei(labels, params, signals, pixel_size_um, in_focus):
@@ -397,12 +444,37 @@ class IshLayoutOptions:
     #: s.d. of a cluster's copies around its centre, µm (0.15: a tight clump; real
     #: silver aggregates are looser). Other signals keep ``max(0.45, 3 x spread)`` away.
     cluster_spread_um: float = _CLUSTER_SPREAD_UM
+    #: Clusters (with ``clusters`` on): a nucleus with at least this many HER2 copies
+    #: holds one (two from twice as many), of ``cluster_copies`` (low, high) copies,
+    #: leaving at least 2 single dots. (8, (4, 10)): the tight clusters of the amplified
+    #: scenario; moderate amplification (ratio 2.2-3.5, HER2 4-8) has 3-8 copy clusters.
+    cluster_min_her2: int = 8
+    cluster_copies: tuple[int, int] = (4, 10)
+    #: Irregular, partly merged aggregates instead of Gaussian clumps: each copy this far
+    #: (µm, x U(0.7, 1.3)) from an earlier copy of its cluster (:func:`_aggregate_offsets`,
+    #: a random stream of its own); None = Gaussian clumps of ``cluster_spread_um``.
+    cluster_aggregate_step_um: float | None = None
     #: Gaussian s.d. of a CEP17 dot, µm; None = ``psf_sigma_um`` (real red / green
     #: CEP17 dots are often wider than HER2 dots).
     cep17_psf_sigma_um: float | None = None
 
     def __post_init__(self) -> None:
         self._check_layout()
+
+    def _check_clusters(self) -> None:
+        lo_hi = tuple(self.cluster_copies)
+        if (len(lo_hi) != 2 or not all(float(v) == int(v) for v in lo_hi)
+                or not 2 <= int(lo_hi[0]) <= int(lo_hi[1])):
+            raise Her2kitInputError(f"expected (low, high) integers, 2 <= low <= high, got "
+                                    f"{self.cluster_copies!r}", field="cluster_copies")
+        if not int(self.cluster_min_her2) >= int(lo_hi[0]) + 2:
+            raise Her2kitInputError(f"expected >= cluster_copies[0] + 2, got "
+                                    f"{self.cluster_min_her2!r}", field="cluster_min_her2")
+        step = self.cluster_aggregate_step_um
+        if step is not None and not 0.0 < float(step) <= 2.0:
+            raise Her2kitInputError(f"expected 0-2 µm, got {step!r}",
+                                    field="cluster_aggregate_step_um")
+        object.__setattr__(self, "cluster_copies", (int(lo_hi[0]), int(lo_hi[1])))
 
     def _check_layout(self) -> None:
         rows, cols = _check_common(
@@ -416,6 +488,7 @@ class IshLayoutOptions:
         if not 0.0 < float(self.cluster_spread_um) <= 2.0:
             raise Her2kitInputError(f"expected 0-2 µm, got {self.cluster_spread_um!r}",
                                     field="cluster_spread_um")
+        self._check_clusters()
         cep = self.cep17_psf_sigma_um
         if cep is not None and not float(cep) > 0:
             raise Her2kitInputError(f"expected > 0 µm, got {cep!r}", field="cep17_psf_sigma_um")
@@ -773,10 +846,15 @@ def _lay_out_field(options: IshLayoutOptions, assay: str, rng: np.random.Generat
         options.shape_px, n, semi_axes_um=_SEMI_AXIS_RANGE_UM, pixel_size_um=pixel_size_um, rng=rng
     )
     her2, cep17, cluster_sizes, name = _counts_and_clusters(
-        rng, n, options.scenario, options.counts, options.clusters, assay
+        rng, n, options.scenario, options.counts, options.clusters, assay,
+        int(options.cluster_min_her2), tuple(options.cluster_copies)
     )
     sep_um = max(4.0 * options.psf_sigma_um, 0.6)
     spread = float(options.cluster_spread_um)
+    if options.cluster_aggregate_step_um is not None:
+        # An aggregate of k copies reaches ~ step x sqrt(k) from its centre.
+        spread = max(spread, float(options.cluster_aggregate_step_um)
+                     * np.sqrt(max(options.cluster_copies)) / 2.0)
     signals = _place_signals(rng, params, labels, pixel_size_um, her2, cep17, cluster_sizes,
                              sep_um, max(_CLUSTER_RADIUS_UM, 3.0 * spread))
     in_focus = rng.random(n) >= float(options.out_of_focus_fraction)
@@ -797,8 +875,12 @@ def _signal_points(
     pixel_size_um = options.pixel_size_um
     sigma = options.psf_sigma_um / pixel_size_um
     signals, nuclei = layout.signals, layout.nuclei
-    idx, prow, pcol, pweight = _expand_points(rng, signals, pixel_size_um,
-                                              float(options.cluster_spread_um))
+    step = options.cluster_aggregate_step_um
+    idx, prow, pcol, pweight = _expand_points(
+        rng, signals, pixel_size_um, float(options.cluster_spread_um),
+        aggregate_step_um=step,
+        aggregate_rng=(None if step is None
+                       else np.random.default_rng([int(options.seed), _AGGREGATE_STREAM])))
     # Splat weight so that a Gaussian of s.d. sigma peaks at ``peak``.
     pweight = pweight * peak * 2 * np.pi * sigma**2
     cep_sigma, cep_peak = _probe_sigma_um(options, "cep17"), _probe_peak(options, "cep17", peak)

@@ -15,7 +15,8 @@ from her2kit.imaging.ish import signals as sig
 
 from .test_dual_ish_silver import _aggregate_field, _centre_her2, _regions
 
-OLD = dict(silver_dense_share=0.1, silver_dense_area_factor=1.0,
+# The rules before branch clusters (silver_dense_min_copies since branch amp: 3 before).
+OLD = dict(silver_dense_share=0.1, silver_dense_area_factor=1.0, silver_dense_min_copies=3.0,
            silver_dense_per_maximum=False)
 
 

@@ -48,6 +48,8 @@ from her2kit.imaging.ish.red import RED_REFERENCES, RedOptions
 from her2kit.imaging.ish.results import IshImageResult
 from her2kit.imaging.ish.selection import SelectionOptions, select_nuclei_stage
 from her2kit.imaging.ish.signals import (
+    CLUSTER_MIN_COPIES,
+    CLUSTER_MIN_COPIES_BRIGHTFIELD,
     DEFAULT_CLUSTER_MAX_UM,
     DEFAULT_SPOT_SIGMA_UM,
     DENSE_OVERLAP_FACTOR,
@@ -484,7 +486,12 @@ min_solidity, focus_min_ratio, cluster_max_um
         hematoxylin texture in the silver amount); with ``"median"`` (the FISH
         rule: the median height of all detections) they set the reference and
         single dots were estimated as 4-15 copy clusters on the PCM_fish_dish
-        fields. The mask threshold (half that height) and the single-signal
+        fields. For silver (Dual ISH) the lowest density peak that reaches
+        :data:`~her2kit.imaging.ish.signals.LOWEST_MODE_SHARE` of the highest is taken
+        (an amplified field's aggregates can outnumber its clear single dots), and all
+        the detections inside nuclei decide when fewer than
+        :data:`~her2kit.imaging.ish.signals.CLEAR_MIN_SHARE` of them are clear (branch
+        amp). The mask threshold (half that height) and the single-signal
         intensity and area are in :attr:`IshImageResult.her2` / ``.cep17``.
     silver_twin_radius_um : float
         Dual ISH: a red detection closer than this, µm, to a silver detection, and
@@ -532,7 +539,11 @@ min_solidity, focus_min_ratio, cluster_max_um
         least its area over the single dot's (the amount clips where silver is
         opaque; see ``silver_dense_area_factor``) and it may be up to
         ``silver_dense_cluster_max_um`` across. At 0.3 ordinary generated single dots
-        read as opaque. The opaque pixels are ``parameters["her2_opaque_px"]``.
+        read as opaque. Pixels wider than
+        :data:`SILVER_OPAQUE_CORE_UM` (0.225 µm) average an opaque core with its
+        surround: the absorbed share ``1 - value`` is scaled by the core's share of the
+        pixel area (0.352 at 0.25 µm/px; :func:`_opaque_transmittance`, branch amp).
+        The opaque pixels are ``parameters["her2_opaque_px"]``.
     silver_dense_cluster_max_um : float
         Largest dense silver cluster, µm (default 6: black aggregates of amplified
         nuclei span several µm; opaque silver is not hematoxylin texture).
@@ -556,6 +567,12 @@ min_solidity, focus_min_ratio, cluster_max_um
         per spot maximum inside (default True; False = before branch clusters): two
         touching dark single dots (2 maxima, ~3.6 single areas) otherwise read as a
         4-copy cluster.
+    silver_dense_min_copies : float
+        A dense silver region (see ``silver_dense_share``) is a cluster from this many
+        single dots bright (1-3; default
+        :data:`~her2kit.imaging.ish.signals.CLUSTER_MIN_COPIES_BRIGHTFIELD`, 2.75: three
+        partly merged copies read 2.2-2.9 single dots; 3 = the rule before branch amp,
+        as for regions that are not dense).
     silver_split_reference : bool
         Dual ISH: silver is too close to hematoxylin for one 3-stain solve (two 2-stain
         solves, ``parameters["stain_separation"]``) when it is within
@@ -629,6 +646,7 @@ min_solidity, focus_min_ratio, cluster_max_um
     silver_dense_share: float = DENSE_SILVER_SHARE_DEFAULT
     silver_dense_area_factor: float = DENSE_OVERLAP_FACTOR
     silver_dense_per_maximum: bool = True
+    silver_dense_min_copies: float = CLUSTER_MIN_COPIES_BRIGHTFIELD
     silver_split_reference: bool = True
     red_single_reference: str = "clear-mode"
     red_clear_height: float = 0.9
@@ -672,6 +690,10 @@ min_solidity, focus_min_ratio, cluster_max_um
         if not 0 < float(self.silver_dense_share) <= 1:
             raise Her2kitInputError(f"expected 0 < value <= 1, got {self.silver_dense_share!r}",
                                     field="silver_dense_share")
+        if not 1 <= float(self.silver_dense_min_copies) <= CLUSTER_MIN_COPIES:
+            raise Her2kitInputError(
+                f"expected 1-{CLUSTER_MIN_COPIES:g} single dots, got "
+                f"{self.silver_dense_min_copies!r}", field="silver_dense_min_copies")
         if not float(self.silver_dense_area_factor) >= 1:
             raise Her2kitInputError(
                 f"expected >= 1, got {self.silver_dense_area_factor!r}",
@@ -731,6 +753,7 @@ min_solidity, focus_min_ratio, cluster_max_um
             silver_dense_share=float(self.silver_dense_share),
             silver_dense_per_maximum=bool(self.silver_dense_per_maximum),
             silver_dense_area_factor=float(self.silver_dense_area_factor),
+            silver_dense_min_copies=float(self.silver_dense_min_copies),
             red=self.red_options(),
         )
 
@@ -1114,6 +1137,7 @@ def count_brightfield_ish(
         silver_dense_share=float(options.silver_dense_share),
         silver_dense_area_factor=float(options.silver_dense_area_factor),
         silver_dense_per_maximum=bool(options.silver_dense_per_maximum),
+        silver_dense_min_copies=float(options.silver_dense_min_copies),
         red_single_reference=options.red_single_reference,
         red_clear_height=float(options.red_clear_height),
         red_faint_k=float(options.red_faint_k),
@@ -1127,7 +1151,9 @@ def count_brightfield_ish(
     )
     opaque = None
     if assay == "dual-ish" and options.silver_opaque_transmittance > 0:
-        opaque = _opaque(rgb, background_rgb, options.silver_opaque_transmittance)
+        opaque = _opaque(rgb, background_rgb,
+                         _opaque_transmittance(options.silver_opaque_transmittance,
+                                               pixel_size_um))
         params["her2_opaque_px"] = int(opaque.sum())
     res = options._count(
         amounts["nuclei"], amounts["her2"], amounts.get("cep17") if assay == "dual-ish" else None,
@@ -1148,6 +1174,26 @@ def _stain_angles(vectors, stains) -> dict:
         cos = float(np.clip(np.dot(unit_vector(v), ref), -1.0, 1.0))
         out[role] = round(float(np.degrees(np.arccos(cos))), 2)
     return out
+
+
+#: Width of the opaque core of a dense silver aggregate, µm: a camera pixel wider than
+#: this records the core mixed with its bright surround (a pixel averages transmitted
+#: light), so the core's transmittance rises with the pixel's area over the core's.
+#: At 0.25 µm/px the generated aggregate cores read 0.16-0.30 of the glass (0.21-0.35
+#: after JPEG 80) against at most 0.2 at 0.065 µm/px, and single dots 0.38 or more
+#: (benchmarks/ish_amp.py); the real tuning fields DISH1 / DISH3 at 0.25 µm/px hold 0 /
+#: 24 px at the threshold so raised (0.35).
+SILVER_OPAQUE_CORE_UM = 0.225
+
+
+def _opaque_transmittance(max_transmittance: float, pixel_size_um: float) -> float:
+    """The opaque-silver transmittance at this pixel size: ``max_transmittance`` up to
+    :data:`SILVER_OPAQUE_CORE_UM` per pixel, then the absorbed share ``1 -
+    max_transmittance`` scaled by the core's share of the pixel's area."""
+    if not max_transmittance > 0:
+        return float(max_transmittance)
+    cover = min(1.0, (SILVER_OPAQUE_CORE_UM / float(pixel_size_um)) ** 2)
+    return float(1.0 - (1.0 - max_transmittance) * cover)
 
 
 def _opaque(rgb, background_rgb, max_transmittance: float) -> np.ndarray:

@@ -34,14 +34,17 @@ from her2kit.imaging.segment._packed import _grey_opening, _odd, _pad_to, _upsam
 from her2kit.imaging.segment.ish_nuclei import NucleusGeometry
 
 __all__ = [
+    "CLEAR_MIN_SHARE",
     "CLUSTER_AREA_FACTOR",
     "CLUSTER_MIN_COPIES",
+    "CLUSTER_MIN_COPIES_BRIGHTFIELD",
     "DENSE_OVERLAP_FACTOR",
     "DENSE_SILVER_SHARE",
     "DENSE_SILVER_SHARE_DEFAULT",
     "HIGH_BACKGROUND_RATIO",
     "LOCAL_MIN_PX",
     "LOCAL_THRESHOLD_MAX",
+    "LOWEST_MODE_SHARE",
     "REFERENCE_MODE_BANDWIDTH",
     "SINGLE_SIGNAL_REFERENCES",
     "WEAK_SIGNAL_FACTOR",
@@ -67,6 +70,32 @@ CLUSTER_AREA_FACTOR = 2.0
 
 #: ... and when its integrated intensity is at least this many single signals.
 CLUSTER_MIN_COPIES = 3.0
+
+
+#: Dual ISH silver: a dense (opaque) candidate region is a cluster from this many single
+#: signals on (FISH, red, CISH and regions that are not dense keep
+#: :data:`CLUSTER_MIN_COPIES`). Three partly merged silver copies read 2.2-2.9 single
+#: dots (their half-height masks overlap; the single dot is the 75th percentile of the
+#: isolated ones): at 3.0 the generated 3-copy aggregates of moderate amplification
+#: counted 1 each (benchmarks/ish_amp.py, issue 11 branch amp). 2.5 also made two
+#: touching dark single dots of one maximum (2.61) a 3-copy cluster on the realistic
+#: group4 field (seed 1); 2.75 keeps them 1.
+CLUSTER_MIN_COPIES_BRIGHTFIELD = 2.75
+
+
+#: Dual ISH silver: the clear signals set the typical single dot only while they are at
+#: least this share of the detections inside nuclei; below it (a JPEG-raised threshold
+#: leaves only the dense aggregates of an amplified field clear: 12 of 82 detections,
+#: and every aggregate then read as one "single" dot) all the detections inside nuclei
+#: do. The real tuning fields hold 0.48-0.75 clear, the generated ones 0.66-0.92.
+CLEAR_MIN_SHARE = 0.3
+
+
+#: Dual ISH silver: the typical single dot is the lowest peak of the clear heights'
+#: density that reaches this share of its highest peak (not the highest one): in a
+#: moderately amplified field after JPEG the aggregates (31 clear, twice a dot's height)
+#: outnumbered the clear single dots (21) and every aggregate read one "single" dot.
+LOWEST_MODE_SHARE = 0.5
 
 
 #: Dual ISH: a silver region is dense (opaque) silver when at least this share of
@@ -226,6 +255,7 @@ def _probe_signals(
     dense_share=DENSE_SILVER_SHARE,
     dense_area_factor=1.0,
     dense_per_maximum=False,
+    dense_min_copies=CLUSTER_MIN_COPIES_BRIGHTFIELD,
 ) -> ProbeSignals:
     """Detections of one probe, their nuclei, and clusters with copy estimates.
 
@@ -272,7 +302,11 @@ def _probe_signals(
                          cluster_max_um=cluster_max_um, sigma_px=sigma_px)
     _, sm = _top_smooth(ch, bg, 0.5 * sigma_px, keep_top=False)
     clear_mode = reference == "clear-mode"
-    mask_thr = _mask_threshold(sm[rr, cc], nid, det, clear_mode=clear_mode)
+    # Dual ISH silver (the opaque mask is given for it only): the rules of branch amp.
+    silver = clear_mode and opaque is not None
+    mask_thr = _mask_threshold(sm[rr, cc], nid, det, clear_mode=clear_mode,
+                               min_clear_share=CLEAR_MIN_SHARE if silver else 0.0,
+                               lowest_share=LOWEST_MODE_SHARE if silver else None)
     if not mask_thr > 0:
         return empty
     reg = _regions(ch, bg, sm, mask_thr, rr, cc, nid, sigma_px)
@@ -295,7 +329,8 @@ def _probe_signals(
                                    per_maximum=dense_per_maximum, compact_px=compact_px)
     is_cluster = _is_cluster(reg, a1, i1, pixel_size_um=pixel_size_um,
                              cluster_max_um=cluster_max_um, clear_mode=clear_mode,
-                             dense=dense, dense_cluster_max_um=dense_cluster_max_um)
+                             dense=dense, dense_cluster_max_um=dense_cluster_max_um,
+                             min_copies=dense_min_copies if silver else CLUSTER_MIN_COPIES)
     clusters = _cluster_records(reg, is_cluster, i1, sm, labels, probe=probe,
                                 pixel_size_um=pixel_size_um)
     if clusters:
@@ -348,8 +383,11 @@ def _labels_at(labels: np.ndarray, coords_px: np.ndarray) -> np.ndarray:
     return labels[rr, cc].astype(np.int32)
 
 
-def _mask_threshold(heights, nid, det: SpotDetection, *, clear_mode: bool) -> float:
-    """The cluster mask threshold: half the typical single-signal height (image units)."""
+def _mask_threshold(heights, nid, det: SpotDetection, *, clear_mode: bool,
+                    min_clear_share: float = 0.0, lowest_share: float | None = None) -> float:
+    """The cluster mask threshold: half the typical single-signal height (image units);
+    ``min_clear_share``: see :data:`CLEAR_MIN_SHARE`, ``lowest_share``:
+    :data:`LOWEST_MODE_SHARE`."""
     if clear_mode:
         # Real brightfield fields add many faint detections to the in-focus dots
         # (pink haze and small pale red smudges, hematoxylin texture and JPEG
@@ -360,8 +398,12 @@ def _mask_threshold(heights, nid, det: SpotDetection, *, clear_mode: bool) -> fl
         # dot is taken from the clear signals inside nuclei instead (not "weak" by
         # the quality-flag rule), as the most common height among them: the few
         # clusters (or brightest dots) do not move a mode.
-        clear = (nid > 0) & (det.response >= WEAK_SIGNAL_FACTOR * np.float32(det.threshold))
-        return 0.5 * _dominant_mode(heights[clear] if clear.sum() >= 3 else heights)
+        inside = nid > 0
+        clear = inside & (det.response >= WEAK_SIGNAL_FACTOR * np.float32(det.threshold))
+        if clear.sum() >= 3 and clear.sum() >= min_clear_share * inside.sum():
+            return 0.5 * _dominant_mode(heights[clear], lowest_share=lowest_share)
+        return 0.5 * _dominant_mode(heights[inside] if inside.sum() >= 3 else heights,
+                                    lowest_share=lowest_share)
     return 0.5 * float(np.median(heights))
 
 
@@ -405,8 +447,10 @@ def _regions(ch, bg, sm, mask_thr, rr, cc, nid, sigma_px) -> _Regions:
 
 
 def _is_cluster(reg: _Regions, a1, i1, *, pixel_size_um, cluster_max_um, clear_mode,
-                dense=None, dense_cluster_max_um=None) -> np.ndarray:
-    """Per region: a cluster (large enough, bright enough, more copies than maxima).
+                dense=None, dense_cluster_max_um=None,
+                min_copies: float = CLUSTER_MIN_COPIES) -> np.ndarray:
+    """Per region: a cluster (large enough, at least ``min_copies`` single signals bright,
+    more copies than maxima).
 
     ``dense`` (bool per region, optional): opaque silver regions, which may extend to
     ``dense_cluster_max_um`` instead of ``cluster_max_um``.
@@ -426,7 +470,11 @@ def _is_cluster(reg: _Regions, a1, i1, *, pixel_size_um, cluster_max_um, clear_m
         # nuclear texture (dark hematoxylin in the silver amount) above the mask,
         # not a cluster; its maxima count one each.
         & (fits | (not clear_mode))
-        & (est >= CLUSTER_MIN_COPIES)
+        # Below CLUSTER_MIN_COPIES only dense (opaque) silver: on the real tuning field
+        # DISH3 dark nuclear texture and red aggregates' silver leakage hold regions of
+        # 2.5-3 single dots too.
+        & ((est >= CLUSTER_MIN_COPIES) | ((est >= min_copies) & (True if dense is None
+                                                                  else dense)))
         & (est >= reg.maxima + 1)
     )
     is_cluster[0] = False
@@ -527,12 +575,14 @@ def _cluster_records(reg: _Regions, is_cluster, i1, sm, labels, *, probe, pixel_
 
 
 def _dominant_mode(values: np.ndarray,
-                   bandwidth_decades: float = REFERENCE_MODE_BANDWIDTH) -> float:
+                   bandwidth_decades: float = REFERENCE_MODE_BANDWIDTH,
+                   lowest_share: float | None = None) -> float:
     """The highest-density value of the positive ``values`` on a log scale (same units).
 
     A Gaussian kernel density of ``log10(values)`` with ``bandwidth_decades``
     bandwidth, evaluated on a grid a quarter bandwidth fine; the median when
-    fewer than 3 values are positive (NaN when none is).
+    fewer than 3 values are positive (NaN when none is). With ``lowest_share`` (0-1):
+    the lowest density peak at least this share of the highest instead.
     """
     v = np.asarray(values, np.float64)
     v = v[np.isfinite(v) & (v > 0)]
@@ -543,7 +593,11 @@ def _dominant_mode(values: np.ndarray,
     grid = np.arange(lv.min() - 2 * bandwidth_decades, lv.max() + 2 * bandwidth_decades + step,
                      step)
     dens = np.exp(-0.5 * ((grid[:, None] - lv[None, :]) / bandwidth_decades) ** 2).sum(axis=1)
-    return float(10 ** grid[int(np.argmax(dens))])
+    if lowest_share is None:
+        return float(10 ** grid[int(np.argmax(dens))])
+    pad = np.concatenate([[-np.inf], dens, [-np.inf]])
+    peak = (dens >= pad[:-2]) & (dens > pad[2:]) & (dens >= lowest_share * dens.max())
+    return float(10 ** grid[int(np.flatnonzero(peak)[0])])
 
 
 def _top_at(ch, bg: _Background, idx: np.ndarray) -> np.ndarray:
@@ -851,6 +905,10 @@ class SignalOptions:
     silver_dense_per_maximum : bool
         Credit a dense region from its area only where it is wider than
         ``CLUSTER_AREA_FACTOR`` single areas per maximum.
+    silver_dense_min_copies : float
+        Dual ISH (with ``her2_opaque``): a dense silver region is a cluster from this
+        many single dots on (:data:`CLUSTER_MIN_COPIES_BRIGHTFIELD`; others from
+        :data:`CLUSTER_MIN_COPIES`).
     red : RedOptions or None
         Dual ISH with ``single_signal_reference="clear-mode"``: the red signals come
         from :func:`~her2kit.imaging.ish.red.red_stage` with these options
@@ -906,6 +964,7 @@ class SignalOptions:
     silver_dense_share: float = DENSE_SILVER_SHARE
     silver_dense_area_factor: float = 1.0
     silver_dense_per_maximum: bool = False
+    silver_dense_min_copies: float = CLUSTER_MIN_COPIES_BRIGHTFIELD
     # her2kit.imaging.ish.red.RedOptions: the Dual ISH red path (with "clear-mode").
     red: object | None = None
     bleed_margin: float = 0.0
@@ -1042,7 +1101,8 @@ def probe_signals_stage(
                           doublet_min_ratio=o.doublet_ratio_her2,
                           dense_share=o.silver_dense_share,
                           dense_area_factor=o.silver_dense_area_factor,
-                          dense_per_maximum=o.silver_dense_per_maximum, **common)
+                          dense_per_maximum=o.silver_dense_per_maximum,
+                          dense_min_copies=o.silver_dense_min_copies, **common)
     cep17 = None
     if (cep17_channel is not None and assay == "dual-ish" and o.red is not None
             and ref == "clear-mode"):
