@@ -128,6 +128,7 @@ _RIM_MARGIN_UM = 0.8  # signals kept this far inside the nucleus outline
 _CLUSTER_SPREAD_UM = 0.15  # s.d. of copies around a cluster centre
 _CLUSTER_RADIUS_UM = 0.45  # exclusion radius of a cluster for other signals
 _HAZE_SIGMA_UM = 1.5
+_DAPI_TEXTURE_UM = 0.4  # scale (Gaussian s.d.) of the DAPI texture
 # The extra blur of out-of-focus nuclei is optics.DEFOCUS_SIGMA_UM (1.2 µm).
 
 
@@ -457,8 +458,16 @@ class FishFieldOptions(IshLayoutOptions):
     #: Log s.d. of the dots' brightness, dot to dot; None (or <= 0.2) = 0.2. Real fields
     #: measure ~0.3-0.4 (the log LoG response of their dots, robust s.d.).
     dot_brightness_sd: float | None = None
+    #: Pixel size (µm/px) at which the photon levels hold: ``background``, the DAPI
+    #: level and the dots' peak photons (so ``snr``) are per pixel of this size; a
+    #: pixel of ``pixel_size_um`` collects ``(pixel_size_um / reference)**2`` times as
+    #: many photons (Poisson s.d. relative to the level falls as 1 / pixel side), and
+    #: the DAPI texture's s.d. follows :func:`her2kit.synthetic.optics.pixel_average_factor`.
+    #: None = every level per pixel at any size (the default generator, as always).
+    reference_pixel_size_um: float | None = None
 
     def __post_init__(self) -> None:
+        _check_reference(self.reference_pixel_size_um)
         for name in ("nuclear_background", "dapi_texture", "dapi_outside", "dapi_bleed",
                      "crosstalk", "crosstalk_cep17_to_her2", "dot_brightness_sd"):
             if getattr(self, name) is None:
@@ -541,8 +550,17 @@ class BrightfieldIshFieldOptions(IshLayoutOptions):
     #: and cameras differ (the shared fields' nuclei absorb almost no blue).
     hematoxylin_od_rgb: tuple[float, float, float] | None = None
     red_od_rgb: tuple[float, float, float] | None = None
+    #: Pixel size (µm/px) at which the per-pixel quantities hold: ``noise_dn`` (camera
+    #: noise and speckle, white), ``grain_od`` (scale ``grain_um``) and
+    #: ``nucleus_texture`` (scale ``nucleus_texture_um``). At another pixel size each
+    #: s.d. is scaled as a pixel of that size averages the pattern over its area
+    #: (:func:`her2kit.synthetic.optics.pixel_average_factor`: white noise by
+    #: ``reference / pixel_size_um``, smooth textures hardly at all). Everything else is
+    #: in µm or OD already. None = per pixel at any size (the default generator).
+    reference_pixel_size_um: float | None = None
 
     def __post_init__(self) -> None:
+        _check_reference(self.reference_pixel_size_um)
         if not 0.0 <= float(self.red_halo) < 1.0:
             raise Her2kitInputError(f"expected 0-1, got {self.red_halo!r}", field="red_halo")
         if not 0.0 <= float(self.silver_faint_share) <= 1.0:
@@ -572,6 +590,30 @@ class BrightfieldIshFieldOptions(IshLayoutOptions):
                 f"expected 'dual-ish' or 'cish', got {self.assay!r}", field="assay"
             )
         self._check_layout()
+
+
+def _check_reference(reference_um) -> None:
+    if reference_um is not None and not 0.02 <= float(reference_um) <= 2.0:
+        raise Her2kitInputError(f"expected 0.02-2 µm/px, got {reference_um!r}",
+                                field="reference_pixel_size_um")
+
+
+def _per_pixel_factor(options, scale_um: float) -> float:
+    """s.d. factor of a per-pixel pattern of scale ``scale_um`` at the options' pixel size
+    (exactly 1.0 without a reference pixel size or at it, so those images keep every bit)."""
+    ref = options.reference_pixel_size_um
+    if ref is None or float(ref) == options.pixel_size_um:
+        return 1.0
+    return optics.pixel_average_factor(scale_um, pixel_size_um=options.pixel_size_um,
+                                       reference_um=float(ref))
+
+
+def _photon_area_factor(options: FishFieldOptions) -> float:
+    """Photons per pixel over photons per reference pixel: the pixel area ratio (or 1.0)."""
+    ref = options.reference_pixel_size_um
+    if ref is None or float(ref) == options.pixel_size_um:
+        return 1.0
+    return (options.pixel_size_um / float(ref)) ** 2
 
 
 # --------------------------------------------------------------------------- presets
@@ -615,6 +657,9 @@ REALISTIC_BRIGHTFIELD: Mapping[str, object] = MappingProxyType({
     # (R / G 0.07, B / G 0.093): bluer nuclei and more magenta dots than the library's.
     "hematoxylin_od_rgb": (1.0, 0.69, 0.02),
     "red_od_rgb": (0.07, 1.0, 0.093),
+    # The fit's pixel size: noise_dn and the nucleus texture are per 0.065 µm pixel, and
+    # scale with the pixel's area at any other size (branch gen025).
+    "reference_pixel_size_um": 0.065,
 })
 #: Nuclei per µm² of field for the realistic brightfield preset (34 on 1024² px at
 #: 0.065 µm/px: 41 % of the field is nucleus, as on DISH1 / DISH3).
@@ -631,6 +676,9 @@ REALISTIC_FISH: Mapping[str, object] = MappingProxyType({
     "dapi_outside": 0.2,
     "dapi_bleed": 0.045,
     "crosstalk": 0.28,
+    # The benchmark's pixel size: photons (background, DAPI, dot peaks, so snr) per 0.069
+    # µm pixel, scaling with the pixel's area at any other size (branch gen025).
+    "reference_pixel_size_um": 0.069,
 })
 #: Nuclei per µm² for the realistic FISH preset (as the benchmark's 18 on 1024² px at
 #: 0.069 µm/px; FISH nuclei are sparser than Dual ISH ones on the shared fields).
@@ -668,6 +716,14 @@ def realistic_brightfield_options(**overrides) -> BrightfieldIshFieldOptions:
     (0.13, 8)
     """
     kw = {**REALISTIC_BRIGHTFIELD, **_with_density(overrides, REALISTIC_BRIGHTFIELD_NUCLEI_PER_UM2)}
+    ref = kw.get("reference_pixel_size_um")
+    px = float(kw.get("pixel_size_um", IshLayoutOptions.pixel_size_um))
+    if "jpeg_quality" not in overrides and ref is not None and px != float(ref):
+        # The preset's JPEG is the tuning fields' own, on 8 x 8 blocks of 0.065 µm pixels
+        # (0.52 µm); a coarser pixel averages those blocks away (the 0.065 render
+        # downscaled has none), while a JPEG at the coarse size would blur the red
+        # dots' colour over 0.5 µm chroma pixels (4:2:0) and filter the noise anew.
+        kw["jpeg_quality"] = None
     return BrightfieldIshFieldOptions(**kw)
 
 
@@ -865,13 +921,15 @@ def _dapi_photons(layout: _Layout, options: FishFieldOptions, rng: np.random.Gen
     """FISH stage 3: expected DAPI photons: textured nuclei of varying brightness, focus blur."""
     pixel_size_um = options.pixel_size_um
     labels = layout.labels
-    texture = smooth_texture(labels.shape, 0.4 / pixel_size_um, rng)
+    texture = smooth_texture(labels.shape, _DAPI_TEXTURE_UM / pixel_size_um, rng)
     nuc_bright = np.concatenate([[0.0], rng.lognormal(0, 0.15, len(layout.params))])[labels]
-    amp = float(options.dapi_texture)
+    amp = float(options.dapi_texture) * _per_pixel_factor(options, _DAPI_TEXTURE_UM)
     dapi_clean = (labels > 0) * nuc_bright * np.clip(1 + amp * texture, 0.2, None)
     blurred = optics.focus_blur(dapi_clean, layout.defocused, sigma_um=0.25,
                                 pixel_size_um=pixel_size_um)
-    return 1500.0 * blurred + float(options.dapi_outside) * 1500.0
+    photons = 1500.0 * blurred + float(options.dapi_outside) * 1500.0
+    area = _photon_area_factor(options)
+    return photons if area == 1.0 else photons * area
 
 
 def _fish_expected(
@@ -901,7 +959,7 @@ def _fish_expected(
             imgs = [imgs[0] + xt_ch * imgs[1], imgs[1] + xt * imgs[0]]
         for img in imgs:
             haze_img = ndi.gaussian_filter(img, _HAZE_SIGMA_UM / options.pixel_size_um) * haze
-            bg = float(options.background) * gradient * (
+            bg = float(options.background) * _photon_area_factor(options) * gradient * (
                 1.0 + float(options.nuclear_background) * nuc_mask)
             if options.dapi_bleed:
                 bg = bg + float(options.dapi_bleed) * chans[0]
@@ -1029,6 +1087,11 @@ def render_fish_field(options: FishFieldOptions) -> SyntheticIsh:
     amp = (
         float(options.snr) * np.sqrt(1.3 * float(options.background)) / (1.0 - float(options.haze))
     )
+    area = _photon_area_factor(options)
+    if area != 1.0:
+        # A resolved dot's photons spread over the same µm², so its peak per pixel
+        # grows with the pixel's area, as the background does.
+        amp *= area
     points = _signal_points(layout, options, amp, rng)
     if options.dot_brightness_sd is not None and options.dot_brightness_sd > _DOT_WEIGHT_SD:
         # Extra dot-to-dot spread from a stream of its own (the main stream, and so
@@ -1052,12 +1115,14 @@ def _hematoxylin_od(
     labels = layout.labels
     shape = labels.shape
     texture = smooth_texture(shape, float(options.nucleus_texture_um) / pixel_size_um, rng)
+    amp = float(options.nucleus_texture) * _per_pixel_factor(options,
+                                                             float(options.nucleus_texture_um))
     level = np.full(int(labels.max()) + 1, float(options.nucleus_od))
     level[0] = 0.0
     if options.dark_nucleus_fraction > 0:
         dark = rng.random(level.size - 1) < float(options.dark_nucleus_fraction)
         level[np.flatnonzero(dark) + 1] *= 3.0
-    nuc_od = level[labels] * np.clip(1 + float(options.nucleus_texture) * texture, 0.2, None)
+    nuc_od = level[labels] * np.clip(1 + amp * texture, 0.2, None)
     hema = optics.focus_blur(nuc_od, layout.defocused, sigma_um=0.3, pixel_size_um=pixel_size_um)
     hema += float(options.stroma_od)  # faint counterstain of the stroma
     if options.stroma_gradient_od:
@@ -1262,9 +1327,10 @@ def render_brightfield_ish_field(options: BrightfieldIshFieldOptions) -> Synthet
     od = _brightfield_od(layout, points, hema, options)
     if options.grain_od:
         grain = smooth_texture(od.shape[:2], float(options.grain_um) / options.pixel_size_um, rng)
-        od = od + float(options.grain_od) * grain[..., None]
+        grain_od = float(options.grain_od) * _per_pixel_factor(options, float(options.grain_um))
+        od = od + grain_od * grain[..., None]
     rgb = optics.transmitted_intensity(od, incident=255.0) + optics.camera_noise(
-        od.shape, float(options.noise_dn), rng
+        od.shape, float(options.noise_dn) * _per_pixel_factor(options, 0.0), rng
     )
     image = optics.to_uint8(rgb)
     if options.jpeg_quality is not None:

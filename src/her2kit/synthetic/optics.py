@@ -45,6 +45,7 @@ __all__ = [
     "mix_stains",
     "optical_blur",
     "photon_counts",
+    "pixel_average_factor",
     "radial_illumination",
     "render_point_sources",
     "splat",
@@ -282,6 +283,42 @@ def render_point_sources(
                 splat(shape, rows[s], cols[s], weights[s]), sig, mode="constant"
             )
     return img
+
+
+# --------------------------------------------------------------------------- pixel size
+def pixel_average_factor(scale_um: float, *, pixel_size_um: float, reference_um: float) -> float:
+    """How the s.d. of a random pattern, stated per pixel at ``reference_um``, changes at
+    ``pixel_size_um``: a pixel averages the light over its area.
+
+    The pattern is white noise smoothed by a Gaussian of s.d. ``scale_um`` (0 for
+    per-pixel camera noise or speckle; the nucleus texture and the grain of the
+    brightfield generator, the DAPI texture of FISH). A square pixel of side ``p``
+    averages it like a Gaussian of variance ``p**2 / 12`` (the box's), so the pattern's
+    variance goes as ``1 / (scale_um**2 + p**2 / 12)``.
+
+    Parameters
+    ----------
+    scale_um : float
+        Correlation scale of the pattern (Gaussian s.d.), µm, >= 0.
+    pixel_size_um, reference_um : float
+        The pixel size rendered and the one at which the s.d. is stated, µm/px, > 0.
+
+    Returns
+    -------
+    float
+        ``sqrt((scale_um**2 + reference_um**2 / 12) / (scale_um**2 + pixel_size_um**2 /
+        12))``: 1 at the reference size, below 1 for coarser pixels (white noise:
+        ``reference_um / pixel_size_um``, its s.d. over the square root of the pixel
+        area), above 1 for finer ones.
+
+    Examples
+    --------
+    >>> round(pixel_average_factor(0.0, pixel_size_um=0.26, reference_um=0.065), 4)
+    0.25
+    """
+    s2 = float(scale_um) ** 2
+    return math.sqrt((s2 + float(reference_um) ** 2 / 12.0)
+                     / (s2 + float(pixel_size_um) ** 2 / 12.0))
 
 
 # --------------------------------------------------------------------------- camera
