@@ -135,7 +135,7 @@ def _isolated(t: Truth, probe: str, *, clusters: bool = False) -> np.ndarray:
 def _dot(amount: np.ndarray, r: float, c: float, px: float, radius_um: float = _DOT_UM):
     """(peak, FWHM µm, integrated above the ring median) of one dot at (r, c)."""
     h = int(np.ceil(_RING_UM[1] / px)) + 1
-    r0, c0 = int(round(r)), int(round(c))
+    r0, c0 = round(float(r)), round(float(c))
     if not (h <= r0 < amount.shape[0] - h and h <= c0 < amount.shape[1] - h):
         return None
     win = amount[r0 - h:r0 + h + 1, c0 - h:c0 + h + 1]
@@ -291,7 +291,6 @@ def count_routes(kind: str, scenario: str, seed: int, pixel_size_um: float = 0.2
     from her2kit.imaging.ish.channels import fish_from_stack
 
     routes, (fine, direct) = renderings(kind, scenario, seed, pixel_size_um)
-    ref = fine.pixel_size_um
     out = []
     for name in ("fine", "direct", "smooth", "box"):
         img, t = routes[name]
