@@ -43,6 +43,7 @@ build them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -694,6 +695,13 @@ def _with_density(overrides, per_um2: float) -> dict:
     return kw
 
 
+#: Share of the preset's per-pixel noise s.d. that its JPEG (quality 75) lets through at
+#: the scale of a pixel 4 x the reference: flat fields of 30 DN noise at glass level 217
+#: / 150, averaged over 4 x 4 pixels, have 0.87 / 0.89 x the s.d. after a JPEG 75 round
+#: trip (branch gen025). Used where the preset renders without its JPEG.
+_PRESET_JPEG_NOISE_PASS = 0.88
+
+
 def realistic_brightfield_options(**overrides) -> BrightfieldIshFieldOptions:
     """Brightfield options with :data:`REALISTIC_BRIGHTFIELD`, then ``overrides``.
 
@@ -722,8 +730,11 @@ def realistic_brightfield_options(**overrides) -> BrightfieldIshFieldOptions:
         # The preset's JPEG is the tuning fields' own, on 8 x 8 blocks of 0.065 µm pixels
         # (0.52 µm); a coarser pixel averages those blocks away (the 0.065 render
         # downscaled has none), while a JPEG at the coarse size would blur the red
-        # dots' colour over 0.5 µm chroma pixels (4:2:0) and filter the noise anew.
+        # dots' colour over 0.5 µm chroma pixels (4:2:0) and filter the noise anew. What
+        # the JPEG leaves of the noise at the scale of a coarser pixel stays.
         kw["jpeg_quality"] = None
+        if "noise_dn" not in overrides:
+            kw["noise_dn"] = float(kw["noise_dn"]) * _PRESET_JPEG_NOISE_PASS
     return BrightfieldIshFieldOptions(**kw)
 
 
@@ -1133,11 +1144,31 @@ def _hematoxylin_od(
 def _brightfield_od(
     layout: _Layout, points: _Points, hema: np.ndarray, options: BrightfieldIshFieldOptions
 ) -> np.ndarray:
-    """Brightfield stage 4: total OD: hematoxylin plus each probe's chromogen dots."""
-    probes = {"her2": "silver" if options.assay == "dual-ish" else "dab", "cep17": "fast_red"}
-    no_dz = np.zeros(len(points.idx), int)
+    """Brightfield stage 4: total OD: hematoxylin plus each probe's chromogen dots.
+
+    Pixels coarser than the reference (:func:`_supersampling`) see the dots' light
+    averaged over their area, not their OD (:func:`_light_averaged_chromogen_od`).
+    """
     stains = [(hema, _stain_vector(options, "hematoxylin"))]
     faint = _faint_silver(layout, points, options)
+    m = _supersampling(options)
+    if m == 1:
+        od = optics.mix_stains(stains + _chromogen_amounts(layout, points, options, faint))
+    else:
+        od = optics.mix_stains(stains) + _light_averaged_chromogen_od(
+            layout, points, options, faint, m)
+    if any(options.background_od_rgb):
+        od = od + np.asarray(options.background_od_rgb, float)
+    return od
+
+
+def _chromogen_amounts(layout: _Layout, points: _Points, options: BrightfieldIshFieldOptions,
+                       faint: np.ndarray | None) -> list:
+    """(amount, OD vector) of each probe's chromogen present: silver (faint dots dimmer
+    and wider) or DAB for HER2, fast red for CEP17, after :func:`_chromogen_response`."""
+    probes = {"her2": "silver" if options.assay == "dual-ish" else "dab", "cep17": "fast_red"}
+    no_dz = np.zeros(len(points.idx), int)
+    stains = []
     for probe, stain in probes.items():
         if (layout.signals["probe"][points.idx] == probe).any():
             if stain == "silver" and faint is not None:
@@ -1151,10 +1182,60 @@ def _brightfield_od(
                 amount = _probe_image(layout, points, options, probe, no_dz)
             amount = _chromogen_response(amount, stain, options)
             stains.append((amount, _stain_vector(options, stain)))
-    od = optics.mix_stains(stains)
-    if any(options.background_od_rgb):
-        od = od + np.asarray(options.background_od_rgb, float)
-    return od
+    return stains
+
+
+#: Context (µm) rendered around each strip of :func:`_light_averaged_chromogen_od`: over
+#: four s.d. of the widest Gaussian a dot gets (the red halo, or a defocused dot's 1.2 µm).
+_STRIP_MARGIN_UM = 6.0
+_STRIP_ROWS = 64
+
+
+def _supersampling(options: BrightfieldIshFieldOptions) -> int:
+    """Sub-pixels per side for the dots: 1 (OD rendered per pixel) without a reference
+    pixel size or at / under it; else ``ceil(pixel / reference)``, the sub-pixels at most
+    the reference size (and at least 0.02 µm)."""
+    ref = options.reference_pixel_size_um
+    px = options.pixel_size_um
+    if ref is None or px <= float(ref):
+        return 1
+    return max(1, min(int(np.ceil(px / float(ref) - 1e-9)), int(px / 0.02)))
+
+
+def _light_averaged_chromogen_od(layout: _Layout, points: _Points,
+                                 options: BrightfieldIshFieldOptions,
+                                 faint: np.ndarray | None, m: int) -> np.ndarray:
+    """Chromogen OD (rows, cols, 3) of pixels that average the dots' light over their area.
+
+    A dot of 0.13 µm s.d. is about as wide as a 0.25 µm pixel and dense silver is opaque,
+    so a pixel's OD is ``-log10`` of the mean transmittance of its ``m x m`` sub-pixels,
+    not the mean OD (which would make small dark dots and clusters darker and their
+    integrated OD larger the coarser the pixel). Rendered in strips of
+    :data:`_STRIP_ROWS` rows with :data:`_STRIP_MARGIN_UM` of context (memory grows with
+    the strip, not the field). The hematoxylin is smooth on this scale and stays per pixel
+    (its transmittance multiplies).
+    """
+    rows, cols = layout.labels.shape
+    fine = dataclasses.replace(options, pixel_size_um=options.pixel_size_um / m)
+    margin = int(np.ceil(_STRIP_MARGIN_UM / options.pixel_size_um))
+    out = np.zeros((rows, cols, 3))
+    for r0 in range(0, rows, _STRIP_ROWS):
+        r1 = min(rows, r0 + _STRIP_ROWS)
+        a0, a1 = max(0, r0 - margin), min(rows, r1 + margin)
+        fr = (points.rows - a0 + 0.5) * m - 0.5
+        sel = (fr >= 0) & (fr <= (a1 - a0) * m - 1)
+        if not sel.any():
+            continue
+        sub = _Points(points.idx[sel], fr[sel], (points.cols[sel] + 0.5) * m - 0.5,
+                      points.weight[sel] * (m * m), points.defocused[sel])
+        strip = layout._replace(labels=np.zeros(((a1 - a0) * m, cols * m), np.int8))
+        stains = _chromogen_amounts(strip, sub, fine, None if faint is None else faint[sel])
+        if not stains:
+            continue
+        light = np.power(10.0, -optics.mix_stains(stains))
+        light = light.reshape(a1 - a0, m, cols, m, 3).mean(axis=(1, 3))
+        out[r0:r1] = -np.log10(light[r0 - a0:r1 - a0])
+    return out
 
 
 def _faint_silver(layout: _Layout, points: _Points, options: BrightfieldIshFieldOptions
@@ -1329,7 +1410,12 @@ def render_brightfield_ish_field(options: BrightfieldIshFieldOptions) -> Synthet
         grain = smooth_texture(od.shape[:2], float(options.grain_um) / options.pixel_size_um, rng)
         grain_od = float(options.grain_od) * _per_pixel_factor(options, float(options.grain_um))
         od = od + grain_od * grain[..., None]
-    rgb = optics.transmitted_intensity(od, incident=255.0) + optics.camera_noise(
+    light = optics.transmitted_intensity(od, incident=255.0)
+    if _supersampling(options) > 1:
+        # The reference camera clips its noisy pixels to 0-255; a coarser pixel averages
+        # those clipped values (dark dots lighter, glass a little darker).
+        light = optics.clipped_noise_mean(light, float(options.noise_dn))
+    rgb = light + optics.camera_noise(
         od.shape, float(options.noise_dn) * _per_pixel_factor(options, 0.0), rng
     )
     image = optics.to_uint8(rgb)
