@@ -29,6 +29,24 @@ Brightfield
     DAB (CISH HER2) in the signals, using the stain vectors of
     :mod:`her2kit.imaging.color.ish`, plus Gaussian camera noise.
 
+Pixel size
+    Geometry (nucleus size, dot s.d., cluster spread, halo, focus blur, texture scales)
+    is in µm and OD in OD, so it holds at any pixel size. What is stated per pixel
+    (camera noise ``noise_dn``, ``grain_od``, ``nucleus_texture``, FISH photon levels
+    and ``dapi_texture``) holds at ``reference_pixel_size_um``, when given (the
+    realistic presets: 0.065 µm/px brightfield, 0.069 µm/px FISH), and is rescaled at
+    any other size as a pixel of that size integrates the light over its area: noise
+    s.d. by ``reference / pixel`` (white), textures by
+    :func:`her2kit.synthetic.optics.pixel_average_factor` (barely: they are smoother
+    than the pixel), FISH photons per pixel by ``(pixel / reference)**2``. Brightfield
+    pixels coarser than the reference also see the dots' light (not their OD)
+    averaged over ``m x m`` sub-pixels and the reference camera's 8-bit clipping of
+    its noise (:func:`her2kit.synthetic.optics.clipped_noise_mean`). Direct renders at
+    0.26 µm/px match 0.065 µm/px renders averaged over 4 x 4 pixels within 0-13 %
+    (background and nuclear grain, texture, dot peak and integrated OD;
+    ``python -m benchmarks.ish_render_scale``). Without a reference every quantity is
+    per pixel at any size (the default generators, as always).
+
 Stages
 ------
 Both generators share the layout (:func:`_lay_out_field`: nuclei from
@@ -710,7 +728,12 @@ def realistic_brightfield_options(**overrides) -> BrightfieldIshFieldOptions:
     **overrides
         Any :class:`BrightfieldIshFieldOptions` field. Without ``n_nuclei`` (or
         ``counts``) the field gets the fitted nucleus density
-        (:data:`REALISTIC_BRIGHTFIELD_NUCLEI_PER_UM2`).
+        (:data:`REALISTIC_BRIGHTFIELD_NUCLEI_PER_UM2`). At a pixel size other than the
+        preset's reference (0.065 µm/px) the preset's JPEG 75 is left out (it belongs to
+        the 0.065 µm/px tuning fields; a coarser pixel averages its 8 x 8 blocks away)
+        and its ``noise_dn`` is 0.88 x (what that JPEG left of the noise,
+        ``_PRESET_JPEG_NOISE_PASS``), unless ``jpeg_quality`` / ``noise_dn`` are given:
+        pass ``jpeg_quality`` to add a JPEG at the rendered size, as a scanner's tiles.
 
     Returns
     -------
@@ -1327,7 +1350,9 @@ def generate_brightfield_ish_field(
     signal_od : float, optional
         Peak optical density (base 10, along the unit stain vector) of one signal.
     noise_dn : float, optional
-        Gaussian camera noise s.d., 8-bit digital numbers.
+        Gaussian camera noise s.d., 8-bit digital numbers, per pixel (with
+        :attr:`BrightfieldIshFieldOptions.reference_pixel_size_um`: per pixel of that
+        size, ``x reference / pixel_size_um`` here).
     psf_sigma_um : float, optional
         Gaussian s.d. of one dot, µm.
     out_of_focus_fraction : float, optional
