@@ -192,3 +192,13 @@ def test_direct_coarse_fish_matches_the_box_downscaled_one():
                       ("cep17_integrated_um2", 0.15)):
         d, b = tab["direct"][stat], tab["box"][stat]
         assert abs(d / b - 1.0) <= tol, (stat, d, b)
+
+
+def test_strips_do_not_show(monkeypatch):
+    # The supersampled dots are rendered in strips with context: the strip height must
+    # not change the image (amplified: clusters and red halos cross strip edges).
+    o = ish.realistic_brightfield_options(shape_px=(200, 200), pixel_size_um=0.25,
+                                          scenario="amplified", seed=2)
+    whole = ish.render_brightfield_ish_field(o).image
+    monkeypatch.setattr(ish, "_STRIP_SUBPIXELS", 1)  # 32-row strips
+    assert np.array_equal(ish.render_brightfield_ish_field(o).image, whole)

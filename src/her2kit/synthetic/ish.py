@@ -1211,7 +1211,8 @@ def _chromogen_amounts(layout: _Layout, points: _Points, options: BrightfieldIsh
 #: Context (µm) rendered around each strip of :func:`_light_averaged_chromogen_od`: over
 #: four s.d. of the widest Gaussian a dot gets (the red halo, or a defocused dot's 1.2 µm).
 _STRIP_MARGIN_UM = 6.0
-_STRIP_ROWS = 64
+#: Sub-pixels per strip (about 32 MB per float64 plane): rows = this / (cols m²), >= 32.
+_STRIP_SUBPIXELS = 4_000_000
 
 
 def _supersampling(options: BrightfieldIshFieldOptions) -> int:
@@ -1234,16 +1235,17 @@ def _light_averaged_chromogen_od(layout: _Layout, points: _Points,
     so a pixel's OD is ``-log10`` of the mean transmittance of its ``m x m`` sub-pixels,
     not the mean OD (which would make small dark dots and clusters darker and their
     integrated OD larger the coarser the pixel). Rendered in strips of
-    :data:`_STRIP_ROWS` rows with :data:`_STRIP_MARGIN_UM` of context (memory grows with
-    the strip, not the field). The hematoxylin is smooth on this scale and stays per pixel
-    (its transmittance multiplies).
+    about :data:`_STRIP_SUBPIXELS` sub-pixels with :data:`_STRIP_MARGIN_UM` of context
+    (memory grows with the strip, not the field). The hematoxylin is smooth on this
+    scale and stays per pixel (its transmittance multiplies).
     """
     rows, cols = layout.labels.shape
     fine = dataclasses.replace(options, pixel_size_um=options.pixel_size_um / m)
     margin = int(np.ceil(_STRIP_MARGIN_UM / options.pixel_size_um))
     out = np.zeros((rows, cols, 3))
-    for r0 in range(0, rows, _STRIP_ROWS):
-        r1 = min(rows, r0 + _STRIP_ROWS)
+    step = max(32, _STRIP_SUBPIXELS // (cols * m * m))
+    for r0 in range(0, rows, step):
+        r1 = min(rows, r0 + step)
         a0, a1 = max(0, r0 - margin), min(rows, r1 + margin)
         fr = (points.rows - a0 + 0.5) * m - 0.5
         sel = (fr >= 0) & (fr <= (a1 - a0) * m - 1)
