@@ -15,9 +15,10 @@ found / counted, HER2 / CEP17 within ±1 (nuclei without clusters), the counter'
 over the found reference nuclei against the hand ratio, and its whole-field ratio.
 
 Pixel sizes at native scale are ASSUMED (benchmarks/ish_accuracy.py: Dual ISH 0.065
-µm/px, FISH per field). ``--generated`` adds the realistic brightfield generator:
-one field rendered at 0.25 µm/px beside the same field rendered at 0.065 µm/px and
-downscaled, against its exact truth table.
+µm/px, FISH per field). ``--generated`` adds the brightfield generator (default and
+realistic options): one field rendered at 0.065 µm/px, counted as rendered and
+downscaled to 0.25 µm/px, beside the same options rendered directly at 0.25 µm/px, each
+against its exact truth table.
 
 Real data is read in place from ``../shared/data/real`` and never copied.
 """
@@ -166,10 +167,12 @@ def run_fields(fields, *, stages: bool = False, jpeg_quality: int | None = None,
 
 
 def generated_counts(scenario: str, seed: int, *, realistic: bool = True,
-                     shape_px=(1024, 1024), pixel_size_um: float = 0.25) -> list[dict]:
+                     shape_px=(1024, 1024), pixel_size_um: float = 0.25,
+                     direct: bool = False) -> list[dict]:
     """One generated brightfield field rendered at 0.065 µm/px, counted as rendered and
-    downscaled to ``pixel_size_um``: per count, nuclei counted, the counted nuclei's
-    HER2 / CEP17 means, their true means (truth table) and the ratio."""
+    downscaled to ``pixel_size_um``, and (``direct``) the same options rendered directly
+    at ``pixel_size_um`` (its own layout and truth): per count (``route``), nuclei counted,
+    the counted nuclei's HER2 / CEP17 means, their true means (truth table), the ratio."""
     from her2kit.imaging.ish import count_brightfield_ish
     from her2kit.synthetic.ish import (
         BrightfieldIshFieldOptions,
@@ -180,40 +183,48 @@ def generated_counts(scenario: str, seed: int, *, realistic: bool = True,
     make = realistic_brightfield_options if realistic else BrightfieldIshFieldOptions
     field = render_brightfield_ish_field(make(shape_px=shape_px, pixel_size_um=0.065,
                                               scenario=scenario, seed=seed))
-    truth = {int(n["nucleus_id"]): n for n in field.nuclei}
+    # The same options rendered directly at the coarse size (same area; branch gen025:
+    # the realistic preset's per-pixel quantities scale with the pixel).
+    side = tuple(round(n * 0.065 / pixel_size_um) for n in shape_px)
+    coarse = render_brightfield_ish_field(make(shape_px=side, pixel_size_um=pixel_size_um,
+                                               scenario=scenario, seed=seed)) if direct else None
     out = []
-    for px in (0.065, pixel_size_um):
-        f = 0.065 / px
-        res = count_brightfield_ish(downscale(field.image, f), assay="dual-ish",
-                                    pixel_size_um=px)
+    for px, src in ((0.065, field), (pixel_size_um, field), (pixel_size_um, coarse))[
+            :3 if direct else 2]:
+        truth = {int(n["nucleus_id"]): n for n in src.nuclei}
+        f = src.pixel_size_um / px
+        image = downscale(src.image, f) if src is field else src.image
+        res = count_brightfield_ish(image, assay="dual-ish", pixel_size_um=px)
         got, true = [], []
         for n in res.nuclei:
-            r = min(round(n.row / f), field.labels.shape[0] - 1)
-            c = min(round(n.col / f), field.labels.shape[1] - 1)
-            t = truth.get(int(field.labels[r, c]))
+            r = min(round(n.row / f), src.labels.shape[0] - 1)
+            c = min(round(n.col / f), src.labels.shape[1] - 1)
+            t = truth.get(int(src.labels[r, c]))
             if n.included and t is not None:
                 got.append((n.her2, n.cep17))
                 true.append((int(t["her2"]), int(t["cep17"])))
         g = np.mean(got, axis=0) if got else (np.nan, np.nan)
         t = np.mean(true, axis=0) if true else (np.nan, np.nan)
-        out.append(dict(pixel_size_um=px, n=len(got), her2=g[0], cep17=g[1],
+        route = "direct" if src is coarse else ("as rendered" if f == 1.0 else "downscaled")
+        out.append(dict(pixel_size_um=px, route=route, n=len(got), her2=g[0], cep17=g[1],
                         ratio=g[0] / g[1], true_her2=t[0], true_cep17=t[1],
                         true_ratio=t[0] / t[1]))
     return out
 
 
 def _generated(seeds=(1, 2)) -> None:
-    print("\nGenerated brightfield fields (1024² px at 0.065 µm/px, and the same field "
-          "downscaled to 0.25 µm/px); counted nuclei matched to the truth table:")
-    print("| generator | scenario | seed | µm/px | nuclei | HER2 (true) | CEP17 (true) | "
-          "ratio (true) |")
-    print("|---|---|---:|---:|---:|---|---|---|")
+    print("\nGenerated brightfield fields (1024² px at 0.065 µm/px, the same field "
+          "downscaled to 0.25 µm/px, and the options rendered directly at 0.25 µm/px); "
+          "counted nuclei matched to the truth table:")
+    print("| generator | scenario | seed | µm/px | route | nuclei | HER2 (true) | "
+          "CEP17 (true) | ratio (true) |")
+    print("|---|---|---:|---:|---|---:|---|---|---|")
     for realistic in (False, True):
         for scenario in ("group5", "amplified"):
             for seed in seeds:
-                for r in generated_counts(scenario, seed, realistic=realistic):
+                for r in generated_counts(scenario, seed, realistic=realistic, direct=True):
                     print(f"| {'realistic' if realistic else 'default'} | {scenario} | {seed} "
-                          f"| {r['pixel_size_um']} | {r['n']} | {r['her2']:.2f} "
+                          f"| {r['pixel_size_um']} | {r['route']} | {r['n']} | {r['her2']:.2f} "
                           f"({r['true_her2']:.2f}) | {r['cep17']:.2f} ({r['true_cep17']:.2f}) "
                           f"| {r['ratio']:.2f} ({r['true_ratio']:.2f}) |", flush=True)
 

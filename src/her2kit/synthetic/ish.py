@@ -29,6 +29,24 @@ Brightfield
     DAB (CISH HER2) in the signals, using the stain vectors of
     :mod:`her2kit.imaging.color.ish`, plus Gaussian camera noise.
 
+Pixel size
+    Geometry (nucleus size, dot s.d., cluster spread, halo, focus blur, texture scales)
+    is in µm and OD in OD, so it holds at any pixel size. What is stated per pixel
+    (camera noise ``noise_dn``, ``grain_od``, ``nucleus_texture``, FISH photon levels
+    and ``dapi_texture``) holds at ``reference_pixel_size_um``, when given (the
+    realistic presets: 0.065 µm/px brightfield, 0.069 µm/px FISH), and is rescaled at
+    any other size as a pixel of that size integrates the light over its area: noise
+    s.d. by ``reference / pixel`` (white), textures by
+    :func:`her2kit.synthetic.optics.pixel_average_factor` (barely: they are smoother
+    than the pixel), FISH photons per pixel by ``(pixel / reference)**2``. Brightfield
+    pixels coarser than the reference also see the dots' light (not their OD)
+    averaged over ``m x m`` sub-pixels and the reference camera's 8-bit clipping of
+    its noise (:func:`her2kit.synthetic.optics.clipped_noise_mean`). Direct renders at
+    0.26 µm/px match 0.065 µm/px renders averaged over 4 x 4 pixels within 0-13 %
+    (background and nuclear grain, texture, dot peak and integrated OD;
+    ``python -m benchmarks.ish_render_scale``). Without a reference every quantity is
+    per pixel at any size (the default generators, as always).
+
 Stages
 ------
 Both generators share the layout (:func:`_lay_out_field`: nuclei from
@@ -43,6 +61,7 @@ build them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -130,6 +149,7 @@ _CLUSTER_RADIUS_UM = 0.45  # exclusion radius of a cluster for other signals
 _HAZE_SIGMA_UM = 1.5
 #: Second seed word of the aggregate clusters' random stream (:func:`_aggregate_offsets`).
 _AGGREGATE_STREAM = 23
+_DAPI_TEXTURE_UM = 0.4  # scale (Gaussian s.d.) of the DAPI texture
 # The extra blur of out-of-focus nuclei is optics.DEFOCUS_SIGMA_UM (1.2 µm).
 
 
@@ -530,8 +550,16 @@ class FishFieldOptions(IshLayoutOptions):
     #: Log s.d. of the dots' brightness, dot to dot; None (or <= 0.2) = 0.2. Real fields
     #: measure ~0.3-0.4 (the log LoG response of their dots, robust s.d.).
     dot_brightness_sd: float | None = None
+    #: Pixel size (µm/px) at which the photon levels hold: ``background``, the DAPI
+    #: level and the dots' peak photons (so ``snr``) are per pixel of this size; a
+    #: pixel of ``pixel_size_um`` collects ``(pixel_size_um / reference)**2`` times as
+    #: many photons (Poisson s.d. relative to the level falls as 1 / pixel side), and
+    #: the DAPI texture's s.d. follows :func:`her2kit.synthetic.optics.pixel_average_factor`.
+    #: None = every level per pixel at any size (the default generator, as always).
+    reference_pixel_size_um: float | None = None
 
     def __post_init__(self) -> None:
+        _check_reference(self.reference_pixel_size_um)
         for name in ("nuclear_background", "dapi_texture", "dapi_outside", "dapi_bleed",
                      "crosstalk", "crosstalk_cep17_to_her2", "dot_brightness_sd"):
             if getattr(self, name) is None:
@@ -614,8 +642,17 @@ class BrightfieldIshFieldOptions(IshLayoutOptions):
     #: and cameras differ (the shared fields' nuclei absorb almost no blue).
     hematoxylin_od_rgb: tuple[float, float, float] | None = None
     red_od_rgb: tuple[float, float, float] | None = None
+    #: Pixel size (µm/px) at which the per-pixel quantities hold: ``noise_dn`` (camera
+    #: noise and speckle, white), ``grain_od`` (scale ``grain_um``) and
+    #: ``nucleus_texture`` (scale ``nucleus_texture_um``). At another pixel size each
+    #: s.d. is scaled as a pixel of that size averages the pattern over its area
+    #: (:func:`her2kit.synthetic.optics.pixel_average_factor`: white noise by
+    #: ``reference / pixel_size_um``, smooth textures hardly at all). Everything else is
+    #: in µm or OD already. None = per pixel at any size (the default generator).
+    reference_pixel_size_um: float | None = None
 
     def __post_init__(self) -> None:
+        _check_reference(self.reference_pixel_size_um)
         if not 0.0 <= float(self.red_halo) < 1.0:
             raise Her2kitInputError(f"expected 0-1, got {self.red_halo!r}", field="red_halo")
         if not 0.0 <= float(self.silver_faint_share) <= 1.0:
@@ -645,6 +682,30 @@ class BrightfieldIshFieldOptions(IshLayoutOptions):
                 f"expected 'dual-ish' or 'cish', got {self.assay!r}", field="assay"
             )
         self._check_layout()
+
+
+def _check_reference(reference_um) -> None:
+    if reference_um is not None and not 0.02 <= float(reference_um) <= 2.0:
+        raise Her2kitInputError(f"expected 0.02-2 µm/px, got {reference_um!r}",
+                                field="reference_pixel_size_um")
+
+
+def _per_pixel_factor(options, scale_um: float) -> float:
+    """s.d. factor of a per-pixel pattern of scale ``scale_um`` at the options' pixel size
+    (exactly 1.0 without a reference pixel size or at it, so those images keep every bit)."""
+    ref = options.reference_pixel_size_um
+    if ref is None or float(ref) == options.pixel_size_um:
+        return 1.0
+    return optics.pixel_average_factor(scale_um, pixel_size_um=options.pixel_size_um,
+                                       reference_um=float(ref))
+
+
+def _photon_area_factor(options: FishFieldOptions) -> float:
+    """Photons per pixel over photons per reference pixel: the pixel area ratio (or 1.0)."""
+    ref = options.reference_pixel_size_um
+    if ref is None or float(ref) == options.pixel_size_um:
+        return 1.0
+    return (options.pixel_size_um / float(ref)) ** 2
 
 
 # --------------------------------------------------------------------------- presets
@@ -688,6 +749,9 @@ REALISTIC_BRIGHTFIELD: Mapping[str, object] = MappingProxyType({
     # (R / G 0.07, B / G 0.093): bluer nuclei and more magenta dots than the library's.
     "hematoxylin_od_rgb": (1.0, 0.69, 0.02),
     "red_od_rgb": (0.07, 1.0, 0.093),
+    # The fit's pixel size: noise_dn and the nucleus texture are per 0.065 µm pixel, and
+    # scale with the pixel's area at any other size (branch gen025).
+    "reference_pixel_size_um": 0.065,
 })
 #: Nuclei per µm² of field for the realistic brightfield preset (34 on 1024² px at
 #: 0.065 µm/px: 41 % of the field is nucleus, as on DISH1 / DISH3).
@@ -704,6 +768,9 @@ REALISTIC_FISH: Mapping[str, object] = MappingProxyType({
     "dapi_outside": 0.2,
     "dapi_bleed": 0.045,
     "crosstalk": 0.28,
+    # The benchmark's pixel size: photons (background, DAPI, dot peaks, so snr) per 0.069
+    # µm pixel, scaling with the pixel's area at any other size (branch gen025).
+    "reference_pixel_size_um": 0.069,
 })
 #: Nuclei per µm² for the realistic FISH preset (as the benchmark's 18 on 1024² px at
 #: 0.069 µm/px; FISH nuclei are sparser than Dual ISH ones on the shared fields).
@@ -719,6 +786,13 @@ def _with_density(overrides, per_um2: float) -> dict:
     return kw
 
 
+#: Share of the preset's per-pixel noise s.d. that its JPEG (quality 75) lets through at
+#: the scale of a pixel 4 x the reference: flat fields of 30 DN noise at glass level 217
+#: / 150, averaged over 4 x 4 pixels, have 0.87 / 0.89 x the s.d. after a JPEG 75 round
+#: trip (branch gen025). Used where the preset renders without its JPEG.
+_PRESET_JPEG_NOISE_PASS = 0.88
+
+
 def realistic_brightfield_options(**overrides) -> BrightfieldIshFieldOptions:
     """Brightfield options with :data:`REALISTIC_BRIGHTFIELD`, then ``overrides``.
 
@@ -727,7 +801,12 @@ def realistic_brightfield_options(**overrides) -> BrightfieldIshFieldOptions:
     **overrides
         Any :class:`BrightfieldIshFieldOptions` field. Without ``n_nuclei`` (or
         ``counts``) the field gets the fitted nucleus density
-        (:data:`REALISTIC_BRIGHTFIELD_NUCLEI_PER_UM2`).
+        (:data:`REALISTIC_BRIGHTFIELD_NUCLEI_PER_UM2`). At a pixel size other than the
+        preset's reference (0.065 µm/px) the preset's JPEG 75 is left out (it belongs to
+        the 0.065 µm/px tuning fields; a coarser pixel averages its 8 x 8 blocks away)
+        and its ``noise_dn`` is 0.88 x (what that JPEG left of the noise,
+        ``_PRESET_JPEG_NOISE_PASS``), unless ``jpeg_quality`` / ``noise_dn`` are given:
+        pass ``jpeg_quality`` to add a JPEG at the rendered size, as a scanner's tiles.
 
     Returns
     -------
@@ -741,6 +820,17 @@ def realistic_brightfield_options(**overrides) -> BrightfieldIshFieldOptions:
     (0.13, 8)
     """
     kw = {**REALISTIC_BRIGHTFIELD, **_with_density(overrides, REALISTIC_BRIGHTFIELD_NUCLEI_PER_UM2)}
+    ref = kw.get("reference_pixel_size_um")
+    px = float(kw.get("pixel_size_um", IshLayoutOptions.pixel_size_um))
+    if "jpeg_quality" not in overrides and ref is not None and px != float(ref):
+        # The preset's JPEG is the tuning fields' own, on 8 x 8 blocks of 0.065 µm pixels
+        # (0.52 µm); a coarser pixel averages those blocks away (the 0.065 render
+        # downscaled has none), while a JPEG at the coarse size would blur the red
+        # dots' colour over 0.5 µm chroma pixels (4:2:0) and filter the noise anew. What
+        # the JPEG leaves of the noise at the scale of a coarser pixel stays.
+        kw["jpeg_quality"] = None
+        if "noise_dn" not in overrides:
+            kw["noise_dn"] = float(kw["noise_dn"]) * _PRESET_JPEG_NOISE_PASS
     return BrightfieldIshFieldOptions(**kw)
 
 
@@ -947,13 +1037,15 @@ def _dapi_photons(layout: _Layout, options: FishFieldOptions, rng: np.random.Gen
     """FISH stage 3: expected DAPI photons: textured nuclei of varying brightness, focus blur."""
     pixel_size_um = options.pixel_size_um
     labels = layout.labels
-    texture = smooth_texture(labels.shape, 0.4 / pixel_size_um, rng)
+    texture = smooth_texture(labels.shape, _DAPI_TEXTURE_UM / pixel_size_um, rng)
     nuc_bright = np.concatenate([[0.0], rng.lognormal(0, 0.15, len(layout.params))])[labels]
-    amp = float(options.dapi_texture)
+    amp = float(options.dapi_texture) * _per_pixel_factor(options, _DAPI_TEXTURE_UM)
     dapi_clean = (labels > 0) * nuc_bright * np.clip(1 + amp * texture, 0.2, None)
     blurred = optics.focus_blur(dapi_clean, layout.defocused, sigma_um=0.25,
                                 pixel_size_um=pixel_size_um)
-    return 1500.0 * blurred + float(options.dapi_outside) * 1500.0
+    photons = 1500.0 * blurred + float(options.dapi_outside) * 1500.0
+    area = _photon_area_factor(options)
+    return photons if area == 1.0 else photons * area
 
 
 def _fish_expected(
@@ -983,7 +1075,7 @@ def _fish_expected(
             imgs = [imgs[0] + xt_ch * imgs[1], imgs[1] + xt * imgs[0]]
         for img in imgs:
             haze_img = ndi.gaussian_filter(img, _HAZE_SIGMA_UM / options.pixel_size_um) * haze
-            bg = float(options.background) * gradient * (
+            bg = float(options.background) * _photon_area_factor(options) * gradient * (
                 1.0 + float(options.nuclear_background) * nuc_mask)
             if options.dapi_bleed:
                 bg = bg + float(options.dapi_bleed) * chans[0]
@@ -1111,6 +1203,11 @@ def render_fish_field(options: FishFieldOptions) -> SyntheticIsh:
     amp = (
         float(options.snr) * np.sqrt(1.3 * float(options.background)) / (1.0 - float(options.haze))
     )
+    area = _photon_area_factor(options)
+    if area != 1.0:
+        # A resolved dot's photons spread over the same µm², so its peak per pixel
+        # grows with the pixel's area, as the background does.
+        amp *= area
     points = _signal_points(layout, options, amp, rng)
     if options.dot_brightness_sd is not None and options.dot_brightness_sd > _DOT_WEIGHT_SD:
         # Extra dot-to-dot spread from a stream of its own (the main stream, and so
@@ -1134,12 +1231,14 @@ def _hematoxylin_od(
     labels = layout.labels
     shape = labels.shape
     texture = smooth_texture(shape, float(options.nucleus_texture_um) / pixel_size_um, rng)
+    amp = float(options.nucleus_texture) * _per_pixel_factor(options,
+                                                             float(options.nucleus_texture_um))
     level = np.full(int(labels.max()) + 1, float(options.nucleus_od))
     level[0] = 0.0
     if options.dark_nucleus_fraction > 0:
         dark = rng.random(level.size - 1) < float(options.dark_nucleus_fraction)
         level[np.flatnonzero(dark) + 1] *= 3.0
-    nuc_od = level[labels] * np.clip(1 + float(options.nucleus_texture) * texture, 0.2, None)
+    nuc_od = level[labels] * np.clip(1 + amp * texture, 0.2, None)
     hema = optics.focus_blur(nuc_od, layout.defocused, sigma_um=0.3, pixel_size_um=pixel_size_um)
     hema += float(options.stroma_od)  # faint counterstain of the stroma
     if options.stroma_gradient_od:
@@ -1150,11 +1249,31 @@ def _hematoxylin_od(
 def _brightfield_od(
     layout: _Layout, points: _Points, hema: np.ndarray, options: BrightfieldIshFieldOptions
 ) -> np.ndarray:
-    """Brightfield stage 4: total OD: hematoxylin plus each probe's chromogen dots."""
-    probes = {"her2": "silver" if options.assay == "dual-ish" else "dab", "cep17": "fast_red"}
-    no_dz = np.zeros(len(points.idx), int)
+    """Brightfield stage 4: total OD: hematoxylin plus each probe's chromogen dots.
+
+    Pixels coarser than the reference (:func:`_supersampling`) see the dots' light
+    averaged over their area, not their OD (:func:`_light_averaged_chromogen_od`).
+    """
     stains = [(hema, _stain_vector(options, "hematoxylin"))]
     faint = _faint_silver(layout, points, options)
+    m = _supersampling(options)
+    if m == 1:
+        od = optics.mix_stains(stains + _chromogen_amounts(layout, points, options, faint))
+    else:
+        od = optics.mix_stains(stains) + _light_averaged_chromogen_od(
+            layout, points, options, faint, m)
+    if any(options.background_od_rgb):
+        od = od + np.asarray(options.background_od_rgb, float)
+    return od
+
+
+def _chromogen_amounts(layout: _Layout, points: _Points, options: BrightfieldIshFieldOptions,
+                       faint: np.ndarray | None) -> list:
+    """(amount, OD vector) of each probe's chromogen present: silver (faint dots dimmer
+    and wider) or DAB for HER2, fast red for CEP17, after :func:`_chromogen_response`."""
+    probes = {"her2": "silver" if options.assay == "dual-ish" else "dab", "cep17": "fast_red"}
+    no_dz = np.zeros(len(points.idx), int)
+    stains = []
     for probe, stain in probes.items():
         if (layout.signals["probe"][points.idx] == probe).any():
             if stain == "silver" and faint is not None:
@@ -1168,10 +1287,62 @@ def _brightfield_od(
                 amount = _probe_image(layout, points, options, probe, no_dz)
             amount = _chromogen_response(amount, stain, options)
             stains.append((amount, _stain_vector(options, stain)))
-    od = optics.mix_stains(stains)
-    if any(options.background_od_rgb):
-        od = od + np.asarray(options.background_od_rgb, float)
-    return od
+    return stains
+
+
+#: Context (µm) rendered around each strip of :func:`_light_averaged_chromogen_od`: over
+#: four s.d. of the widest Gaussian a dot gets (the red halo, or a defocused dot's 1.2 µm).
+_STRIP_MARGIN_UM = 6.0
+#: Sub-pixels per strip (about 32 MB per float64 plane): rows = this / (cols m²), >= 32.
+_STRIP_SUBPIXELS = 4_000_000
+
+
+def _supersampling(options: BrightfieldIshFieldOptions) -> int:
+    """Sub-pixels per side for the dots: 1 (OD rendered per pixel) without a reference
+    pixel size or at / under it; else ``ceil(pixel / reference)``, the sub-pixels at most
+    the reference size (and at least 0.02 µm)."""
+    ref = options.reference_pixel_size_um
+    px = options.pixel_size_um
+    if ref is None or px <= float(ref):
+        return 1
+    return max(1, min(int(np.ceil(px / float(ref) - 1e-9)), int(px / 0.02)))
+
+
+def _light_averaged_chromogen_od(layout: _Layout, points: _Points,
+                                 options: BrightfieldIshFieldOptions,
+                                 faint: np.ndarray | None, m: int) -> np.ndarray:
+    """Chromogen OD (rows, cols, 3) of pixels that average the dots' light over their area.
+
+    A dot of 0.13 µm s.d. is about as wide as a 0.25 µm pixel and dense silver is opaque,
+    so a pixel's OD is ``-log10`` of the mean transmittance of its ``m x m`` sub-pixels,
+    not the mean OD (which would make small dark dots and clusters darker and their
+    integrated OD larger the coarser the pixel). Rendered in strips of
+    about :data:`_STRIP_SUBPIXELS` sub-pixels with :data:`_STRIP_MARGIN_UM` of context
+    (memory grows with the strip, not the field). The hematoxylin is smooth on this
+    scale and stays per pixel (its transmittance multiplies).
+    """
+    rows, cols = layout.labels.shape
+    fine = dataclasses.replace(options, pixel_size_um=options.pixel_size_um / m)
+    margin = int(np.ceil(_STRIP_MARGIN_UM / options.pixel_size_um))
+    out = np.zeros((rows, cols, 3))
+    step = max(32, _STRIP_SUBPIXELS // (cols * m * m))
+    for r0 in range(0, rows, step):
+        r1 = min(rows, r0 + step)
+        a0, a1 = max(0, r0 - margin), min(rows, r1 + margin)
+        fr = (points.rows - a0 + 0.5) * m - 0.5
+        sel = (fr >= 0) & (fr <= (a1 - a0) * m - 1)
+        if not sel.any():
+            continue
+        sub = _Points(points.idx[sel], fr[sel], (points.cols[sel] + 0.5) * m - 0.5,
+                      points.weight[sel] * (m * m), points.defocused[sel])
+        strip = layout._replace(labels=np.zeros(((a1 - a0) * m, cols * m), np.int8))
+        stains = _chromogen_amounts(strip, sub, fine, None if faint is None else faint[sel])
+        if not stains:
+            continue
+        light = np.power(10.0, -optics.mix_stains(stains))
+        light = light.reshape(a1 - a0, m, cols, m, 3).mean(axis=(1, 3))
+        out[r0:r1] = -np.log10(light[r0 - a0:r1 - a0])
+    return out
 
 
 def _faint_silver(layout: _Layout, points: _Points, options: BrightfieldIshFieldOptions
@@ -1263,7 +1434,9 @@ def generate_brightfield_ish_field(
     signal_od : float, optional
         Peak optical density (base 10, along the unit stain vector) of one signal.
     noise_dn : float, optional
-        Gaussian camera noise s.d., 8-bit digital numbers.
+        Gaussian camera noise s.d., 8-bit digital numbers, per pixel (with
+        :attr:`BrightfieldIshFieldOptions.reference_pixel_size_um`: per pixel of that
+        size, ``x reference / pixel_size_um`` here).
     psf_sigma_um : float, optional
         Gaussian s.d. of one dot, µm.
     out_of_focus_fraction : float, optional
@@ -1344,9 +1517,15 @@ def render_brightfield_ish_field(options: BrightfieldIshFieldOptions) -> Synthet
     od = _brightfield_od(layout, points, hema, options)
     if options.grain_od:
         grain = smooth_texture(od.shape[:2], float(options.grain_um) / options.pixel_size_um, rng)
-        od = od + float(options.grain_od) * grain[..., None]
-    rgb = optics.transmitted_intensity(od, incident=255.0) + optics.camera_noise(
-        od.shape, float(options.noise_dn), rng
+        grain_od = float(options.grain_od) * _per_pixel_factor(options, float(options.grain_um))
+        od = od + grain_od * grain[..., None]
+    light = optics.transmitted_intensity(od, incident=255.0)
+    if _supersampling(options) > 1:
+        # The reference camera clips its noisy pixels to 0-255; a coarser pixel averages
+        # those clipped values (dark dots lighter, glass a little darker).
+        light = optics.clipped_noise_mean(light, float(options.noise_dn))
+    rgb = light + optics.camera_noise(
+        od.shape, float(options.noise_dn) * _per_pixel_factor(options, 0.0), rng
     )
     image = optics.to_uint8(rgb)
     if options.jpeg_quality is not None:

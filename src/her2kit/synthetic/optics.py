@@ -38,6 +38,7 @@ from scipy import ndimage as ndi
 __all__ = [
     "DEFOCUS_SIGMA_UM",
     "camera_noise",
+    "clipped_noise_mean",
     "focus_blur",
     "jitter_stain_vector",
     "jpeg_round_trip",
@@ -45,6 +46,7 @@ __all__ = [
     "mix_stains",
     "optical_blur",
     "photon_counts",
+    "pixel_average_factor",
     "radial_illumination",
     "render_point_sources",
     "splat",
@@ -284,10 +286,83 @@ def render_point_sources(
     return img
 
 
+# --------------------------------------------------------------------------- pixel size
+def pixel_average_factor(scale_um: float, *, pixel_size_um: float, reference_um: float) -> float:
+    """How the s.d. of a random pattern, stated per pixel at ``reference_um``, changes at
+    ``pixel_size_um``: a pixel averages the light over its area.
+
+    The pattern is white noise smoothed by a Gaussian of s.d. ``scale_um`` (0 for
+    per-pixel camera noise or speckle; the nucleus texture and the grain of the
+    brightfield generator, the DAPI texture of FISH). A square pixel of side ``p``
+    averages it like a Gaussian of variance ``p**2 / 12`` (the box's), so the pattern's
+    variance goes as ``1 / (scale_um**2 + p**2 / 12)``.
+
+    Parameters
+    ----------
+    scale_um : float
+        Correlation scale of the pattern (Gaussian s.d.), µm, >= 0.
+    pixel_size_um, reference_um : float
+        The pixel size rendered and the one at which the s.d. is stated, µm/px, > 0.
+
+    Returns
+    -------
+    float
+        ``sqrt((scale_um**2 + reference_um**2 / 12) / (scale_um**2 + pixel_size_um**2 /
+        12))``: 1 at the reference size, below 1 for coarser pixels (white noise:
+        ``reference_um / pixel_size_um``, its s.d. over the square root of the pixel
+        area), above 1 for finer ones.
+
+    Examples
+    --------
+    >>> round(pixel_average_factor(0.0, pixel_size_um=0.26, reference_um=0.065), 4)
+    0.25
+    """
+    s2 = float(scale_um) ** 2
+    return math.sqrt((s2 + float(reference_um) ** 2 / 12.0)
+                     / (s2 + float(pixel_size_um) ** 2 / 12.0))
+
+
 # --------------------------------------------------------------------------- camera
 def camera_noise(shape, sd_dn: float, rng: np.random.Generator, *, dtype=np.float64) -> np.ndarray:
     """Gaussian read noise, s.d. ``sd_dn`` (8-bit digital numbers), cast to ``dtype``."""
     return rng.normal(0, sd_dn, size=shape).astype(dtype, copy=False)
+
+
+def clipped_noise_mean(intensity: np.ndarray, sd_dn: float, *, low: float = 0.0,
+                       high: float = 255.0) -> np.ndarray:
+    """Expected value of ``clip(intensity + N(0, sd_dn**2), low, high)``, per pixel.
+
+    What pixels of a finer camera with noise ``sd_dn`` and an 8-bit range average to
+    over a coarser pixel: the clipping lifts dark pixels (a dot at 3 DN with 26 DN of
+    noise averages to ~12 DN) and lowers bright ones.
+
+    Parameters
+    ----------
+    intensity : ndarray
+        Noise-free intensity, digital numbers.
+    sd_dn : float
+        Noise s.d., digital numbers; 0 or less returns ``intensity`` clipped.
+    low, high : float, optional
+        The range the noisy values are clipped to.
+
+    Returns
+    -------
+    ndarray of float64, the shape of ``intensity``
+
+    Examples
+    --------
+    >>> round(float(clipped_noise_mean(np.array(0.0), 10.0)), 3)  # sd / sqrt(2 pi)
+    3.989
+    """
+    from scipy.special import ndtr
+
+    x = np.asarray(intensity, np.float64)
+    if not sd_dn > 0:
+        return np.clip(x, low, high)
+    a, b = (low - x) / sd_dn, (high - x) / sd_dn
+    pa, pb = ndtr(a), ndtr(b)
+    dens = (np.exp(-0.5 * a * a) - np.exp(-0.5 * b * b)) / math.sqrt(2 * math.pi)
+    return low * pa + high * (1.0 - pb) + x * (pb - pa) + sd_dn * dens
 
 
 def to_uint8(intensity: np.ndarray) -> np.ndarray:
