@@ -152,13 +152,14 @@ class _CountOptions:
                                 focus_min_ratio=self.focus_min_ratio)
 
     def _count(self, nuclear, her2, cep17, *, assay, pixel_size_um, roi_mask, nuclei_labels,
-               parameters, her2_opaque=None) -> IshImageResult:
+               parameters, her2_opaque=None, coarse_probes=()) -> IshImageResult:
         """:func:`count_ish_channels` with this counter's stage options."""
         return count_ish_channels(
             nuclear, her2, cep17, assay=assay, pixel_size_um=pixel_size_um,
             segmentation=self.segmentation_options(), signals=self.signal_options(),
             selection=self.selection_options(), roi_mask=roi_mask,
             nuclei_labels=nuclei_labels, parameters=parameters, her2_opaque=her2_opaque,
+            coarse_probes=coarse_probes,
         )
 
 
@@ -776,6 +777,7 @@ def count_ish_channels(
     nuclei_labels: np.ndarray | None = None,
     parameters: Mapping[str, object] = MappingProxyType({}),
     her2_opaque: np.ndarray | None = None,
+    coarse_probes: tuple[str, ...] = (),
 ) -> IshImageResult:
     """Count the signals per nucleus of one field's channels: the four stages in a row.
 
@@ -800,6 +802,10 @@ def count_ish_channels(
         Brightfield: pixels where the HER2 chromogen is opaque (its amount clipped);
         silver clusters are credited for them
         (:func:`~her2kit.imaging.ish.signals.probe_signals_stage`).
+    coarse_probes : tuple of str, optional
+        Probes (``"her2"``, ``"cep17"``) whose channel is at a coarser resolution than
+        the pixels (Dual ISH red from 4:2:0 JPEG colour); the field's focus is read
+        from the other probe's dots (:func:`~her2kit.imaging.ish.quality.signal_focus`).
 
     Returns
     -------
@@ -833,7 +839,8 @@ def count_ish_channels(
     focus, shares = _focus_and_shares(sel.nuclei, quality, sig, her2_channel, cep17_channel,
                                       [r.nucleus_id for r in counted],
                                       pixel_size_um=pixel_size_um,
-                                      spot_sigma_um=signals.spot_sigma_um)
+                                      spot_sigma_um=signals.spot_sigma_um,
+                                      coarse_probes=coarse_probes)
     nc = len(counted)
     her2_mean = float(np.mean([r.her2 for r in counted])) if nc else None
     cep17_mean = (float(np.mean([r.cep17 for r in counted])) if nc and sig.cep17 is not None
@@ -853,25 +860,38 @@ def count_ish_channels(
         outside_signal_fraction=quality.outside_signal_fraction,
         image_flags=quality.image_flags + (("out_of_focus",) if focus.out_of_focus else ()),
         pixel_size_um=pixel_size_um,
-        parameters=MappingProxyType(_evidence(parameters, geo.threshold, sig, sel)),
+        parameters=MappingProxyType({**_evidence(parameters, geo.threshold, sig, sel),
+                                     **_focus_evidence(focus, sig)}),
         quality_shares=MappingProxyType(shares),
     )
 
 
 def _focus_and_shares(nuclei, quality, sig, her2_channel, cep17_channel, counted_ids, *,
-                      pixel_size_um, spot_sigma_um):
+                      pixel_size_um, spot_sigma_um, coarse_probes=()):
     """Stage 4b: the dots' focus (:func:`~her2kit.imaging.ish.quality.signal_focus`)
     and the share behind each quality flag."""
     probes = [(her2_channel, sig.her2)] + ([] if sig.cep17 is None
                                            else [(cep17_channel, sig.cep17)])
+    coarse = [k for k, name in enumerate(("her2", "cep17")[: len(probes)])
+              if name in coarse_probes]
     focus = signal_focus([c for c, _ in probes], [s for _, s in probes], counted_ids,
-                         pixel_size_um=pixel_size_um, spot_sigma_um=spot_sigma_um)
+                         pixel_size_um=pixel_size_um, spot_sigma_um=spot_sigma_um,
+                         coarse_probes=coarse)
     shares = quality_shares(
         nuclei, weak_signal_fraction=quality.weak_signal_fraction,
         outside_signal_fraction=quality.outside_signal_fraction, focus=focus,
         her2_channel=sig.her2_channel, her2=sig.her2, her2_background=sig.her2_background,
         level_ratio=HIGH_BACKGROUND_RATIO)
     return focus, shares
+
+
+def _focus_evidence(focus, sig) -> dict:
+    """The focus measure's automatic choices: its bound and the probes it read."""
+    names = ("her2", "cep17")[: 1 if sig.cep17 is None else 2]
+    return dict(focus_dot_limit_um=focus.limit_sd_um,
+                focus_probes=tuple(names[k] for k in focus.probes),
+                focus_dots_measured=focus.n_dots,
+                focus_dots_from="every nucleus" if focus.all_nuclei else "counted nuclei")
 
 
 def _evidence(params, nuclei_threshold, sig, sel) -> dict:
@@ -1133,6 +1153,7 @@ def count_brightfield_ish(
         amounts["nuclei"], amounts["her2"], amounts.get("cep17") if assay == "dual-ish" else None,
         assay=assay, pixel_size_um=pixel_size_um, roi_mask=roi_mask, nuclei_labels=nuclei_labels,
         parameters=params, her2_opaque=opaque,
+        coarse_probes=("cep17",) if chroma_adapted else (),
     )
     if not jpeg.degraded:
         return res
