@@ -139,7 +139,7 @@ def test_tuning_fields_at_coarse_pixel_size_keep_their_ratios(real_data):
     "branch ishscale: at 0.25 µm/px CEP17 within ±1 was 30 of 38 (79 %; HER2 31 of 38; after "
     "the silverdots and reddots merges CEP17 33 and HER2 28 of 38; branch nuclei025 cuts "
     "DISH1's touching pairs: CEP17 34, HER2 still 28 of 38, 74 %): faint silver dots are "
-    "lost as the dots blur (DISH1 3 nuclei with 0-1 of 2-3, DISH3 7 of 16 off by 2 or "
+    "lost as the dots blur (DISH1: 4 of 22 nuclei read 0-1 of 2-3, DISH3: 6 of 16 off by 2 or "
     "more); benchmarks/README.md, Pixel size and Nuclei kept"))
 def test_tuning_fields_at_coarse_pixel_size_per_nucleus_within_one(real_data):
     # Issue 11's per-nucleus target, literally: >= 80 % of the nuclei without clusters.
