@@ -214,3 +214,37 @@ def test_focus_leaves_out_a_probe_taken_at_coarse_resolution():
                          coarse_probes=(1,))
     assert sharp.blurred_share == 0.0 and not sharp.out_of_focus
     assert sharp.probes == (0,) and sharp.n_dots == 10
+
+
+def _stage(her2_resp, red_resp, *, her2_thr, red_thr, faint_thr):
+    """A SignalsStage of one counted nucleus (label 1) holding the given responses."""
+    from her2kit.imaging.ish.results import ProbeSignals
+    from her2kit.imaging.ish.signals import SignalsStage
+    from her2kit.imaging.ish.spots import SpotDetection
+
+    def probe(name, resp, thr):
+        n = len(resp)
+        det = SpotDetection(np.full((n, 2), 5.0), np.asarray(resp, np.float32), thr, "valley",
+                            0.01, 5.0, 1.2, 1)
+        return ProbeSignals(name, det, np.ones(n, np.int32), np.zeros(n, bool), (), None,
+                            None, None)
+
+    return SignalsStage(probe("her2", her2_resp, her2_thr), probe("cep17", red_resp, red_thr),
+                        None, np.zeros((10, 10), np.float32), 0, red_faint_threshold=faint_thr)
+
+
+@pytest.mark.parametrize(("faint_thr", "weak"), [(None, 0.5), (0.2, 0.25), (0.5, 0.5)])
+def test_weak_share_reads_red_against_the_threshold_that_admitted_it(faint_thr, weak):
+    # Red valley at 0.4 OD (as DISH1's from 0.15 µm/px on) with faint dots admitted
+    # from 0.2 OD: red dots at 0.35 / 0.5 / 0.9 / 1.2 are weak below 1.5 x 0.4 = 0.6
+    # (two of four) but, against the faint threshold, below 0.3 (none); silver (4
+    # dots, threshold 0.1) has two of four under 0.15. Without faint dots, or with a
+    # faint threshold above the valley, the valley stays the reference.
+    from her2kit.imaging.ish.signals import signal_quality_stage, weak_reference
+
+    st = _stage([0.12, 0.14, 0.5, 0.8], [0.35, 0.5, 0.9, 1.2], her2_thr=0.1, red_thr=0.4,
+                faint_thr=faint_thr)
+    assert weak_reference(st, "cep17") == pytest.approx(min(0.4, faint_thr or 1.0))
+    assert weak_reference(st, "her2") == pytest.approx(0.1)
+    q = signal_quality_stage(st, [1], np.ones((10, 10), np.int32))
+    assert q.weak_signal_fraction == pytest.approx(weak)

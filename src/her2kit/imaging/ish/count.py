@@ -58,6 +58,7 @@ from her2kit.imaging.ish.signals import (
     SignalOptions,
     probe_signals_stage,
     signal_quality_stage,
+    weak_reference,
 )
 from her2kit.imaging.ish.silver import (
     SILVER_LOCAL_K,
@@ -970,6 +971,8 @@ def _evidence(params, geo, sig, sel) -> dict:
         her2_local_k_used=sig.local_k_used,
         cep17_faint_threshold=sig.red_faint_threshold,
         cep17_faint_added=sig.red_faint_added,
+        her2_weak_reference=weak_reference(sig, "her2"),
+        cep17_weak_reference=weak_reference(sig, "cep17"),
         median_focus=sel.median_focus,
         median_nucleus_area_um2=sel.median_area_um2,
     )
