@@ -119,3 +119,132 @@ def test_new_fish_options_are_checked(name):
     with pytest.raises(Her2kitInputError, match=name):
         FishOptions(**{name: -0.5})
     FishOptions(**{name: 0.0})  # 0 = off
+
+
+# --------------------------------------------------------------------------- brightfield
+# Issue 11 (branch nuclei025): the focus flag at a slide scanner's 0.25 µm/px. The field
+# is the realistic Dual ISH generator's (dots drawn 0.13 µm silver / 0.2 µm red s.d.),
+# rendered at the pixel size counted, sharp or blurred as a whole by a Gaussian of 0.5
+# µm s.d. (dots then sqrt(0.2² + 0.5²) = 0.54 µm): the bound is 1.5 x 0.3 µm = 0.45 µm
+# (with a 0.25 µm pixel's own width, 0.456 µm).
+def _brightfield_field(px, blur_um, jpeg_quality=None):
+    import io
+
+    from PIL import Image
+
+    from her2kit.imaging.ish import count_brightfield_ish
+    from her2kit.io.fish import read_jpeg_source
+    from her2kit.synthetic.ish import (
+        realistic_brightfield_options,
+        render_brightfield_ish_field,
+    )
+
+    side = round(66.56 / px)  # the same 66.6 µm field at both pixel sizes
+    field = render_brightfield_ish_field(realistic_brightfield_options(
+        shape_px=(side, side), pixel_size_um=px, scenario="group5", seed=3, jpeg_quality=None))
+    img = field.image
+    if blur_um:
+        x = img.astype(np.float32)
+        img = np.clip(np.rint(ndi.gaussian_filter(x, (blur_um / px, blur_um / px, 0))), 0,
+                      255).astype(np.uint8)
+    header = None
+    if jpeg_quality is not None:
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format="JPEG", quality=jpeg_quality, subsampling=2)
+        img = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+        header = read_jpeg_source(io.BytesIO(buf.getvalue()))
+    return count_brightfield_ish(img, assay="dual-ish", pixel_size_um=px, jpeg_source=header)
+
+
+@pytest.mark.parametrize(("px", "jpeg_quality"), [(0.065, None), (0.25, None), (0.25, 80)])
+@pytest.mark.parametrize("blur_um", [0.0, 0.5])
+def test_brightfield_focus_flag_at_both_pixel_sizes(px, jpeg_quality, blur_um):
+    # Sharp dots read well under the 0.45 µm bound and blurred ones over it, at 0.065
+    # and at 0.25 µm/px; from a 4:2:0 JPEG at 0.25 µm/px (red taken at the colour's
+    # half resolution) the sharp field was flagged before branch nuclei025 (its red
+    # dots read as wide as blurred ones), now its focus is read from the silver dots.
+    res = _brightfield_field(px, blur_um, jpeg_quality)
+    blurred = blur_um > 0
+    assert ("out_of_focus" in res.image_flags) is blurred
+    assert ("out_of_focus" in quality_flags(res)) is blurred
+    sd = res.quality_shares["median_dot_sd_um"]
+    assert (sd > 0.5) if blurred else (sd < 0.35), sd
+    share = res.quality_shares["blurred_signal_share"]
+    assert (share > 0.9) if blurred else (share < 0.15), share
+    p = res.parameters
+    assert p["focus_dot_limit_um"] == pytest.approx(np.hypot(0.45, px / np.sqrt(12)), abs=1e-9)
+    assert p["focus_probes"] == (("her2",) if jpeg_quality else ("her2", "cep17"))
+
+
+def test_focus_bound_widens_with_the_pixel():
+    from her2kit.imaging.ish.quality import blurred_dot_limit_um
+
+    assert blurred_dot_limit_um(pixel_size_um=0.25, spot_sigma_um=0.3) == pytest.approx(
+        0.4558, abs=1e-4)
+    assert blurred_dot_limit_um(pixel_size_um=0.065, spot_sigma_um=0.3) == pytest.approx(
+        0.4504, abs=1e-4)
+
+
+def test_focus_leaves_out_a_probe_taken_at_coarse_resolution():
+    # Probe 0 sharp (0.2 µm), probe 1 wide (0.5 µm, as red from 4:2:0 colour): both
+    # measured, half the dots are blurred and the field is flagged; with probe 1 named
+    # coarse only probe 0 is read and it is not.
+    from her2kit.imaging.ish.quality import signal_focus
+    from her2kit.imaging.ish.results import ProbeSignals
+    from her2kit.imaging.ish.spots import detect_spots
+
+    px = 0.1
+    rr, cc = np.mgrid[:300, :300]
+    chans, sigs = [], []
+    for sd in (0.2, 0.5):
+        img = np.full((300, 300), 10.0, np.float32)
+        for k in range(10):
+            r, c = 40 + 110 * (k // 5), 30 + 60 * (k % 5)
+            img += (100.0 * np.exp(-((rr - r) ** 2 + (cc - c) ** 2) / (2 * (sd / px) ** 2))
+                    ).astype(np.float32)
+        det = detect_spots(img, pixel_size_um=px, spot_sigma_um=0.25, threshold=5.0)
+        assert det.n == 10
+        chans.append(img)
+        sigs.append(ProbeSignals("her2", det, np.ones(det.n, np.int32), np.zeros(det.n, bool),
+                                 (), None, None, None))
+    both = signal_focus(chans, sigs, [1], pixel_size_um=px, spot_sigma_um=0.25)
+    assert both.blurred_share == pytest.approx(0.5) and both.out_of_focus
+    assert both.probes == (0, 1)
+    sharp = signal_focus(chans, sigs, [1], pixel_size_um=px, spot_sigma_um=0.25,
+                         coarse_probes=(1,))
+    assert sharp.blurred_share == 0.0 and not sharp.out_of_focus
+    assert sharp.probes == (0,) and sharp.n_dots == 10
+
+
+def _stage(her2_resp, red_resp, *, her2_thr, red_thr, faint_thr):
+    """A SignalsStage of one counted nucleus (label 1) holding the given responses."""
+    from her2kit.imaging.ish.results import ProbeSignals
+    from her2kit.imaging.ish.signals import SignalsStage
+    from her2kit.imaging.ish.spots import SpotDetection
+
+    def probe(name, resp, thr):
+        n = len(resp)
+        det = SpotDetection(np.full((n, 2), 5.0), np.asarray(resp, np.float32), thr, "valley",
+                            0.01, 5.0, 1.2, 1)
+        return ProbeSignals(name, det, np.ones(n, np.int32), np.zeros(n, bool), (), None,
+                            None, None)
+
+    return SignalsStage(probe("her2", her2_resp, her2_thr), probe("cep17", red_resp, red_thr),
+                        None, np.zeros((10, 10), np.float32), 0, red_faint_threshold=faint_thr)
+
+
+@pytest.mark.parametrize(("faint_thr", "weak"), [(None, 0.5), (0.2, 0.25), (0.5, 0.5)])
+def test_weak_share_reads_red_against_the_threshold_that_admitted_it(faint_thr, weak):
+    # Red valley at 0.4 OD (as DISH1's from 0.15 µm/px on) with faint dots admitted
+    # from 0.2 OD: red dots at 0.35 / 0.5 / 0.9 / 1.2 are weak below 1.5 x 0.4 = 0.6
+    # (two of four) but, against the faint threshold, below 0.3 (none); silver (4
+    # dots, threshold 0.1) has two of four under 0.15. Without faint dots, or with a
+    # faint threshold above the valley, the valley stays the reference.
+    from her2kit.imaging.ish.signals import signal_quality_stage, weak_reference
+
+    st = _stage([0.12, 0.14, 0.5, 0.8], [0.35, 0.5, 0.9, 1.2], her2_thr=0.1, red_thr=0.4,
+                faint_thr=faint_thr)
+    assert weak_reference(st, "cep17") == pytest.approx(min(0.4, faint_thr or 1.0))
+    assert weak_reference(st, "her2") == pytest.approx(0.1)
+    q = signal_quality_stage(st, [1], np.ones((10, 10), np.int32))
+    assert q.weak_signal_fraction == pytest.approx(weak)

@@ -14,6 +14,16 @@ knowing its height: with ``x = s² / σ²``, ``√R = (x + 4) / (2 (x + 1))`` an
 ``x = (4 - 2√R) / (2√R - 1)``. An in-focus dot has ``s ≈ σ`` (``R`` ≈ 1.56); a
 defocused one is wider (``s = 2σ``: ``R`` = 0.64). Chromatin texture is no help here:
 its scale depends on the tissue, while the dots' is fixed by the optics.
+
+The bound is scale-aware: a camera pixel integrates over its width ``p``, which widens
+every dot by a variance of ``p² / 12`` whatever the focus, and a probe channel that
+the counter itself took at a coarser resolution than the pixels (Dual ISH red from
+4:2:0 JPEG colour, one colour sample per 2 x 2 px:
+:func:`~her2kit.imaging.ish.count.count_brightfield_ish`) is left out, its dots' width
+being the colour grid's and not the optics'. On the tuning fields DISH1 / DISH3 at
+0.25 µm/px from JPEG quality 80 their red dots read 0.50 / 0.45 µm (0.30 / 0.31 µm
+without JPEG) and raised ``out_of_focus`` on a sharp field; the silver dots, which
+the luminance carries at full resolution, read 0.30 / 0.30 µm.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ __all__ = [
     "BLURRED_DOT_FACTOR",
     "OUT_OF_FOCUS_SHARE",
     "FocusMeasure",
+    "blurred_dot_limit_um",
     "dot_width_um",
     "quality_shares",
     "signal_focus",
@@ -47,6 +58,12 @@ BLURRED_DOT_FACTOR = 1.5
 #: nuclei are blurred (the median dot is then blurred).
 OUT_OF_FOCUS_SHARE = 0.5
 
+#: Fewer dots than this in counted nuclei and the dots in every nucleus are measured:
+#: a blurred field loses its counted nuclei first (generated Dual ISH at 0.25 µm/px,
+#: blurred by 0.5 µm, JPEG 80: 2-4 nuclei counted with 0-1 silver dots outside
+#: clusters, against 18-19 and 12-15 sharp), and its focus must still be read.
+MIN_FOCUS_DOTS = 10
+
 
 @dataclass(frozen=True)
 class FocusMeasure:
@@ -63,12 +80,43 @@ class FocusMeasure:
         Dots measured.
     out_of_focus : bool
         ``blurred_share >= OUT_OF_FOCUS_SHARE``.
+    limit_sd_um : float or None
+        The apparent s.d. above which a dot is blurred, µm
+        (:func:`blurred_dot_limit_um`).
+    probes : tuple of int
+        Indices (in the order given to :func:`signal_focus`) of the probes measured.
+    all_nuclei : bool
+        The dots of every nucleus were measured (fewer than :data:`MIN_FOCUS_DOTS` in
+        counted nuclei).
     """
 
     median_dot_sd_um: float | None
     blurred_share: float | None
     n_dots: int
     out_of_focus: bool
+    limit_sd_um: float | None = None
+    probes: tuple[int, ...] = ()
+    all_nuclei: bool = False
+
+
+def blurred_dot_limit_um(*, pixel_size_um: float, spot_sigma_um: float) -> float:
+    """The apparent dot s.d., µm, above which a dot is blurred at this pixel size.
+
+    ``BLURRED_DOT_FACTOR`` x the spot scale, widened in quadrature by the pixel's own
+    integration (a box ``pixel_size_um`` wide: variance ``pixel_size_um² / 12``), so
+    that the same sharp dot is not called blurred because it was sampled coarser.
+
+    Parameters
+    ----------
+    pixel_size_um, spot_sigma_um : float
+        µm per pixel and the detection scale σ, µm.
+
+    Returns
+    -------
+    float
+        µm (σ = 0.3 µm: 0.456 at 0.25 µm/px, 0.450 at 0.065 µm/px).
+    """
+    return float(np.hypot(BLURRED_DOT_FACTOR * spot_sigma_um, pixel_size_um / np.sqrt(12.0)))
 
 
 def dot_width_um(channel: np.ndarray, coords_px: np.ndarray, response: np.ndarray, *,
@@ -129,8 +177,10 @@ def _log_at(ch: np.ndarray, coords_px: np.ndarray, t_px: float) -> np.ndarray:
 
 
 def signal_focus(channels: Sequence[np.ndarray], signals: Sequence[ProbeSignals],
-                 counted_ids, *, pixel_size_um: float, spot_sigma_um: float) -> FocusMeasure:
-    """Focus of a field from the width of its dots in counted nuclei (all probes).
+                 counted_ids, *, pixel_size_um: float, spot_sigma_um: float,
+                 coarse_probes: Sequence[int] = ()) -> FocusMeasure:
+    """Focus of a field from the width of its dots in counted nuclei (all probes), or
+    in every nucleus when counted nuclei hold fewer than :data:`MIN_FOCUS_DOTS`.
 
     Parameters
     ----------
@@ -142,25 +192,44 @@ def signal_focus(channels: Sequence[np.ndarray], signals: Sequence[ProbeSignals]
         Labels of the counted nuclei.
     pixel_size_um, spot_sigma_um : float
         µm per pixel and the detection scale, µm.
+    coarse_probes : sequence of int, optional
+        Indices of probes whose channel the counter took at a coarser resolution than
+        the pixels (their dots' width is not the focus); left out unless every probe
+        is.
 
     Returns
     -------
     FocusMeasure
     """
     ids = np.asarray(list(counted_ids), int)
-    widths = []
-    for ch, sig in zip(channels, signals, strict=True):
-        keep = np.isin(sig.nucleus_id, ids) & ~np.asarray(sig.in_cluster, bool)
-        if keep.any():
-            widths.append(dot_width_um(ch, sig.detection.coords_px[keep],
-                                       sig.detection.response[keep],
-                                       pixel_size_um=pixel_size_um,
-                                       spot_sigma_um=spot_sigma_um))
-    w = np.concatenate(widths) if widths else np.zeros(0)
+    use = [k for k in range(len(signals)) if k not in set(coarse_probes)] or list(
+        range(len(signals)))
+    limit = blurred_dot_limit_um(pixel_size_um=pixel_size_um, spot_sigma_um=spot_sigma_um)
+    pairs = [(channels[k], signals[k]) for k in use]
+    w = _widths(pairs, lambda sig: np.isin(sig.nucleus_id, ids), pixel_size_um=pixel_size_um,
+                spot_sigma_um=spot_sigma_um)
+    every = w.size < MIN_FOCUS_DOTS
+    if every:
+        w = _widths(pairs, lambda sig: np.asarray(sig.nucleus_id) > 0,
+                    pixel_size_um=pixel_size_um, spot_sigma_um=spot_sigma_um)
     if w.size == 0:
-        return FocusMeasure(None, None, 0, False)
-    share = float(np.mean(w > BLURRED_DOT_FACTOR * spot_sigma_um))
-    return FocusMeasure(float(np.median(w)), share, int(w.size), share >= OUT_OF_FOCUS_SHARE)
+        return FocusMeasure(None, None, 0, False, limit, tuple(use), every)
+    share = float(np.mean(w > limit))
+    return FocusMeasure(float(np.median(w)), share, int(w.size), share >= OUT_OF_FOCUS_SHARE,
+                        limit, tuple(use), every)
+
+
+def _widths(pairs, where, *, pixel_size_um, spot_sigma_um) -> np.ndarray:
+    """:func:`dot_width_um` of the dots ``where(signals)`` selects, clusters left out
+    (a cluster is wide by nature), over every (channel, signals) pair."""
+    out = [np.zeros(0)]
+    for ch, sig in pairs:
+        keep = where(sig) & ~np.asarray(sig.in_cluster, bool)
+        if keep.any():
+            out.append(dot_width_um(ch, sig.detection.coords_px[keep],
+                                    sig.detection.response[keep],
+                                    pixel_size_um=pixel_size_um, spot_sigma_um=spot_sigma_um))
+    return np.concatenate(out)
 
 
 def _low_contrast_share(channel, sig: ProbeSignals, counted: np.ndarray, bg, level_ratio: float

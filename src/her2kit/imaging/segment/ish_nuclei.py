@@ -89,6 +89,7 @@ class NucleusGeometry:
     fine_factor: int
     grid: np.ndarray | None = None  # block means of the segmented image (``factor``)
     boxes: tuple | None = None  # grid boxes (slices) of the nuclei's connected regions
+    joined_splits: int = 0  # joined pairs cut in two (:func:`_split_joined`)
 
 
 @dataclass(frozen=True)
@@ -231,9 +232,12 @@ def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, thres
                                split_h_um=split_h_um, core_fraction=core_fraction,
                                core_window_um=core_window_um,
                                core_below_solidity=core_below_solidity)
+    n_split = 0
     if joined_factor > 0:
+        before = int(labels.max())
         labels = _split_joined(labels, pg=pg, min_area_um2=min_area_um2,
                                factor=joined_factor, below_solidity=joined_below_solidity)
+        n_split = int(labels.max()) - before
     if filtered:
         fine, ff = labels, f
     else:
@@ -243,7 +247,7 @@ def _segment(image, *, pixel_size_um, smooth_um, min_area_um2, split_h_um, thres
     # At ff == 1 the outline grid is the full resolution: share the array (no copy).
     full_labels = fine if fine.shape == full.shape else upsample_labels(fine, ff, full.shape)
     return NucleusGeometry(full_labels, labels, f, edge_dist, thr, fine, ff,
-                     grid, tuple(bx for bx in boxes if bx is not None))
+                     grid, tuple(bx for bx in boxes if bx is not None), n_split)
 
 
 def _watershed_labels(sm, mask, lab, boxes, dist, seeds, *, pg, s_dist, split_h_um,
