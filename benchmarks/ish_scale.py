@@ -4,6 +4,8 @@ Run from the repository root::
 
     PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_scale                 # tuning part
     PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_scale --stages        # + stage evidence
+    PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_scale --silver-dot-fwhm 0  # no silver
+                                                      # pixel-size correction (before silver025)
     PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_scale --part held-back   # once, at the end
 
 Each tuning field of the hand-counted reference (tests/data/ish_reference: DISH1 and
@@ -88,8 +90,9 @@ def _scaled_reference(ref, factor: float, shape) -> tuple[ReferenceNucleus, ...]
 
 
 def count_scaled(name: str, pixel_size_um: float, *, jpeg_quality: int | None = None,
-                 chroma_420: bool = True):
-    """Count field ``name`` resampled to ``pixel_size_um``; (result, comparison, shape)."""
+                 chroma_420: bool = True, options=None):
+    """Count field ``name`` resampled to ``pixel_size_um``; (result, comparison, shape).
+    ``options``: BrightfieldIshOptions for the Dual ISH fields (None = defaults)."""
     from PIL import Image
 
     from her2kit.imaging.ish import count_brightfield_ish, count_fish
@@ -108,7 +111,7 @@ def count_scaled(name: str, pixel_size_um: float, *, jpeg_quality: int | None = 
                          pixel_size_um=pixel_size_um)
     else:
         res = count_brightfield_ish(img, assay="dual-ish", pixel_size_um=pixel_size_um,
-                                    jpeg_source=jpeg_source)
+                                    jpeg_source=jpeg_source, options=options)
     ref = _scaled_reference(read_reference(name), factor, img.shape)
     return res, compare_field(ref, res.labels, res.nuclei), img.shape[:2]
 
@@ -134,7 +137,7 @@ def _stages(res) -> str:
 
 
 def run_fields(fields, *, stages: bool = False, jpeg_quality: int | None = None,
-               chroma_420: bool = True) -> list[dict]:
+               chroma_420: bool = True, options=None) -> list[dict]:
     """Print one table row per field and scale; return the rows."""
     def f(v):
         return "-" if v is None else f"{v:.2f}"
@@ -150,7 +153,7 @@ def run_fields(fields, *, stages: bool = False, jpeg_quality: int | None = None,
         for px in scales:
             t0 = time.perf_counter()
             res, m, shape = count_scaled(name, px, jpeg_quality=jpeg_quality,
-                                         chroma_420=chroma_420)
+                                         chroma_420=chroma_420, options=options)
             dt = time.perf_counter() - t0
             ok = ratio_agrees(m["ratio"], m["ref_ratio"])
             print(f"| {name} | {px:.3f} | {shape[1]}x{shape[0]} | {m['found']}/{m['n_ref']} | "
@@ -168,11 +171,12 @@ def run_fields(fields, *, stages: bool = False, jpeg_quality: int | None = None,
 
 def generated_counts(scenario: str, seed: int, *, realistic: bool = True,
                      shape_px=(1024, 1024), pixel_size_um: float = 0.25,
-                     direct: bool = False) -> list[dict]:
+                     direct: bool = False, options=None) -> list[dict]:
     """One generated brightfield field rendered at 0.065 µm/px, counted as rendered and
     downscaled to ``pixel_size_um``, and (``direct``) the same options rendered directly
     at ``pixel_size_um`` (its own layout and truth): per count (``route``), nuclei counted,
-    the counted nuclei's HER2 / CEP17 means, their true means (truth table), the ratio."""
+    the counted nuclei's HER2 / CEP17 means, their true means (truth table), the ratio.
+    ``options``: BrightfieldIshOptions for the counter (None = defaults)."""
     from her2kit.imaging.ish import count_brightfield_ish
     from her2kit.synthetic.ish import (
         BrightfieldIshFieldOptions,
@@ -194,7 +198,8 @@ def generated_counts(scenario: str, seed: int, *, realistic: bool = True,
         truth = {int(n["nucleus_id"]): n for n in src.nuclei}
         f = src.pixel_size_um / px
         image = downscale(src.image, f) if src is field else src.image
-        res = count_brightfield_ish(image, assay="dual-ish", pixel_size_um=px)
+        res = count_brightfield_ish(image, assay="dual-ish", pixel_size_um=px,
+                                    options=options)
         got, true = [], []
         for n in res.nuclei:
             r = min(round(n.row / f), src.labels.shape[0] - 1)
@@ -212,7 +217,7 @@ def generated_counts(scenario: str, seed: int, *, realistic: bool = True,
     return out
 
 
-def _generated(seeds=(1, 2)) -> None:
+def _generated(seeds=(1, 2), options=None) -> None:
     print("\nGenerated brightfield fields (1024² px at 0.065 µm/px, the same field "
           "downscaled to 0.25 µm/px, and the options rendered directly at 0.25 µm/px); "
           "counted nuclei matched to the truth table:")
@@ -222,7 +227,8 @@ def _generated(seeds=(1, 2)) -> None:
     for realistic in (False, True):
         for scenario in ("group5", "amplified"):
             for seed in seeds:
-                for r in generated_counts(scenario, seed, realistic=realistic, direct=True):
+                for r in generated_counts(scenario, seed, realistic=realistic, direct=True,
+                                          options=options):
                     print(f"| {'realistic' if realistic else 'default'} | {scenario} | {seed} "
                           f"| {r['pixel_size_um']} | {r['route']} | {r['n']} | {r['her2']:.2f} "
                           f"({r['true_her2']:.2f}) | {r['cep17']:.2f} ({r['true_cep17']:.2f}) "
@@ -242,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
                     "downscaling (colour at half resolution, 4:2:0)")
     ap.add_argument("--jpeg-444", action="store_true", help="... with colour at full "
                     "resolution (4:4:4)")
+    ap.add_argument("--silver-dot-fwhm", type=float, metavar="UM", help="Dual ISH "
+                    "silver_dot_fwhm_um (default the option's, 0.4; 0 = no pixel-size "
+                    "correction of the silver threshold, the rule before branch silver025)")
     args = ap.parse_args(argv)
     if not (REAL / "her2_fish_dish_pcm").is_dir():
         print(f"real data folder absent: {REAL / 'her2_fish_dish_pcm'}", file=sys.stderr)
@@ -263,10 +272,20 @@ def main(argv: list[str] | None = None) -> int:
           + ("" if args.jpeg is None else f"; JPEG quality {args.jpeg} "
                                           f"{'4:4:4' if args.jpeg_444 else '4:2:0'} after "
                                           "downscaling") + ")")
+    options = None
+    if args.silver_dot_fwhm is not None:
+        from her2kit.errors import Her2kitInputError
+        from her2kit.imaging.ish import BrightfieldIshOptions
+
+        try:
+            options = BrightfieldIshOptions(silver_dot_fwhm_um=args.silver_dot_fwhm)
+        except Her2kitInputError as exc:
+            print(f"--silver-dot-fwhm: {exc}", file=sys.stderr)
+            return 2
     run_fields(fields, stages=args.stages, jpeg_quality=args.jpeg,
-               chroma_420=not args.jpeg_444)
+               chroma_420=not args.jpeg_444, options=options)
     if args.generated:
-        _generated()
+        _generated(options=options)
     return 0
 
 

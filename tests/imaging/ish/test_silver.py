@@ -178,3 +178,104 @@ def test_log_filter_scale_is_the_one_used():
     f = log_filter(ch, sigma_px=SIGMA_UM / PX)
     sd = sv.nucleus_texture_sd(f, labels, interior)
     assert sd[2] < 0.5 * sd[1] < sd[3]
+
+
+# ------------------------------------------------------------- pixel size (silver025)
+def test_pixel_size_factor_is_one_at_the_reference_and_off():
+    kw = dict(spot_sigma_um=0.3, dot_fwhm_um=0.4)
+    assert sv.SILVER_LOCAL_K_PIXEL_SIZE_UM == 0.065 and sv.SILVER_DOT_FWHM_UM == 0.4
+    assert sv.pixel_size_factor(0.065, **kw) == pytest.approx(1.0, abs=1e-9)
+    assert sv.pixel_size_factor(0.25, spot_sigma_um=0.3, dot_fwhm_um=0.0) == 1.0
+    # Coarser sampling loses more of a dot than of the texture; a larger dot less.
+    f = [sv.pixel_size_factor(p, **kw) for p in (0.10, 0.15, 0.20, 0.25)]
+    assert f == sorted(f, reverse=True) and f[-1] < 1.0
+    assert (sv.pixel_size_factor(0.25, spot_sigma_um=0.3, dot_fwhm_um=0.3) < f[-1]
+            < sv.pixel_size_factor(0.25, spot_sigma_um=0.3, dot_fwhm_um=0.6))
+
+
+def test_pixel_size_factor_matches_the_tuning_fields_at_0_25():
+    # Measured on DISH1 / DISH3 (tuning part of tests/data/ish_reference) downscaled
+    # from 0.065 to 0.25 µm/px: the native LoG maxima >= 4.5 texture s.d. matched within
+    # 0.3 µm keep a median 0.84 / 0.82 of their response over their nucleus's texture
+    # s.d. (benchmarks/README.md, Silver dots at 0.25 µm/px).
+    got = sv.pixel_size_factor(0.25, spot_sigma_um=0.3, dot_fwhm_um=sv.SILVER_DOT_FWHM_UM)
+    assert got == pytest.approx(0.83, abs=0.04)
+
+
+def _block_mean(a, m):
+    h, w = (a.shape[0] // m) * m, (a.shape[1] // m) * m
+    return a[:h, :w].reshape(h // m, m, w // m, m).mean(axis=(1, 3))
+
+
+def test_pixel_size_factor_predicts_a_simulated_camera():
+    # Independent of the model's arithmetic: Gaussian dots (FWHM 0.4 µm) at random
+    # positions on a fine white texture, imaged at 0.0625 µm/px and, averaged over
+    # 4 x 4 of those pixels, at 0.25 µm/px; the median dot response over the texture
+    # s.d. (LoG 0.3 µm) at 0.25 over the same at 0.0625.
+    rng = np.random.default_rng(7)
+    fine_um, m, n = 0.0625, 4, 1600
+    yy, xx = np.mgrid[:n, :n] * fine_um
+    sd_um = 0.4 / 2.3548
+    centres = rng.uniform(3, n * fine_um - 3, (150, 2))
+    img = rng.normal(0, 0.04, (n, n))  # independent per fine px: white
+    for r, c in centres:
+        sl = (slice(max(0, int((r - 1) / fine_um)), int((r + 1) / fine_um)),
+              slice(max(0, int((c - 1) / fine_um)), int((c + 1) / fine_um)))
+        img[sl] += np.exp(-((yy[sl] - r) ** 2 + (xx[sl] - c) ** 2) / (2 * sd_um ** 2))
+    z = []
+    for px, a in ((fine_um, img), (fine_um * m, _block_mean(img, m))):
+        f = log_filter(a.astype(np.float32), sigma_px=0.3 / px)
+        tex = 1.4826 * np.median(np.abs(f - np.median(f)))
+        w = max(1, round(0.15 / px))
+        peaks = []
+        for r, c in centres:
+            i, j = int(r / px), int(c / px)
+            peaks.append(f[i - w:i + w + 1, j - w:j + w + 1].max())
+        z.append(np.asarray(peaks) / tex)
+    measured = float(np.median(z[1] / z[0]))
+    model = sv.pixel_size_factor(0.25, spot_sigma_um=0.3, dot_fwhm_um=0.4,
+                                 reference_um=fine_um)
+    assert model == pytest.approx(measured, abs=0.04), (model, measured)
+
+
+def _coarse_nucleus(rel):
+    """One textured nucleus at 0.25 µm/px (LoG 0.3 µm = 1.2 px) with a pixel-centred dot
+    of the filter's s.d. whose LoG response is ``rel`` x (5.5 x its texture s.d.);
+    returns channel, labels, interior."""
+    rng = np.random.default_rng(11)
+    yy, xx = np.mgrid[:80, :80]
+    disc = (yy - 40) ** 2 + (xx - 40) ** 2 <= 30 * 30
+    labels = disc.astype(np.int32)
+    ch = np.where(disc, rng.normal(0, 0.01, yy.shape), 0.0)
+    centre = (yy - 40) ** 2 + (xx - 40) ** 2 <= 49
+    ch[centre] = 0.0
+    ch = ch.astype(np.float32)
+    interior = disc & ~centre  # the texture s.d. without the dot's own response
+    sd = sv.nucleus_texture_sd(log_filter(ch, sigma_px=1.2), labels, interior)[1]
+    # A pixel-centred Gaussian of the filter's s.d. gives half its peak (log_filter).
+    ch += (2.0 * rel * 5.5 * sd * np.exp(-((yy - 40) ** 2 + (xx - 40) ** 2) / (2 * 1.44))
+           ).astype(np.float32)
+    return ch, labels, interior
+
+
+@pytest.mark.parametrize("rel, fwhm, kept", [
+    (0.90, 0.4, True), (0.90, 0.0, False),  # between 0.85 x and 1 x: kept only corrected
+    (0.88, 0.4, True), (0.83, 0.4, False),  # both sides of the factor (0.854 at 0.25)
+    (1.02, 0.0, True)])
+def test_dot_fwhm_lowers_the_threshold_at_a_coarse_pixel(rel, fwhm, kept):
+    ch, labels, interior = _coarse_nucleus(rel)
+    det, _, _, k_used = sv.local_silver(
+        ch, labels, interior, k=5.5, pixel_size_um=0.25, spot_sigma_um=0.3, k_mad=5.0,
+        threshold_method="mad", noise_mask=labels > 0, min_factor=0.01, max_factor=100.0,
+        dot_fwhm_um=fwhm)
+    d = np.hypot(det.coords_px[:, 0] - 40, det.coords_px[:, 1] - 40)
+    assert bool(d.size and d.min() <= 1.0) == kept
+    assert k_used == pytest.approx(5.5 * (0.854 if fwhm else 1.0), abs=0.01)
+
+
+def test_dot_fwhm_option_is_validated_and_recorded():
+    with pytest.raises(Her2kitInputError, match="silver_dot_fwhm_um"):
+        BrightfieldIshOptions(silver_dot_fwhm_um=-0.1)
+    o = BrightfieldIshOptions()
+    assert o.silver_dot_fwhm_um == 0.4 and o.signal_options().silver_dot_fwhm_um == 0.4
+    assert BrightfieldIshOptions(silver_dot_fwhm_um=0).signal_options().silver_dot_fwhm_um == 0

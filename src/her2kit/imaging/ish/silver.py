@@ -17,6 +17,14 @@ DISH3, while the best field-wide cut of the counter's response (0.3 µm) differs
 between the fields (0.08 vs 0.15 OD). With the counter's LoG, 5.25-5.5 x is best on both:
 :data:`SILVER_LOCAL_K` 5.5, the field's automatic threshold only a loose bound
 (:data:`SILVER_LOCAL_MIN_FACTOR`, :data:`SILVER_LOCAL_MAX_FACTOR`).
+
+That multiple was chosen at 0.065 µm/px. Sampled coarser, a dot's LoG peak falls more
+than the texture s.d. (DISH1 / DISH3 downscaled to 0.25 µm/px: dots x 0.76 / 0.80,
+texture x 0.92 / 0.93), and 5.5 x lost the faint grey dots (HER2 within ±1 28 of 38
+nuclei, 36 at 0.065). :func:`pixel_size_factor` models both from physical sizes (a
+:data:`SILVER_DOT_FWHM_UM` dot and a fine white texture, OD averaged over square
+pixels, through the detections' own filter) and scales the multiple and its bounds by
+it: 0.85 at 0.25 µm/px, 34 of 38 there, nothing changed at 0.065 (branch silver025).
 """
 
 from __future__ import annotations
@@ -34,7 +42,9 @@ from her2kit.imaging.ish.spots import (
 
 __all__ = [
     "LOCAL_MIN_PX",
+    "SILVER_DOT_FWHM_UM",
     "SILVER_LOCAL_K",
+    "SILVER_LOCAL_K_PIXEL_SIZE_UM",
     "SILVER_LOCAL_MAX_FACTOR",
     "SILVER_LOCAL_MIN_FACTOR",
     "SILVER_VALLEY_MIN_K",
@@ -42,6 +52,7 @@ __all__ = [
     "field_k",
     "local_silver",
     "nucleus_texture_sd",
+    "pixel_size_factor",
 ]
 
 #: Default ``silver_local_k`` (x the nucleus's LoG MAD). Chosen on DISH1/DISH3 with
@@ -63,6 +74,17 @@ SILVER_LOCAL_MAX_FACTOR = 1.5
 #: texture maxima of every field measured (DISH1/DISH3 and the generators: most
 #: maxima inside nuclei are 2-3 x).
 SILVER_VALLEY_MIN_K = 3.0
+#: Default ``silver_dot_fwhm_um``: the single silver dot's size (FWHM, µm) that
+#: :func:`pixel_size_factor` models. Measured on the tuning fields (benchmarks/README.md,
+#: branch silverdots and the realism table): the counted single dots' FWHM q50 0.41 µm
+#: (q10-q90 0.23-0.62), the fields' median silver FWHM 0.374 (DISH1) / 0.359 (DISH3).
+SILVER_DOT_FWHM_UM = 0.4
+#: The pixel size (µm/px) at which :data:`SILVER_LOCAL_K` and its bounds were chosen: the
+#: tuning fields' native sampling (ASSUMED 0.065 µm/px, benchmarks/ish_accuracy.py).
+SILVER_LOCAL_K_PIXEL_SIZE_UM = 0.065
+#: Sub-pixel positions per axis over which a dot's sampled response is averaged (a
+#: quarter of the pixel by symmetry; 4 x 4 = 8 x 8 over the whole pixel).
+_PHASES = 4
 #: A nucleus's own threshold needs at least this many interior px (a robust MAD);
 #: smaller nuclei keep the field's.
 LOCAL_MIN_PX = 50
@@ -108,6 +130,80 @@ def nucleus_texture_sd(filtered: np.ndarray, labels: np.ndarray, interior: np.nd
     return sd
 
 
+def _dot_response(pixel_size_um: float, spot_sigma_um: float, dot_fwhm_um: float) -> float:
+    """Mean LoG response at its sampled maximum of a Gaussian dot of peak 1 whose OD is
+    averaged over square pixels (a camera's), over sub-pixel positions."""
+    from scipy.special import erf
+
+    p, sd = float(pixel_size_um), float(dot_fwhm_um) / (2.0 * np.sqrt(2.0 * np.log(2.0)))
+    half = int(np.ceil(4.0 * (sd + spot_sigma_um) / p)) + 2
+    x = np.arange(-half, half + 1) * p
+    phases = (np.arange(_PHASES) + 0.5) / (2 * _PHASES)  # in [0, 0.5) px
+    prof = [0.5 * (erf((x - d * p + p / 2) / (np.sqrt(2.0) * sd))
+                   - erf((x - d * p - p / 2) / (np.sqrt(2.0) * sd)))
+            * np.sqrt(2.0 * np.pi) * sd / p for d in phases]
+    out = [log_filter(np.outer(a, b), sigma_px=spot_sigma_um / p)[half - 1:half + 2,
+                                                                 half - 1:half + 2].max()
+           for a in prof for b in prof]
+    return float(np.mean(out))
+
+
+def _texture_gain(pixel_size_um: float, spot_sigma_um: float) -> float:
+    """LoG s.d. of a fine, white texture whose OD is averaged over square pixels, relative
+    units: pixel values are independent with variance ∝ 1 / px area, so the s.d. is the
+    filter's L2 norm over the pixel size."""
+    s_px = spot_sigma_um / pixel_size_um
+    half = int(np.ceil(6.0 * s_px)) + 3
+    delta = np.zeros((2 * half + 1, 2 * half + 1))
+    delta[half, half] = 1.0
+    h = log_filter(delta, sigma_px=s_px).astype(np.float64)
+    return float(np.sqrt(np.sum(h * h))) / float(pixel_size_um)
+
+
+def pixel_size_factor(pixel_size_um: float, *, spot_sigma_um: float, dot_fwhm_um: float,
+                      reference_um: float = SILVER_LOCAL_K_PIXEL_SIZE_UM) -> float:
+    """How a single silver dot's LoG response over the texture s.d. scales with sampling.
+
+    A dot of ``dot_fwhm_um`` sampled at ``pixel_size_um`` (OD averaged over each square
+    pixel, the dot anywhere within its pixel) gives a lower response at its sampled
+    maximum than finely sampled, while a nucleus's texture s.d. falls less: the
+    threshold ``k`` x texture s.d. chosen at ``reference_um`` holds the same dots at
+    ``pixel_size_um`` when multiplied by this. Modelled with the detections' own filter
+    (:func:`~her2kit.imaging.ish.spots.log_filter` at ``spot_sigma_um``); the texture
+    as fine and white at the filter's scale.
+
+    Parameters
+    ----------
+    pixel_size_um : float
+        µm per pixel of the field counted.
+    spot_sigma_um : float
+        The LoG scale, µm.
+    dot_fwhm_um : float
+        The single dot's FWHM, µm (<= 0: 1.0, no correction).
+    reference_um : float, optional
+        The pixel size at which the multiple was chosen, µm/px.
+
+    Returns
+    -------
+    float
+        (dot response / texture s.d.) at ``pixel_size_um`` over the same at
+        ``reference_um``: 1.0 at the reference. At the default 0.3 µm LoG and 0.4 µm dot,
+        from 0.065 µm/px: 0.98 at 0.10, 0.95 at 0.15, 0.90 at 0.20, 0.85 at 0.25. Measured
+        on the tuning fields DISH1 / DISH3 downscaled to 0.25 µm/px (the native LoG
+        maxima of >= 4.5 x texture s.d. matched within 0.3 µm): dot response x 0.76 /
+        0.80 (median; modelled 0.79), texture s.d. x 0.92 / 0.93 (modelled 0.92), response
+        over s.d. x 0.84 / 0.82.
+    """
+    if not float(dot_fwhm_um) > 0:
+        return 1.0
+
+    def ratio(p):
+        return (_dot_response(p, spot_sigma_um, dot_fwhm_um)
+                / _texture_gain(p, spot_sigma_um))
+
+    return ratio(float(pixel_size_um)) / ratio(float(reference_um))
+
+
 def field_k(z: np.ndarray, k: float) -> float:
     """The field's texture multiple: ``k``, or lower where the field shows a clear valley.
 
@@ -137,7 +233,7 @@ def field_k(z: np.ndarray, k: float) -> float:
 
 def local_silver(ch, labels, interior, *, k, pixel_size_um, spot_sigma_um, k_mad,
                  threshold_method, noise_mask, min_factor=1.0, max_factor=1.2,
-                 valley=False) -> tuple[SpotDetection, int, int, float]:
+                 valley=False, dot_fwhm_um=0.0) -> tuple[SpotDetection, int, int, float]:
     """Silver detections against each nucleus's own texture (:func:`nucleus_texture_sd`).
 
     A detection in a nucleus is kept when its LoG response is at least ``k`` x that
@@ -160,6 +256,12 @@ def local_silver(ch, labels, interior, *, k, pixel_size_um, spot_sigma_um, k_mad
         ``silver_local_valley``.
     valley : bool
         Lower ``k`` to the field's valley between texture and dots (:func:`field_k`).
+    dot_fwhm_um : float
+        The single dot's FWHM, µm: ``k`` and the bounds are multiplied by
+        :func:`pixel_size_factor` (0.85 at 0.25 µm/px with a 0.4 µm dot and the 0.3 µm
+        LoG), so that the dots passing at the pixel size ``k`` was chosen at pass at
+        this one. 0 (default) = no correction, the rule before branch silver025; the
+        counters pass ``BrightfieldIshOptions.silver_dot_fwhm_um``.
     pixel_size_um, spot_sigma_um, k_mad, threshold_method, noise_mask
         As in :func:`~her2kit.imaging.ish.spots.detect_spots` (the field's threshold).
 
@@ -173,8 +275,12 @@ def local_silver(ch, labels, interior, *, k, pixel_size_um, spot_sigma_um, k_mad
         Detections below the field's threshold kept by their nucleus's (0 when
         ``min_factor`` >= 1).
     k_used : float
-        The multiple applied (``k``, or the field's valley below it).
+        The multiple applied (``k`` x :func:`pixel_size_factor`, or the field's valley
+        below it).
     """
+    gain = pixel_size_factor(pixel_size_um, spot_sigma_um=spot_sigma_um,
+                             dot_fwhm_um=dot_fwhm_um)
+    k, min_factor, max_factor = gain * k, gain * min_factor, gain * max_factor
     filtered = log_filter(ch, sigma_px=spot_sigma_um / pixel_size_um)
     det = detect_spots(ch, pixel_size_um=pixel_size_um, spot_sigma_um=spot_sigma_um,
                        k_mad=k_mad, threshold_method=threshold_method,
