@@ -211,12 +211,9 @@ def _jpeg_agreement(real_data, quality):
     return _coarse_agreement(real_data, jpeg_quality=quality)
 
 
-@pytest.mark.parametrize("quality", [80, pytest.param(95, marks=pytest.mark.xfail(
-    strict=True, reason=(
-        "branch silver025: quality 95 reads DISH1 1.27 (1.26 by hand) but DISH3 1.32 "
-        "(1.11), as lossless at 0.25 µm/px (test_pixel_size: CEP17 2.85 for 3.25 by hand, "
-        "two single silver dots as 5-copy clusters); it passed at 1.11 while HER2 was "
-        "read 12 % low")))])
+# After merging silver025 with amp, gen025 and nuclei025 (lead, 2026-12-01): quality 80
+# reads DISH1 1.39 and DISH3 1.13, quality 95 1.21 and 1.22 (1.26 and 1.11 by hand).
+@pytest.mark.parametrize("quality", [80, 95])
 def test_tuning_fields_from_jpeg_at_0_25_keep_their_ratios(real_data, quality):
     # Issue 11's ratio target at 0.25 µm/px from a 4:2:0 JPEG: each found ratio on the
     # hand ratio's side of 2.0 (DISH1 1.26, DISH3 1.11 by hand) and within 15 % of it.
