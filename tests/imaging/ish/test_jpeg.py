@@ -20,10 +20,12 @@ from her2kit.errors import Her2kitInputError, ImageInputError
 from her2kit.imaging.ish import JpegSource, count_brightfield_ish
 from her2kit.imaging.ish.count import JPEG_CHROMA_SIGMA_PX, _jpeg_chroma_amounts, _stain_amounts
 from her2kit.imaging.ish.jpeg import (
+    CHROMA_420_MAX_DETAIL,
     JPEG_BLOCKINESS_MIN,
     JPEG_MIN_SAFE_QUALITY,
     JPEG_SAFE_MAX_PIXEL_SIZE_UM,
     assess_jpeg,
+    chroma_detail,
     jpeg_blockiness,
 )
 from her2kit.io.fish import read_jpeg_source
@@ -273,3 +275,70 @@ def test_tiff_jpeg_source_of_a_real_aperio_slide(real_data):
     # subsampling in an RGB JPEG).
     path = real_data("wsi_real_small") / "CMU-1-Small-Region.svs"
     assert tiff_jpeg_source(path) == JpegSource(quality=30, subsampling="4:4:4")
+
+
+
+# ----------------------------------------------------------- 4:2:0 colour from the pixels
+def _blocky_colour_noise(detail, size=128):
+    """Float RGB: JPEG-like 8x8 block steps in luminance plus white YCbCr noise whose
+    chroma is scaled so that :func:`chroma_detail` is exactly ``detail``."""
+    rng = np.random.default_rng(4)
+    y = 128 + 8 * rng.standard_normal((size, size))
+    y += np.kron(rng.choice([-6.0, 6.0], (size // 8, size // 8)), np.ones((8, 8)))
+    cb, cr = rng.standard_normal((2, size, size))
+
+    def rgb(k):
+        ycc = np.stack([y, k * cb, k * cr], axis=-1)
+        inv = np.linalg.inv(np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5],
+                                      [0.5, -0.418688, -0.081312]]))
+        return (ycc @ inv.T).astype(np.float32)
+
+    k = detail / chroma_detail(rgb(1.0))  # the detail is linear in the chroma's scale
+    return rgb(k)
+
+
+@pytest.mark.parametrize(("detail", "sub"), [(0.32, "4:2:0"), (0.34, None)])
+def test_chroma_detail_boundary_decides_4_2_0_for_blocky_arrays(detail, sub):
+    assert CHROMA_420_MAX_DETAIL == 0.33
+    img = _blocky_colour_noise(detail)
+    assert chroma_detail(img) == pytest.approx(detail, rel=1e-3)
+    a = assess_jpeg(img, pixel_size_um=0.25)
+    assert a.source == "image" and a.degraded
+    assert a.subsampling == sub
+    assert a.parameters()["jpeg_chroma_detail"] == pytest.approx(detail, abs=1e-3)
+
+
+def test_chroma_detail_is_not_asked_without_jpeg_blocks():
+    a = assess_jpeg(_stepped(1.0), pixel_size_um=0.25)
+    assert a.source == "none" and a.subsampling is None and a.chroma_detail is None
+
+
+@pytest.mark.parametrize(("subsampling", "expected"), [(2, "4:2:0"), (1, None), (0, None)])
+def test_real_field_exported_without_its_header(real_data, subsampling, expected):
+    # DISH1 at 0.25 µm/px through JPEG 80, passed as pixels (a PNG of a JPEG source):
+    # measured 4:2:0 0.23, 4:2:2 0.37 and 4:4:4 0.56 (JPEG_BLOCKINESS_MIN met by all).
+    from benchmarks.ish_scale import downscale
+
+    rgb = np.asarray(Image.open(real_data("her2_fish_dish_pcm") / "DISH" / "DISH1.jpg")
+                     .convert("RGB"))
+    img, _ = _jpeg(downscale(rgb, 0.065 / 0.25), 80, subsampling)
+    a = assess_jpeg(img, pixel_size_um=0.25)
+    assert a.source == "image" and a.subsampling == expected, a
+
+
+def test_real_fields_without_header_count_as_with_it(real_data):
+    # The tuning fields at 0.25 µm/px from JPEG 80 4:2:0, counted from the pixels alone,
+    # give the counts of the same JPEG read with its header (ratio 1.39 / 1.13 against
+    # 1.26 / 1.11 by hand; 2.22 / 1.97 before the pixels were asked, benchmarks
+    # ish_metamorphic "no_header").
+    from benchmarks.ish_scale import downscale
+
+    for name in ("DISH1", "DISH3"):
+        rgb = np.asarray(Image.open(real_data("her2_fish_dish_pcm") / "DISH" / f"{name}.jpg")
+                         .convert("RGB"))
+        img, header = _jpeg(downscale(rgb, 0.065 / 0.25), 80, 2)
+        bare = count_brightfield_ish(img, assay="dual-ish", pixel_size_um=0.25)
+        told = count_brightfield_ish(img, assay="dual-ish", pixel_size_um=0.25,
+                                     jpeg_source=header)
+        assert bare.parameters["jpeg_chroma_adapted"] is True
+        assert bare.ratio == pytest.approx(told.ratio, abs=1e-9)

@@ -19,12 +19,14 @@ import numpy as np
 from her2kit.errors import Her2kitInputError
 
 __all__ = [
+    "CHROMA_420_MAX_DETAIL",
     "JPEG_BLOCKINESS_MIN",
     "JPEG_MIN_SAFE_QUALITY",
     "JPEG_SAFE_MAX_PIXEL_SIZE_UM",
     "JpegAssessment",
     "JpegSource",
     "assess_jpeg",
+    "chroma_detail",
     "jpeg_blockiness",
 ]
 
@@ -42,6 +44,14 @@ JPEG_MIN_SAFE_QUALITY = 95
 #: lossless at 0.065-0.25 µm/px and 1.24-1.54 after a quality-80 round trip; quality 95
 #: (1.004-1.067) is NOT recognised from the pixels (benchmarks/README.md, "ISH from JPEG").
 JPEG_BLOCKINESS_MIN = 1.15
+
+#: Largest :func:`chroma_detail` at which an array that shows JPEG blocks (no file header)
+#: is taken to hold 4:2:0 colour. On the tuning fields DISH1 / DISH3 at 0.15-0.25 µm/px a
+#: 4:2:0 round trip (quality 70-95) reads 0.16-0.26; 4:2:2 0.40-0.45, 4:4:4 0.47-0.85 and
+#: lossless 0.40-0.86; a real Aperio RGB JPEG (CMU-1-Small-Region, 0.5 µm/px, H&E) 0.41.
+#: Only arrays with JPEG blocks are asked (a lossless generated field reads 0.36, a
+#: bicubic resample of a 4:2:0 JPEG 0.19-0.28 and shows no blocks: not adapted).
+CHROMA_420_MAX_DETAIL = 0.33
 
 _SUBSAMPLING = ("4:4:4", "4:2:2", "4:2:0")
 
@@ -86,10 +96,15 @@ class JpegAssessment:
         Where the JPEG evidence came from: the file header (:class:`JpegSource`
         given), the pixels (blockiness at or above :data:`JPEG_BLOCKINESS_MIN`), or
         no sign of JPEG.
-    quality, subsampling
+    quality : int or None
         From the file, else None.
+    subsampling : str or None
+        From the file; for an array with JPEG blocks "4:2:0" when its
+        :func:`chroma_detail` is at most :data:`CHROMA_420_MAX_DETAIL`, else None.
     blockiness : float
         :func:`jpeg_blockiness` of the field (measured always).
+    chroma_detail : float or None
+        :func:`chroma_detail`, measured for arrays with JPEG blocks only.
     """
 
     degraded: bool
@@ -97,12 +112,15 @@ class JpegAssessment:
     quality: int | None
     subsampling: str | None
     blockiness: float
+    chroma_detail: float | None = None
 
     def parameters(self) -> dict:
         """The assessment as ``parameters`` entries (``jpeg_...``)."""
         return {"jpeg_degraded": self.degraded, "jpeg_source": self.source,
                 "jpeg_quality": self.quality, "jpeg_subsampling": self.subsampling,
-                "jpeg_blockiness": round(self.blockiness, 3)}
+                "jpeg_blockiness": round(self.blockiness, 3),
+                "jpeg_chroma_detail": (None if self.chroma_detail is None
+                                       else round(self.chroma_detail, 3))}
 
 
 def jpeg_blockiness(rgb: np.ndarray) -> float:
@@ -138,6 +156,44 @@ def jpeg_blockiness(rgb: np.ndarray) -> float:
     return float(np.mean(out))
 
 
+def chroma_detail(rgb: np.ndarray) -> float:
+    """The finest-scale colour detail relative to the luminance's.
+
+    The r.m.s. of each YCbCr plane minus its 3 x 3 mean: the two chroma planes' (mean
+    square averaged) over the luminance's, square-rooted. Colour stored at half
+    resolution (JPEG 4:2:0) and interpolated back has little detail at one pixel's
+    scale while luminance keeps its own, so the ratio falls (:data:`CHROMA_420_MAX_DETAIL`).
+
+    Parameters
+    ----------
+    rgb : (rows, cols, 3) ndarray
+        Image, any numeric dtype; at least 16 x 16 pixels.
+
+    Returns
+    -------
+    float
+        Dimensionless ratio, >= 0 (0 for an image without luminance detail).
+    """
+    from scipy import ndimage as ndi
+
+    a = np.asarray(rgb)
+    if a.ndim != 3 or a.shape[-1] != 3 or min(a.shape[:2]) < 16:
+        raise Her2kitInputError(f"expected an RGB image of at least 16x16 px, got shape "
+                                f"{a.shape}", field="rgb")
+    x = a.astype(np.float32)
+    to_ycc = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5],
+                       [0.5, -0.418688, -0.081312]], np.float32)  # JFIF YCbCr
+    ycc = x @ to_ycc.T
+
+    def fine(c):
+        return float(np.mean((c - ndi.uniform_filter(c, 3)) ** 2))
+
+    luma = fine(ycc[..., 0])
+    if luma <= 0:
+        return 0.0
+    return float(np.sqrt(0.5 * (fine(ycc[..., 1]) + fine(ycc[..., 2])) / luma))
+
+
 def assess_jpeg(rgb: np.ndarray, *, pixel_size_um: float,
                 jpeg_source: JpegSource | None = None) -> JpegAssessment:
     """Assess the JPEG degradation of a brightfield ISH field (:class:`JpegAssessment`).
@@ -163,5 +219,11 @@ def assess_jpeg(rgb: np.ndarray, *, pixel_size_um: float,
         return JpegAssessment(coarse and lossy, "file", jpeg_source.quality,
                               jpeg_source.subsampling, b)
     if b >= JPEG_BLOCKINESS_MIN:
-        return JpegAssessment(coarse, "image", None, None, b)
+        # A colourless (grey) image has no chroma to be subsampled: not asked.
+        x = np.asarray(rgb, np.float32)
+        coloured = max(float(np.std(x[..., 0] - x[..., 1])),
+                       float(np.std(x[..., 2] - x[..., 1]))) >= 1.0
+        detail = chroma_detail(rgb) if coloured else None
+        sub = "4:2:0" if detail is not None and detail <= CHROMA_420_MAX_DETAIL else None
+        return JpegAssessment(coarse, "image", None, sub, b, detail)
     return JpegAssessment(False, "none", None, None, b)
