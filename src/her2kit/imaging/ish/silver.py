@@ -320,7 +320,8 @@ def _texture_maxima(filtered, labels, sd, *, min_distance_px) -> np.ndarray:
 
     sd_px = np.where(labels > 0, sd[labels], np.nan)
     with np.errstate(invalid="ignore"):
-        cand = filtered > 2.0 * sd_px
+        # A nucleus without texture (s.d. 0, e.g. a flat generated one) has no z-scores.
+        cand = (sd_px > 0) & (filtered > 2.0 * sd_px)
     win = ndi.maximum_filter(filtered, size=2 * int(min_distance_px) + 1, mode="nearest")
     peaks = cand & (filtered == win)
     return (filtered[peaks] / sd_px[peaks]).astype(np.float64)
