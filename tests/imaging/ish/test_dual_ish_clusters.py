@@ -114,3 +114,67 @@ def test_realistic_generator_clusters_within_30_percent():
     assert _realistic_clusters(BrightfieldIshOptions(silver_dense_area_factor=1.0))[0] < 0.8
     # With the preset's faint grey single dots the aggregates read the same.
     assert _realistic_clusters(None, faint_share=0.19)[0] >= 0.8
+
+
+# ------------------------------------------------ silver clusters in red aggregates (lead)
+@pytest.fixture(scope="module")
+def amplified_silver():
+    """The HER2 signals of a generated amplified Dual ISH field (clusters included)."""
+    from her2kit.synthetic.ish import realistic_brightfield_options, render_brightfield_ish_field
+
+    f = render_brightfield_ish_field(realistic_brightfield_options(
+        shape_px=(512, 512), pixel_size_um=0.065, scenario="amplified", seed=1))
+    res = count_brightfield_ish(f.image, assay="dual-ish", pixel_size_um=0.065)
+    assert len(res.her2.clusters) >= 3
+    assert all(c.copies > c.maxima for c in res.her2.clusters[:3])
+    return res.her2, f.image.shape[:2]
+
+
+@pytest.mark.parametrize(("red_per_silver", "demoted"), [(0.49, False), (0.51, True)])
+def test_silver_clusters_in_red_count_their_maxima_only(amplified_silver, red_per_silver,
+                                                        demoted):
+    from her2kit.imaging.ish.signals import SILVER_IN_RED_MAX_SHARE, _silver_clusters_in_red
+
+    assert SILVER_IN_RED_MAX_SHARE == 0.5
+    her2, shape = amplified_silver
+    silver = np.ones(shape, np.float32)
+    red = np.full(shape, red_per_silver, np.float32)
+    got, n = _silver_clusters_in_red(her2, silver, red, pixel_size_um=0.065,
+                                     max_share=SILVER_IN_RED_MAX_SHARE)
+    assert n == (len(her2.clusters) if demoted else 0)
+    for before, after in zip(her2.clusters, got.clusters, strict=True):
+        assert after.copies == (before.maxima if demoted else before.copies)
+    # 0 turns the rule off
+    assert _silver_clusters_in_red(her2, silver, red, pixel_size_um=0.065, max_share=0)[1] == 0
+
+
+def test_red_share_is_measured_in_a_disc_of_the_cluster_area():
+    from her2kit.imaging.ish.results import ClusterRecord
+    from her2kit.imaging.ish.signals import red_share_at_clusters
+
+    silver = np.ones((40, 40), np.float32)
+    red = np.zeros((40, 40), np.float32)
+    red[:, 20:] = 2.0  # red right of column 20 only
+    left = ClusterRecord("her2", 20.0, 8.0, 1, np.pi * 0.25, 5.0, 3, 1)   # r = 0.5 µm = 5 px
+    right = ClusterRecord("her2", 20.0, 32.0, 1, np.pi * 0.25, 5.0, 3, 1)
+    share = red_share_at_clusters((left, right), silver, red, pixel_size_um=0.1)
+    assert share.tolist() == [0.0, 2.0]
+
+
+def test_dish3_red_aggregates_are_not_silver_clusters_at_0_25(real_data):
+    # Measured: two of DISH3's eight silver clusters at 0.25 µm/px sit in red (red /
+    # silver 3.85 and 0.70); with the rule off none is demoted.
+    from benchmarks.ish_scale import downscale
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(real_data("her2_fish_dish_pcm") / "DISH" / "DISH3.jpg")
+                     .convert("RGB"))
+    img = downscale(rgb, 0.065 / 0.25)
+    on = count_brightfield_ish(img, assay="dual-ish", pixel_size_um=0.25)
+    off = count_brightfield_ish(img, assay="dual-ish", pixel_size_um=0.25,
+                                options=BrightfieldIshOptions(silver_in_red_max_share=0))
+    assert on.parameters["her2_clusters_in_red"] == 2
+    assert off.parameters["her2_clusters_in_red"] == 0
+    assert sum(n.her2 for n in on.nuclei) < sum(n.her2 for n in off.nuclei)
+    with pytest.raises(Her2kitInputError, match=">= 0"):
+        BrightfieldIshOptions(silver_in_red_max_share=-1)

@@ -56,6 +56,7 @@ from her2kit.imaging.ish.signals import (
     DENSE_SILVER_SHARE_DEFAULT,
     HIGH_BACKGROUND_RATIO,
     REFERENCE_MODE_BANDWIDTH,
+    SILVER_IN_RED_MAX_SHARE,
     SINGLE_SIGNAL_REFERENCES,
     SignalOptions,
     probe_signals_stage,
@@ -161,14 +162,15 @@ class _CountOptions:
                                 focus_min_ratio=self.focus_min_ratio)
 
     def _count(self, nuclear, her2, cep17, *, assay, pixel_size_um, roi_mask, nuclei_labels,
-               parameters, her2_opaque=None, coarse_probes=()) -> IshImageResult:
+               parameters, her2_opaque=None, coarse_probes=(), colour_od=None
+               ) -> IshImageResult:
         """:func:`count_ish_channels` with this counter's stage options."""
         return count_ish_channels(
             nuclear, her2, cep17, assay=assay, pixel_size_um=pixel_size_um,
             segmentation=self._segmentation_at(pixel_size_um), signals=self.signal_options(),
             selection=self.selection_options(), roi_mask=roi_mask,
             nuclei_labels=nuclei_labels, parameters=parameters, her2_opaque=her2_opaque,
-            coarse_probes=coarse_probes,
+            coarse_probes=coarse_probes, colour_od=colour_od,
         )
 
 
@@ -525,6 +527,12 @@ min_solidity, focus_min_ratio, cluster_max_um
         :data:`~her2kit.imaging.ish.signals.CLEAR_MIN_SHARE` of them are clear (branch
         amp). The mask threshold (half that height) and the single-signal
         intensity and area are in :attr:`IshImageResult.her2` / ``.cep17``.
+    silver_in_red_max_share : float
+        Dual ISH: a silver cluster whose area holds at least this much red amount per
+        unit of silver amount (means over a disc of its area) is the dark core of a red
+        aggregate and counts its silver maxima only (default
+        :data:`~her2kit.imaging.ish.signals.SILVER_IN_RED_MAX_SHARE`, 0.5; 0 = off, the
+        rule before). How many: ``parameters["her2_clusters_in_red"]``.
     silver_twin_radius_um : float
         Dual ISH: a red detection closer than this, µm, to a silver detection, and
         weaker than it relative to each probe's typical dot, is the silver dot's
@@ -683,6 +691,7 @@ min_solidity, focus_min_ratio, cluster_max_um
     nuclei_joined_from_um: float = 0.1
     single_signal_reference: str = "clear-mode"
     silver_twin_radius_um: float = 0.5
+    silver_in_red_max_share: float = SILVER_IN_RED_MAX_SHARE
     red_min_relative: float = 0.35
     silver_single_percentile: float = 75.0
     red_cluster_max_um: float = 3.0
@@ -733,6 +742,9 @@ min_solidity, focus_min_ratio, cluster_max_um
             v = getattr(self, name)
             if not float(v) >= 0:
                 raise Her2kitInputError(f"expected >= 0 µm, got {v!r}", field=name)
+        if not float(self.silver_in_red_max_share) >= 0:
+            raise Her2kitInputError(f"expected >= 0, got {self.silver_in_red_max_share!r}",
+                                    field="silver_in_red_max_share")
         check_positive(self.nuclei_threshold_factor, name="nuclei_threshold_factor",
                        unit="x Otsu")
         _check_nuclei_split(self)
@@ -814,6 +826,7 @@ min_solidity, focus_min_ratio, cluster_max_um
             threshold_cep17=self.threshold_cep17, cluster_max_um=self.cluster_max_um,
             single_signal_reference=self.single_signal_reference,
             silver_twin_radius_um=self.silver_twin_radius_um,
+            silver_in_red_max_share=float(self.silver_in_red_max_share),
             red_min_relative=self.red_min_relative,
             silver_single_percentile=self.silver_single_percentile,
             cep17_cluster_max_um=float(self.red_cluster_max_um),
@@ -875,6 +888,7 @@ def count_ish_channels(
     parameters: Mapping[str, object] = MappingProxyType({}),
     her2_opaque: np.ndarray | None = None,
     coarse_probes: tuple[str, ...] = (),
+    colour_od: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> IshImageResult:
     """Count the signals per nucleus of one field's channels: the four stages in a row.
 
@@ -903,6 +917,9 @@ def count_ish_channels(
         Probes (``"her2"``, ``"cep17"``) whose channel is at a coarser resolution than
         the pixels (Dual ISH red from 4:2:0 JPEG colour); the field's focus is read
         from the other probe's dots (:func:`~her2kit.imaging.ish.quality.signal_focus`).
+    colour_od : (silver, red) pair of (rows, cols) ndarrays, optional
+        Dual ISH: the amounts read from colour alone (:func:`_colour_od`), for the
+        silver-in-red rule (:func:`~her2kit.imaging.ish.signals.probe_signals_stage`).
 
     Returns
     -------
@@ -927,7 +944,8 @@ def count_ish_channels(
     sig = probe_signals_stage(her2_channel, cep17_channel, geo, assay=assay,
                               pixel_size_um=pixel_size_um,
                               options=signals, her2_opaque=her2_opaque,
-                              nuclear=nuclear if assay == "fish" else None)
+                              nuclear=nuclear if assay == "fish" else None,
+                              colour_od=colour_od)
     sel = select_nuclei_stage(nuclear, geo, sig, pixel_size_um=pixel_size_um, options=selection,
                               roi_mask=roi_mask,
                               focus_on_grid=assay == "fish" and nuclei_labels is None)
@@ -1016,6 +1034,7 @@ def _evidence(params, geo, sig, sel) -> dict:
         her2_local_k_used=sig.local_k_used,
         cep17_faint_threshold=sig.red_faint_threshold,
         cep17_faint_added=sig.red_faint_added,
+        her2_clusters_in_red=sig.silver_clusters_in_red,
         her2_weak_reference=weak_reference(sig, "her2"),
         cep17_weak_reference=weak_reference(sig, "cep17"),
         median_focus=sel.median_focus,
@@ -1223,6 +1242,7 @@ def count_brightfield_ish(
         nuclei_joined_applied=options.joined_applied(pixel_size_um),
         single_signal_reference=options.single_signal_reference,
         silver_twin_radius_um=float(options.silver_twin_radius_um),
+        silver_in_red_max_share=float(options.silver_in_red_max_share),
         red_min_relative=float(options.red_min_relative),
         silver_single_percentile=float(options.silver_single_percentile),
         red_cluster_max_um=float(options.red_cluster_max_um),
@@ -1263,6 +1283,8 @@ def count_brightfield_ish(
         assay=assay, pixel_size_um=pixel_size_um, roi_mask=roi_mask, nuclei_labels=nuclei_labels,
         parameters=params, her2_opaque=opaque,
         coarse_probes=("cep17",) if chroma_adapted else (),
+        colour_od=(_colour_od(rgb, background_rgb) if assay == "dual-ish"
+                   and options.silver_in_red_max_share > 0 else None),
     )
     if not jpeg.degraded:
         return res
@@ -1298,6 +1320,18 @@ def _opaque_transmittance(max_transmittance: float, pixel_size_um: float) -> flo
         return float(max_transmittance)
     cover = min(1.0, (SILVER_OPAQUE_CORE_UM / float(pixel_size_um)) ** 2)
     return float(1.0 - (1.0 - max_transmittance) * cover)
+
+
+def _colour_od(rgb, background_rgb) -> tuple[np.ndarray, np.ndarray]:
+    """Dual ISH silver and red amounts from the pixels' colour alone (OD), as
+    benchmarks/ish_realism.py measures them: red ``OD_G - OD_R`` (fast red 0.64 per
+    unit, hematoxylin 0.05, neutral silver 0), silver ``OD_R - 0.336 (OD_G - OD_R)``
+    (cancels fast red). Independent of the stain solve, whose two 2-stain form reads a
+    dense red aggregate's dark core as silver and its red as negative."""
+    white = np.maximum(np.asarray(background_rgb, np.float32), 1.0)
+    od = -np.log10(np.clip(np.asarray(rgb, np.float32), 1.0, None) / white)
+    red = od[..., 1] - od[..., 0]
+    return od[..., 0] - np.float32(0.336) * red, red
 
 
 def _opaque(rgb, background_rgb, max_transmittance: float) -> np.ndarray:

@@ -20,7 +20,7 @@ numbers).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -46,6 +46,7 @@ __all__ = [
     "LOCAL_THRESHOLD_MAX",
     "LOWEST_MODE_SHARE",
     "REFERENCE_MODE_BANDWIDTH",
+    "SILVER_IN_RED_MAX_SHARE",
     "SINGLE_SIGNAL_REFERENCES",
     "WEAK_SIGNAL_FACTOR",
     "SignalOptions",
@@ -82,6 +83,18 @@ CLUSTER_MIN_COPIES = 3.0
 #: touching dark single dots of one maximum (2.61) a 3-copy cluster on the realistic
 #: group4 field (seed 1); 2.75 keeps them 1.
 CLUSTER_MIN_COPIES_BRIGHTFIELD = 2.75
+
+
+#: Dual ISH: a silver cluster whose area holds at least this much red per unit of silver
+#: (amounts from the pixels' colour alone, ``count._colour_od``; means over a disc of the
+#: cluster's area) is the dark core of a red aggregate, not HER2 copies: it counts its
+#: silver maxima only. Measured (lead, 2026-12-01): on the tuning field DISH3 at 0.25
+#: µm/px two silver clusters read 3.85 (a red aggregate with a small silver dot, 5 copies
+#: before) and 0.70 (32 copies, an edge nucleus); every other silver cluster of DISH1 /
+#: DISH3 at 0.065 and 0.25 µm/px (lossless and JPEG 80) reads at most 0.20, those of the
+#: generated amplified fields (seeds 1-3, both cluster shapes, 0.065 / 0.25 / 0.25 + JPEG
+#: 80, 18 counts, 655 clusters) at most 0.21.
+SILVER_IN_RED_MAX_SHARE = 0.5
 
 
 #: Dual ISH silver: the clear signals set the typical single dot only while they are at
@@ -869,6 +882,10 @@ class SignalOptions:
         Dual ISH: a red detection closer than this, µm, to a silver detection and
         weaker relative to its probe's typical dot is the silver dot's twin in the
         red amount and is dropped (:func:`_drop_silver_twins`; 0 = off).
+    silver_in_red_max_share : float
+        Dual ISH with ``red``: a silver cluster whose area holds at least this much red
+        amount per unit of silver counts its maxima only (:data:`SILVER_IN_RED_MAX_SHARE`;
+        0 = off).
     red_min_relative : float
         Dual ISH: red detections below this fraction of the strong red dots'
         response are dropped (:func:`_drop_faint_red`; 0 = off).
@@ -952,6 +969,7 @@ class SignalOptions:
     crosstalk_radius_um: float = 0.0
     single_signal_reference: str = "median"
     silver_twin_radius_um: float = 0.0
+    silver_in_red_max_share: float = 0.0
     red_min_relative: float = 0.0
     silver_single_percentile: float = 50.0
     cep17_cluster_max_um: float | None = None
@@ -1008,6 +1026,9 @@ class SignalsStage:
         (:func:`~her2kit.imaging.ish.red.add_faint_red`; None = off).
     red_faint_added : int
         ... and how many faint red dots it added.
+    silver_clusters_in_red : int
+        Dual ISH with ``SignalOptions.red``: silver clusters counted by their maxima
+        only, being the dark core of a red aggregate (:data:`SILVER_IN_RED_MAX_SHARE`).
     fish_evidence : dict or None
         FISH: the automatic choices of :func:`~her2kit.imaging.ish.fishdots.fish_detections`
         (bleed-through shares, threshold caps, twins and granules dropped); None otherwise.
@@ -1023,6 +1044,7 @@ class SignalsStage:
     local_k_used: float | None = None
     red_faint_threshold: float | None = None
     red_faint_added: int = 0
+    silver_clusters_in_red: int = 0
     fish_evidence: dict | None = None
 
 
@@ -1036,6 +1058,7 @@ def probe_signals_stage(
     options: SignalOptions,
     her2_opaque: np.ndarray | None = None,
     nuclear: np.ndarray | None = None,
+    colour_od: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> SignalsStage:
     """Stage 2 of the ISH counter: the signals of each probe, their nuclei and clusters.
 
@@ -1051,6 +1074,9 @@ def probe_signals_stage(
         see :func:`_dense_credit`. None = no saturation handling.
     nuclear : (rows, cols) ndarray, optional
         FISH: the DAPI channel, for the granule rule (``options.granule_factor``).
+    colour_od : (silver, red) pair of (rows, cols) ndarrays, optional
+        Dual ISH: silver and red amounts read from the pixels' colour alone (OD), for
+        the silver-in-red rule (``options.silver_in_red_max_share``); None = off.
     assay : {"fish", "dual-ish", "cish"}
         FISH resolves crosstalk between the channels; Dual ISH drops red detections
         that are really dark silver dots.
@@ -1112,7 +1138,7 @@ def probe_signals_stage(
     if (cep17_channel is not None and assay == "dual-ish" and o.red is not None
             and ref == "clear-mode"):
         return _red_path(cep17_channel, her2, her2_ch, labels, o, common, bg_her2,
-                         n_crosstalk, n_texture, n_faint_kept, k_used)
+                         n_crosstalk, n_texture, n_faint_kept, k_used, colour_od=colour_od)
     if cep17_channel is not None:
         cep17 = _probe_signals(cep17_channel, labels, probe="cep17",
                                threshold=o.threshold_cep17, det=det_c, reference=ref,
@@ -1134,8 +1160,56 @@ def probe_signals_stage(
                         fish_evidence=fish_evidence)
 
 
+def red_share_at_clusters(clusters, silver_amount: np.ndarray, red_amount: np.ndarray, *,
+                          pixel_size_um: float) -> np.ndarray:
+    """Per cluster: the mean red amount over the mean silver amount in a disc of the
+    cluster's area around its centre (both OD; 0 where the silver mean is not positive).
+
+    Parameters
+    ----------
+    clusters : sequence of ClusterRecord
+    silver_amount, red_amount : (rows, cols) ndarray
+        The Dual ISH stain amounts, OD.
+    pixel_size_um : float
+        µm per pixel.
+
+    Returns
+    -------
+    (n,) ndarray of float64
+    """
+    out = np.zeros(len(clusters))
+    rows, cols = silver_amount.shape
+    for i, c in enumerate(clusters):
+        r = max(1.0, float(np.sqrt(c.area_um2 / np.pi)) / pixel_size_um)
+        r0, r1 = max(0, int(c.row - r)), min(rows, int(c.row + r) + 2)
+        c0, c1 = max(0, int(c.col - r)), min(cols, int(c.col + r) + 2)
+        yy, xx = np.ogrid[r0:r1, c0:c1]
+        disc = (yy - c.row) ** 2 + (xx - c.col) ** 2 <= r * r
+        silver = float(silver_amount[r0:r1, c0:c1][disc].mean()) if disc.any() else 0.0
+        red = float(red_amount[r0:r1, c0:c1][disc].mean()) if disc.any() else 0.0
+        out[i] = red / silver if silver > 0 else 0.0
+    return out
+
+
+def _silver_clusters_in_red(her2: ProbeSignals, silver_amount, red_amount, *,
+                            pixel_size_um: float, max_share: float
+                            ) -> tuple[ProbeSignals, int]:
+    """Silver clusters in red aggregates (:data:`SILVER_IN_RED_MAX_SHARE`) count their
+    maxima only; returns the signals and how many clusters were so counted."""
+    if not her2.clusters or not max_share > 0:
+        return her2, 0
+    share = red_share_at_clusters(her2.clusters, silver_amount, red_amount,
+                                  pixel_size_um=pixel_size_um)
+    red = share >= max_share
+    if not red.any():
+        return her2, 0
+    clusters = tuple(replace(c, copies=int(c.maxima)) if in_red else c
+                     for c, in_red in zip(her2.clusters, red, strict=True))
+    return replace(her2, clusters=clusters), int(red.sum())
+
+
 def _red_path(cep17_channel, her2, her2_ch, labels, o, common, bg_her2, n_crosstalk,
-              n_texture, n_faint_kept=0, k_used=None) -> SignalsStage:
+              n_texture, n_faint_kept=0, k_used=None, colour_od=None) -> SignalsStage:
     """Dual ISH with ``SignalOptions.red``: the red signals by :mod:`~her2kit.imaging.ish.red`."""
     from her2kit.imaging.ish.red import red_stage
 
@@ -1162,9 +1236,15 @@ def _red_path(cep17_channel, her2, her2_ch, labels, o, common, bg_her2, n_crosst
                     options=o.red, strong_rules=strong_rules, threshold=o.threshold_cep17,
                     k_mad=o.k_mad, threshold_method=o.threshold_method,
                     noise_mask=common["noise_mask"])
+    n_in_red = 0
+    if colour_od is not None:
+        her2_all, n_in_red = _silver_clusters_in_red(
+            her2_all, *colour_od, pixel_size_um=common["pixel_size_um"],
+            max_share=o.silver_in_red_max_share)
     return SignalsStage(her2_all, res.signals, bg_her2, her2_ch, n_crosstalk + dropped[0],
                         n_texture, faint_kept=n_faint_kept, local_k_used=k_used,
-                        red_faint_threshold=res.threshold, red_faint_added=res.added)
+                        red_faint_threshold=res.threshold, red_faint_added=res.added,
+                        silver_clusters_in_red=n_in_red)
 
 
 @dataclass(frozen=True)
