@@ -1281,13 +1281,15 @@ def count_brightfield_ish(
     res = options._count(
         amounts["nuclei"], amounts["her2"], amounts.get("cep17") if assay == "dual-ish" else None,
         assay=assay, pixel_size_um=pixel_size_um, roi_mask=roi_mask, nuclei_labels=nuclei_labels,
-        parameters=params, her2_opaque=opaque,
-        coarse_probes=("cep17",) if chroma_adapted else (),
+        parameters=params, her2_opaque=opaque, coarse_probes=("cep17",) if chroma_adapted else (),
         colour_od=(_colour_od(rgb, background_rgb) if assay == "dual-ish"
                    and options.silver_in_red_max_share > 0 else None),
     )
-    if not jpeg.degraded:
-        return res
+    return _with_jpeg_flag(res) if jpeg.degraded else res
+
+
+def _with_jpeg_flag(res: IshImageResult) -> IshImageResult:
+    """The result with the image flag ``jpeg_degraded`` (quality share 1.0)."""
     return replace(res, image_flags=(*res.image_flags, "jpeg_degraded"),
                    quality_shares=MappingProxyType({**res.quality_shares, "jpeg_degraded": 1.0}))
 
