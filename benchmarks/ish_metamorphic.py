@@ -75,17 +75,10 @@ def baseline(name: str) -> tuple[np.ndarray, float, float]:
 def save(rgb: np.ndarray, name: str):
     """The transformed image through the scanner's JPEG: (pixels, the header as
     ``her2kit.io.fish.read_jpeg_source`` reads it, or None for ``no_header``)."""
-    import io
+    from benchmarks.ish_scale import jpeg_round_trip
 
-    from PIL import Image
-
-    from her2kit.io.fish import read_jpeg_source
-
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="JPEG", subsampling=2,
-                              quality=70 if name == "jpeg_q70" else BASE_JPEG_QUALITY)
-    out = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
-    return out, None if name == "no_header" else read_jpeg_source(io.BytesIO(buf.getvalue()))
+    out, header = jpeg_round_trip(rgb, 70 if name == "jpeg_q70" else BASE_JPEG_QUALITY)
+    return out, None if name == "no_header" else header
 
 
 def count(img: np.ndarray, pixel_size_um: float, name: str, factor: float, *,

@@ -68,19 +68,27 @@ def downscale(rgb: np.ndarray, factor: float, *, jpeg_quality: int | None = None
     out = rescale(rgb, factor, channel_axis=-1, anti_aliasing=True, preserve_range=True)
     out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
     if jpeg_quality is not None:
-        import io
-
-        from PIL import Image
-
-        buf = io.BytesIO()
-        Image.fromarray(out).save(buf, format="JPEG", quality=int(jpeg_quality),
-                                 subsampling=2 if chroma_420 else 0)
-        out = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+        out, source = jpeg_round_trip(out, jpeg_quality, subsampling=2 if chroma_420 else 0)
         if header:
-            from her2kit.io.fish import read_jpeg_source
-
-            return out, read_jpeg_source(io.BytesIO(buf.getvalue()))
+            return out, source
     return (out, None) if header else out
+
+
+def jpeg_round_trip(rgb: np.ndarray, quality: int, *, subsampling: int = 2):
+    """``rgb`` (uint8) saved as a JPEG by PIL (``subsampling`` 2 = 4:2:0, 1 = 4:2:2, 0 =
+    4:4:4) and decoded: (pixels, the header as ``her2kit.io.fish.read_jpeg_source``
+    reads it from the file, as ``count-ish FILE.jpg`` passes it on)."""
+    import io
+
+    from PIL import Image
+
+    from her2kit.io.fish import read_jpeg_source
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=int(quality), subsampling=subsampling)
+    data = buf.getvalue()
+    return (np.asarray(Image.open(io.BytesIO(data)).convert("RGB")),
+            read_jpeg_source(io.BytesIO(data)))
 
 
 def _scaled_reference(ref, factor: float, shape) -> tuple[ReferenceNucleus, ...]:

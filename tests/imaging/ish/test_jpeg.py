@@ -10,8 +10,6 @@ of 2.0, HER2 and CEP17 within ±1 for >= 80 % of the nuclei without clusters.
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -33,11 +31,9 @@ from her2kit.io.fish import read_jpeg_source
 
 def _jpeg(rgb, quality, subsampling):
     """(decoded image, header as the io layer reads it) after a JPEG round trip."""
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality, subsampling=subsampling)
-    data = buf.getvalue()
-    return (np.asarray(Image.open(io.BytesIO(data)).convert("RGB")),
-            read_jpeg_source(io.BytesIO(data)))
+    from benchmarks.ish_scale import jpeg_round_trip
+
+    return jpeg_round_trip(rgb, quality, subsampling=subsampling)
 
 
 def _stepped(step_ratio, size=128):

@@ -78,12 +78,9 @@ def _coarse_agreement(real_data, *, jpeg_quality=None):
     field (found ratio, hand ratio), and per field whether ``jpeg_degraded`` was raised,
     counted at 0.25 µm/px; with ``jpeg_quality`` after a JPEG round trip (4:2:0) whose
     header is passed on as ``count-ish FILE.jpg`` does."""
-    import io
+    from benchmarks.ish_scale import downscale
 
-    from PIL import Image
-    from skimage.transform import rescale
-
-    from her2kit.io.fish import read_brightfield_ish, read_jpeg_source
+    from her2kit.io.fish import read_brightfield_ish
 
     folder = real_data("her2_fish_dish_pcm")
     f = NATIVE_UM / COARSE_UM
@@ -91,14 +88,7 @@ def _coarse_agreement(real_data, *, jpeg_quality=None):
     ratios, flags = {}, []
     for field in TUNING:
         rgb = read_brightfield_ish(folder / "DISH" / f"{field}.jpg")
-        img = np.clip(np.rint(rescale(rgb, f, channel_axis=-1, anti_aliasing=True,
-                                      preserve_range=True)), 0, 255).astype(np.uint8)
-        header = None
-        if jpeg_quality is not None:
-            buf = io.BytesIO()
-            Image.fromarray(img).save(buf, format="JPEG", quality=jpeg_quality, subsampling=2)
-            img = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
-            header = read_jpeg_source(io.BytesIO(buf.getvalue()))
+        img, header = downscale(rgb, f, jpeg_quality=jpeg_quality, header=True)
         res = count_brightfield_ish(img, assay="dual-ish", pixel_size_um=COARSE_UM,
                                     jpeg_source=header)
         flags.append("jpeg_degraded" in res.image_flags)

@@ -128,12 +128,9 @@ def test_new_fish_options_are_checked(name):
 # µm s.d. (dots then sqrt(0.2² + 0.5²) = 0.54 µm): the bound is 1.5 x 0.3 µm = 0.45 µm
 # (with a 0.25 µm pixel's own width, 0.456 µm).
 def _brightfield_field(px, blur_um, jpeg_quality=None):
-    import io
-
-    from PIL import Image
+    from benchmarks.ish_scale import jpeg_round_trip
 
     from her2kit.imaging.ish import count_brightfield_ish
-    from her2kit.io.fish import read_jpeg_source
     from her2kit.synthetic.ish import (
         realistic_brightfield_options,
         render_brightfield_ish_field,
@@ -149,10 +146,7 @@ def _brightfield_field(px, blur_um, jpeg_quality=None):
                       255).astype(np.uint8)
     header = None
     if jpeg_quality is not None:
-        buf = io.BytesIO()
-        Image.fromarray(img).save(buf, format="JPEG", quality=jpeg_quality, subsampling=2)
-        img = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
-        header = read_jpeg_source(io.BytesIO(buf.getvalue()))
+        img, header = jpeg_round_trip(img, jpeg_quality)
     return count_brightfield_ish(img, assay="dual-ish", pixel_size_um=px, jpeg_source=header)
 
 

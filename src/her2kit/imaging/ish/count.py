@@ -1330,8 +1330,9 @@ def _colour_od(rgb, background_rgb) -> tuple[np.ndarray, np.ndarray]:
     unit, hematoxylin 0.05, neutral silver 0), silver ``OD_R - 0.336 (OD_G - OD_R)``
     (cancels fast red). Independent of the stain solve, whose two 2-stain form reads a
     dense red aggregate's dark core as silver and its red as negative."""
-    white = np.maximum(np.asarray(background_rgb, np.float32), 1.0)
-    od = -np.log10(np.clip(np.asarray(rgb, np.float32), 1.0, None) / white)
+    from her2kit.imaging.color.od import rgb_to_od
+
+    od = rgb_to_od(rgb, background_rgb=background_rgb, darkest_intensity=1.0)
     red = od[..., 1] - od[..., 0]
     return od[..., 0] - np.float32(0.336) * red, red
 

@@ -123,6 +123,15 @@ class JpegAssessment:
                                        else round(self.chroma_detail, 3))}
 
 
+def _rgb_16(rgb) -> np.ndarray:
+    """``rgb`` as an array, refused unless RGB and at least 16 x 16 pixels."""
+    a = np.asarray(rgb)
+    if a.ndim != 3 or a.shape[-1] != 3 or min(a.shape[:2]) < 16:
+        raise Her2kitInputError(f"expected an RGB image of at least 16x16 px, got shape "
+                                f"{a.shape}", field="rgb")
+    return a
+
+
 def jpeg_blockiness(rgb: np.ndarray) -> float:
     """How much stronger luminance steps are on one 8-pixel grid than off it.
 
@@ -142,10 +151,7 @@ def jpeg_blockiness(rgb: np.ndarray) -> float:
     float
         Dimensionless ratio, >= 1.
     """
-    a = np.asarray(rgb)
-    if a.ndim != 3 or a.shape[-1] != 3 or min(a.shape[:2]) < 16:
-        raise Her2kitInputError(f"expected an RGB image of at least 16x16 px, got shape "
-                                f"{a.shape}", field="rgb")
+    a = _rgb_16(rgb)
     lum = a.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     out = []
     for d in (np.abs(np.diff(lum, axis=1)), np.abs(np.diff(lum, axis=0)).T):
@@ -176,11 +182,7 @@ def chroma_detail(rgb: np.ndarray) -> float:
     """
     from scipy import ndimage as ndi
 
-    a = np.asarray(rgb)
-    if a.ndim != 3 or a.shape[-1] != 3 or min(a.shape[:2]) < 16:
-        raise Her2kitInputError(f"expected an RGB image of at least 16x16 px, got shape "
-                                f"{a.shape}", field="rgb")
-    x = a.astype(np.float32)
+    x = _rgb_16(rgb).astype(np.float32)
     to_ycc = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5],
                        [0.5, -0.418688, -0.081312]], np.float32)  # JFIF YCbCr
     ycc = x @ to_ycc.T
