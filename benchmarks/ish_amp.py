@@ -4,13 +4,15 @@ Run from the repository root::
 
     PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_amp                # all cases, seeds 1-3
     PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_amp --seeds 1 --cases mod-2.7
+    PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_amp --jpeg-quality 70 80 90
 
 All shared real Dual ISH fields are non-amplified, so amplified counting is measured on
 the realistic brightfield generator (``realistic_brightfield_options``: fitted to the
 tuning fields DISH1 / DISH3) only. Each case is one field of 1024² px rendered at
 0.065 µm/px, counted as rendered, downscaled to 0.25 µm/px (a 40x slide scanner;
 ``benchmarks.ish_scale.downscale``, anti-aliased) and downscaled then sent through a
-JPEG round trip (quality 80, 4:2:0; its header passed on as ``count-ish FILE.jpg`` does).
+JPEG round trip (quality 80, 4:2:0, or each of ``--jpeg-quality``; its header passed on
+as ``count-ish FILE.jpg`` does).
 
 Cases (HER2 / CEP17 copies drawn per nucleus, ``clusters`` on):
 
@@ -111,15 +113,17 @@ def score_count(field, res, factor: float) -> dict:
                 red_clusters=len(red), red_cluster_copies=sum(c.copies for c in red))
 
 
-def run_case(case: str, seed: int, shape: str) -> list[dict]:
-    """Render one case and count it three ways; one row per count."""
+def run_case(case: str, seed: int, shape: str, *, jpeg_qualities=(80,)) -> list[dict]:
+    """Render one case and count it as rendered, downscaled, and downscaled then through
+    a JPEG round trip at each of ``jpeg_qualities``; one row per count."""
     from benchmarks.ish_scale import downscale
     from her2kit.imaging.ish import count_brightfield_ish
     from her2kit.synthetic.ish import render_brightfield_ish_field
 
     field = render_brightfield_ish_field(field_options(case, seed, shape=shape))
     rows = []
-    for px, q in ((NATIVE_UM, None), (COARSE_UM, None), (COARSE_UM, 80)):
+    for px, q in ((NATIVE_UM, None), (COARSE_UM, None),
+                  *((COARSE_UM, int(q)) for q in jpeg_qualities)):
         f = NATIVE_UM / px
         img, header = downscale(field.image, f, jpeg_quality=q, header=True)
         t0 = time.perf_counter()
@@ -156,9 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", nargs="*", choices=list(CASES), default=list(CASES))
     ap.add_argument("--shapes", nargs="*", choices=SHAPES, default=list(SHAPES))
     ap.add_argument("--seeds", nargs="*", type=int, default=[1, 2, 3])
+    ap.add_argument("--jpeg-quality", nargs="+", type=int, default=[80], metavar="Q",
+                    help="JPEG qualities (1-100, 4:2:0) of the round trips at 0.25 µm/px "
+                         "(default 80)")
     args = ap.parse_args(argv)
+    if not all(1 <= q <= 100 for q in args.jpeg_quality):
+        ap.error("--jpeg-quality: each value must be 1-100")
+    qs = " / ".join(str(q) for q in args.jpeg_quality)
     print("# Amplified Dual ISH, realistic generator, 1024² px at 0.065 µm/px and "
-          "downscaled to 0.25 µm/px (+ JPEG 80 4:2:0)\n")
+          f"downscaled to 0.25 µm/px (+ JPEG {qs} 4:2:0)\n")
     rows = []
     print("| case | shape | seed | µm/px | nuclei | field ratio (true) | HER2/nucleus (true) "
           "| clusters within 30 % | red clusters (copies) |")
@@ -166,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     for case in args.cases:
         for shape in args.shapes:
             for seed in args.seeds:
-                new = run_case(case, seed, shape)
+                new = run_case(case, seed, shape, jpeg_qualities=args.jpeg_quality)
                 rows += new
                 _print_rows(new)
     _summary(rows)
