@@ -119,15 +119,18 @@ LOWEST_MODE_SHARE = 0.5
 #: copies merged into one maximum, and is left out of the single-dot references (area
 #: ``a1``, amount ``i1``). JPEG quantizes the fine detail that keeps the 2-4 copies of a
 #: small aggregate (0.3 µm apart) apart at 0.25 µm/px, while their summed height stays:
-#: on the realistic generator's moderate amplification (benchmarks/ish_amp.py, mod-2.7 /
-#: mod-3.4, seeds 1-3, quality 70 / 80 / 90) such merged 3-copy aggregates were 8-15 of
-#: the ~60 "single" regions (3 of 58 lossless), inflating ``a1`` 4 -> 5-7 px and ``i1``
-#: 2.5 -> 3.3-6.5, and cluster copies fell 40 %. Measured peak / typical height: single
-#: dots q90 1.02-1.32 (generated, JPEG 70-90) and 0.84-1.26 (the tuning fields DISH1 /
-#: DISH3, lossless and JPEG 70-90); merged 3-copy aggregates median 1.47-2.59 (q10
-#: 1.34-2.14). 1.3 / 1.4 / 1.5 / 1.75 / 2.0: mean |HER2 error| of the 12 JPEG rows 17 /
-#: 18 / 21 / 24 / 25 % (29 % without), DISH3 at JPEG 80 found ratio 1.22 / 1.22 / 1.16
-#: / 1.13 / 1.13 (1.13 without, 1.11 by hand): 1.5, above every field's single dots.
+#: on the realistic generator's moderate amplification (benchmarks/ish_amp.py, mod-3.4
+#: aggregates, seed 1) merged 3-copy aggregates were 3 of the 58 "single" regions
+#: lossless, 8 of 61 at quality 80 and 15 of 66 at 70; ``a1`` rose 4 -> 5-7 px, ``i1``
+#: 2.55 -> 3.3-4.9, and the cluster copies of seeds 1-3 fell 147 -> 103 (210-216 true).
+#: Measured peak / typical height: single dots q90 1.02-1.32 (generated, JPEG 70-90) and
+#: 0.84-1.26 (the tuning fields DISH1 / DISH3, lossless and JPEG 70-90); merged 3-copy
+#: aggregates median 1.47-2.59, q10 1.27-2.14 (1.11 / 0.94 where the typical height was
+#: itself read from aggregates, seed 3 at quality 70). 1.3 / 1.4 / 1.5 / 1.75 / 2.0: mean
+#: |HER2 error| of 12 JPEG rows (mod-2.7 / mod-3.4, both shapes, quality 70 / 80 / 90,
+#: seeds 1-3) 17 / 19 / 21 / 24 / 25 % (29 % without), DISH3 at JPEG 80 found ratio 1.22
+#: / 1.22 / 1.16 / 1.13 / 1.13 (1.13 without, 1.11 by hand): 1.5, above every field's
+#: single dots.
 JPEG_MERGED_PEAK_FACTOR = 1.5
 
 
