@@ -105,8 +105,9 @@ JPEG_CHROMA_SIGMA_PX = 1.0
 #: lossless -0.27 to 0.17; those that are not read 0.02, 0.21, 0.29, 0.31 and 1.0-1.25;
 #: on DISH3 (tuning field) the candidates at lossless red dots 0.06-0.29. 0.3 is where
 #: a silver dot's red twin or grey haze starts at 0.065 µm/px (+0.3 to +1,
-#: :func:`~her2kit.imaging.ish.red.add_faint_red`); 0.15 / 0.25 / 0.35 on the six
-#: generated fields: CEP17 -10.4 / -8.7 / -8.2 % (benchmarks/README.md, redjpeg).
+#: :func:`~her2kit.imaging.ish.red.add_faint_red`); 0.15 / 0.25 / 0.35 on six generated
+#: fields (the same cases, seeds 1-2): CEP17 -10.4 / -8.7 / -8.2 % (benchmarks/README.md,
+#: redjpeg).
 JPEG_RED_FAINT_MAX_SILVER = 0.3
 #: Bound of the luminance guide of the JPEG red amount (:func:`_jpeg_chroma_amounts`):
 #: the gain (full-resolution luminance OD over that at the colour's resolution) never
@@ -699,8 +700,9 @@ min_solidity, focus_min_ratio, cluster_max_um
         In such a field, ``red_faint_max_silver`` is replaced by this (a finite number;
         default :data:`JPEG_RED_FAINT_MAX_SILVER`, 0.3; 0 = the rule before branch
         redjpeg). Used: ``parameters["red_faint_max_silver_used"]``. Both together, on
-        the realistic generator's amplified fields at 0.25 µm/px after JPEG 80 (6
-        fields), CEP17 per nucleus reads -8.2 % (-13.2 % before, -5.5 % lossless); on
+        the realistic generator's amplified fields at 0.25 µm/px after JPEG 80 (mod-3.4,
+        mod-2.2, high aggregates, seeds 1-2), CEP17 per nucleus reads -8.2 % (-13.2 %
+        before, -5.5 % lossless); on
         DISH3 (tuning part of the hand reference) 2.65 per found nucleus (2.25 before,
         2.85 lossless, 3.25 by hand); lossless fields are unchanged.
 
