@@ -5,6 +5,8 @@ Run from the repository root::
     PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_amp                # all cases, seeds 1-3
     PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_amp --seeds 1 --cases mod-2.7
     PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_amp --jpeg-quality 70 80 90
+    PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_amp --red-jpeg-off   # before redjpeg
+    PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_amp --merged-peak-off  # before ampjpeg
 
 All shared real Dual ISH fields are non-amplified, so amplified counting is measured on
 the realistic brightfield generator (``realistic_brightfield_options``: fitted to the
@@ -113,9 +115,11 @@ def score_count(field, res, factor: float) -> dict:
                 red_clusters=len(red), red_cluster_copies=sum(c.copies for c in red))
 
 
-def run_case(case: str, seed: int, shape: str, *, jpeg_qualities=(80,)) -> list[dict]:
+def run_case(case: str, seed: int, shape: str, options=None, *, jpeg_qualities=(80,)
+             ) -> list[dict]:
     """Render one case and count it as rendered, downscaled, and downscaled then through
-    a JPEG round trip at each of ``jpeg_qualities``; one row per count."""
+    a JPEG round trip at each of ``jpeg_qualities``; one row per count (``options``:
+    BrightfieldIshOptions, None = defaults)."""
     from benchmarks.ish_scale import downscale
     from her2kit.imaging.ish import count_brightfield_ish
     from her2kit.synthetic.ish import render_brightfield_ish_field
@@ -127,7 +131,8 @@ def run_case(case: str, seed: int, shape: str, *, jpeg_qualities=(80,)) -> list[
         f = NATIVE_UM / px
         img, header = downscale(field.image, f, jpeg_quality=q, header=True)
         t0 = time.perf_counter()
-        res = count_brightfield_ish(img, assay="dual-ish", pixel_size_um=px, jpeg_source=header)
+        res = count_brightfield_ish(img, assay="dual-ish", pixel_size_um=px, jpeg_source=header,
+                                    options=options)
         rows.append(dict(case=case, seed=seed, shape=shape, pixel_size_um=px, jpeg=q,
                          s=time.perf_counter() - t0, **score_count(field, res, f)))
     return rows
@@ -135,10 +140,12 @@ def run_case(case: str, seed: int, shape: str, *, jpeg_qualities=(80,)) -> list[
 
 def _summary(rows) -> None:
     print("\nSummary per case, shape and pixel size (seeds pooled): field ratio within "
-          "25 % of truth and on its side of 2.0, mean |HER2 error| %, clusters within 30 %, "
-          "red clusters")
-    print("| case | shape | µm/px | ratio ok | HER2 error | clusters within 30 % | red clusters |")
-    print("|---|---|---|---:|---:|---:|---:|")
+          "25 % of truth and on its side of 2.0, mean |HER2 error| %, mean CEP17 error % "
+          "(signed: counted over true CEP17 per nucleus of the counted nuclei, - = read low), "
+          "clusters within 30 %, red clusters")
+    print("| case | shape | µm/px | ratio ok | HER2 error | CEP17 error | clusters within 30 % "
+          "| red clusters |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
     keys = sorted({(r["case"], r["shape"], r["pixel_size_um"], r["jpeg"] or 0) for r in rows},
                   key=lambda k: (list(CASES).index(k[0]), k[1], k[2], k[3]))
     for case, shape, px, q in keys:
@@ -147,9 +154,11 @@ def _summary(rows) -> None:
         ok = sum(r["ratio"] is not None and (r["ratio"] >= 2) == (r["true_ratio"] >= 2)
                  and abs(r["ratio"] - r["true_ratio"]) <= 0.25 * r["true_ratio"] for r in sel)
         err = np.mean([abs(r["her2"] - r["true_her2"]) / r["true_her2"] for r in sel])
+        err_c = np.mean([(r["cep17"] - r["true_cep17"]) / r["true_cep17"] for r in sel])
         cl = sum(r["clusters_ok"] for r in sel), sum(r["n_clusters"] for r in sel)
         label = f"{px}" + (f" +JPEG {q}" if q else "")
         print(f"| {case} | {shape} | {label} | {ok}/{len(sel)} | {100 * err:.0f} % | "
+              f"{100 * err_c:+.0f} % | "
               f"{cl[0]}/{cl[1]} ({100 * cl[0] / max(cl[1], 1):.0f} %) | "
               f"{sum(r['red_clusters'] for r in sel)} |")
 
@@ -163,10 +172,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jpeg-quality", nargs="+", type=int, default=[80], metavar="Q",
                     help="JPEG qualities (1-100, 4:2:0) of the round trips at 0.25 µm/px "
                          "(default 80)")
+    ap.add_argument("--red-jpeg-off", action="store_true",
+                    help="count without branch redjpeg's JPEG red rules (red_jpeg_luma=False, "
+                         "red_jpeg_faint_max_silver=0): the counts before it")
+    ap.add_argument("--merged-peak-off", action="store_true",
+                    help="count without branch ampjpeg's merged-copies rule "
+                         "(silver_jpeg_merged_peak=0): the counts before it")
     args = ap.parse_args(argv)
     if not all(1 <= q <= 100 for q in args.jpeg_quality):
         ap.error("--jpeg-quality: each value must be 1-100")
     qs = " / ".join(str(q) for q in args.jpeg_quality)
+    off = {}
+    if args.red_jpeg_off:
+        off.update(red_jpeg_luma=False, red_jpeg_faint_max_silver=0.0)
+    if args.merged_peak_off:
+        off.update(silver_jpeg_merged_peak=0.0)
+    options = None
+    if off:
+        from her2kit.imaging.ish import BrightfieldIshOptions
+
+        options = BrightfieldIshOptions(**off)
     print("# Amplified Dual ISH, realistic generator, 1024² px at 0.065 µm/px and "
           f"downscaled to 0.25 µm/px (+ JPEG {qs} 4:2:0)\n")
     rows = []
@@ -176,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     for case in args.cases:
         for shape in args.shapes:
             for seed in args.seeds:
-                new = run_case(case, seed, shape, jpeg_qualities=args.jpeg_quality)
+                new = run_case(case, seed, shape, options, jpeg_qualities=args.jpeg_quality)
                 rows += new
                 _print_rows(new)
     _summary(rows)
