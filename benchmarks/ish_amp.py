@@ -4,14 +4,17 @@ Run from the repository root::
 
     PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_amp                # all cases, seeds 1-3
     PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_amp --seeds 1 --cases mod-2.7
+    PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_amp --jpeg-quality 70 80 90
     PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_amp --red-jpeg-off   # before redjpeg
+    PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_amp --merged-peak-off  # before ampjpeg
 
 All shared real Dual ISH fields are non-amplified, so amplified counting is measured on
 the realistic brightfield generator (``realistic_brightfield_options``: fitted to the
 tuning fields DISH1 / DISH3) only. Each case is one field of 1024² px rendered at
 0.065 µm/px, counted as rendered, downscaled to 0.25 µm/px (a 40x slide scanner;
 ``benchmarks.ish_scale.downscale``, anti-aliased) and downscaled then sent through a
-JPEG round trip (quality 80, 4:2:0; its header passed on as ``count-ish FILE.jpg`` does).
+JPEG round trip (quality 80, 4:2:0, or each of ``--jpeg-quality``; its header passed on
+as ``count-ish FILE.jpg`` does).
 
 Cases (HER2 / CEP17 copies drawn per nucleus, ``clusters`` on):
 
@@ -112,8 +115,10 @@ def score_count(field, res, factor: float) -> dict:
                 red_clusters=len(red), red_cluster_copies=sum(c.copies for c in red))
 
 
-def run_case(case: str, seed: int, shape: str, options=None) -> list[dict]:
-    """Render one case and count it three ways; one row per count (``options``:
+def run_case(case: str, seed: int, shape: str, options=None, *, jpeg_qualities=(80,)
+             ) -> list[dict]:
+    """Render one case and count it as rendered, downscaled, and downscaled then through
+    a JPEG round trip at each of ``jpeg_qualities``; one row per count (``options``:
     BrightfieldIshOptions, None = defaults)."""
     from benchmarks.ish_scale import downscale
     from her2kit.imaging.ish import count_brightfield_ish
@@ -121,7 +126,8 @@ def run_case(case: str, seed: int, shape: str, options=None) -> list[dict]:
 
     field = render_brightfield_ish_field(field_options(case, seed, shape=shape))
     rows = []
-    for px, q in ((NATIVE_UM, None), (COARSE_UM, None), (COARSE_UM, 80)):
+    for px, q in ((NATIVE_UM, None), (COARSE_UM, None),
+                  *((COARSE_UM, int(q)) for q in jpeg_qualities)):
         f = NATIVE_UM / px
         img, header = downscale(field.image, f, jpeg_quality=q, header=True)
         t0 = time.perf_counter()
@@ -163,17 +169,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", nargs="*", choices=list(CASES), default=list(CASES))
     ap.add_argument("--shapes", nargs="*", choices=SHAPES, default=list(SHAPES))
     ap.add_argument("--seeds", nargs="*", type=int, default=[1, 2, 3])
+    ap.add_argument("--jpeg-quality", nargs="+", type=int, default=[80], metavar="Q",
+                    help="JPEG qualities (1-100, 4:2:0) of the round trips at 0.25 µm/px "
+                         "(default 80)")
     ap.add_argument("--red-jpeg-off", action="store_true",
                     help="count without branch redjpeg's JPEG red rules (red_jpeg_luma=False, "
                          "red_jpeg_faint_max_silver=0): the counts before it")
+    ap.add_argument("--merged-peak-off", action="store_true",
+                    help="count without branch ampjpeg's merged-copies rule "
+                         "(silver_jpeg_merged_peak=0): the counts before it")
     args = ap.parse_args(argv)
-    options = None
+    if not all(1 <= q <= 100 for q in args.jpeg_quality):
+        ap.error("--jpeg-quality: each value must be 1-100")
+    qs = " / ".join(str(q) for q in args.jpeg_quality)
+    off = {}
     if args.red_jpeg_off:
+        off.update(red_jpeg_luma=False, red_jpeg_faint_max_silver=0.0)
+    if args.merged_peak_off:
+        off.update(silver_jpeg_merged_peak=0.0)
+    options = None
+    if off:
         from her2kit.imaging.ish import BrightfieldIshOptions
 
-        options = BrightfieldIshOptions(red_jpeg_luma=False, red_jpeg_faint_max_silver=0.0)
+        options = BrightfieldIshOptions(**off)
     print("# Amplified Dual ISH, realistic generator, 1024² px at 0.065 µm/px and "
-          "downscaled to 0.25 µm/px (+ JPEG 80 4:2:0)\n")
+          f"downscaled to 0.25 µm/px (+ JPEG {qs} 4:2:0)\n")
     rows = []
     print("| case | shape | seed | µm/px | nuclei | field ratio (true) | HER2/nucleus (true) "
           "| clusters within 30 % | red clusters (copies) |")
@@ -181,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     for case in args.cases:
         for shape in args.shapes:
             for seed in args.seeds:
-                new = run_case(case, seed, shape, options)
+                new = run_case(case, seed, shape, options, jpeg_qualities=args.jpeg_quality)
                 rows += new
                 _print_rows(new)
     _summary(rows)

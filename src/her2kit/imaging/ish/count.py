@@ -55,6 +55,7 @@ from her2kit.imaging.ish.signals import (
     DENSE_OVERLAP_FACTOR,
     DENSE_SILVER_SHARE_DEFAULT,
     HIGH_BACKGROUND_RATIO,
+    JPEG_MERGED_PEAK_FACTOR,
     REFERENCE_MODE_BANDWIDTH,
     SILVER_IN_RED_MAX_SHARE,
     SINGLE_SIGNAL_REFERENCES,
@@ -187,12 +188,14 @@ class _CountOptions:
                                 focus_min_ratio=self.focus_min_ratio)
 
     def _count(self, nuclear, her2, cep17, *, assay, pixel_size_um, roi_mask, nuclei_labels,
-               parameters, her2_opaque=None, coarse_probes=(), colour_od=None
+               parameters, her2_opaque=None, coarse_probes=(), colour_od=None, signals=None
                ) -> IshImageResult:
-        """:func:`count_ish_channels` with this counter's stage options."""
+        """:func:`count_ish_channels` with this counter's stage options (``signals``: the
+        signal stage's instead of :meth:`signal_options`)."""
         return count_ish_channels(
             nuclear, her2, cep17, assay=assay, pixel_size_um=pixel_size_um,
-            segmentation=self._segmentation_at(pixel_size_um), signals=self.signal_options(),
+            segmentation=self._segmentation_at(pixel_size_um),
+            signals=self.signal_options() if signals is None else signals,
             selection=self.selection_options(), roi_mask=roi_mask,
             nuclei_labels=nuclei_labels, parameters=parameters, her2_opaque=her2_opaque,
             coarse_probes=coarse_probes, colour_od=colour_od,
@@ -638,6 +641,17 @@ min_solidity, focus_min_ratio, cluster_max_um
         :data:`~her2kit.imaging.ish.signals.CLUSTER_MIN_COPIES_BRIGHTFIELD`, 2.75: three
         partly merged copies read 2.2-2.9 single dots; 3 = the rule before branch amp,
         as for regions that are not dense).
+    silver_jpeg_merged_peak : float
+        Dual ISH, JPEG-degraded fields only (``parameters["jpeg_degraded"]``): a silver
+        region of one maximum whose peak exceeds this x the typical single dot's height
+        is merged copies and is left out of the single-dot references (area and
+        amount) that cluster copies are read against (>= 0; 0 = off; default
+        :data:`~her2kit.imaging.ish.signals.JPEG_MERGED_PEAK_FACTOR`, 1.5). JPEG merges
+        the copies of small aggregates into one maximum; as "single dots" they raised
+        the references and amplified fields read HER2 up to 42 % low at 0.25 µm/px,
+        quality 70-90 (benchmarks/ish_amp.py). The factor applied is
+        ``parameters["silver_merged_peak_applied"]`` (None = not applied), the regions
+        left out ``parameters["her2_merged_singles"]``.
     silver_split_reference : bool
         Dual ISH: silver is too close to hematoxylin for one 3-stain solve (two 2-stain
         solves, ``parameters["stain_separation"]``) when it is within
@@ -746,6 +760,7 @@ min_solidity, focus_min_ratio, cluster_max_um
     silver_dense_area_factor: float = DENSE_OVERLAP_FACTOR
     silver_dense_per_maximum: bool = True
     silver_dense_min_copies: float = CLUSTER_MIN_COPIES_BRIGHTFIELD
+    silver_jpeg_merged_peak: float = JPEG_MERGED_PEAK_FACTOR
     silver_split_reference: bool = True
     red_single_reference: str = "clear-mode"
     red_clear_height: float = 0.9
@@ -811,6 +826,10 @@ min_solidity, focus_min_ratio, cluster_max_um
             raise Her2kitInputError(
                 f"expected 1-{CLUSTER_MIN_COPIES:g} single dots, got "
                 f"{self.silver_dense_min_copies!r}", field="silver_dense_min_copies")
+        if not float(self.silver_jpeg_merged_peak) >= 0:
+            raise Her2kitInputError(f"expected >= 0 (0 = off), got "
+                                    f"{self.silver_jpeg_merged_peak!r}",
+                                    field="silver_jpeg_merged_peak")
         if not float(self.silver_dense_area_factor) >= 1:
             raise Her2kitInputError(
                 f"expected >= 1, got {self.silver_dense_area_factor!r}",
@@ -1077,6 +1096,7 @@ def _evidence(params, geo, sig, sel) -> dict:
         cep17_faint_threshold=sig.red_faint_threshold,
         cep17_faint_added=sig.red_faint_added,
         her2_clusters_in_red=sig.silver_clusters_in_red,
+        her2_merged_singles=her2.merged_singles,
         her2_weak_reference=weak_reference(sig, "her2"),
         cep17_weak_reference=weak_reference(sig, "cep17"),
         median_focus=sel.median_focus,
@@ -1260,7 +1280,7 @@ def count_brightfield_ish(
     amounts, split = _stain_amounts(rgb, assay=assay, vectors=vectors,
                                     background_rgb=background_rgb,
                                     nuclei_reference=nuclei_reference)
-    amounts, counting, jpeg_params = _jpeg_adaptation(
+    amounts, counting, jpeg_params, signals = _jpeg_adaptation(
         rgb, amounts, jpeg, options, assay=assay, pixel_size_um=pixel_size_um,
         vectors=vectors, background_rgb=background_rgb, nuclei_reference=nuclei_reference)
     params = dict(
@@ -1312,9 +1332,8 @@ def count_brightfield_ish(
     )
     opaque = None
     if assay == "dual-ish" and options.silver_opaque_transmittance > 0:
-        opaque = _opaque(rgb, background_rgb,
-                         _opaque_transmittance(options.silver_opaque_transmittance,
-                                               pixel_size_um))
+        opaque = _opaque(rgb, background_rgb, _opaque_transmittance(
+            options.silver_opaque_transmittance, pixel_size_um))
         params["her2_opaque_px"] = int(opaque.sum())
     res = counting._count(
         amounts["nuclei"], amounts["her2"], amounts.get("cep17") if assay == "dual-ish" else None,
@@ -1322,15 +1341,18 @@ def count_brightfield_ish(
         parameters=params, her2_opaque=opaque,
         coarse_probes=("cep17",) if jpeg_params["jpeg_chroma_adapted"] else (),
         colour_od=(_colour_od(rgb, background_rgb) if assay == "dual-ish"
-                   and options.silver_in_red_max_share > 0 else None),
+                   and options.silver_in_red_max_share > 0 else None), signals=signals,
     )
     return _with_jpeg_flag(res) if jpeg.degraded else res
 
 
 def _jpeg_adaptation(rgb, amounts, jpeg, options, *, assay, pixel_size_um, vectors,
-                     background_rgb, nuclei_reference) -> tuple[dict, BrightfieldIshOptions, dict]:
+                     background_rgb, nuclei_reference
+                     ) -> tuple[dict, BrightfieldIshOptions, dict, SignalOptions | None]:
     """The JPEG adaptation of a brightfield field: (the stain amounts, the options the
-    count runs with, the ``jpeg_*`` / ``red_*_used`` parameters)."""
+    count runs with, the ``jpeg_*`` / ``red_*_used`` / ``silver_*merged_peak*``
+    parameters, the signal stage's options of a JPEG-degraded Dual ISH field with
+    ``silver_jpeg_merged_peak`` applied or None = the options' own)."""
     # 4:2:0 colour is sampled every 2 px; the adaptation is for colour sampled no finer
     # than a dot's s.d. (0.3 µm: from 0.15 µm/px on). At 0.10 µm/px it under-read DISH1
     # (found ratio 0.42 at quality 95, 1.26 by hand; benchmarks/README.md, ISH from JPEG).
@@ -1345,6 +1367,11 @@ def _jpeg_adaptation(rgb, amounts, jpeg, options, *, assay, pixel_size_um, vecto
         # A red dot's colour is known at the colour's resolution only (branch redjpeg).
         counting = replace(options,
                            red_faint_max_silver=float(options.red_jpeg_faint_max_silver))
+    # Merged silver copies are left out of the single-dot references (branch ampjpeg).
+    merged = (float(options.silver_jpeg_merged_peak) if assay == "dual-ish" and jpeg.degraded
+              and options.silver_jpeg_merged_peak > 0 else None)
+    signals = (None if merged is None
+               else replace(counting.signal_options(), silver_merged_peak=merged))
     return amounts, counting, dict(
         **jpeg.parameters(),
         jpeg_chroma_adapted=adapted,
@@ -1352,7 +1379,9 @@ def _jpeg_adaptation(rgb, amounts, jpeg, options, *, assay, pixel_size_um, vecto
         jpeg_chroma_sigma_px=JPEG_CHROMA_SIGMA_PX if adapted else None,
         red_jpeg_luma_applied=adapted and bool(options.red_jpeg_luma),
         red_faint_max_silver_used=float(counting.red_faint_max_silver),
-    )
+        silver_jpeg_merged_peak=float(options.silver_jpeg_merged_peak),
+        silver_merged_peak_applied=merged,
+    ), signals
 
 
 def _with_jpeg_flag(res: IshImageResult) -> IshImageResult:

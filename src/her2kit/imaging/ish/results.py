@@ -111,6 +111,9 @@ class ProbeSignals:
         Median area of isolated single signals above the mask threshold, µm².
     mask_threshold : float or None
         Background-subtracted intensity threshold of the cluster mask (image units).
+    merged_singles : int
+        Dual ISH silver of a JPEG-degraded field: regions of one maximum left out of
+        the single-signal references as merged copies (0 otherwise).
     """
 
     probe: str
@@ -121,6 +124,7 @@ class ProbeSignals:
     single_signal_intensity: float | None
     single_signal_area_um2: float | None
     mask_threshold: float | None
+    merged_singles: int = 0
 
 
 @dataclass(frozen=True, eq=False)
