@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 
 from her2kit.errors import Her2kitInputError
-from her2kit.imaging.ish import BrightfieldIshOptions
+from her2kit.imaging.color.stains import STAIN_VECTORS
+from her2kit.imaging.ish import BrightfieldIshOptions, count_brightfield_ish
 from her2kit.imaging.ish import signals as sig
+
+PX = 0.25  # µm per pixel of the built fields (a 40x scanner's)
 
 
 def _regions(areas, maxima, integ):
@@ -83,3 +86,62 @@ def test_region_peaks_are_each_regions_highest_value():
 def test_plateau_option_is_validated(bad):
     with pytest.raises(Her2kitInputError, match="silver_plateau_area_per_peak"):
         BrightfieldIshOptions(silver_plateau_area_per_peak=bad)
+
+
+# --------------------------------------------------------------------------- built fields
+def _field(*, clump: bool, seed: int = 0) -> np.ndarray:
+    """Nine pale nuclei (4.5 µm radius) built from Beer-Lambert with the published stain
+    vectors (not from the counter): eight hold 3 single silver dots (0.5 OD, s.d.
+    0.25 µm), every one 2 red dots. The centre one holds either one faint silver dot
+    (0.1 OD) on a 2.2 µm patch of faint silver-coloured texture (0.3 OD, soft edge: one
+    dot by truth) or, ``clump``, 4 single dots within 0.35 µm (4 copies)."""
+    rng = np.random.default_rng(seed)
+    n = 120
+    yy, xx = np.mgrid[:3 * n, :3 * n]
+    hema = np.full(yy.shape, 0.02)
+    silver = np.zeros(yy.shape)
+    red = np.zeros(yy.shape)
+    s = 0.25 / PX
+
+    def dot(a, y, x, peak):
+        a += peak * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * s * s))
+
+    for k, (cy, cx) in enumerate((n // 2 + n * i, n // 2 + n * j) for i in range(3)
+                                 for j in range(3)):
+        hema[(yy - cy) ** 2 + (xx - cx) ** 2 <= (4.5 / PX) ** 2] += 0.15
+        if k == 4 and clump:
+            for dy, dx in ((0, 0), (1.2, 0.8), (-0.9, 1.1), (0.3, -1.3)):
+                dot(silver, cy + dy, cx + dx, 0.5)
+        elif k == 4:
+            r = np.hypot(yy - cy, xx - cx)
+            silver += 0.3 / (1 + np.exp((r - 0.5 * 2.2 / PX) / 0.7))
+            dot(silver, cy, cx, 0.1)
+        else:
+            for a in (0.3, 2.4, 4.4):
+                dot(silver, cy + 8 * np.sin(a + k), cx + 8 * np.cos(a + k), 0.5)
+        for a in (1.3, 3.5):
+            dot(red, cy + 9 * np.sin(a + k), cx + 9 * np.cos(a + k), 0.5)
+    od = sum(amount[..., None] * np.asarray(STAIN_VECTORS[name]) for amount, name in
+             ((hema, "hematoxylin"), (silver, "silver"), (red, "fast_red")))
+    return np.clip(235 * 10 ** (-od) + rng.normal(0, 1.5, od.shape), 0, 255).astype(np.uint8)
+
+
+def _her2(rgb, **options):
+    res = count_brightfield_ish(rgb, assay="dual-ish", pixel_size_um=PX,
+                                options=BrightfieldIshOptions(**options))
+    nid = int(res.labels[180, 180])
+    others = [n.her2 for n in res.nuclei if n.nucleus_id != nid]
+    return next(n.her2 for n in res.nuclei if n.nucleus_id == nid), others
+
+
+def test_a_faint_dot_on_texture_counts_one():
+    her2, others = _her2(_field(clump=False))
+    assert her2 == 1 and others == [3] * 8, (her2, others)
+    # Without the rule the patch's amount made it a cluster of 5.
+    assert _her2(_field(clump=False), silver_plateau_area_per_peak=0.0)[0] >= 4
+
+
+def test_copies_merged_into_one_maximum_stay_a_cluster():
+    # Their peak rises with their area: 4 copies read 4 with the rule as without it.
+    assert _her2(_field(clump=True))[0] == 4
+    assert _her2(_field(clump=True), silver_plateau_area_per_peak=0.0)[0] == 4
