@@ -111,7 +111,7 @@ SILVER_IN_RED_MAX_SHARE = 0.5
 #: dark rim) read 6.3-11.0 and DISH1 at 0.065 µm/px two (a single dark dot, a diffuse
 #: texture patch; 6 and 5 copies) 5.3 and 10.0, while every generated true cluster of
 #: one maximum (benchmarks/ish_amp.py, seeds 1-3, both shapes, 0.065 / 0.25 / 0.25 +
-#: JPEG 80: 1270, 34 of them not dense) reads at most 4.49 (not dense: 3.98).
+#: JPEG 80: 1234, 34 of them not dense) reads at most 4.49 (not dense: 3.98).
 PLATEAU_AREA_PER_PEAK = 5.0
 
 
