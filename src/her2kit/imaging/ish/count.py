@@ -56,6 +56,7 @@ from her2kit.imaging.ish.signals import (
     DENSE_SILVER_SHARE_DEFAULT,
     HIGH_BACKGROUND_RATIO,
     JPEG_MERGED_PEAK_FACTOR,
+    PLATEAU_AREA_PER_PEAK,
     REFERENCE_MODE_BANDWIDTH,
     SILVER_IN_RED_MAX_SHARE,
     SINGLE_SIGNAL_REFERENCES,
@@ -652,6 +653,14 @@ min_solidity, focus_min_ratio, cluster_max_um
         quality 70-90 (benchmarks/ish_amp.py). The factor applied is
         ``parameters["silver_merged_peak_applied"]`` (None = not applied), the regions
         left out ``parameters["her2_merged_singles"]``.
+    silver_plateau_area_per_peak : float
+        Dual ISH: a silver cluster candidate of one maximum that is not dense counts one
+        dot when its area is more than this many single-dot areas per single-dot height
+        of its peak (>= 0; default
+        :data:`~her2kit.imaging.ish.signals.PLATEAU_AREA_PER_PEAK`, 5; 0 = off, the rule
+        before branch dish3clust): a dot whose half-height mask spreads over nuclear
+        texture keeps a dot's peak over many single areas, and read 3-5 copies on the
+        tuning field DISH3 at 0.25 µm/px.
     silver_split_reference : bool
         Dual ISH: silver is too close to hematoxylin for one 3-stain solve (two 2-stain
         solves, ``parameters["stain_separation"]``) when it is within
@@ -761,6 +770,7 @@ min_solidity, focus_min_ratio, cluster_max_um
     silver_dense_per_maximum: bool = True
     silver_dense_min_copies: float = CLUSTER_MIN_COPIES_BRIGHTFIELD
     silver_jpeg_merged_peak: float = JPEG_MERGED_PEAK_FACTOR
+    silver_plateau_area_per_peak: float = PLATEAU_AREA_PER_PEAK
     silver_split_reference: bool = True
     red_single_reference: str = "clear-mode"
     red_clear_height: float = 0.9
@@ -798,9 +808,10 @@ min_solidity, focus_min_ratio, cluster_max_um
             v = getattr(self, name)
             if not float(v) >= 0:
                 raise Her2kitInputError(f"expected >= 0 µm, got {v!r}", field=name)
-        if not float(self.silver_in_red_max_share) >= 0:
-            raise Her2kitInputError(f"expected >= 0, got {self.silver_in_red_max_share!r}",
-                                    field="silver_in_red_max_share")
+        for name in ("silver_in_red_max_share", "silver_plateau_area_per_peak"):
+            if not float(getattr(self, name)) >= 0:
+                raise Her2kitInputError(f"expected >= 0, got {getattr(self, name)!r}",
+                                        field=name)
         check_positive(self.nuclei_threshold_factor, name="nuclei_threshold_factor",
                        unit="x Otsu")
         _check_nuclei_split(self)
@@ -902,6 +913,7 @@ min_solidity, focus_min_ratio, cluster_max_um
             silver_dense_per_maximum=bool(self.silver_dense_per_maximum),
             silver_dense_area_factor=float(self.silver_dense_area_factor),
             silver_dense_min_copies=float(self.silver_dense_min_copies),
+            silver_plateau_area_per_peak=float(self.silver_plateau_area_per_peak),
             red=self.red_options(),
         )
 
@@ -1284,8 +1296,7 @@ def count_brightfield_ish(
         rgb, amounts, jpeg, options, assay=assay, pixel_size_um=pixel_size_um,
         vectors=vectors, background_rgb=background_rgb, nuclei_reference=nuclei_reference)
     params = dict(
-        assay=assay,
-        pixel_size_um=pixel_size_um,
+        assay=assay, pixel_size_um=pixel_size_um,
         **options._shared_parameters(),
         stains={k: (v if isinstance(v, str) else tuple(v)) for k, v in stains.items()},
         stain_vectors={k: tuple(round(float(x), 4) for x in v) for k, v in vectors.items()},
@@ -1320,6 +1331,7 @@ def count_brightfield_ish(
         silver_dense_area_factor=float(options.silver_dense_area_factor),
         silver_dense_per_maximum=bool(options.silver_dense_per_maximum),
         silver_dense_min_copies=float(options.silver_dense_min_copies),
+        silver_plateau_area_per_peak=float(options.silver_plateau_area_per_peak),
         red_single_reference=options.red_single_reference,
         red_clear_height=float(options.red_clear_height),
         red_faint_k=float(options.red_faint_k),

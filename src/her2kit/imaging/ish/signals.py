@@ -46,6 +46,7 @@ __all__ = [
     "LOCAL_MIN_PX",
     "LOCAL_THRESHOLD_MAX",
     "LOWEST_MODE_SHARE",
+    "PLATEAU_AREA_PER_PEAK",
     "REFERENCE_MODE_BANDWIDTH",
     "SILVER_IN_RED_MAX_SHARE",
     "SINGLE_SIGNAL_REFERENCES",
@@ -96,6 +97,23 @@ CLUSTER_MIN_COPIES_BRIGHTFIELD = 2.75
 #: generated amplified fields (seeds 1-3, both cluster shapes, 0.065 / 0.25 / 0.25 + JPEG
 #: 80, 18 counts, 655 clusters) at most 0.21.
 SILVER_IN_RED_MAX_SHARE = 0.5
+
+
+#: Dual ISH silver: a cluster candidate of one maximum that is not dense is one dot on a
+#: plateau of nuclear texture, not a cluster, when its mask area (in single-dot areas)
+#: is more than this many times its peak (in single-dot heights: the dominant height,
+#: twice the mask threshold). Copies merged into one maximum pile up, so their peak
+#: rises with their area (a dark single dot's area grows only with the log of its
+#: amount); a dot whose half-height mask spreads over hematoxylin texture keeps a
+#: single dot's peak over many single areas, and the texture's amount made it 3-5
+#: copies. Dense (opaque) silver is exempt: its clipped peak says nothing of its area.
+#: Measured (issue 11, branch dish3clust): on the tuning field DISH3 at 0.25 µm/px the
+#: four such "clusters" (3-5 copies each: a faint dot in a texture patch, a nucleus's
+#: dark rim) read 6.3-11.0 and DISH1 at 0.065 µm/px two (a single dark dot, a diffuse
+#: texture patch; 6 and 5 copies) 5.3 and 10.0, while every generated true cluster of
+#: one maximum (benchmarks/ish_amp.py, seeds 1-3, both shapes, 0.065 / 0.25 / 0.25 +
+#: JPEG 80: 1234, 34 of them not dense) reads at most 4.49 (not dense: 3.98).
+PLATEAU_AREA_PER_PEAK = 5.0
 
 
 #: Dual ISH silver: the clear signals set the typical single dot only while they are at
@@ -293,6 +311,7 @@ def _probe_signals(
     dense_per_maximum=False,
     dense_min_copies=CLUSTER_MIN_COPIES_BRIGHTFIELD,
     merged_peak=0.0,
+    plateau_area_per_peak=0.0,
 ) -> ProbeSignals:
     """Detections of one probe, their nuclei, and clusters with copy estimates.
 
@@ -316,6 +335,7 @@ def _probe_signals(
     ``merged_peak`` (> 0, Dual ISH silver only): regions of one maximum whose peak
     exceeds this x the typical single height are left out of the single-dot
     references (:data:`JPEG_MERGED_PEAK_FACTOR`; 0 = off).
+    ``plateau_area_per_peak`` (> 0, with ``opaque``): see :data:`PLATEAU_AREA_PER_PEAK`.
     """
     ch = np.asarray(channel, np.float32)
     sigma_px = spot_sigma_um / pixel_size_um
@@ -371,10 +391,13 @@ def _probe_signals(
         reg, dense = _dense_credit(reg, np.asarray(opaque, bool), a1, i1,
                                    share=dense_share, area_factor=dense_area_factor,
                                    per_maximum=dense_per_maximum, compact_px=compact_px)
+    plateau = silver and plateau_area_per_peak > 0
     is_cluster = _is_cluster(reg, a1, i1, pixel_size_um=pixel_size_um,
                              cluster_max_um=cluster_max_um, clear_mode=clear_mode,
                              dense=dense, dense_cluster_max_um=dense_cluster_max_um,
-                             min_copies=dense_min_copies if silver else CLUSTER_MIN_COPIES)
+                             min_copies=dense_min_copies if silver else CLUSTER_MIN_COPIES,
+                             peak=_region_peaks(reg, sm) / (2.0 * mask_thr) if plateau else None,
+                             plateau_area_per_peak=plateau_area_per_peak)
     clusters = _cluster_records(reg, is_cluster, i1, sm, labels, probe=probe,
                                 pixel_size_um=pixel_size_um)
     if clusters:
@@ -393,10 +416,7 @@ def _without_merged(one: np.ndarray, reg: _Regions, sm: np.ndarray, max_peak: fl
     """``one`` (regions of one maximum inside nuclei) without those whose peak of ``sm``
     exceeds ``max_peak`` (merged copies, :data:`JPEG_MERGED_PEAK_FACTOR`), and how many
     were left out; ``one`` unchanged when fewer than 3 would remain."""
-    peak = np.zeros(reg.ncomp + 1)
-    if reg.ncomp:
-        peak[1:] = ndi.maximum(sm, reg.comp, np.arange(1, reg.ncomp + 1))
-    keep = one & (peak <= max_peak)
+    keep = one & (_region_peaks(reg, sm) <= max_peak)
     if keep.sum() < 3:
         return one, 0
     return keep, int(one.sum() - keep.sum())
@@ -506,12 +526,16 @@ def _regions(ch, bg, sm, mask_thr, rr, cc, nid, sigma_px) -> _Regions:
 
 def _is_cluster(reg: _Regions, a1, i1, *, pixel_size_um, cluster_max_um, clear_mode,
                 dense=None, dense_cluster_max_um=None,
-                min_copies: float = CLUSTER_MIN_COPIES) -> np.ndarray:
+                min_copies: float = CLUSTER_MIN_COPIES, peak=None,
+                plateau_area_per_peak: float = 0.0) -> np.ndarray:
     """Per region: a cluster (large enough, at least ``min_copies`` single signals bright,
     more copies than maxima).
 
     ``dense`` (bool per region, optional): opaque silver regions, which may extend to
-    ``dense_cluster_max_um`` instead of ``cluster_max_um``.
+    ``dense_cluster_max_um`` instead of ``cluster_max_um``. ``peak`` (per region, in
+    single-signal heights) with ``dense`` and ``plateau_area_per_peak`` > 0: a region of
+    one maximum, not dense, whose area is more than ``plateau_area_per_peak`` x ``peak``
+    single areas is not a cluster (:data:`PLATEAU_AREA_PER_PEAK`).
     """
     est = reg.integ / i1
     area = reg.area
@@ -535,8 +559,18 @@ def _is_cluster(reg: _Regions, a1, i1, *, pixel_size_um, cluster_max_um, clear_m
                                                                   else dense)))
         & (est >= reg.maxima + 1)
     )
+    if peak is not None and dense is not None and plateau_area_per_peak > 0:
+        # One dot on a texture plateau: its area is the plateau's, its peak a dot's.
+        is_cluster &= dense | (reg.maxima != 1) | (area <= plateau_area_per_peak * a1 * peak)
     is_cluster[0] = False
     return is_cluster
+
+
+def _region_peaks(reg: _Regions, sm: np.ndarray) -> np.ndarray:
+    """The highest ``sm`` value of each region (index 0 = background: 0), float64."""
+    peak = np.zeros(reg.ncomp + 1)
+    np.maximum.at(peak, reg.comp_on, sm.ravel()[reg.on])
+    return peak
 
 
 def _dense_share(reg: _Regions, opaque: np.ndarray, share: float) -> np.ndarray:
@@ -979,6 +1013,10 @@ class SignalOptions:
         this x the typical single height are left out of the single-dot references
         (:data:`JPEG_MERGED_PEAK_FACTOR`; 0 = off). The counter sets it for
         JPEG-degraded fields only.
+    silver_plateau_area_per_peak : float
+        Dual ISH (with ``her2_opaque``): a silver candidate of one maximum, not dense,
+        wider than this x its peak single areas is one dot on texture, not a cluster
+        (:data:`PLATEAU_AREA_PER_PEAK`; 0 = off).
     red : RedOptions or None
         Dual ISH with ``single_signal_reference="clear-mode"``: the red signals come
         from :func:`~her2kit.imaging.ish.red.red_stage` with these options
@@ -1038,6 +1076,7 @@ class SignalOptions:
     silver_dense_per_maximum: bool = False
     silver_dense_min_copies: float = CLUSTER_MIN_COPIES_BRIGHTFIELD
     silver_merged_peak: float = 0.0
+    silver_plateau_area_per_peak: float = 0.0
     # her2kit.imaging.ish.red.RedOptions: the Dual ISH red path (with "clear-mode").
     red: object | None = None
     bleed_margin: float = 0.0
@@ -1184,7 +1223,8 @@ def probe_signals_stage(
                           dense_area_factor=o.silver_dense_area_factor,
                           dense_per_maximum=o.silver_dense_per_maximum,
                           dense_min_copies=o.silver_dense_min_copies,
-                          merged_peak=o.silver_merged_peak, **common)
+                          merged_peak=o.silver_merged_peak,
+                          plateau_area_per_peak=o.silver_plateau_area_per_peak, **common)
     cep17 = None
     if (cep17_channel is not None and assay == "dual-ish" and o.red is not None
             and ref == "clear-mode"):
