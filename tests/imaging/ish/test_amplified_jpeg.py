@@ -35,14 +35,14 @@ def test_merged_peak_boundary_both_sides():
     # dot, at 1.51 x merged copies (JPEG_MERGED_PEAK_FACTOR 1.5).
     assert sig.JPEG_MERGED_PEAK_FACTOR == 1.5
     reg, sm, one = _peaked([1.0, 0.9, 1.49, 1.51, 3.0])
-    keep, merged = sig._without_merged(one, reg, sm, sig.JPEG_MERGED_PEAK_FACTOR * 1.0)
+    keep, merged = sig._without_merged(one, sig._region_peaks(reg, sm), sig.JPEG_MERGED_PEAK_FACTOR)
     assert keep.tolist() == [False, True, True, True, False, False]
     assert merged == 2
 
 
 def test_merged_peak_keeps_the_regions_when_fewer_than_3_would_remain():
     reg, sm, one = _peaked([1.0, 2.0, 2.0, 2.0])
-    keep, merged = sig._without_merged(one, reg, sm, 1.5)
+    keep, merged = sig._without_merged(one, sig._region_peaks(reg, sm), 1.5)
     assert keep.tolist() == one.tolist() and merged == 0
 
 

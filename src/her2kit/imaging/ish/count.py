@@ -42,7 +42,7 @@ from her2kit.imaging.color.ish import (
 )
 from her2kit.imaging.color.stains import CISH_STAINS, DUAL_ISH_STAINS, STAIN_VECTORS, unit_vector
 from her2kit.imaging.ish.channels import FishImage, check_brightfield_rgb
-from her2kit.imaging.ish.jpeg import JpegSource, assess_jpeg
+from her2kit.imaging.ish.jpeg import JFIF_LUMA_WEIGHTS, JpegSource, assess_jpeg
 from her2kit.imaging.ish.quality import quality_shares, signal_focus
 from her2kit.imaging.ish.red import RED_REFERENCES, RedOptions
 from her2kit.imaging.ish.results import IshImageResult
@@ -1548,7 +1548,7 @@ def _luma_gain(rgb_f, background_rgb) -> np.ndarray:
     nucleus at quality 80)."""
     from scipy import ndimage as ndi
 
-    w = np.array([0.299, 0.587, 0.114], np.float32)
+    w = np.array(JFIF_LUMA_WEIGHTS, np.float32)
     y0 = np.float32(np.asarray(background_rgb, np.float32) @ w)
     od = np.maximum(-np.log10(np.maximum(rgb_f @ w, np.float32(1.0)) / y0), 0.0)
     lo = ndi.gaussian_filter(od, JPEG_CHROMA_SIGMA_PX)

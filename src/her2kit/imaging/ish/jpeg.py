@@ -20,6 +20,7 @@ from her2kit.errors import Her2kitInputError
 
 __all__ = [
     "CHROMA_420_MAX_DETAIL",
+    "JFIF_LUMA_WEIGHTS",
     "JPEG_BLOCKINESS_MIN",
     "JPEG_MIN_SAFE_QUALITY",
     "JPEG_SAFE_MAX_PIXEL_SIZE_UM",
@@ -52,6 +53,9 @@ JPEG_BLOCKINESS_MIN = 1.15
 #: Only arrays with JPEG blocks are asked (a lossless generated field reads 0.36, a
 #: bicubic resample of a 4:2:0 JPEG 0.19-0.28 and shows no blocks: not adapted).
 CHROMA_420_MAX_DETAIL = 0.33
+
+#: JFIF luminance (Y) weights of R, G, B: what a JPEG keeps at full resolution.
+JFIF_LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 _SUBSAMPLING = ("4:4:4", "4:2:2", "4:2:0")
 
@@ -152,7 +156,7 @@ def jpeg_blockiness(rgb: np.ndarray) -> float:
         Dimensionless ratio, >= 1.
     """
     a = _rgb_16(rgb)
-    lum = a.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    lum = a.astype(np.float32) @ np.array(JFIF_LUMA_WEIGHTS, np.float32)
     out = []
     for d in (np.abs(np.diff(lum, axis=1)), np.abs(np.diff(lum, axis=0)).T):
         per = d.mean(axis=0)
@@ -183,7 +187,7 @@ def chroma_detail(rgb: np.ndarray) -> float:
     from scipy import ndimage as ndi
 
     x = _rgb_16(rgb).astype(np.float32)
-    to_ycc = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5],
+    to_ycc = np.array([JFIF_LUMA_WEIGHTS, [-0.168736, -0.331264, 0.5],
                        [0.5, -0.418688, -0.081312]], np.float32)  # JFIF YCbCr
     ycc = x @ to_ycc.T
 

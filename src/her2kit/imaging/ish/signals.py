@@ -377,9 +377,13 @@ def _probe_signals(
         det, nid, in_cluster = _split_doublets(det, in_cluster, reg, sm, labels, sigma_px,
                                                doublet_min_ratio)
         return ProbeSignals(probe, det, nid, in_cluster, (), None, None, float(mask_thr))
+    # Each region's peak in single-dot heights (twice the mask threshold), for the JPEG
+    # merged-copies rule and the plateau rule; the dense credit below keeps the regions.
+    peak = (_region_peaks(reg, sm) / (2.0 * mask_thr)
+            if silver and (merged_peak > 0 or plateau_area_per_peak > 0) else None)
     merged = 0
     if silver and merged_peak > 0:
-        one, merged = _without_merged(one, reg, sm, merged_peak * 2.0 * mask_thr)
+        one, merged = _without_merged(one, peak, merged_peak)
     a1 = float(np.median(reg.area[one]))
     single = one & (reg.area <= 2.0 * a1)
     # The median (default) keeps the pre-issue-11 numbers bit for bit.
@@ -391,12 +395,11 @@ def _probe_signals(
         reg, dense = _dense_credit(reg, np.asarray(opaque, bool), a1, i1,
                                    share=dense_share, area_factor=dense_area_factor,
                                    per_maximum=dense_per_maximum, compact_px=compact_px)
-    plateau = silver and plateau_area_per_peak > 0
     is_cluster = _is_cluster(reg, a1, i1, pixel_size_um=pixel_size_um,
                              cluster_max_um=cluster_max_um, clear_mode=clear_mode,
                              dense=dense, dense_cluster_max_um=dense_cluster_max_um,
                              min_copies=dense_min_copies if silver else CLUSTER_MIN_COPIES,
-                             peak=_region_peaks(reg, sm) / (2.0 * mask_thr) if plateau else None,
+                             peak=peak if plateau_area_per_peak > 0 else None,
                              plateau_area_per_peak=plateau_area_per_peak)
     clusters = _cluster_records(reg, is_cluster, i1, sm, labels, probe=probe,
                                 pixel_size_um=pixel_size_um)
@@ -411,12 +414,13 @@ def _probe_signals(
     )
 
 
-def _without_merged(one: np.ndarray, reg: _Regions, sm: np.ndarray, max_peak: float
+def _without_merged(one: np.ndarray, peak: np.ndarray, max_peak: float
                     ) -> tuple[np.ndarray, int]:
-    """``one`` (regions of one maximum inside nuclei) without those whose peak of ``sm``
-    exceeds ``max_peak`` (merged copies, :data:`JPEG_MERGED_PEAK_FACTOR`), and how many
-    were left out; ``one`` unchanged when fewer than 3 would remain."""
-    keep = one & (_region_peaks(reg, sm) <= max_peak)
+    """``one`` (regions of one maximum inside nuclei) without those whose ``peak`` (per
+    region, in single-dot heights) exceeds ``max_peak`` (merged copies,
+    :data:`JPEG_MERGED_PEAK_FACTOR`), and how many were left out; ``one`` unchanged when
+    fewer than 3 would remain."""
+    keep = one & (peak <= max_peak)
     if keep.sum() < 3:
         return one, 0
     return keep, int(one.sum() - keep.sum())
