@@ -377,8 +377,7 @@ def _probe_signals(
         det, nid, in_cluster = _split_doublets(det, in_cluster, reg, sm, labels, sigma_px,
                                                doublet_min_ratio)
         return ProbeSignals(probe, det, nid, in_cluster, (), None, None, float(mask_thr))
-    # Each region's peak in single-dot heights (twice the mask threshold), for the JPEG
-    # merged-copies rule and the plateau rule; the dense credit below keeps the regions.
+    # Region peaks in single-dot heights, for the merged-copies and plateau rules.
     peak = (_region_peaks(reg, sm) / (2.0 * mask_thr)
             if silver and (merged_peak > 0 or plateau_area_per_peak > 0) else None)
     merged = 0
