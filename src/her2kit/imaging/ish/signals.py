@@ -908,11 +908,12 @@ def twin_red_reference(cep17: ProbeSignals, min_relative: float) -> float | None
     reaches into the haze, which depends on the sampling: finely sampled, the LoG noise
     falls and the valley threshold drops below the haze (hand-counted reference DISH1 at
     its native 0.065 µm/px: red threshold 0.11 OD, 58 % of the red detections in nuclei
-    below 0.3 x the 90th percentile, their median 0.33 against 1.07 for the rest; at
+    below 0.3 x the 90th percentile, the median of all 0.34 OD, of the rest 1.07; at
     0.15-0.25 µm/px the threshold is 0.38-0.48 OD and none is). The median then sat
     among the haze, every red detection beside a silver dot looked strong relative to
     it and the silver dots' red twins were kept as CEP17 signals (DISH1 native: 5 hand
-    nuclei +1 or +2 CEP17). The red dots above the floor are the same at every sampling.
+    nuclei +1 or +2 CEP17). Above the floor lie the countable red dots whatever the
+    sampling (this reference: DISH1 1.05 / 0.70 OD at 0.065 / 0.25 µm/px).
 
     Parameters
     ----------
