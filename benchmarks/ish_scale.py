@@ -6,6 +6,9 @@ Run from the repository root::
     PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_scale --stages        # + stage evidence
     PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_scale --silver-dot-fwhm 0  # no silver
                                                       # pixel-size correction (before silver025)
+    PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_scale --red-twin-all  # silver-twin rule
+                                                      # against every red detection (before
+                                                      # branch native)
     PYTHONPATH=$PWD/src:$PWD python -m benchmarks.ish_scale --part held-back   # once, at the end
 
 Each tuning field of the hand-counted reference (tests/data/ish_reference: DISH1 and
@@ -259,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--silver-dot-fwhm", type=float, metavar="UM", help="Dual ISH "
                     "silver_dot_fwhm_um (default the option's, 0.4; 0 = no pixel-size "
                     "correction of the silver threshold, the rule before branch silver025)")
+    ap.add_argument("--red-twin-all", action="store_true", help="Dual ISH: the silver-twin "
+                    "rule against every red detection (red_twin_above_floor=False, the rule "
+                    "before branch native)")
     args = ap.parse_args(argv)
     if not (REAL / "her2_fish_dish_pcm").is_dir():
         print(f"real data folder absent: {REAL / 'her2_fish_dish_pcm'}", file=sys.stderr)
@@ -281,12 +287,13 @@ def main(argv: list[str] | None = None) -> int:
                                           f"{'4:4:4' if args.jpeg_444 else '4:2:0'} after "
                                           "downscaling") + ")")
     options = None
-    if args.silver_dot_fwhm is not None:
+    if args.silver_dot_fwhm is not None or args.red_twin_all:
         from her2kit.errors import Her2kitInputError
         from her2kit.imaging.ish import BrightfieldIshOptions
 
+        kw = {} if args.silver_dot_fwhm is None else dict(silver_dot_fwhm_um=args.silver_dot_fwhm)
         try:
-            options = BrightfieldIshOptions(silver_dot_fwhm_um=args.silver_dot_fwhm)
+            options = BrightfieldIshOptions(red_twin_above_floor=not args.red_twin_all, **kw)
         except Her2kitInputError as exc:
             print(f"--silver-dot-fwhm: {exc}", file=sys.stderr)
             return 2

@@ -577,6 +577,14 @@ min_solidity, focus_min_ratio, cluster_max_um
         not count. Default 0.35, chosen on the tuning fields DISH1/DISH3 of the
         hand-counted reference; on the held-back fields it also drops some faint
         real red dots (benchmarks/README.md, issue 11). 0 = off.
+    red_twin_above_floor : bool
+        Dual ISH: the silver-twin rule (``silver_twin_radius_um``) measures a red
+        detection against the typical red dot above that floor, not against every red
+        detection (False, the rule before branch native), so that it does not depend
+        on how far the automatic red threshold reaches into the haze, which it does
+        with the sampling (:func:`~her2kit.imaging.ish.signals.twin_red_reference`;
+        on DISH1 at its native 0.065 µm/px the silver dots' red twins were kept as
+        CEP17 signals). The value used: ``parameters["red_twin_reference"]`` (OD).
     silver_single_percentile : float
         Percentile (0-100) of the isolated single silver dots' integrated amount used
         as the single-dot reference for silver cluster copies. Default 75: on dark
@@ -755,6 +763,7 @@ min_solidity, focus_min_ratio, cluster_max_um
     silver_twin_radius_um: float = 0.5
     silver_in_red_max_share: float = SILVER_IN_RED_MAX_SHARE
     red_min_relative: float = 0.35
+    red_twin_above_floor: bool = True
     silver_single_percentile: float = 75.0
     red_cluster_max_um: float = 3.0
     red_single_percentile: float = 50.0
@@ -899,6 +908,7 @@ min_solidity, focus_min_ratio, cluster_max_um
             silver_twin_radius_um=self.silver_twin_radius_um,
             silver_in_red_max_share=float(self.silver_in_red_max_share),
             red_min_relative=self.red_min_relative,
+            red_twin_above_floor=bool(self.red_twin_above_floor),
             silver_single_percentile=self.silver_single_percentile,
             cep17_cluster_max_um=float(self.red_cluster_max_um),
             red_single_percentile=float(self.red_single_percentile),
@@ -1107,6 +1117,7 @@ def _evidence(params, geo, sig, sel) -> dict:
         her2_local_k_used=sig.local_k_used,
         cep17_faint_threshold=sig.red_faint_threshold,
         cep17_faint_added=sig.red_faint_added,
+        red_twin_reference=sig.red_twin_reference,
         her2_clusters_in_red=sig.silver_clusters_in_red,
         her2_merged_singles=her2.merged_singles,
         her2_weak_reference=weak_reference(sig, "her2"),
@@ -1314,6 +1325,7 @@ def count_brightfield_ish(
         silver_twin_radius_um=float(options.silver_twin_radius_um),
         silver_in_red_max_share=float(options.silver_in_red_max_share),
         red_min_relative=float(options.red_min_relative),
+        red_twin_above_floor=bool(options.red_twin_above_floor),
         silver_single_percentile=float(options.silver_single_percentile),
         red_cluster_max_um=float(options.red_cluster_max_um),
         red_single_percentile=float(options.red_single_percentile),

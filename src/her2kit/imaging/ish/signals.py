@@ -56,6 +56,7 @@ __all__ = [
     "SignalsStage",
     "probe_signals_stage",
     "signal_quality_stage",
+    "twin_red_reference",
     "weak_reference",
 ]
 
@@ -858,8 +859,8 @@ def _drop_colour_leaks(cep17: ProbeSignals, her2_amount, cep17_amount) -> ProbeS
     )
 
 
-def _drop_silver_twins(her2: ProbeSignals, cep17: ProbeSignals, radius_px: float
-                       ) -> tuple[ProbeSignals, int]:
+def _drop_silver_twins(her2: ProbeSignals, cep17: ProbeSignals, radius_px: float, *,
+                       red_typical: float | None = None) -> tuple[ProbeSignals, int]:
     """Drop red (CEP17) detections that are a silver dot's faint twin in the red amount.
 
     Silver is nearly neutral, so part of a silver dot's optical density lands in the
@@ -870,8 +871,9 @@ def _drop_silver_twins(her2: ProbeSignals, cep17: ProbeSignals, radius_px: float
     ``radius_px`` the red one is dropped when its response, relative to the median
     response of the red detections inside nuclei, is below the silver one's
     relative to the silver median: a technologist calls the dot by the colour it
-    shows most strongly. Clusters are left as they are. Returns the CEP17 signals
-    and the number dropped.
+    shows most strongly. Clusters are left as they are. ``red_typical`` (LoG
+    response, OD) replaces that red median (:func:`twin_red_reference`). Returns the
+    CEP17 signals and the number dropped.
     """
     dh, dc = her2.detection, cep17.detection
     if dh.n == 0 or dc.n == 0 or not radius_px > 0:
@@ -879,7 +881,8 @@ def _drop_silver_twins(her2: ProbeSignals, cep17: ProbeSignals, radius_px: float
     from scipy.spatial import cKDTree
 
     rel_h = dh.response / np.float32(_typical_response(her2))
-    rel_c = dc.response / np.float32(_typical_response(cep17))
+    rel_c = dc.response / np.float32(_typical_response(cep17) if red_typical is None
+                                     else red_typical)
     keep = np.ones(dc.n, bool)
     for i, js in enumerate(cKDTree(dh.coords_px).query_ball_tree(cKDTree(dc.coords_px),
                                                                  r=radius_px)):
@@ -893,6 +896,44 @@ def _typical_response(sig: ProbeSignals, q: float = 50.0) -> float:
     """The ``q``-th percentile LoG response of a probe's detections inside nuclei."""
     r = sig.detection.response[sig.nucleus_id > 0]
     return float(np.percentile(r if r.size else sig.detection.response, q))
+
+
+def twin_red_reference(cep17: ProbeSignals, min_relative: float) -> float | None:
+    """The typical red dot for the silver-twin rule: the median LoG response of the red
+    detections inside nuclei at or above the red floor (``min_relative`` x their 75th
+    percentile, :func:`_drop_faint_red`), i.e. of the red dots that can be counted.
+
+    The median of every red detection inside nuclei (the rule before, and the result
+    here with ``min_relative`` 0) depends on how far the automatic red threshold
+    reaches into the haze, which depends on the sampling: finely sampled, the LoG noise
+    falls and the valley threshold drops below the haze (hand-counted reference DISH1 at
+    its native 0.065 µm/px: red threshold 0.11 OD, 58 % of the red detections in nuclei
+    below 0.3 x the 90th percentile, the median of all 0.34 OD, of the rest 1.07; at
+    0.15-0.25 µm/px the threshold is 0.38-0.48 OD and none is). The median then sat
+    among the haze, every red detection beside a silver dot looked strong relative to
+    it and the silver dots' red twins were kept as CEP17 signals (DISH1 native: 5 hand
+    nuclei +1 or +2 CEP17). Above the floor lie the countable red dots whatever the
+    sampling (this reference: DISH1 1.05 / 0.70 OD at 0.065 / 0.25 µm/px).
+
+    Parameters
+    ----------
+    cep17 : ProbeSignals
+        The red signals before the twin rule.
+    min_relative : float
+        The red floor, x the 75th percentile (``red_min_relative``; <= 0: every
+        detection).
+
+    Returns
+    -------
+    float or None
+        LoG response, OD; None when no red detection lies inside a nucleus.
+    """
+    r = cep17.detection.response[cep17.nucleus_id > 0]
+    if r.size == 0:
+        return None
+    if min_relative > 0:
+        r = r[r >= np.float32(min_relative * np.percentile(r, 75.0))]
+    return float(np.median(r))
 
 
 def _keep_signals(sig: ProbeSignals, keep: np.ndarray) -> tuple[ProbeSignals, int]:
@@ -970,6 +1011,10 @@ class SignalOptions:
     red_min_relative : float
         Dual ISH: red detections below this fraction of the strong red dots'
         response are dropped (:func:`_drop_faint_red`; 0 = off).
+    red_twin_above_floor : bool
+        Dual ISH: the silver-twin rule measures red detections against the red dots
+        above that floor (:func:`twin_red_reference`), not against every red
+        detection (False, the rule before branch native).
     cep17_cluster_max_um : float or None
         Largest CEP17 cluster extent, µm, when it differs from ``cluster_max_um``
         (None = the same): red aggregates are wider than silver ones and the red
@@ -1061,6 +1106,7 @@ class SignalOptions:
     silver_twin_radius_um: float = 0.0
     silver_in_red_max_share: float = 0.0
     red_min_relative: float = 0.0
+    red_twin_above_floor: bool = False
     silver_single_percentile: float = 50.0
     cep17_cluster_max_um: float | None = None
     diffuse_width_factor_her2: float = 0.0
@@ -1121,6 +1167,9 @@ class SignalsStage:
     silver_clusters_in_red : int
         Dual ISH with ``SignalOptions.red``: silver clusters counted by their maxima
         only, being the dark core of a red aggregate (:data:`SILVER_IN_RED_MAX_SHARE`).
+    red_twin_reference : float or None
+        Dual ISH: the typical red dot's LoG response (OD) the silver-twin rule measured
+        red detections against (:func:`twin_red_reference`); None = no rule / no red.
     fish_evidence : dict or None
         FISH: the automatic choices of :func:`~her2kit.imaging.ish.fishdots.fish_detections`
         (bleed-through shares, threshold caps, twins and granules dropped); None otherwise.
@@ -1137,6 +1186,7 @@ class SignalsStage:
     red_faint_threshold: float | None = None
     red_faint_added: int = 0
     silver_clusters_in_red: int = 0
+    red_twin_reference: float | None = None
     fish_evidence: dict | None = None
 
 
@@ -1243,15 +1293,31 @@ def probe_signals_stage(
     if fish_evidence is not None:
         her2 = merge_faint(her2, faint_h, labels, pixel_size_um=pixel_size_um)
         cep17 = merge_faint(cep17, faint_c, labels, pixel_size_um=pixel_size_um)
+    twin_ref = None
     if cep17 is not None and assay == "dual-ish":
         cep17 = _drop_colour_leaks(cep17, her2_ch, cep17_channel)
-        cep17, n_twins = _drop_silver_twins(at_field_threshold(her2), cep17,
-                                            o.silver_twin_radius_um / pixel_size_um)
-        cep17, n_faint = _drop_faint_red(cep17, o.red_min_relative)
-        n_crosstalk += n_twins + n_faint
+        cep17, n_twins, twin_ref = _twin_and_floor_rules(at_field_threshold(her2), cep17, o,
+                                                         pixel_size_um)
+        n_crosstalk += n_twins
     return SignalsStage(her2, cep17, bg_her2, her2_ch, n_crosstalk, n_texture,
                         faint_kept=n_faint_kept, local_k_used=k_used,
-                        fish_evidence=fish_evidence)
+                        red_twin_reference=twin_ref, fish_evidence=fish_evidence)
+
+
+def _twin_and_floor_rules(her2: ProbeSignals, cep17: ProbeSignals, o: SignalOptions,
+                          pixel_size_um: float) -> tuple[ProbeSignals, int, float | None]:
+    """The silver-twin rule, then the red floor: (red signals, how many dropped, the
+    typical red response the twin rule used, :attr:`SignalsStage.red_twin_reference`)."""
+    if not o.silver_twin_radius_um > 0:
+        twin_ref = None
+    else:
+        twin_ref = twin_red_reference(cep17, o.red_min_relative if o.red_twin_above_floor
+                                      else 0.0)
+    cep17, n_twins = _drop_silver_twins(
+        her2, cep17, o.silver_twin_radius_um / pixel_size_um,
+        red_typical=twin_ref if o.red_twin_above_floor else None)
+    cep17, n_faint = _drop_faint_red(cep17, o.red_min_relative)
+    return cep17, n_twins + n_faint, twin_ref
 
 
 def red_share_at_clusters(clusters, silver_amount: np.ndarray, red_amount: np.ndarray, *,
@@ -1308,7 +1374,7 @@ def _red_path(cep17_channel, her2, her2_ch, labels, o, common, bg_her2, n_crosst
     from her2kit.imaging.ish.red import red_stage
 
     red_ch = np.asarray(cep17_channel, np.float32)
-    dropped = [0]
+    dropped = [0, None]
     # The red rules see the silver at the field's threshold only, as when they were
     # chosen: faint silver kept by a nucleus's own threshold would otherwise pull red
     # dots out as silver twins.
@@ -1316,10 +1382,8 @@ def _red_path(cep17_channel, her2, her2_ch, labels, o, common, bg_her2, n_crosst
 
     def strong_rules(cep17):
         cep17 = _drop_colour_leaks(cep17, her2_ch, cep17_channel)
-        cep17, n_twins = _drop_silver_twins(her2, cep17, o.silver_twin_radius_um
-                                            / common["pixel_size_um"])
-        cep17, n_faint = _drop_faint_red(cep17, o.red_min_relative)
-        dropped[0] = n_twins + n_faint
+        cep17, dropped[0], dropped[1] = _twin_and_floor_rules(her2, cep17, o,
+                                                              common["pixel_size_um"])
         return cep17
 
     res = red_stage(red_ch, her2_ch, her2, labels,
@@ -1338,7 +1402,7 @@ def _red_path(cep17_channel, her2, her2_ch, labels, o, common, bg_her2, n_crosst
     return SignalsStage(her2_all, res.signals, bg_her2, her2_ch, n_crosstalk + dropped[0],
                         n_texture, faint_kept=n_faint_kept, local_k_used=k_used,
                         red_faint_threshold=res.threshold, red_faint_added=res.added,
-                        silver_clusters_in_red=n_in_red)
+                        silver_clusters_in_red=n_in_red, red_twin_reference=dropped[1])
 
 
 @dataclass(frozen=True)
