@@ -4,6 +4,7 @@ s.d. measured away from the dots, on generated crowded fields."""
 import numpy as np
 
 from her2kit.imaging.ish import BrightfieldIshOptions, count_brightfield_ish
+from her2kit.imaging.ish.silver import SILVER_TEXTURE_EXCLUDE_UM
 from her2kit.synthetic import ish
 
 PX = 0.25
@@ -21,9 +22,10 @@ def test_crowded_field_keeps_more_faint_silver_with_the_dot_free_texture():
     # HER2 ~5 / CEP17 ~7, 60 % of the single silver dots faint grey at 0.35 x, 0.25 µm/px.
     o = ish.crowded_brightfield_options(shape_px=(512, 512), pixel_size_um=PX, seed=1)
     syn = ish.render_brightfield_ish_field(o)
-    before = count_brightfield_ish(syn.image, assay="dual-ish", pixel_size_um=PX,
-                                   options=BrightfieldIshOptions(silver_texture_exclude_um=0))
-    now = count_brightfield_ish(syn.image, assay="dual-ish", pixel_size_um=PX)
+    before = count_brightfield_ish(syn.image, assay="dual-ish", pixel_size_um=PX)
+    now = count_brightfield_ish(syn.image, assay="dual-ish", pixel_size_um=PX,
+                                options=BrightfieldIshOptions(
+                                    silver_texture_exclude_um=SILVER_TEXTURE_EXCLUDE_UM))
     found_before, n = _faint_found(before, syn, o)
     found_now, _ = _faint_found(now, syn, o)
     assert n >= 300

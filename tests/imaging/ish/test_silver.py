@@ -355,9 +355,10 @@ def test_texture_exclusion_option_is_validated_and_recorded():
         with pytest.raises(Her2kitInputError, match="silver_texture_exclude_um"):
             BrightfieldIshOptions(silver_texture_exclude_um=bad)
     o = BrightfieldIshOptions()
-    # 0.8 µm: chosen on the tuning fields DISH1 / DISH3 (benchmarks/README.md, branch
-    # abundant); 0 = the rule before.
-    assert sv.SILVER_TEXTURE_EXCLUDE_UM == 0.8 and o.silver_texture_exclude_um == 0.8
-    assert o.signal_options().silver_texture_exclude_um == 0.8
-    off = BrightfieldIshOptions(silver_texture_exclude_um=0)
-    assert off.signal_options().silver_texture_exclude_um == 0.0
+    # Off by default (the rule before); 0.8 µm chosen on the tuning fields DISH1 / DISH3
+    # for turning it on (benchmarks/README.md, branch abundant).
+    assert o.silver_texture_exclude_um == 0.0
+    assert o.signal_options().silver_texture_exclude_um == 0.0
+    assert sv.SILVER_TEXTURE_EXCLUDE_UM == 0.8
+    on = BrightfieldIshOptions(silver_texture_exclude_um=sv.SILVER_TEXTURE_EXCLUDE_UM)
+    assert on.signal_options().silver_texture_exclude_um == 0.8

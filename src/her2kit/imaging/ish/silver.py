@@ -31,8 +31,8 @@ signals has a wider MAD than its texture alone (branch abundant): on generated f
 the dots widen it by 5 % with HER2 ~2 / CEP17 ~2 and by 16 % with HER2 ~5 / CEP17 ~7
 (measured against the MAD away from every true dot), on the tuning fields by 1 % (DISH1)
 and 10 % (DISH3, crowded; median over nuclei, pixels beyond 1 µm of the kept dots).
-``exclude_um`` (:data:`SILVER_TEXTURE_EXCLUDE_UM`) measures it a second time away from
-the dots the first pass kept.
+``exclude_um`` (:data:`SILVER_TEXTURE_EXCLUDE_UM` when turned on; off by default)
+measures it a second time away from the dots the first pass kept.
 """
 
 from __future__ import annotations
@@ -88,8 +88,9 @@ SILVER_VALLEY_MIN_K = 3.0
 #: branch silverdots and the realism table): the counted single dots' FWHM q50 0.41 µm
 #: (q10-q90 0.23-0.62), the fields' median silver FWHM 0.374 (DISH1) / 0.359 (DISH3).
 SILVER_DOT_FWHM_UM = 0.4
-#: Default ``silver_texture_exclude_um``: radius (µm) around each kept dot left out when
-#: a nucleus's texture s.d. is measured the second time (:func:`local_silver`).
+#: Radius (µm) around each kept dot left out when a nucleus's texture s.d. is measured the
+#: second time (``BrightfieldIshOptions.silver_texture_exclude_um``, off by default; this
+#: is the value chosen on the tuning fields DISH1 / DISH3 for turning it on).
 SILVER_TEXTURE_EXCLUDE_UM = 0.8
 #: The pixel size (µm/px) at which :data:`SILVER_LOCAL_K` and its bounds were chosen: the
 #: tuning fields' native sampling (ASSUMED 0.065 µm/px, benchmarks/ish_accuracy.py).
