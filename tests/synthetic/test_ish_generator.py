@@ -78,6 +78,14 @@ def test_scenarios_land_where_they_claim(scenario):
     elif scenario == "amplified":
         assert h / c >= 4.0
         assert f.nuclei["n_her2_clusters"].sum() > 0
+    elif scenario == "crowded_polysomy":
+        # HER2 ~5 with CEP17 ~7 (issue 11): group 4, many red dots.
+        assert _group(h, c) == 4 and 6.0 <= c <= 8.0
+    elif scenario == "crowded_gain":
+        # HER2 ~7 with CEP17 ~4: group 3.
+        assert _group(h, c) == 3 and 3.0 <= c <= 5.0
+    else:
+        raise AssertionError(f"no check for scenario {scenario}")
 
 
 def test_custom_counts_are_rendered_exactly():

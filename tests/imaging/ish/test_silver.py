@@ -279,3 +279,86 @@ def test_dot_fwhm_option_is_validated_and_recorded():
     o = BrightfieldIshOptions()
     assert o.silver_dot_fwhm_um == 0.4 and o.signal_options().silver_dot_fwhm_um == 0.4
     assert BrightfieldIshOptions(silver_dot_fwhm_um=0).signal_options().silver_dot_fwhm_um == 0
+
+
+# ------------------------------------------------------------- crowded nuclei (abundant)
+def _crowded_nucleus(faint_rel, n_side):
+    """One nucleus (r 95 px at 0.1 µm/px) of plain noise, an ``n_side`` x ``n_side`` grid
+    of bright dots (2.4 µm apart) and a faint dot between them whose amplitude is
+    ``faint_rel`` x the noise-only texture s.d. (measured before any dot is added).
+    Returns channel, labels, that s.d. and the faint dot's position."""
+    rng = np.random.default_rng(2)
+    yy, xx = np.mgrid[:200, :200]
+    labels = (((yy - 100) ** 2 + (xx - 100) ** 2) <= 95 ** 2).astype(np.int32)
+    ch = rng.normal(0, 0.01, yy.shape).astype(np.float32)
+    s = SIGMA_UM / PX
+    sd0 = sv.nucleus_texture_sd(log_filter(ch, sigma_px=s), labels, labels > 0)[1]
+    thr0 = detect_spots(ch, noise_mask=labels > 0, **COMMON).threshold
+    pts = [(r, c) for r in np.linspace(40, 160, n_side) for c in np.linspace(40, 160, n_side)]
+    for r, c in [*pts, (52, 52)]:
+        amp = 12.0 * thr0 if (r, c) != (52, 52) else 2.0 * faint_rel * sd0
+        ch += (amp * np.exp(-((yy - r) ** 2 + (xx - c) ** 2) / (2 * s * s))).astype(np.float32)
+    return ch, labels, sd0, (52, 52)
+
+
+def _faint_kept(ch, labels, where, exclude_um):
+    det, _, _, _ = sv.local_silver(ch, labels, labels > 0, k=5.5, min_factor=0.3,
+                                   max_factor=1.5, exclude_um=exclude_um,
+                                   noise_mask=labels > 0, **COMMON)
+    d = np.hypot(det.coords_px[:, 0] - where[0], det.coords_px[:, 1] - where[1])
+    return bool(d.size and d.min() <= 1.5), det.n
+
+
+def test_dots_widen_a_nucleus_texture_and_the_second_pass_measures_it_without_them():
+    ch, labels, sd0, _ = _crowded_nucleus(7.6, 6)
+    sd_all = sv.nucleus_texture_sd(log_filter(ch, sigma_px=SIGMA_UM / PX), labels,
+                                   labels > 0)[1]
+    assert sd_all > 1.15 * sd0  # 36 dots widen the MAD by ~23 %
+    # The faint dot's response lies between 5.5 x the noise-only s.d. and 5.5 x the
+    # widened one: kept only when the texture is measured away from the kept dots,
+    # beyond the dots' LoG footprint (0.8 µm = 8 px; 0.3 µm is inside it).
+    for exclude_um, kept in ((0.0, False), (0.3, False), (0.8, True)):
+        got, n = _faint_kept(ch, labels, (52, 52), exclude_um)
+        assert got == kept, exclude_um
+        assert n == 36 + kept  # the bright dots always pass
+    # Without the crowd the same faint dot passes with one pass.
+    ch, labels, _, where = _crowded_nucleus(7.6, 0)
+    assert _faint_kept(ch, labels, where, 0.0)[0]
+
+
+def test_second_pass_keeps_the_first_s_d_where_too_little_interior_is_left():
+    # A 6 px nucleus with a dot in its middle: 0.8 µm (8 px) around the dot leaves no
+    # interior, so the first pass's s.d. stands and the detections are the same.
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[:60, :60]
+    labels = (((yy - 30) ** 2 + (xx - 30) ** 2) <= 36).astype(np.int32)
+    ch = rng.normal(0, 0.01, yy.shape).astype(np.float32)
+    ch += (0.2 * np.exp(-((yy - 30) ** 2 + (xx - 30) ** 2) / 4.5)).astype(np.float32)
+    a = sv.local_silver(ch, labels, labels > 0, k=5.5, noise_mask=labels > 0, **COMMON)
+    b = sv.local_silver(ch, labels, labels > 0, k=5.5, noise_mask=labels > 0,
+                        exclude_um=0.8, **COMMON)
+    assert np.array_equal(a[0].coords_px, b[0].coords_px) and a[1:] == b[1:]
+
+
+def test_near_marks_pixels_within_the_radius_only():
+    m = sv._near(np.array([[10.0, 10.0]]), (21, 21), 3.0)
+    assert m[10, 13] and m[13, 10] and not m[10, 14]  # 3 px in, 4 px out
+    assert m[12, 12] and not m[13, 13]  # 2.83 px in, 4.24 px out
+    assert m.sum() == 29  # the lattice points of a radius-3 disc
+    edge = sv._near(np.array([[0.0, 20.0]]), (21, 21), 2.0)
+    assert edge.sum() == 6  # a quarter-and-a-bit disc at the corner: (0..2) x (18..20)
+    assert not sv._near(np.zeros((0, 2)), (5, 5), 2.0).any()
+
+
+def test_texture_exclusion_option_is_validated_and_recorded():
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(Her2kitInputError, match="silver_texture_exclude_um"):
+            BrightfieldIshOptions(silver_texture_exclude_um=bad)
+    o = BrightfieldIshOptions()
+    # Off by default (the rule before); 0.8 µm chosen on the tuning fields DISH1 / DISH3
+    # for turning it on (benchmarks/README.md, branch abundant).
+    assert o.silver_texture_exclude_um == 0.0
+    assert o.signal_options().silver_texture_exclude_um == 0.0
+    assert sv.SILVER_TEXTURE_EXCLUDE_UM == 0.8
+    on = BrightfieldIshOptions(silver_texture_exclude_um=sv.SILVER_TEXTURE_EXCLUDE_UM)
+    assert on.signal_options().silver_texture_exclude_um == 0.8

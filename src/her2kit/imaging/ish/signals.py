@@ -1040,6 +1040,10 @@ class SignalOptions:
     silver_dot_fwhm_um : float
         Dual ISH: the single silver dot's FWHM, µm, for the pixel-size correction of
         that threshold (:func:`~her2kit.imaging.ish.silver.pixel_size_factor`; 0 = off).
+    silver_texture_exclude_um : float
+        Dual ISH: the nucleus's texture s.d. is measured again at least this far (µm)
+        from the dots its first threshold kept (:func:`~her2kit.imaging.ish.silver.
+        local_silver`; 0 = off).
     doublet_ratio_her2, doublet_ratio_cep17 : float
         A detection whose half-maximum region's major / minor s.d. is at least this
         is two touching signals, per probe
@@ -1118,6 +1122,7 @@ class SignalOptions:
     silver_local_max_factor: float = LOCAL_THRESHOLD_MAX
     silver_local_valley: bool = False
     silver_dot_fwhm_um: float = 0.0
+    silver_texture_exclude_um: float = 0.0
     doublet_ratio_her2: float = 0.0
     doublet_ratio_cep17: float = 0.0
     silver_dense_share: float = DENSE_SILVER_SHARE
@@ -1256,7 +1261,8 @@ def probe_signals_stage(
         det_h, n_texture, n_faint_kept, k_used = local_silver(
             her2_ch, labels, interior, k=o.silver_local_k,
             min_factor=o.silver_local_min_factor, max_factor=o.silver_local_max_factor,
-            valley=o.silver_local_valley, dot_fwhm_um=o.silver_dot_fwhm_um, **common)
+            valley=o.silver_local_valley, dot_fwhm_um=o.silver_dot_fwhm_um,
+            exclude_um=o.silver_texture_exclude_um, **common)
     bg_her2 = _background(her2_ch, labels, pixel_size_um=pixel_size_um,
                           cluster_max_um=o.cluster_max_um,
                           sigma_px=o.spot_sigma_um / pixel_size_um)

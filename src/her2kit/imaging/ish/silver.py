@@ -25,6 +25,14 @@ nuclei, 36 at 0.065). :func:`pixel_size_factor` models both from physical sizes 
 :data:`SILVER_DOT_FWHM_UM` dot and a fine white texture, OD averaged over square
 pixels, through the detections' own filter) and scales the multiple and its bounds by
 it: 0.85 at 0.25 µm/px, 34 of 38 there, nothing changed at 0.065 (branch silver025).
+
+The MAD over a nucleus's interior counts its dots as texture too, and a nucleus full of
+signals has a wider MAD than its texture alone (branch abundant): on generated fields
+the dots widen it by 5 % with HER2 ~2 / CEP17 ~2 and by 16 % with HER2 ~5 / CEP17 ~7
+(measured against the MAD away from every true dot), on the tuning fields by 1 % (DISH1)
+and 10 % (DISH3, crowded; median over nuclei, pixels beyond 1 µm of the kept dots).
+``exclude_um`` (:data:`SILVER_TEXTURE_EXCLUDE_UM` when turned on; off by default)
+measures it a second time away from the dots the first pass kept.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ __all__ = [
     "SILVER_LOCAL_K_PIXEL_SIZE_UM",
     "SILVER_LOCAL_MAX_FACTOR",
     "SILVER_LOCAL_MIN_FACTOR",
+    "SILVER_TEXTURE_EXCLUDE_UM",
     "SILVER_VALLEY_MIN_K",
     "at_field_threshold",
     "field_k",
@@ -79,6 +88,10 @@ SILVER_VALLEY_MIN_K = 3.0
 #: branch silverdots and the realism table): the counted single dots' FWHM q50 0.41 µm
 #: (q10-q90 0.23-0.62), the fields' median silver FWHM 0.374 (DISH1) / 0.359 (DISH3).
 SILVER_DOT_FWHM_UM = 0.4
+#: Radius (µm) around each kept dot left out when a nucleus's texture s.d. is measured the
+#: second time (``BrightfieldIshOptions.silver_texture_exclude_um``, off by default; this
+#: is the value chosen on the tuning fields DISH1 / DISH3 for turning it on).
+SILVER_TEXTURE_EXCLUDE_UM = 0.8
 #: The pixel size (µm/px) at which :data:`SILVER_LOCAL_K` and its bounds were chosen: the
 #: tuning fields' native sampling (ASSUMED 0.065 µm/px, benchmarks/ish_accuracy.py).
 SILVER_LOCAL_K_PIXEL_SIZE_UM = 0.065
@@ -233,7 +246,8 @@ def field_k(z: np.ndarray, k: float) -> float:
 
 def local_silver(ch, labels, interior, *, k, pixel_size_um, spot_sigma_um, k_mad,
                  threshold_method, noise_mask, min_factor=1.0, max_factor=1.2,
-                 valley=False, dot_fwhm_um=0.0) -> tuple[SpotDetection, int, int, float]:
+                 valley=False, dot_fwhm_um=0.0, exclude_um=0.0
+                 ) -> tuple[SpotDetection, int, int, float]:
     """Silver detections against each nucleus's own texture (:func:`nucleus_texture_sd`).
 
     A detection in a nucleus is kept when its LoG response is at least ``k`` x that
@@ -262,6 +276,13 @@ def local_silver(ch, labels, interior, *, k, pixel_size_um, spot_sigma_um, k_mad
         LoG), so that the dots passing at the pixel size ``k`` was chosen at pass at
         this one. 0 (default) = no correction, the rule before branch silver025; the
         counters pass ``BrightfieldIshOptions.silver_dot_fwhm_um``.
+    exclude_um : float
+        > 0: after the first pass, each nucleus's texture s.d. is measured again over its
+        interior more than this far (µm) from the detections that pass kept (where at
+        least :data:`LOCAL_MIN_PX` px are left; else the first value stands), and the
+        thresholds (and the valley's ``k``) are set again from it. 0 (default) = one
+        pass, the rule before branch abundant; the counters pass
+        ``BrightfieldIshOptions.silver_texture_exclude_um``.
     pixel_size_um, spot_sigma_um, k_mad, threshold_method, noise_mask
         As in :func:`~her2kit.imaging.ish.spots.detect_spots` (the field's threshold).
 
@@ -294,10 +315,34 @@ def local_silver(ch, labels, interior, *, k, pixel_size_um, spot_sigma_um, k_mad
         det = SpotDetection(low.coords_px, low.response, det.threshold, det.threshold_method,
                             det.noise_sigma, det.k_mad, det.sigma_px, det.min_distance_px,
                             det.floor, det.valley_dip)
-    sd = nucleus_texture_sd(filtered, labels, interior)
     rr = np.clip(np.rint(det.coords_px[:, 0]).astype(int), 0, ch.shape[0] - 1)
     cc = np.clip(np.rint(det.coords_px[:, 1]).astype(int), 0, ch.shape[1] - 1)
-    sd_at = sd[labels[rr, cc]]
+    bounds = (min_factor * field_thr, max_factor * field_thr)
+
+    def thresholds(sd):
+        return _nucleus_thresholds(det, filtered, labels, sd, sd[labels[rr, cc]], k=k,
+                                   valley=valley, bounds=bounds, field_thr=field_thr)
+
+    sd = nucleus_texture_sd(filtered, labels, interior)
+    thr, k_used = thresholds(sd)
+    if exclude_um > 0 and det.n:
+        # The dots themselves widen a nucleus's MAD, the more so the more dots it holds
+        # (issue 11, branch abundant): measure the texture again away from the dots the
+        # first pass kept, where enough interior is left (else as it was).
+        dot_free = interior & ~_near(det.coords_px[det.response >= thr], ch.shape,
+                                     exclude_um / pixel_size_um)
+        again = nucleus_texture_sd(filtered, labels, dot_free)
+        thr, k_used = thresholds(np.where(np.isnan(again), sd, again))
+    keep = det.response >= thr
+    above = det.response > field_thr
+    return (_subset(det, keep), int((~keep & above).sum()), int((keep & ~above).sum()),
+            k_used)
+
+
+def _nucleus_thresholds(det, filtered, labels, sd, sd_at, *, k, valley, bounds, field_thr
+                        ) -> tuple[np.ndarray, float]:
+    """Each detection's threshold (``k`` x its nucleus's texture s.d. within ``bounds``, the
+    field's where unmeasured) and the multiple used (``k`` or the field's valley)."""
     measured = np.isfinite(sd_at)
     k_used = float(k)
     if valley and measured.any():
@@ -306,12 +351,22 @@ def local_silver(ch, labels, interior, *, k, pixel_size_um, spot_sigma_um, k_mad
         z = _texture_maxima(filtered, labels, sd, min_distance_px=det.min_distance_px)
         k_used = field_k(z, k)
     with np.errstate(invalid="ignore"):
-        local = np.clip(k_used * sd_at, min_factor * field_thr, max_factor * field_thr)
-    thr = np.where(measured, local, field_thr)
-    keep = det.response >= thr
-    above = det.response > field_thr
-    return (_subset(det, keep), int((~keep & above).sum()), int((keep & ~above).sum()),
-            k_used)
+        local = np.clip(k_used * sd_at, *bounds)
+    return np.where(measured, local, field_thr), k_used
+
+
+def _near(coords_px: np.ndarray, shape, radius_px: float) -> np.ndarray:
+    """Pixels within ``radius_px`` of any of ``coords_px`` (bool, ``shape``)."""
+    out = np.zeros(shape, bool)
+    r = int(np.ceil(radius_px))
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    disc = yy * yy + xx * xx <= radius_px * radius_px
+    for y, x in np.rint(np.asarray(coords_px, float).reshape(-1, 2)).astype(int):
+        y0, x0, y1, x1 = max(y - r, 0), max(x - r, 0), min(y + r + 1, shape[0]), min(x + r + 1,
+                                                                                  shape[1])
+        if y0 < y1 and x0 < x1:
+            out[y0:y1, x0:x1] |= disc[y0 - y + r:y1 - y + r, x0 - x + r:x1 - x + r]
+    return out
 
 
 def _texture_maxima(filtered, labels, sd, *, min_distance_px) -> np.ndarray:
