@@ -744,7 +744,13 @@ min_solidity, focus_min_ratio, cluster_max_um
     red_faint_colour_leak : bool
         Dual ISH: a faint red candidate (``red_faint_k``) where the silver amount exceeds
         the red amount is not added, as the strong red dots' colour-leak rule drops
-        such detections (default True; False = the rule before branch redclust).
+        such detections (default True; False = the rule before branch redclust). Not
+        applied where the red amount is taken at the colour's resolution
+        (``parameters["jpeg_chroma_adapted"]``): 4:2:0 colour is sampled every 2 px,
+        coarser than a faint dot, and on the tuning fields at 0.25 µm/px after JPEG 80
+        it dropped two real faint red dots (DISH3 (783, 533), DISH1 (737, 688)) and
+        none that a technologist would not count. Used:
+        ``parameters["red_faint_colour_leak_used"]``.
     red_rounded_copies : bool
         Dual ISH: a red region of at least two single-dot areas counts its integrated
         amount over the single dot's (rounded) whenever that is at least one more than
@@ -1414,9 +1420,11 @@ def _jpeg_adaptation(rgb, amounts, jpeg, options, *, assay, pixel_size_um, vecto
                                        background_rgb=background_rgb,
                                        nuclei_reference=nuclei_reference,
                                        luma_guided=bool(options.red_jpeg_luma))
-        # A red dot's colour is known at the colour's resolution only (branch redjpeg).
+        # A red dot's colour is known at the colour's resolution only (branch redjpeg):
+        # nor is a faint dot's own pixel colour (branch redclust).
         counting = replace(options,
-                           red_faint_max_silver=float(options.red_jpeg_faint_max_silver))
+                           red_faint_max_silver=float(options.red_jpeg_faint_max_silver),
+                           red_faint_colour_leak=False)
     # Merged silver copies are left out of the single-dot references (branch ampjpeg).
     merged = (float(options.silver_jpeg_merged_peak) if assay == "dual-ish" and jpeg.degraded
               and options.silver_jpeg_merged_peak > 0 else None)
@@ -1429,6 +1437,7 @@ def _jpeg_adaptation(rgb, amounts, jpeg, options, *, assay, pixel_size_um, vecto
         jpeg_chroma_sigma_px=JPEG_CHROMA_SIGMA_PX if adapted else None,
         red_jpeg_luma_applied=adapted and bool(options.red_jpeg_luma),
         red_faint_max_silver_used=float(counting.red_faint_max_silver),
+        red_faint_colour_leak_used=bool(counting.red_faint_colour_leak),
         silver_jpeg_merged_peak=float(options.silver_jpeg_merged_peak),
         silver_merged_peak_applied=merged,
     ), signals
