@@ -190,3 +190,56 @@ def test_redclust_options_are_recorded_on_a_generated_field():
                                 options=BrightfieldIshOptions(maxima_area_cap=False))
     assert off.parameters["her2_maxima_capped"] == 0
     assert off.parameters["cep17_maxima_capped"] == 0
+
+
+# --------------------------------------------------------------------------- merged red
+def test_red_merged_pair_boundaries():
+    from her2kit.imaging.ish.red import red_rounded_clusters
+
+    # Per region (index 0 = background): copies (amount over the single dot's), area
+    # (single areas), maxima. One maximum: a pair from 2.0 single dots' amount and 2.0
+    # single areas on, not at 1.99 of either; two maxima need 3.0 dots' amount.
+    copies = np.array([5.0, 2.0, 1.99, 2.0, 3.0, 2.99, 2.5])
+    areas = np.array([5.0, 2.0, 2.0, 1.99, 3.0, 3.0, 2.5])
+    maxima = np.array([0, 1, 1, 1, 2, 2, 1])
+    inside = np.ones(7, bool)
+    fits = np.ones(7, bool)
+    out = red_rounded_clusters(copies, areas, maxima, inside, fits=fits)
+    assert out.tolist() == [False, True, False, False, True, False, True]
+    # Outside nuclei or wider than the red cluster extent: never.
+    inside[1] = False
+    fits[6] = False
+    out = red_rounded_clusters(copies, areas, maxima, inside, fits=fits)
+    assert out.tolist() == [False, False, False, False, True, False, False]
+
+
+def test_red_merged_pair_counts_one_more_than_its_maxima():
+    # A red spot built from two touching dots 0.65 µm apart (one LoG maximum) between six
+    # isolated single dots of 2 OD: with dots of 2.3 OD the spot holds ~2.3 single dots'
+    # amount and counts 2 (1 with the rule off); with dots of 1.7 OD, ~1.7: it counts 1.
+    from her2kit.imaging.ish.red import red_probe_signals
+    from her2kit.imaging.ish.spots import detect_spots
+
+    def pair_copies(pair_od, rounded):
+        shape = (240, 240)
+        red = np.random.default_rng(2).normal(0, 0.005, shape)
+        for r, c in [(30, 30), (30, 120), (30, 210), (120, 30), (210, 30), (210, 210)]:
+            red += _dot(shape, r, c, 2.0)
+        for dc in (-5.0, 5.0):
+            red += _dot(shape, 120, 120 + dc, pair_od)
+        red = red.astype(np.float32)
+        labels = np.zeros(shape, np.int32)
+        labels[5:235, 5:235] = 1
+        det = detect_spots(red, pixel_size_um=PX, spot_sigma_um=SPOT_UM, threshold=0.3)
+        sig = red_probe_signals(red, labels, pixel_size_um=PX, spot_sigma_um=SPOT_UM,
+                                cluster_max_um=3.0, det=det, reference="clear-mode",
+                                percentile=50.0, clear_height=0.9, bandwidth_decades=0.1,
+                                rounded_copies=rounded)
+        near = np.hypot(*(sig.detection.coords_px - [120, 120]).T) < 10
+        assert near.sum() == 1  # one maximum
+        cl = [c for c in sig.clusters if abs(c.row - 120) < 10 and abs(c.col - 120) < 10]
+        return int((near & ~sig.in_cluster).sum()) + sum(c.copies for c in cl)
+
+    assert pair_copies(2.3, True) == 2
+    assert pair_copies(2.3, False) == 1
+    assert pair_copies(1.7, True) == 1

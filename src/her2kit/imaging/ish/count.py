@@ -752,10 +752,10 @@ min_solidity, focus_min_ratio, cluster_max_um
         none that a technologist would not count. Used:
         ``parameters["red_faint_colour_leak_used"]``.
     red_rounded_copies : bool
-        Dual ISH: a red region of at least two single-dot areas counts its integrated
-        amount over the single dot's (rounded) whenever that is at least one more than
-        its maxima (:func:`~her2kit.imaging.ish.red.red_rounded_clusters`; default True;
-        False = the shared rule, which also asks for 3 single dots' amount).
+        Dual ISH: a red region of at least two single-dot areas whose integrated amount
+        over the single dot's is at least one more than its maxima counts one copy more
+        than its maxima (:func:`~her2kit.imaging.ish.red.red_rounded_clusters`; default
+        True; False = the shared rule only, which asks for 3 single dots' amount).
 
     Raises
     ------

@@ -215,12 +215,19 @@ def red_probe_signals(channel: np.ndarray, labels: np.ndarray, *, pixel_size_um:
     i1, a1 = ref
     is_cluster = sg._is_cluster(reg, a1, i1, pixel_size_um=pixel_size_um,
                                 cluster_max_um=cluster_max_um, clear_mode=True)
+    extra = np.zeros_like(is_cluster)
     if rounded_copies:
-        is_cluster |= red_rounded_clusters(reg.integ / i1, reg.area / a1, reg.maxima,
-                                           reg.inside, fits=reg.area * pixel_size_um ** 2
-                                           <= np.pi * (0.5 * cluster_max_um) ** 2)
+        extra = ~is_cluster & red_rounded_clusters(
+            reg.integ / i1, reg.area / a1, reg.maxima, reg.inside,
+            fits=reg.area * pixel_size_um ** 2 <= np.pi * (0.5 * cluster_max_um) ** 2)
+        is_cluster = is_cluster | extra
     clusters = sg._cluster_records(reg, is_cluster, i1, sm, labels, probe="cep17",
                                    pixel_size_um=pixel_size_um)
+    if extra.any():
+        # Below the shared rule the amount says one copy more than the maxima, no more.
+        ids = np.flatnonzero(is_cluster)
+        clusters = tuple(replace(c, copies=c.maxima + 1) if extra[k] else c
+                         for c, k in zip(clusters, ids, strict=True))
     if clusters:
         in_cluster = is_cluster[reg.spot_comp]
     n_det = det.n
@@ -244,7 +251,10 @@ def red_rounded_clusters(copies: np.ndarray, areas: np.ndarray, maxima: np.ndarr
     amount over 2.3-3.2 single areas and counted 1. Here a region of at least
     ``CLUSTER_AREA_FACTOR`` single areas whose amount is at least one copy more than
     its maxima (``copies >= maxima + 1``, the shared rule without the floor) is a
-    cluster; it counts ``round(copies)``.
+    cluster; it counts one copy more than its maxima (regions that the shared rule
+    makes clusters keep their rounded amount): on the realistic generator's group5
+    field (seed 1) at 0.25 µm/px a true pair read 2.54 single dots and 3 copies when
+    rounded.
 
     Parameters
     ----------
