@@ -122,6 +122,9 @@ def test_jpeg_red_rules_apply_where_the_colour_is_adapted(pixel_size_um, adapted
     assert p["red_jpeg_luma"] is True and p["red_jpeg_faint_max_silver"] == 0.3
     assert p["red_jpeg_luma_applied"] is adapted
     assert p["red_faint_max_silver_used"] == (0.3 if adapted else 0.0)
+    # Branch redclust: a faint dot's own pixel colour is not trusted at 4:2:0 either.
+    assert p["red_faint_colour_leak"] is True
+    assert p["red_faint_colour_leak_used"] is (not adapted)
     off = count_brightfield_ish(img, assay="dual-ish", pixel_size_um=pixel_size_um,
                                 jpeg_source=header, options=BrightfieldIshOptions(
                                     red_jpeg_luma=False, red_jpeg_faint_max_silver=0.1))
@@ -138,6 +141,7 @@ def test_lossless_field_keeps_the_lossless_red_rules():
     assert p["jpeg_source"] == "none"
     assert p["jpeg_chroma_adapted"] is False and p["red_jpeg_luma_applied"] is False
     assert p["red_faint_max_silver_used"] == 0.0
+    assert p["red_faint_colour_leak_used"] is True
 
 
 # --------------------------------------------------------------------------- fields

@@ -56,6 +56,7 @@ from her2kit.imaging.ish.signals import (
     DENSE_SILVER_SHARE_DEFAULT,
     HIGH_BACKGROUND_RATIO,
     JPEG_MERGED_PEAK_FACTOR,
+    PILED_PEAK_FACTOR,
     PLATEAU_AREA_PER_PEAK,
     REFERENCE_MODE_BANDWIDTH,
     SILVER_IN_RED_MAX_SHARE,
@@ -669,6 +670,18 @@ min_solidity, focus_min_ratio, cluster_max_um
         before branch dish3clust): a dot whose half-height mask spreads over nuclear
         texture keeps a dot's peak over many single areas, and read 3-5 copies on the
         tuning field DISH3 at 0.25 µm/px.
+    silver_piled_peak : float
+        Dual ISH: a silver region of one maximum whose peak is at least this many
+        single-dot heights holds piled-up copies and may be a cluster from
+        ``silver_dense_min_copies`` single dots, as dense silver may (>= 0; default
+        :data:`~her2kit.imaging.ish.signals.PILED_PEAK_FACTOR`, 1.5; 0 = off, the rule
+        before branch redclust).
+    maxima_area_cap : bool
+        Dual ISH: a silver or red region outside clusters counts at most
+        ``ceil(area / single-dot area)`` of its maxima (default True; False = the rule
+        before branch redclust): two maxima in a region smaller than one dot are one
+        dot's top split by the LoG. The maxima so dropped are
+        ``parameters["her2_maxima_capped"]`` / ``["cep17_maxima_capped"]``.
     silver_split_reference : bool
         Dual ISH: silver is too close to hematoxylin for one 3-stain solve (two 2-stain
         solves, ``parameters["stain_separation"]``) when it is within
@@ -752,6 +765,21 @@ min_solidity, focus_min_ratio, cluster_max_um
         before, -5.5 % lossless); on
         DISH3 (tuning part of the hand reference) 2.65 per found nucleus (2.25 before,
         2.85 lossless, 3.25 by hand); lossless fields are unchanged.
+    red_faint_colour_leak : bool
+        Dual ISH: a faint red candidate (``red_faint_k``) where the silver amount exceeds
+        the red amount is not added, as the strong red dots' colour-leak rule drops
+        such detections (default True; False = the rule before branch redclust). Not
+        applied where the red amount is taken at the colour's resolution
+        (``parameters["jpeg_chroma_adapted"]``): 4:2:0 colour is sampled every 2 px,
+        coarser than a faint dot, and on the tuning fields at 0.25 µm/px after JPEG 80
+        it dropped two real faint red dots (DISH3 (783, 533), DISH1 (737, 688)) and
+        none that a technologist would not count. Used:
+        ``parameters["red_faint_colour_leak_used"]``.
+    red_rounded_copies : bool
+        Dual ISH: a red region of at least two single-dot areas whose integrated amount
+        over the single dot's is at least one more than its maxima counts one copy more
+        than its maxima (:func:`~her2kit.imaging.ish.red.red_rounded_clusters`; default
+        True; False = the shared rule only, which asks for 3 single dots' amount).
 
     Raises
     ------
@@ -797,6 +825,8 @@ min_solidity, focus_min_ratio, cluster_max_um
     silver_dense_min_copies: float = CLUSTER_MIN_COPIES_BRIGHTFIELD
     silver_jpeg_merged_peak: float = JPEG_MERGED_PEAK_FACTOR
     silver_plateau_area_per_peak: float = PLATEAU_AREA_PER_PEAK
+    silver_piled_peak: float = PILED_PEAK_FACTOR
+    maxima_area_cap: bool = True
     silver_split_reference: bool = True
     red_single_reference: str = "clear-mode"
     red_clear_height: float = 0.9
@@ -804,6 +834,8 @@ min_solidity, focus_min_ratio, cluster_max_um
     red_faint_min_relative: float = 0.15
     red_faint_max_silver: float = 0.0
     red_jpeg_luma: bool = True
+    red_faint_colour_leak: bool = True
+    red_rounded_copies: bool = True
     red_jpeg_faint_max_silver: float = JPEG_RED_FAINT_MAX_SILVER
 
     def __post_init__(self):
@@ -838,7 +870,8 @@ min_solidity, focus_min_ratio, cluster_max_um
             v = getattr(self, name)
             if not float(v) >= 0:
                 raise Her2kitInputError(f"expected >= 0 µm, got {v!r}", field=name)
-        for name in ("silver_in_red_max_share", "silver_plateau_area_per_peak"):
+        for name in ("silver_in_red_max_share", "silver_plateau_area_per_peak",
+                     "silver_piled_peak"):
             if not float(getattr(self, name)) >= 0:
                 raise Her2kitInputError(f"expected >= 0, got {getattr(self, name)!r}",
                                         field=name)
@@ -946,6 +979,8 @@ min_solidity, focus_min_ratio, cluster_max_um
             silver_dense_area_factor=float(self.silver_dense_area_factor),
             silver_dense_min_copies=float(self.silver_dense_min_copies),
             silver_plateau_area_per_peak=float(self.silver_plateau_area_per_peak),
+            silver_piled_peak=float(self.silver_piled_peak),
+            maxima_area_cap=bool(self.maxima_area_cap),
             red=self.red_options(),
         )
 
@@ -960,6 +995,9 @@ min_solidity, focus_min_ratio, cluster_max_um
             faint_min_relative=float(self.red_faint_min_relative),
             faint_max_silver=float(self.red_faint_max_silver),
             silver_radius_um=float(self.silver_twin_radius_um),
+            faint_colour_leak=bool(self.red_faint_colour_leak),
+            maxima_area_cap=bool(self.maxima_area_cap),
+            rounded_copies=bool(self.red_rounded_copies),
         )
 
 
@@ -1142,6 +1180,8 @@ def _evidence(params, geo, sig, sel) -> dict:
         red_twin_reference=sig.red_twin_reference,
         her2_clusters_in_red=sig.silver_clusters_in_red,
         her2_merged_singles=her2.merged_singles,
+        her2_maxima_capped=her2.maxima_capped,
+        cep17_maxima_capped=None if cep17 is None else cep17.maxima_capped,
         her2_weak_reference=weak_reference(sig, "her2"),
         cep17_weak_reference=weak_reference(sig, "cep17"),
         median_focus=sel.median_focus,
@@ -1367,6 +1407,10 @@ def count_brightfield_ish(
         silver_dense_per_maximum=bool(options.silver_dense_per_maximum),
         silver_dense_min_copies=float(options.silver_dense_min_copies),
         silver_plateau_area_per_peak=float(options.silver_plateau_area_per_peak),
+        silver_piled_peak=float(options.silver_piled_peak),
+        maxima_area_cap=bool(options.maxima_area_cap),
+        red_faint_colour_leak=bool(options.red_faint_colour_leak),
+        red_rounded_copies=bool(options.red_rounded_copies),
         red_single_reference=options.red_single_reference,
         red_clear_height=float(options.red_clear_height),
         red_faint_k=float(options.red_faint_k),
@@ -1411,9 +1455,11 @@ def _jpeg_adaptation(rgb, amounts, jpeg, options, *, assay, pixel_size_um, vecto
                                        background_rgb=background_rgb,
                                        nuclei_reference=nuclei_reference,
                                        luma_guided=bool(options.red_jpeg_luma))
-        # A red dot's colour is known at the colour's resolution only (branch redjpeg).
+        # A red dot's colour is known at the colour's resolution only (branch redjpeg):
+        # nor is a faint dot's own pixel colour (branch redclust).
         counting = replace(options,
-                           red_faint_max_silver=float(options.red_jpeg_faint_max_silver))
+                           red_faint_max_silver=float(options.red_jpeg_faint_max_silver),
+                           red_faint_colour_leak=False)
     # Merged silver copies are left out of the single-dot references (branch ampjpeg).
     merged = (float(options.silver_jpeg_merged_peak) if assay == "dual-ish" and jpeg.degraded
               and options.silver_jpeg_merged_peak > 0 else None)
@@ -1426,6 +1472,7 @@ def _jpeg_adaptation(rgb, amounts, jpeg, options, *, assay, pixel_size_um, vecto
         jpeg_chroma_sigma_px=JPEG_CHROMA_SIGMA_PX if adapted else None,
         red_jpeg_luma_applied=adapted and bool(options.red_jpeg_luma),
         red_faint_max_silver_used=float(counting.red_faint_max_silver),
+        red_faint_colour_leak_used=bool(counting.red_faint_colour_leak),
         silver_jpeg_merged_peak=float(options.silver_jpeg_merged_peak),
         silver_merged_peak_applied=merged,
     ), signals

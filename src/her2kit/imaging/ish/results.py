@@ -114,6 +114,9 @@ class ProbeSignals:
     merged_singles : int
         Dual ISH silver of a JPEG-degraded field: regions of one maximum left out of
         the single-signal references as merged copies (0 otherwise).
+    maxima_capped : int
+        Dual ISH: maxima left uncounted because their region outside clusters is
+        smaller than that many single dots (``maxima_area_cap``; 0 otherwise).
     """
 
     probe: str
@@ -125,6 +128,7 @@ class ProbeSignals:
     single_signal_area_um2: float | None
     mask_threshold: float | None
     merged_singles: int = 0
+    maxima_capped: int = 0
 
 
 @dataclass(frozen=True, eq=False)
