@@ -16,21 +16,14 @@ from her2kit.imaging.ish import BrightfieldIshOptions
 from her2kit.imaging.ish import signals as sig
 from her2kit.imaging.ish.spots import SpotDetection
 
+from .test_dual_ish_silver import _regions as _silver_regions
+
 
 def _regions(areas, maxima, integ):
     """A _Regions with one row per area (index 0 = background), all inside nuclei; the
     detections are listed region by region (``maxima`` of each)."""
-    n = len(areas)
-    comp = np.zeros((1, int(sum(areas))), np.int32)
-    at = 0
-    for i, a in enumerate(areas, start=1):
-        comp[0, at:at + a] = i
-        at += a
-    on = np.flatnonzero(comp.ravel())
-    spot_comp = np.repeat(np.arange(1, n + 1), maxima)
-    return sig._Regions(comp, n, on, comp.ravel()[on], spot_comp,
-                        np.array([0.0, *areas]), np.array([0, *maxima]),
-                        np.array([0.0, *integ]), np.array([False, *[True] * n]))
+    reg, _ = _silver_regions(areas, [0] * len(areas), list(integ), list(maxima))
+    return reg._replace(spot_comp=np.repeat(np.arange(1, len(areas) + 1), maxima))
 
 
 def _detections(responses):

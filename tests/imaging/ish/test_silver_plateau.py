@@ -16,21 +16,14 @@ from her2kit.imaging.color.stains import STAIN_VECTORS
 from her2kit.imaging.ish import BrightfieldIshOptions, count_brightfield_ish
 from her2kit.imaging.ish import signals as sig
 
+from .test_dual_ish_silver import _regions as _silver_regions
+
 PX = 0.25  # µm per pixel of the built fields (a 40x scanner's)
 
 
 def _regions(areas, maxima, integ):
     """A _Regions with one row per area (index 0 = background), all inside nuclei."""
-    n = len(areas)
-    comp = np.zeros((1, int(sum(areas))), np.int32)
-    at = 0
-    for i, a in enumerate(areas, start=1):
-        comp[0, at:at + a] = i
-        at += a
-    on = np.flatnonzero(comp.ravel())
-    return sig._Regions(comp, n, on, comp.ravel()[on], np.arange(1, n + 1),
-                        np.array([0.0, *areas]), np.array([0, *maxima]),
-                        np.array([0.0, *integ]), np.array([False, *[True] * n]))
+    return _silver_regions(areas, [0] * len(areas), list(integ), list(maxima))[0]
 
 
 def _clusters(reg, peak, dense, *, per_peak=5.0):

@@ -612,10 +612,13 @@ def _cap_maxima(det: SpotDetection, nid, in_cluster, reg: _Regions, is_cluster, 
     over[0] = False
     if not over.any():
         return det, nid, in_cluster, reg
+    # Rank each detection within its region, strongest first (ties in detection order).
+    order = np.lexsort((-det.response, reg.spot_comp))
+    comp_sorted = reg.spot_comp[order]
+    first = np.searchsorted(comp_sorted, comp_sorted, side="left")
+    rank = np.arange(det.n) - first
     keep = np.ones(det.n, bool)
-    for k in np.flatnonzero(over):
-        idx = np.flatnonzero(reg.spot_comp == k)
-        keep[idx[np.argsort(-det.response[idx], kind="stable")][int(cap[k]):]] = False
+    keep[order] = ~(over[comp_sorted] & (rank >= cap[comp_sorted]))
     spot_comp = reg.spot_comp[keep]
     reg = reg._replace(spot_comp=spot_comp,
                        maxima=np.bincount(spot_comp, minlength=reg.ncomp + 1))

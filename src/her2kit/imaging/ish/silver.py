@@ -357,16 +357,13 @@ def _nucleus_thresholds(det, filtered, labels, sd, sd_at, *, k, valley, bounds, 
 
 def _near(coords_px: np.ndarray, shape, radius_px: float) -> np.ndarray:
     """Pixels within ``radius_px`` of any of ``coords_px`` (bool, ``shape``)."""
-    out = np.zeros(shape, bool)
-    r = int(np.ceil(radius_px))
-    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
-    disc = yy * yy + xx * xx <= radius_px * radius_px
-    for y, x in np.rint(np.asarray(coords_px, float).reshape(-1, 2)).astype(int):
-        y0, x0, y1, x1 = max(y - r, 0), max(x - r, 0), min(y + r + 1, shape[0]), min(x + r + 1,
-                                                                                  shape[1])
-        if y0 < y1 and x0 < x1:
-            out[y0:y1, x0:x1] |= disc[y0 - y + r:y1 - y + r, x0 - x + r:x1 - x + r]
-    return out
+    from her2kit.imaging.segment.cells import _disc_dilate
+
+    pts = np.zeros(shape, bool)
+    rc = np.rint(np.asarray(coords_px, float).reshape(-1, 2)).astype(int)
+    inside = (rc >= 0).all(axis=1) & (rc[:, 0] < shape[0]) & (rc[:, 1] < shape[1])
+    pts[rc[inside, 0], rc[inside, 1]] = True
+    return _disc_dilate(pts, radius_px)
 
 
 def _texture_maxima(filtered, labels, sd, *, min_distance_px) -> np.ndarray:
